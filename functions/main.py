@@ -1,0 +1,52 @@
+"""Every UdaConnect function target; functions-framework picks one by FUNCTION_TARGET.
+
+Each target imports its own module on first use, so a process loads only what its target needs
+and nothing connects to anything at import time.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+import functions_framework
+
+
+def _handler(module: str) -> Any:
+    return importlib.import_module(f"udaconnect.{module}").handle
+
+
+@functions_framework.http
+def persons(request):  # type: ignore[no-untyped-def]
+    """Person directory: list, search, create, fetch; serves the OpenAPI document and docs page."""
+    return _handler("api.persons")(request)
+
+
+@functions_framework.http
+def connections(request):  # type: ignore[no-untyped-def]
+    """Proximity search: whom a person crossed paths with; location lookup."""
+    return _handler("api.connections")(request)
+
+
+@functions_framework.http
+def ingest(request):  # type: ignore[no-untyped-def]
+    """Device CloudEvents (binary, structured, batch) and the original POST /api/locations."""
+    return _handler("ingest.function")(request)
+
+
+@functions_framework.http
+def persist(request):  # type: ignore[no-untyped-def]
+    """Trigger subscriber: writes reported locations to PostGIS with group commit."""
+    return _handler("persist.function")(request)
+
+
+@functions_framework.http
+def web(request):  # type: ignore[no-untyped-def]
+    """The web client's static assets."""
+    return _handler("web.function")(request)
+
+
+@functions_framework.http
+def gateway(request):  # type: ignore[no-untyped-def]
+    """One origin for the API: proxies each path to its function by the routing table."""
+    return _handler("gateway")(request)

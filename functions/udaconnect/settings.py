@@ -1,0 +1,55 @@
+"""One settings object, read from the environment (tests build their own)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+#: The repository root when running from a checkout (schema/, eventing/ live there).
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclass(frozen=True)
+class Settings:
+    #: SQLAlchemy URL of PostGIS; empty means "the embedded cluster under data_dir".
+    database_url: str = ""
+    #: Where local state lives (embedded PostgreSQL, broker state).
+    data_dir: Path = field(default_factory=lambda: PROJECT_ROOT / ".udaconnect")
+    #: Kafka bootstrap servers ("host:port,..."); empty means "the local stack's broker".
+    kafka_bootstrap_servers: str = ""
+    #: Knative namespace and broker name: the broker topic is knative-broker-<namespace>-<broker>.
+    namespace: str = "udaconnect"
+    broker: str = "default"
+    #: The broker's HTTP ingress (Knative injects K_SINK through a SinkBinding).
+    broker_url: str = ""
+    #: How ingest publishes: "kafka" (straight into the broker topic) or "http" (through the ingress).
+    publisher: str = "kafka"
+    #: Directory holding the Alembic migrations.
+    schema_dir: Path = field(default_factory=lambda: PROJECT_ROOT / "schema")
+    #: Directory holding the Knative Eventing objects the local broker obeys.
+    eventing_dir: Path = field(default_factory=lambda: PROJECT_ROOT / "eventing")
+    #: Database connection pool size per process.
+    pool_size: int = 8
+
+    @property
+    def broker_topic(self) -> str:
+        return f"knative-broker-{self.namespace}-{self.broker}"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        defaults = cls()
+        return cls(
+            database_url=env.get("DATABASE_URL", ""),
+            data_dir=Path(env.get("UDACONNECT_DATA_DIR", defaults.data_dir)),
+            kafka_bootstrap_servers=env.get("KAFKA_BOOTSTRAP_SERVERS", ""),
+            namespace=env.get("UDACONNECT_NAMESPACE", defaults.namespace),
+            broker=env.get("UDACONNECT_BROKER", defaults.broker),
+            broker_url=env.get("K_SINK", ""),
+            publisher=env.get("UDACONNECT_PUBLISHER", defaults.publisher),
+            schema_dir=Path(env.get("UDACONNECT_SCHEMA_DIR", defaults.schema_dir)),
+            eventing_dir=Path(env.get("UDACONNECT_EVENTING_DIR", defaults.eventing_dir)),
+            pool_size=int(env.get("UDACONNECT_DB_POOL_SIZE", defaults.pool_size)),
+        )
