@@ -1,0 +1,130 @@
+"""The `web` target: static assets, the single-page fallback, /config.js and /health."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path, PurePosixPath
+
+from flask import Request, Response
+
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+
+# Explicit types: the platform's mimetypes table may lack .js/.mjs or call them text/plain,
+# and browsers refuse to run ES modules served with a non-JavaScript type.
+CONTENT_TYPES = {
+    ".html": "text/html; charset=utf-8",
+    ".js": "text/javascript; charset=utf-8",
+    ".mjs": "text/javascript; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+    ".svg": "image/svg+xml",
+    ".json": "application/json",
+    ".png": "image/png",
+    ".ico": "image/x-icon",
+    ".txt": "text/plain; charset=utf-8",
+    ".webmanifest": "application/manifest+json",
+}
+
+# No fingerprinted file names (there is no build step), so browsers revalidate every time;
+# the ETag makes that a cheap 304.
+CACHE_CONTROL = "no-cache"
+
+
+@dataclass(frozen=True)
+class Asset:
+    body: bytes
+    content_type: str
+    etag: str
+
+
+def _etag(body: bytes) -> str:
+    # Unquoted: werkzeug quotes it on the way out and unquotes If-None-Match on the way in.
+    return hashlib.sha256(body).hexdigest()[:32]
+
+
+@lru_cache(maxsize=256)
+def _load(path: Path, mtime_ns: int, size: int) -> Asset:
+    # Keyed on mtime and size so an edited file is picked up without a restart.
+    body = path.read_bytes()
+    return Asset(body, CONTENT_TYPES.get(path.suffix, "application/octet-stream"), _etag(body))
+
+
+def _asset(relative: str) -> Asset | None:
+    parts = PurePosixPath(relative).parts
+    if any(part in ("..", ".") or part.startswith(".") for part in parts):
+        return None
+    path = STATIC_DIR.joinpath(*parts)
+    if not path.is_file():
+        return None
+    stat = path.stat()
+    return _load(path, stat.st_mtime_ns, stat.st_size)
+
+
+def config_asset(env: Mapping[str, str] | None = None) -> Asset:
+    """The client's runtime configuration as an ES module, read from the environment."""
+    env = os.environ if env is None else env
+    config = {
+        "apiBaseUrl": env.get("UDACONNECT_API_BASE_URL", "").rstrip("/"),
+        "defaultStartDate": env.get("UDACONNECT_WEB_START_DATE", "2020-01-01"),
+        "defaultEndDate": env.get("UDACONNECT_WEB_END_DATE", "2020-12-30"),
+        "defaultDistance": env.get("UDACONNECT_WEB_DISTANCE", "5"),
+    }
+    body = f"export default Object.freeze({json.dumps(config, sort_keys=True)});\n".encode()
+    return Asset(body, CONTENT_TYPES[".js"], _etag(body))
+
+
+def _security_headers(response: Response, api_base: str) -> Response:
+    connect = "'self'" + (f" {api_base}" if api_base else "")
+    response.headers["Content-Security-Policy"] = (
+        f"default-src 'self'; connect-src {connect}; img-src 'self' data:; style-src 'self'; "
+        "script-src 'self'; object-src 'none'; base-uri 'self'; frame-ancestors 'none'"
+    )
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+def _serve(request: Request, asset: Asset) -> Response:
+    # If-None-Match compares weakly (RFC 9110), so "*" and W/"..." both count.
+    if request.if_none_match.contains_weak(asset.etag) or request.if_none_match.star_tag:
+        response = Response(status=304)
+    else:
+        response = Response(asset.body, content_type=asset.content_type)
+    response.set_etag(asset.etag)
+    response.headers["Cache-Control"] = CACHE_CONTROL
+    return response
+
+
+def _problem(status: int, title: str, detail: str) -> Response:
+    body = {"type": "about:blank", "title": title, "status": status, "detail": detail, "errors": []}
+    return Response(json.dumps(body), status=status, content_type="application/problem+json")
+
+
+def _is_client_route(path: str) -> bool:
+    # Extension-less paths outside /api are the client's own routes (e.g. /persons/5).
+    last = PurePosixPath(path).name
+    return "." not in last and not path.startswith("/api/") and path != "/api"
+
+
+def handle(request: Request) -> Response:
+    path = request.path or "/"
+    if path == "/health":
+        return Response(json.dumps({"status": "ok"}), content_type="application/json")
+    if request.method not in ("GET", "HEAD"):
+        response = _problem(405, "Method Not Allowed", f"{request.method} is not allowed on {path}.")
+        response.headers["Allow"] = "GET, HEAD"
+        return response
+    api_base = os.environ.get("UDACONNECT_API_BASE_URL", "").rstrip("/")
+    if path == "/config.js":
+        asset: Asset | None = config_asset()
+    else:
+        asset = _asset(path.lstrip("/")) if path != "/" else None
+        if asset is None and _is_client_route(path):
+            asset = _asset("index.html")
+    if asset is None:
+        return _problem(404, "Not Found", f"No asset at {path}.")
+    return _security_headers(_serve(request, asset), api_base)

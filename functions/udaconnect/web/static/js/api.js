@@ -1,0 +1,81 @@
+// The UdaConnect API as the client uses it; failures become ApiError with words a person can read.
+import config from "/config.js";
+
+export const apiBase = config.apiBaseUrl || "";
+export const docsUrl = `${apiBase}/api/docs`;
+
+export class ApiError extends Error {
+  constructor(title, detail, errors = [], status = 0) {
+    super(detail || title);
+    this.title = title;
+    this.detail = detail;
+    this.errors = errors;
+    this.status = status;
+  }
+}
+
+async function problemFrom(response) {
+  const fallback = `The API answered ${response.status} ${response.statusText}`.trim();
+  let body = null;
+  try {
+    body = await response.json();
+  } catch {
+    return new ApiError("Request failed", `${fallback}.`, [], response.status);
+  }
+  const errors = Array.isArray(body?.errors)
+    ? body.errors.map((e) => ({ field: e?.field ?? "", message: String(e?.message ?? e) }))
+    : [];
+  const detail = body?.detail || body?.message || (errors.length ? "" : `${fallback}.`);
+  return new ApiError(body?.title || "Request failed", detail, errors, response.status);
+}
+
+async function getJson(path, params, signal) {
+  const query = new URLSearchParams();
+  for (const [key, value] of Object.entries(params || {})) {
+    if (value !== undefined && value !== null && value !== "") query.set(key, value);
+  }
+  const qs = query.toString();
+  const url = `${apiBase}${path}${qs ? `?${qs}` : ""}`;
+  let response;
+  try {
+    response = await fetch(url, { headers: { Accept: "application/json" }, signal });
+  } catch (err) {
+    if (err.name === "AbortError") throw err;
+    throw new ApiError("The API could not be reached", `No answer from ${apiBase || "this site"} (${err.message}).`);
+  }
+  if (!response.ok) throw await problemFrom(response);
+  return { body: await response.json(), headers: response.headers };
+}
+
+export async function listPersons({ q, limit, offset }, signal) {
+  const { body, headers } = await getJson("/api/persons", { q, limit, offset }, signal);
+  const total = Number.parseInt(headers.get("X-Total-Count") ?? "", 10);
+  return { persons: Array.isArray(body) ? body : [], total: Number.isFinite(total) ? total : null };
+}
+
+export async function getPerson(id, signal) {
+  return (await getJson(`/api/persons/${encodeURIComponent(id)}`, {}, signal)).body;
+}
+
+export async function getConnections(id, filters, signal) {
+  const params = {
+    start_date: filters.start_date,
+    end_date: filters.end_date,
+    distance: filters.distance,
+    window: filters.window,
+  };
+  const { body } = await getJson(`/api/persons/${encodeURIComponent(id)}/connection`, params, signal);
+  return Array.isArray(body) ? body : [];
+}
+
+/** The person's own fixes; the contract may not offer this yet, so any failure means "no track". */
+export async function getOwnTrack(id, filters, signal) {
+  try {
+    const params = { start_date: filters.start_date, end_date: filters.end_date };
+    const { body } = await getJson(`/api/persons/${encodeURIComponent(id)}/locations`, params, signal);
+    return Array.isArray(body) ? body : null;
+  } catch (err) {
+    if (err.name === "AbortError") throw err;
+    return null;
+  }
+}

@@ -1,0 +1,127 @@
+// A person's page: who they are, the filters, and whom they met (summary, map, timeline, list).
+import { getConnections, getOwnTrack, getPerson } from "./api.js";
+import { h } from "./dom.js";
+import { dedupe, encounterList } from "./encounters.js";
+import { FiltersForm } from "./filters.js";
+import { formatDateInput, formatDistance, fullName } from "./format.js";
+import { renderMap } from "./map.js";
+import { problemBlock } from "./problem.js";
+import { sameFilters } from "./state.js";
+import { renderTimeline } from "./timeline.js";
+
+export class PersonView {
+  constructor(root, { onFilters, hrefFor, backHref }) {
+    this.root = root;
+    this.hrefFor = hrefFor;
+    this.backHref = backHref;
+    this.personId = null;
+    this.filters = null;
+    this.form = new FiltersForm({ onChange: onFilters });
+    this.back = h("a", { class: "back", href: "/" }, "\u2190 All people");
+    this.heading = h("h2", { id: "person-name", tabindex: "-1", "data-testid": "person-name" });
+    this.company = h("p", { class: "company", "data-testid": "person-company" });
+    this.results = h("div", { class: "results", "aria-live": "polite", "data-testid": "results" });
+  }
+
+  welcome() {
+    this.personId = null;
+    this.root.replaceChildren(h("div", { class: "welcome" },
+      h("h2", {}, "Whom did you cross paths with?"),
+      h("p", {}, "Pick a person from the list to see everyone they met, where, and when.")));
+  }
+
+  update({ personId, filters, q }, { focus = false } = {}) {
+    this.back.href = this.backHref(q);
+    if (personId === null) return this.welcome();
+    const personChanged = personId !== this.personId;
+    if (personChanged) {
+      this.personId = personId;
+      this.root.replaceChildren(this.back, this.heading, this.company, this.form.el, this.results);
+      this.loadPerson(personId);
+    }
+    this.form.write(filters);
+    if (personChanged || !sameFilters(filters, this.filters)) {
+      this.filters = { ...filters };
+      this.loadConnections(personId, this.filters);
+    }
+    if (focus) this.heading.focus();
+  }
+
+  async loadPerson(id) {
+    this.personController?.abort();
+    const controller = (this.personController = new AbortController());
+    this.heading.textContent = `Person ${id}`;
+    this.company.textContent = "";
+    try {
+      const person = await getPerson(id, controller.signal);
+      this.person = person;
+      this.heading.textContent = fullName(person);
+      this.company.textContent = person.company_name || "";
+      document.title = `${fullName(person)} \u2014 UdaConnect`;
+    } catch (err) {
+      if (err.name !== "AbortError") this.company.replaceChildren(problemBlock(err));
+    }
+  }
+
+  async loadConnections(id, filters) {
+    this.controller?.abort();
+    const controller = (this.controller = new AbortController());
+    this.results.setAttribute("aria-busy", "true");
+    this.results.classList.add("loading");
+    this.results.prepend(h("p", { class: "status loading-note", role: "status", "data-testid": "loading" },
+      "Looking for connections\u2026"));
+    try {
+      const [connections, track] = await Promise.all([
+        getConnections(id, filters, controller.signal),
+        getOwnTrack(id, filters, controller.signal),
+      ]);
+      this.renderResults(dedupe(connections), track, filters);
+    } catch (err) {
+      if (err.name === "AbortError") return;
+      this.results.replaceChildren(problemBlock(err, { retry: () => this.loadConnections(id, filters) }));
+    } finally {
+      if (this.controller === controller) {
+        this.results.removeAttribute("aria-busy");
+        this.results.classList.remove("loading");
+      }
+    }
+  }
+
+  summary(count, filters) {
+    const who = this.person && String(this.person.id) === this.personId ? fullName(this.person) : "This person";
+    const range = `between ${formatDateInput(filters.start_date)} and ${formatDateInput(filters.end_date)}`;
+    const near = filters.distance ? `within ${formatDistance(Number(filters.distance))}` : "nearby";
+    const when = filters.window ? `, within ${filters.window} minutes of each other` : "";
+    if (!count) return `No one was ${near} of ${who} ${range}${when}. Try a larger distance, a wider date range or no time window.`;
+    return `${who} met ${count} ${count === 1 ? "person" : "people"} ${near} ${range}${when}.`;
+  }
+
+  renderResults(encounters, track, filters) {
+    const summary = h("p", { class: "summary", "data-testid": "summary" }, this.summary(encounters.length, filters));
+    if (!encounters.length) {
+      this.results.replaceChildren(h("div", { class: "empty", "data-testid": "empty" }, summary));
+      return;
+    }
+    const select = (id, { scroll } = {}) => {
+      map.select(id);
+      timeline.select(id);
+      for (const li of this.results.querySelectorAll("li.encounter")) {
+        li.classList.toggle("selected", li.dataset.personId === id);
+        if (li.dataset.personId === id && scroll !== "map") li.scrollIntoView({ block: "nearest" });
+      }
+      if (scroll === "map") map.el.scrollIntoView({ block: "nearest" });
+    };
+    const map = renderMap({ encounters, track, onSelect: select });
+    const timeline = renderTimeline({ encounters, onSelect: select });
+    this.results.replaceChildren(
+      summary,
+      h("section", { class: "panel", "aria-labelledby": "timeline-title" },
+        h("h3", { id: "timeline-title" }, "When"), timeline.el),
+      h("div", { class: "views" },
+        h("section", { class: "panel map-panel", "aria-labelledby": "map-title" },
+          h("h3", { id: "map-title" }, "Where"), map.el),
+        h("section", { class: "panel", "aria-labelledby": "list-title" },
+          h("h3", { id: "list-title" }, "Who"),
+          encounterList(encounters, { hrefFor: this.hrefFor, onSelect: select }))));
+  }
+}

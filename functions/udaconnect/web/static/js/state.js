@@ -1,0 +1,43 @@
+// The view lives in the URL: /persons/{id}?start_date=&end_date=&distance=&window=&q=
+import config from "/config.js";
+
+export const DEFAULT_FILTERS = Object.freeze({
+  start_date: config.defaultStartDate || "2020-01-01",
+  end_date: config.defaultEndDate || "2020-12-30",
+  distance: String(config.defaultDistance || "5"),
+  window: "",
+});
+
+const FILTER_KEYS = Object.keys(DEFAULT_FILTERS);
+
+/** {personId, q, filters} from a location (or anything with pathname and search). */
+export function readState(loc = window.location) {
+  const match = /^\/persons\/([^/]+)\/?$/.exec(loc.pathname);
+  const params = new URLSearchParams(loc.search);
+  const filters = {};
+  for (const key of FILTER_KEYS) filters[key] = params.get(key) ?? DEFAULT_FILTERS[key];
+  return {
+    personId: match ? decodeURIComponent(match[1]) : null,
+    q: params.get("q") ?? "",
+    filters,
+  };
+}
+
+/** The URL of a state: filters are spelled out on a person's page so a link keeps meaning the same. */
+export function urlFor({ personId, q, filters }) {
+  const params = new URLSearchParams();
+  if (personId !== null && personId !== undefined) {
+    for (const key of FILTER_KEYS) {
+      const value = (filters || DEFAULT_FILTERS)[key];
+      if (value !== "" && value !== undefined && value !== null) params.set(key, value);
+    }
+  }
+  if (q) params.set("q", q);
+  const path = personId !== null && personId !== undefined ? `/persons/${encodeURIComponent(personId)}` : "/";
+  const qs = params.toString();
+  return qs ? `${path}?${qs}` : path;
+}
+
+export function sameFilters(a, b) {
+  return FILTER_KEYS.every((key) => (a?.[key] ?? "") === (b?.[key] ?? ""));
+}

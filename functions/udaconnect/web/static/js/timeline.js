@@ -1,0 +1,54 @@
+// The encounters along a time axis: one dot per person met, stacked where they crowd together.
+import { s, h } from "./dom.js";
+import { formatDay, formatWhen, fullName, parseIso } from "./format.js";
+
+const W = 640;
+const PAD = 16;
+const ROW = 12;
+
+export function renderTimeline({ encounters, onSelect }) {
+  const timed = encounters.filter((e) => Number.isFinite(e.time));
+  if (!timed.length) return { el: h("div", {}), select() {} };
+  const first = timed[0].time;
+  const last = timed[timed.length - 1].time;
+  const span = Math.max(last - first, 60_000);
+  const x = (t) => PAD + ((t - first) / span) * (W - 2 * PAD) + (last === first ? (W - 2 * PAD) / 2 : 0);
+  const stacks = new Map();
+  const dots = timed.map((e) => {
+    const cx = x(e.time);
+    const column = Math.round(cx / 10);
+    const level = stacks.get(column) ?? 0;
+    stacks.set(column, level + 1);
+    const id = String(e.person.id);
+    const label = `${fullName(e.person)}, ${formatWhen(e.location.creation_time)}`;
+    return s("circle", {
+      class: "tl-dot", cx: cx.toFixed(1), cy: 0, r: 5, tabindex: "0", role: "button",
+      "data-testid": "timeline-event", "data-person-id": id, "aria-label": `Met ${label}`,
+      "data-level": level, onclick: () => onSelect(id),
+      onkeydown: (ev) => {
+        if (ev.key === "Enter" || ev.key === " ") { ev.preventDefault(); onSelect(id); }
+      },
+    }, s("title", {}, label));
+  });
+  const levels = Math.min(Math.max(...stacks.values()), 8);
+  const axisY = 14 + levels * ROW;
+  for (const dot of dots) dot.setAttribute("cy", axisY - 10 - Math.min(+dot.dataset.level, levels - 1) * ROW);
+  const height = axisY + 22;
+  const startLabel = formatWhen(timed[0].location.creation_time);
+  const endLabel = formatWhen(timed[timed.length - 1].location.creation_time);
+  const svg = s("svg", {
+      class: "timeline", viewBox: `0 0 ${W} ${height}`, role: "group", "data-testid": "timeline",
+      "aria-label": `Timeline of ${timed.length} encounters from ${startLabel} to ${endLabel}`,
+    },
+    s("line", { class: "axis", x1: PAD, y1: axisY, x2: W - PAD, y2: axisY }),
+    s("text", { x: PAD, y: axisY + 16 }, formatDay(parseIso(timed[0].location.creation_time))),
+    last !== first
+      ? s("text", { x: W - PAD, y: axisY + 16, "text-anchor": "end" },
+          formatDay(parseIso(timed[timed.length - 1].location.creation_time)))
+      : null,
+    dots);
+  const select = (id) => {
+    for (const d of dots) d.classList.toggle("selected", d.dataset.personId === id);
+  };
+  return { el: svg, select };
+}

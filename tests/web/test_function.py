@@ -1,0 +1,145 @@
+"""The web target: static assets, the single-page fallback, /config.js, caching and method rules."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import functions_framework
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+STATIC = REPO / "functions" / "udaconnect" / "web" / "static"
+
+
+@pytest.fixture
+def client(monkeypatch):
+    monkeypatch.delenv("UDACONNECT_API_BASE_URL", raising=False)
+    app = functions_framework.create_app(target="web", source=str(REPO / "functions" / "main.py"))
+    return app.test_client()
+
+
+def test_health(client):
+    response = client.get("/health")
+    assert response.status_code == 200
+    assert response.get_json() == {"status": "ok"}
+
+
+def test_index_at_root(client):
+    response = client.get("/")
+    assert response.status_code == 200
+    assert response.content_type == "text/html; charset=utf-8"
+    assert response.data == (STATIC / "index.html").read_bytes()
+    assert b'<script type="module" src="/js/app.js">' in response.data
+
+
+@pytest.mark.parametrize("path", ["/persons/5", "/persons/5/", "/people", "/persons/abc"])
+def test_client_routes_fall_back_to_index(client, path):
+    response = client.get(path + "?start_date=2020-01-01&distance=5")
+    assert response.status_code == 200
+    assert response.content_type.startswith("text/html")
+    assert response.data == (STATIC / "index.html").read_bytes()
+
+
+@pytest.mark.parametrize(
+    ("path", "content_type"),
+    [
+        ("/app.css", "text/css; charset=utf-8"),
+        ("/js/app.js", "text/javascript; charset=utf-8"),
+        ("/js/map.js", "text/javascript; charset=utf-8"),
+        ("/favicon.svg", "image/svg+xml"),
+        ("/index.html", "text/html; charset=utf-8"),
+    ],
+)
+def test_assets_have_their_content_type(client, path, content_type):
+    response = client.get(path)
+    assert response.status_code == 200
+    assert response.content_type == content_type
+    assert response.data == (STATIC / path.lstrip("/")).read_bytes()
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_every_module_the_client_imports_is_served(client):
+    # A typo in an import path would only show in a browser; check the graph here.
+    seen, todo = set(), ["/js/app.js"]
+    while todo:
+        path = todo.pop()
+        if path in seen:
+            continue
+        seen.add(path)
+        response = client.get(path)
+        assert response.status_code == 200, path
+        assert response.content_type.startswith("text/javascript"), path
+        for spec in re.findall(r'^import .*? from "([^"]+)";', response.get_data(as_text=True), re.M):
+            todo.append(spec if spec.startswith("/") else "/js/" + spec.removeprefix("./"))
+    assert {"/config.js", "/js/api.js", "/js/map.js", "/js/timeline.js", "/js/people.js"} <= seen
+
+
+@pytest.mark.parametrize("path", ["/missing.js", "/js/nope.css", "/api/persons", "/api", "/.hidden"])
+def test_unknown_assets_are_404_problems(client, path):
+    response = client.get(path)
+    assert response.status_code == 404
+    assert response.content_type == "application/problem+json"
+    assert response.get_json()["status"] == 404
+
+
+@pytest.mark.parametrize("path", ["/../pyproject.toml", "/js/../../function.py", "/%2e%2e/function.py"])
+def test_no_path_escapes_the_static_directory(client, path):
+    response = client.get(path)
+    assert response.status_code in (200, 404)
+    # Either refused, or answered with the index for a client route; never the Python source.
+    assert b"def handle" not in response.data
+    assert b"[project]" not in response.data
+
+
+@pytest.mark.parametrize("method", ["POST", "PUT", "DELETE", "PATCH"])
+def test_only_get_and_head(client, method):
+    response = client.open("/js/app.js", method=method)
+    assert response.status_code == 405
+    assert response.headers["Allow"] == "GET, HEAD"
+    assert response.content_type == "application/problem+json"
+
+
+def test_head_has_headers_without_body(client):
+    response = client.head("/app.css")
+    assert response.status_code == 200
+    assert response.content_type == "text/css; charset=utf-8"
+    assert response.data == b""
+    assert response.headers["ETag"]
+
+
+def test_etag_revalidation(client):
+    first = client.get("/js/app.js")
+    etag = first.headers["ETag"]
+    assert first.headers["Cache-Control"] == "no-cache"
+    again = client.get("/js/app.js", headers={"If-None-Match": etag})
+    assert again.status_code == 304
+    assert again.data == b""
+    assert again.headers["ETag"] == etag
+    other = client.get("/app.css", headers={"If-None-Match": etag})
+    assert other.status_code == 200
+
+
+def _config(client) -> dict:
+    response = client.get("/config.js")
+    assert response.status_code == 200
+    assert response.content_type == "text/javascript; charset=utf-8"
+    text = response.get_data(as_text=True)
+    match = re.fullmatch(r"export default Object\.freeze\((\{.*\})\);\n", text)
+    assert match, text
+    return json.loads(match.group(1))
+
+
+def test_config_defaults_to_same_origin(client):
+    config = _config(client)
+    assert config["apiBaseUrl"] == ""
+    assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", config["defaultStartDate"])
+
+
+def test_config_reads_the_api_base_url_from_env(client, monkeypatch):
+    monkeypatch.setenv("UDACONNECT_API_BASE_URL", "http://localhost:30001/")
+    assert _config(client)["apiBaseUrl"] == "http://localhost:30001"
+    # The page may then call that origin, and nothing else.
+    csp = client.get("/").headers["Content-Security-Policy"]
+    assert "connect-src 'self' http://localhost:30001;" in csp
