@@ -57,12 +57,13 @@ export async function getPerson(id, signal) {
   return (await getJson(`/api/persons/${encodeURIComponent(id)}`, {}, signal)).body;
 }
 
-export async function getConnections(id, filters, signal) {
+export async function getConnections(id, filters, signal, limit) {
   const params = {
     start_date: filters.start_date,
     end_date: filters.end_date,
     distance: filters.distance,
     window: filters.window,
+    limit,
   };
   const { body } = await getJson(`/api/persons/${encodeURIComponent(id)}/connection`, params, signal);
   return Array.isArray(body) ? body : [];

@@ -9,6 +9,9 @@ import { problemBlock } from "./problem.js";
 import { sameFilters } from "./state.js";
 import { renderTimeline } from "./timeline.js";
 
+// Enough for any real conference day; beyond it the map and list stop being readable anyway.
+export const CONNECTION_LIMIT = 500;
+
 export class PersonView {
   constructor(root, { onFilters, hrefFor, backHref }) {
     this.root = root;
@@ -72,10 +75,10 @@ export class PersonView {
       "Looking for connections\u2026"));
     try {
       const [connections, track] = await Promise.all([
-        getConnections(id, filters, controller.signal),
+        getConnections(id, filters, controller.signal, CONNECTION_LIMIT),
         getOwnTrack(id, filters, controller.signal),
       ]);
-      this.renderResults(dedupe(connections), track, filters);
+      this.renderResults(dedupe(connections), track, filters, connections.length >= CONNECTION_LIMIT);
     } catch (err) {
       if (err.name === "AbortError") return;
       this.results.replaceChildren(problemBlock(err, { retry: () => this.loadConnections(id, filters) }));
@@ -87,17 +90,21 @@ export class PersonView {
     }
   }
 
-  summary(count, filters) {
+  summary(count, filters, truncated = false) {
     const who = this.person && String(this.person.id) === this.personId ? fullName(this.person) : "This person";
     const range = `between ${formatDateInput(filters.start_date)} and ${formatDateInput(filters.end_date)}`;
     const near = filters.distance ? `within ${formatDistance(Number(filters.distance))}` : "nearby";
     const when = filters.window ? `, within ${filters.window} minutes of each other` : "";
     if (!count) return `No one was ${near} of ${who} ${range}${when}. Try a larger distance, a wider date range or no time window.`;
-    return `${who} met ${count} ${count === 1 ? "person" : "people"} ${near} ${range}${when}.`;
+    return `${who} met ${truncated ? "at least " : ""}${count} ${count === 1 ? "person" : "people"} ${near} ${range}${when}.`;
   }
 
-  renderResults(encounters, track, filters) {
-    const summary = h("p", { class: "summary", "data-testid": "summary" }, this.summary(encounters.length, filters));
+  renderResults(encounters, track, filters, truncated) {
+    const summary = h("p", { class: "summary", "data-testid": "summary" }, this.summary(encounters.length, filters, truncated),
+      truncated
+        ? h("span", { class: "truncated", "data-testid": "truncated" },
+            ` Showing the first ${CONNECTION_LIMIT}: narrow the dates or distance, or set a time window, to see the rest.`)
+        : null);
     if (!encounters.length) {
       this.results.replaceChildren(h("div", { class: "empty", "data-testid": "empty" }, summary));
       return;

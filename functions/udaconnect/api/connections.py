@@ -1,0 +1,88 @@
+"""The `connections` target: whom a person crossed paths with, and single locations."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import UTC, date, datetime, time, timedelta
+
+from flask import Request, Response
+
+from udaconnect import http
+from udaconnect.api import path_id
+from udaconnect.bootstrap import context
+from udaconnect.contracts.api import ConnectionQuery
+from udaconnect.errors import FieldError, InvalidInput, NotFound
+from udaconnect.queries import locations
+from udaconnect.queries.connections import ConnectionSearch, search_json
+
+_CONNECTION = re.compile(r"^/api/persons/([^/]+)/connection/?$")
+_LOCATION = re.compile(r"^/api/locations/([^/]+)/?$")
+GEOJSON = "application/geo+json"
+
+
+@http.guarded
+def handle(request: Request) -> Response:
+    path = request.path
+    if path == "/health":
+        return http.health()
+    match = _CONNECTION.match(path) or _LOCATION.match(path)
+    if match is None:
+        return http.problem(404, f"no such resource: {path}")
+    if request.method not in ("GET", "HEAD"):
+        return http.method_not_allowed("GET")
+    if match.re is _LOCATION:
+        location_id = path_id(match.group(1), "location")
+        with context().engine.connect() as conn:
+            return http.json_response(locations.get_location(conn, location_id).model_dump(mode="json"))
+    return _connections(request, path_id(match.group(1), "person", 2**31 - 1))
+
+
+def _connections(request: Request, person_id: int) -> Response:
+    search = to_search(person_id, http.parse(ConnectionQuery, http.query_args(request), "query"))
+    with context().dbapi() as (conn, info):
+        with conn.cursor() as cur:
+            cur.execute("SELECT 1 FROM person WHERE id = %s", (person_id,))
+            if cur.fetchone() is None:
+                raise NotFound(f"person {person_id} does not exist")
+        body = search_json(conn, info, search)
+    if GEOJSON in (request.headers.get("Accept") or ""):
+        return http.json_response(to_geojson(json.loads(body)), content_type=GEOJSON)
+    return http.json_response(body)
+
+
+def _start(value: date | datetime) -> datetime:
+    return value if isinstance(value, datetime) else datetime.combine(value, time.min, UTC)
+
+
+def _end(value: date | datetime) -> datetime:
+    """Exclusive upper bound: a day includes all of itself; an instant includes itself."""
+    if isinstance(value, datetime):
+        return value + timedelta(microseconds=1)
+    return datetime.combine(value + timedelta(days=1), time.min, UTC)
+
+
+def to_search(person_id: int, query: ConnectionQuery) -> ConnectionSearch:
+    start, end = _start(query.start_date), _end(query.end_date)
+    if end <= start:
+        raise InvalidInput("end_date is before start_date",
+                           [FieldError("end_date", "must not be before start_date")])
+    window = timedelta(minutes=query.window) if query.window is not None else None
+    return ConnectionSearch(person_id, start, end, query.distance, window, query.limit)
+
+
+def to_geojson(connections: list[dict]) -> dict:  # type: ignore[type-arg]
+    """The meeting points as a FeatureCollection: one Point feature per person met."""
+    return {
+        "type": "FeatureCollection",
+        "features": [
+            {
+                "type": "Feature",
+                "id": c["location"]["id"],
+                "geometry": {"type": "Point", "coordinates": [c["location"]["longitude"], c["location"]["latitude"]]},
+                "properties": {"person": c["person"], "location_id": c["location"]["id"],
+                               "creation_time": c["location"]["creation_time"]},
+            }
+            for c in connections
+        ],
+    }

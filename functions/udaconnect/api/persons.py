@@ -1,0 +1,60 @@
+"""The `persons` target: the person directory and the API's OpenAPI document and docs page."""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import urlencode
+
+from flask import Request, Response
+
+from udaconnect import http
+from udaconnect.api import path_id
+from udaconnect.bootstrap import context
+from udaconnect.contracts.api import NewPerson, PersonQuery
+from udaconnect.queries import persons as queries
+
+_PERSON = re.compile(r"^/api/persons/([^/]+)/?$")
+_INT32 = 2**31 - 1
+
+
+@http.guarded
+def handle(request: Request) -> Response:
+    path = request.path
+    if path == "/health":
+        return http.health()
+    if path.startswith(("/api/docs", "/api/openapi.json")):
+        from udaconnect.api import docs
+
+        return docs.handle(request)
+    if re.match(r"^/api/persons/?$", path):
+        if request.method in ("GET", "HEAD"):
+            return _list(request)
+        if request.method == "POST":
+            return _create(request)
+        return http.method_not_allowed("GET, POST")
+    if match := _PERSON.match(path):
+        if request.method not in ("GET", "HEAD"):
+            return http.method_not_allowed("GET")
+        person_id = path_id(match.group(1), "person", _INT32)
+        with context().engine.connect() as conn:
+            return http.json_response(queries.get_person(conn, person_id).model_dump())
+    return http.problem(404, f"no such resource: {path}")
+
+
+def _list(request: Request) -> Response:
+    query = http.parse(PersonQuery, http.query_args(request), "query")
+    with context().engine.connect() as conn:
+        page, total = queries.list_persons(conn, query)
+    headers = {"X-Total-Count": str(total)}
+    if query.limit is not None and query.offset + len(page) < total:
+        args = {k: v for k, v in {"q": query.q, "limit": query.limit, "offset": query.offset + query.limit}.items()
+                if v is not None}
+        headers["Link"] = f'<{request.path}?{urlencode(args)}>; rel="next"'
+    return http.json_response([p.model_dump() for p in page], headers=headers)
+
+
+def _create(request: Request) -> Response:
+    new = http.parse(NewPerson, http.json_body(request), "person")
+    with context().engine.begin() as conn:
+        created = queries.create_person(conn, new)
+    return http.json_response(created.model_dump(), 201, {"Location": f"/api/persons/{created.id}"})

@@ -1,0 +1,194 @@
+"""One Trigger's consumer group: poll the broker topic, filter, hand matching events to the dispatcher
+(ordered: one at a time per partition; unordered: bounded concurrency) and commit only finished offsets."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from udaconnect.broker.event import Event, validated
+from udaconnect.broker.kafka_binding import from_binary
+from udaconnect.broker.offsets import PartitionTracker
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ConsumerTuning:
+    # tansu makes a join wait about half the session timeout: small values keep startup quick.
+    session_timeout_ms: int = 3000
+    heartbeat_interval_ms: int = 750
+    max_poll_interval_ms: int = 3000
+    max_in_flight_per_partition: int = 100  # unordered delivery
+    buffer_per_partition: int = 1000  # pause fetching a partition beyond this many undelivered records
+    workers: int = 32
+    commit_interval: float = 0.2
+    drain_timeout: float = 10.0
+
+
+class TriggerConsumer:
+    def __init__(
+        self,
+        group: str,
+        topic: str,
+        bootstrap_servers: str,
+        matches: Callable[[Mapping[str, str]], bool],
+        deliver: Callable[[Event], str],
+        ordered: bool,
+        stop: threading.Event,
+        tuning: ConsumerTuning = ConsumerTuning(),
+    ) -> None:
+        self.group, self.topic, self.bootstrap_servers = group, topic, bootstrap_servers
+        self.matches, self.deliver, self.ordered, self.stop, self.tuning = matches, deliver, ordered, stop, tuning
+        self.ready = threading.Event()
+        self.failed: BaseException | None = None
+        self.trackers: dict[Any, PartitionTracker] = {}
+        self._committed: dict[Any, int] = {}
+        self._lock = threading.Lock()
+        self._futures: set[concurrent.futures.Future[str]] = set()
+        self._pool = concurrent.futures.ThreadPoolExecutor(tuning.workers, thread_name_prefix=group)
+        self._thread = threading.Thread(target=self._run, name=group, daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def join(self, timeout: float | None = None) -> None:
+        self._thread.join(timeout)
+
+    def in_flight(self) -> int:
+        with self._lock:
+            return sum(t.size for t in self.trackers.values())
+
+    # ConsumerRebalanceListener protocol (kafka-python calls these inside poll, on this thread).
+    def on_partitions_revoked(self, revoked: Any) -> None:
+        self._commit(self._consumer, force=True, only=set(revoked))
+        with self._lock:
+            for tp in revoked:
+                self.trackers.pop(tp, None)
+                self._committed.pop(tp, None)
+
+    def on_partitions_assigned(self, assigned: Any) -> None:
+        limit = 1 if self.ordered else self.tuning.max_in_flight_per_partition
+        with self._lock:
+            for tp in assigned:
+                self.trackers.setdefault(tp, PartitionTracker(limit))
+
+    def _run(self) -> None:
+        try:
+            from kafka import KafkaConsumer
+
+            t = self.tuning
+            self._consumer = consumer = KafkaConsumer(
+                bootstrap_servers=self.bootstrap_servers,
+                group_id=self.group,
+                enable_auto_commit=False,
+                auto_offset_reset="latest",
+                session_timeout_ms=t.session_timeout_ms,
+                heartbeat_interval_ms=t.heartbeat_interval_ms,
+                max_poll_interval_ms=t.max_poll_interval_ms,
+            )
+            consumer.subscribe([self.topic], listener=self)
+            self._loop(consumer)
+        except BaseException as exc:  # surfaced to the data plane, which refuses to start
+            self.failed = exc
+            log.exception("consumer group %s failed", self.group)
+            self.ready.set()
+
+    def _loop(self, consumer: Any) -> None:
+        while not self.stop.is_set():
+            batches = consumer.poll(timeout_ms=100)
+            if not self.ready.is_set() and consumer.assignment():
+                # Fix the group's start ("latest") now, so events sent after startup are never skipped.
+                consumer.commit(_offsets({tp: consumer.position(tp) for tp in consumer.assignment()}))
+                self.ready.set()
+            with self._lock:
+                for tp, records in batches.items():
+                    tracker = self.trackers.setdefault(tp, PartitionTracker(1 if self.ordered else 10**9))
+                    for record in records:
+                        self._accept(tracker, record)
+                self._start_ready()
+                self._flow_control(consumer)
+            self._commit(consumer)
+        self._drain(consumer)
+
+    def _accept(self, tracker: PartitionTracker, record: Any) -> None:
+        event = from_binary(record.headers or [], record.value)
+        try:
+            matched = self.matches(validated(event).attributes)
+        except Exception as exc:  # an unreadable record is skipped, as the broker never accepts one
+            log.warning("%s: skipping record %s: %s", self.group, record.offset, exc)
+            matched = False
+        if matched:
+            tracker.add(record.offset, event)
+        else:
+            tracker.skip(record.offset)
+
+    def _start_ready(self) -> None:
+        for tracker in self.trackers.values():
+            for offset, event in tracker.startable():
+                future = self._pool.submit(self.deliver, event)
+                self._futures.add(future)
+                future.add_done_callback(lambda f, tr=tracker, o=offset: self._done(f, tr, o))
+
+    def _done(self, future: concurrent.futures.Future[str], tracker: PartitionTracker, offset: int) -> None:
+        outcome = "aborted" if future.cancelled() or future.exception() else future.result()
+        if future.exception():
+            log.error("%s: delivery of offset %s crashed: %r", self.group, offset, future.exception())
+        with self._lock:
+            self._futures.discard(future)
+            if outcome != "aborted":  # an aborted record stays unfinished: redelivered after a restart
+                tracker.finish(offset)
+            if not self.stop.is_set():
+                self._start_ready()
+
+    def _flow_control(self, consumer: Any) -> None:
+        limit = self.tuning.buffer_per_partition
+        paused = consumer.paused()
+        for tp, tracker in self.trackers.items():
+            if tracker.size >= limit and tp not in paused:
+                consumer.pause(tp)
+            elif tracker.size < limit // 2 and tp in paused:
+                consumer.resume(tp)
+
+    def _commit(self, consumer: Any, force: bool = False, only: set[Any] | None = None) -> None:
+        now = time.monotonic()
+        if not force and now - getattr(self, "_last_commit", 0.0) < self.tuning.commit_interval:
+            return
+        self._last_commit = now
+        with self._lock:
+            offsets = {
+                tp: offset
+                for tp, tracker in self.trackers.items()
+                if (only is None or tp in only)
+                and (offset := tracker.committable()) is not None
+                and offset != self._committed.get(tp)
+            }
+        if not offsets:
+            return
+        try:
+            consumer.commit(_offsets(offsets))
+            with self._lock:
+                self._committed.update(offsets)
+        except Exception as exc:  # e.g. a rebalance in progress: the next commit carries the same offsets
+            log.warning("%s: commit failed: %s", self.group, exc)
+
+    def _drain(self, consumer: Any) -> None:
+        with self._lock:
+            futures = set(self._futures)
+        concurrent.futures.wait(futures, timeout=self.tuning.drain_timeout)
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        self._commit(consumer, force=True)
+        consumer.close(autocommit=False)
+
+
+def _offsets(positions: dict[Any, int]) -> dict[Any, Any]:
+    from kafka.structs import OffsetAndMetadata
+
+    if len(OffsetAndMetadata._fields) == 3:  # kafka-python >= 2.1 adds leader_epoch
+        return {tp: OffsetAndMetadata(offset, "", -1) for tp, offset in positions.items()}
+    return {tp: OffsetAndMetadata(offset, "") for tp, offset in positions.items()}

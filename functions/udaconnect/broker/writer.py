@@ -1,0 +1,54 @@
+"""Write events into Kafka topics in binary mode, returning only once Kafka acknowledged them (acks=all)."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from udaconnect.broker.errors import WriteError
+from udaconnect.broker.event import Event
+from udaconnect.broker.kafka_binding import to_binary
+
+
+class KafkaWriter:
+    """One idempotent producer per process, created on first use so a stopped Kafka fails writes, not startup."""
+
+    def __init__(self, bootstrap_servers: str, timeout: float = 10.0, **producer_options: Any) -> None:
+        self.bootstrap_servers = bootstrap_servers
+        self.timeout = timeout
+        self.options = producer_options
+        self._producer: Any = None
+        self._lock = threading.Lock()
+
+    def _get(self) -> Any:
+        with self._lock:
+            if self._producer is None:
+                from kafka import KafkaProducer
+
+                self._producer = KafkaProducer(
+                    bootstrap_servers=self.bootstrap_servers,
+                    acks="all",
+                    enable_idempotence=True,
+                    linger_ms=2,
+                    max_block_ms=int(self.timeout * 1000),
+                    request_timeout_ms=int(self.timeout * 1000),
+                    # Idempotence keeps retries from duplicating or reordering records within a partition.
+                    retries=5,
+                    **self.options,
+                )
+            return self._producer
+
+    def write(self, topic: str, event: Event) -> None:
+        """Raise WriteError unless Kafka stored the record."""
+        record = to_binary(event)
+        try:
+            future = self._get().send(topic, key=record.key, value=record.value, headers=record.headers)
+            future.get(timeout=self.timeout)
+        except Exception as exc:  # kafka-python raises many unrelated types; all mean "not stored"
+            raise WriteError(f"writing to {topic} failed: {exc!r}") from exc
+
+    def close(self) -> None:
+        with self._lock:
+            if self._producer is not None:
+                self._producer.close(timeout=self.timeout)
+                self._producer = None

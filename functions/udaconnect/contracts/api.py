@@ -1,0 +1,129 @@
+"""The HTTP API's models: what clients send and receive (OpenAPI is generated from these)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainValidator,
+    StringConstraints,
+    WithJsonSchema,
+    field_serializer,
+)
+
+#: Distances beyond this are not "crossing paths" and would turn the search into a scan of the venue.
+MAX_DISTANCE_M = 10_000.0
+MAX_WINDOW_MIN = 7 * 24 * 60
+MAX_PAGE = 1000
+MAX_CONNECTIONS = 100_000
+
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+
+
+def _day_or_instant(value: object) -> date | datetime:
+    """YYYY-MM-DD is a whole UTC day; anything longer must be an ISO 8601 instant with an offset."""
+    if isinstance(value, datetime | date):
+        parsed: date | datetime = value
+    elif isinstance(value, str) and len(value.strip()) == 10:
+        parsed = date.fromisoformat(value.strip())
+    elif isinstance(value, str):
+        parsed = datetime.fromisoformat(value.strip())
+    else:
+        raise ValueError("must be a date YYYY-MM-DD or an ISO 8601 date-time with offset")
+    if isinstance(parsed, datetime) and parsed.utcoffset() is None:
+        raise ValueError("must include a UTC offset, e.g. 2020-07-07T10:00:00Z")
+    return parsed
+
+
+DayOrInstant = Annotated[
+    date | datetime,
+    PlainValidator(_day_or_instant),
+    WithJsonSchema({"anyOf": [{"type": "string", "format": "date"}, {"type": "string", "format": "date-time"}]}),
+]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class NewPerson(_Model):
+    """A person to create."""
+
+    first_name: Name = Field(examples=["Taco"])
+    last_name: Name = Field(examples=["Fargo"])
+    company_name: Name = Field(examples=["Alpha Omega Upholstery"])
+
+
+class Person(NewPerson):
+    """A conference attendee."""
+
+    id: int = Field(examples=[5])
+
+
+class Location(_Model):
+    """One position fix of a person: (longitude, latitude) in WGS 84 degrees."""
+
+    id: int = Field(examples=[29])
+    person_id: int = Field(examples=[1])
+    longitude: float = Field(ge=-180, le=180, examples=[-122.290883])
+    latitude: float = Field(ge=-90, le=90, examples=[37.55363])
+    creation_time: datetime = Field(description="When the fix was taken, ISO 8601 with offset.",
+                                    examples=["2020-08-18T10:37:06+00:00"])
+
+    @field_serializer("creation_time", when_used="json")
+    def _iso(self, value: datetime) -> str:
+        # the same form PostgreSQL writes in connection results: 2020-08-18T10:37:06+00:00
+        return value.isoformat()
+
+
+class Connection(_Model):
+    """Another person met, at the first of their locations within the distance."""
+
+    person: Person
+    location: Location
+
+
+class ConnectionQuery(_Model):
+    """Whom person P crossed paths with."""
+
+    start_date: DayOrInstant = Field(
+        description="First day (inclusive, UTC) as YYYY-MM-DD, or an ISO 8601 instant with offset.")
+    end_date: DayOrInstant = Field(
+        description="Last day (inclusive, UTC) as YYYY-MM-DD, or an ISO 8601 instant with offset (inclusive).")
+    distance: float = Field(default=5, gt=0, le=MAX_DISTANCE_M, description="Meters between the two fixes.")
+    window: float | None = Field(
+        default=None, gt=0, le=MAX_WINDOW_MIN,
+        description="Minutes: the two fixes must also be this close in time (people who were there together).")
+    limit: int | None = Field(default=None, ge=1, le=MAX_CONNECTIONS, description="At most this many people.")
+
+
+class PersonQuery(_Model):
+    """Search and paging of the person directory."""
+
+    q: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] | None = Field(
+        default=None, description="Case-insensitive match on first name, last name or company.")
+    limit: int | None = Field(default=None, ge=1, le=MAX_PAGE, description="Page size (all when absent).")
+    offset: int = Field(default=0, ge=0, description="Persons to skip.")
+
+
+class FieldProblem(_Model):
+    field: str
+    message: str
+
+
+class Problem(_Model):
+    """RFC 9457 problem details."""
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str
+    errors: list[FieldProblem] = Field(default_factory=list)
+
+
+class Health(_Model):
+    status: str = "ok"

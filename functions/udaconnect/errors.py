@@ -1,0 +1,43 @@
+"""The error tree shared by every layer.
+
+    UdaConnectError
+    ├── InvalidInput          a client sent something we cannot accept (-> 4xx, never retried)
+    │   └── NotFound          it names a person or location that does not exist (-> 404)
+    ├── Conflict              it collides with what exists (-> 409)
+    └── InfrastructureError   the database or the broker failed (-> 5xx/503, the caller or broker retries)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass
+class FieldError:
+    field: str
+    message: str
+
+
+class UdaConnectError(Exception):
+    """Root of every error this package raises on purpose."""
+
+
+class InvalidInput(UdaConnectError):
+    status = 400
+
+    def __init__(self, detail: str, errors: list[FieldError] | None = None) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.errors = errors or []
+
+
+class NotFound(InvalidInput):
+    status = 404
+
+
+class Conflict(UdaConnectError):
+    status = 409
+
+
+class InfrastructureError(UdaConnectError):
+    """A dependency (database, broker, binary) failed or is missing."""

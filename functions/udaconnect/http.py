@@ -1,0 +1,124 @@
+"""HTTP edge helpers shared by every function: JSON and problem+json answers, query parsing, CORS, errors."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from flask import Request, Response
+from pydantic import BaseModel, ValidationError
+
+from udaconnect.errors import Conflict, FieldError, InfrastructureError, InvalidInput, UdaConnectError
+
+log = logging.getLogger(__name__)
+
+PROBLEM = "application/problem+json"
+CORS = {
+    "Access-Control-Allow-Origin": "*",
+    "Access-Control-Allow-Methods": "GET, POST, OPTIONS",
+    "Access-Control-Allow-Headers": "Content-Type, Accept, Authorization, ce-id, ce-source, ce-type, ce-specversion",
+    "Access-Control-Expose-Headers": "Location, Link, X-Total-Count",
+    "Access-Control-Max-Age": "600",
+}
+TITLES = {400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed", 406: "Not Acceptable",
+          409: "Conflict", 413: "Payload Too Large", 415: "Unsupported Media Type", 422: "Unprocessable Content",
+          503: "Service Unavailable"}
+
+
+def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None,
+                  content_type: str = "application/json") -> Response:
+    text = body if isinstance(body, str) else json.dumps(body, default=str, separators=(",", ":"))
+    return Response(text, status=status, headers={**CORS, **(headers or {})}, content_type=content_type)
+
+
+def problem(status: int, detail: str, errors: list[FieldError] | None = None,
+            headers: dict[str, str] | None = None) -> Response:
+    body = {"type": "about:blank", "title": TITLES.get(status, "Error"), "status": status, "detail": detail,
+            "errors": [{"field": e.field, "message": e.message} for e in errors or []]}
+    return json_response(body, status, headers, PROBLEM)
+
+
+def field_errors(error: ValidationError, prefix: str = "") -> list[FieldError]:
+    out = []
+    for item in error.errors(include_url=False):
+        name = ".".join(str(part) for part in item["loc"]) or "body"
+        message = str(item["msg"]).removeprefix("Value error, ")
+        out.append(FieldError(prefix + name, message))
+    return out
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def parse(model: type[M], data: Any, what: str) -> M:
+    """Validate `data` against `model`, raising InvalidInput that names each bad field."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as error:
+        raise InvalidInput(f"invalid {what}", field_errors(error)) from None
+
+
+def query_args(request: Request) -> dict[str, str]:
+    """Query parameters, refusing repeated ones instead of silently taking the first."""
+    args: dict[str, str] = {}
+    for key in request.args:
+        values = request.args.getlist(key)
+        if len(values) > 1:
+            raise InvalidInput(f"query parameter {key} given more than once", [FieldError(key, "given twice")])
+        args[key] = values[0]
+    return args
+
+
+def json_body(request: Request) -> Any:
+    mimetype = request.mimetype or ""
+    if mimetype != "application/json" and not mimetype.endswith("+json"):
+        raise InvalidInput("the body must be application/json", [FieldError("body", f"content type {mimetype!r}")])
+    try:
+        return json.loads(request.get_data(cache=True) or b"")
+    except (ValueError, UnicodeDecodeError) as error:
+        raise InvalidInput("the body is not valid JSON", [FieldError("body", str(error))]) from None
+
+
+def guarded(handler: Callable[[Request], Response]) -> Callable[[Request], Response]:
+    """Map the error tree to status codes; answer CORS preflights; never let a client's input become a 500."""
+
+    def wrapper(request: Request) -> Response:
+        if request.method == "OPTIONS":
+            return Response(status=204, headers=CORS)
+        try:
+            return handler(request)
+        except InvalidInput as error:
+            return problem(error.status, error.detail, error.errors)
+        except Conflict as error:
+            return problem(409, str(error))
+        except InfrastructureError as error:
+            log.warning("infrastructure failure: %s", error)
+            return problem(503, "a backing service is unavailable, try again", headers={"Retry-After": "1"})
+        except UdaConnectError as error:  # pragma: no cover - every subclass is mapped above
+            return problem(400, str(error))
+        except Exception as error:
+            if not _database_unavailable(error):
+                raise
+            log.warning("database unavailable: %s", error)
+            return problem(503, "the database is unavailable, try again", headers={"Retry-After": "1"})
+
+    wrapper.__name__ = getattr(handler, "__name__", "handler")
+    return wrapper
+
+
+def _database_unavailable(error: Exception) -> bool:
+    """A lost or refused database connection (checked by name: the web target never imports a driver)."""
+    names = {cls.__name__ for cls in type(error).__mro__}
+    module = type(error).__module__
+    return module.startswith(("sqlalchemy", "psycopg2")) and bool(
+        names & {"OperationalError", "InterfaceError", "TimeoutError", "DisconnectionError"})
+
+
+def method_not_allowed(allowed: str) -> Response:
+    return problem(405, f"use {allowed}", headers={"Allow": allowed})
+
+
+def health() -> Response:
+    return json_response({"status": "ok"})

@@ -1,0 +1,89 @@
+"""The connection search: whom a person crossed paths with, as one set-based query answered in JSON by PostGIS.
+
+One statement per request, prepared once per database connection (planning it costs more than running it):
+the person's own fixes in the range drive a nested loop over the (coordinate, creation_time) GiST index, so
+each probe reads only the fixes near that point *and* inside the time range; DISTINCT ON keeps each other
+person's first fix; PostgreSQL writes the JSON body itself, which halves the time of building it in Python.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+_HITS = """
+WITH own AS (
+    SELECT coordinate, creation_time FROM location
+    WHERE person_id = $1 AND creation_time >= $2 AND creation_time < $3
+), hits AS (
+    SELECT DISTINCT ON (o.person_id) o.id, o.person_id, o.coordinate, o.creation_time
+    FROM own p JOIN location o
+      ON ST_DWithin(o.coordinate, p.coordinate, $4)
+     AND o.creation_time >= $2 AND o.creation_time < $3
+     {window}
+     AND o.person_id <> $1
+    ORDER BY o.person_id, o.creation_time, o.id
+), page AS (
+    SELECT h.*, p.first_name, p.last_name, p.company_name
+    FROM hits h JOIN person p ON p.id = h.person_id
+    ORDER BY h.creation_time, h.person_id
+    LIMIT $5
+)
+"""
+_JSON = _HITS + """
+SELECT '[' || coalesce(string_agg(
+    '{"person":{"id":' || person_id
+    || ',"first_name":' || to_json(first_name) || ',"last_name":' || to_json(last_name)
+    || ',"company_name":' || to_json(company_name)
+    || '},"location":{"id":' || id || ',"person_id":' || person_id
+    || ',"longitude":' || ST_X(coordinate::geometry) || ',"latitude":' || ST_Y(coordinate::geometry)
+    || ',"creation_time":' || to_json(creation_time) || '}}',
+    ',' ORDER BY creation_time, person_id), '') || ']'
+FROM page
+"""
+_WINDOW = "AND o.creation_time >= p.creation_time - $6 AND o.creation_time <= p.creation_time + $6"
+_TYPES = "(int, timestamptz, timestamptz, float8, bigint{extra})"
+
+STATEMENTS = {
+    "udaconnect_connections": (_TYPES.format(extra=""), _JSON.replace("{window}", "")),
+    "udaconnect_connections_window": (_TYPES.format(extra=", interval"), _JSON.replace("{window}", _WINDOW)),
+}
+
+
+@dataclass(frozen=True)
+class ConnectionSearch:
+    """Other people within `distance` meters of `person_id`'s fixes in [start, end), optionally `window` apart."""
+
+    person_id: int
+    start: datetime
+    end: datetime
+    distance: float
+    window: timedelta | None = None
+    limit: int | None = None
+
+    def statement(self) -> tuple[str, list[Any]]:
+        params: list[Any] = [self.person_id, self.start, self.end, self.distance, self.limit]
+        if self.window is None:
+            return "udaconnect_connections", params
+        return "udaconnect_connections_window", [*params, self.window]
+
+
+def prepare(cursor) -> None:  # type: ignore[no-untyped-def]
+    """Prepare the search statements on this database session (generic plans: same shape for every call)."""
+    cursor.execute("SET plan_cache_mode = force_generic_plan")
+    for name, (types, sql) in STATEMENTS.items():
+        cursor.execute(f"PREPARE {name} {types} AS {sql}")
+
+
+def search_json(dbapi_connection, info: dict[str, Any], search: ConnectionSearch) -> str:  # type: ignore[no-untyped-def]
+    """The connections as a JSON array text: [{"person": {...}, "location": {...}}, ...] ordered by time."""
+    with dbapi_connection.cursor() as cur:
+        if not info.get("udaconnect_connections_prepared"):
+            prepare(cur)
+            info["udaconnect_connections_prepared"] = True
+        name, params = search.statement()
+        placeholders = ", ".join(["%s"] * len(params))
+        cur.execute(f"EXECUTE {name} ({placeholders})", params)
+        row = cur.fetchone()
+    return str(row[0])

@@ -1,0 +1,3 @@
+"""Storage: the PostGIS schema, the engine, and the embedded PostgreSQL cluster."""
+
+__all__: list[str] = []

@@ -1,0 +1,52 @@
+"""Bulk loading with COPY: persons and locations from iterables, in chunks."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable, Iterable
+from datetime import datetime
+from itertools import islice
+
+CHUNK = 50_000
+
+
+def _copy(cursor, table: str, columns: str, lines: Iterable[str]) -> int:  # type: ignore[no-untyped-def]
+    buffer = io.StringIO()
+    count = 0
+    for line in lines:
+        buffer.write(line)
+        count += 1
+    buffer.seek(0)
+    cursor.copy_expert(f"COPY {table} ({columns}) FROM STDIN", buffer)
+    return count
+
+
+def copy_persons(dbapi_connection, persons: Iterable[tuple[int, str, str, str]]) -> int:  # type: ignore[no-untyped-def]
+    """COPY (id, first_name, last_name, company_name) rows, then move the id sequence past them."""
+    with dbapi_connection.cursor() as cur:
+        lines = (f"{i}\t{_text(f)}\t{_text(la)}\t{_text(c)}\n" for i, f, la, c in persons)
+        count = _copy(cur, "person", "id, first_name, last_name, company_name", lines)
+        cur.execute("SELECT setval(pg_get_serial_sequence('person', 'id'), "
+                    "coalesce((SELECT max(id) FROM person), 0) + 1, false)")
+    return count
+
+
+def copy_locations(  # type: ignore[no-untyped-def]
+    dbapi_connection,
+    fixes: Iterable[tuple[int, float, float, datetime]],
+    progress: Callable[[int], None] | None = None,
+) -> int:
+    """COPY (person_id, longitude, latitude, time) fixes in chunks; `progress` gets each chunk's size."""
+    total = 0
+    iterator = iter(fixes)
+    with dbapi_connection.cursor() as cur:
+        while chunk := list(islice(iterator, CHUNK)):
+            lines = (f"{p}\tSRID=4326;POINT({lon!r} {lat!r})\t{t.isoformat()}\n" for p, lon, lat, t in chunk)
+            total += _copy(cur, "location", "person_id, coordinate, creation_time", lines)
+            if progress:
+                progress(len(chunk))
+    return total
+
+
+def _text(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n")
