@@ -108,11 +108,7 @@ class Anchors:
 
     def near(self, lon: float, lat: float) -> bool:
         cx, cy = _cell(lon, lat)
-        return any(
-            (_column(cx + dx), cy + dy) in self._cells
-            for dx in (-1, 0, 1)
-            for dy in (-1, 0, 1)
-        )
+        return any((_column(cx + dx), cy + dy) in self._cells for dx in (-1, 0, 1) for dy in (-1, 0, 1))
 
 
 def decide(x: float, y: float, anchors: Anchors) -> Verdict:

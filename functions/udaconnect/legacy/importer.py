@@ -81,8 +81,10 @@ def _import_persons(source: LegacySource, cur: Any, report: ImportReport, progre
         report.persons_added += len(added)
         existing: dict[int, tuple[Any, ...]] = {}
         if len(added) < len(rows):
-            cur.execute("SELECT id, first_name, last_name, company_name FROM person WHERE id = ANY(%s)",
-                        ([row[0] for row in rows if row[0] not in added],))
+            cur.execute(
+                "SELECT id, first_name, last_name, company_name FROM person WHERE id = ANY(%s)",
+                ([row[0] for row in rows if row[0] not in added],),
+            )
             existing = {row[0]: tuple(row) for row in cur.fetchall()}
         for row in rows:
             # a person already there from an earlier import is fine; someone else under that id is not
@@ -108,8 +110,13 @@ def _check(loc: LegacyLocation, persons: set[int]) -> tuple[str, str] | None:
 
 
 def _import_locations(
-    source: LegacySource, cur: Any, report: ImportReport, persons: set[int],
-    progress: Progress | None, anchors: Anchors, assume: Order | None,
+    source: LegacySource,
+    cur: Any,
+    report: ImportReport,
+    persons: set[int],
+    progress: Progress | None,
+    anchors: Anchors,
+    assume: Order | None,
 ) -> None:
     # only ambiguous rows wait for the end (they need every anchor); the rest are written batch by batch
     pending: list[LegacyLocation] = []
@@ -156,18 +163,25 @@ def _write(cur: Any, report: ImportReport, ready: list[tuple[LegacyLocation, Ord
         lon, lat = (loc.y, loc.x) if order is Order.SWAPPED else (loc.x, loc.y)
         report.swapped += order is Order.SWAPPED
         values.append((loc.id, loc.person_id, lon, lat, loc.creation_time, report.source, str(loc.id)))
-    added = {e for (e,) in execute_values(cur, _LOCATION_INSERT.format(id="id, "), values,
-                                          template=_LOCATION_VALUES.format(id="%s, "), fetch=True)}
+    added = {
+        e
+        for (e,) in execute_values(
+            cur, _LOCATION_INSERT.format(id="id, "), values, template=_LOCATION_VALUES.format(id="%s, "), fetch=True
+        )
+    }
     missed = [v for v in values if v[-1] not in added]
     if missed:
-        cur.execute("SELECT event_id FROM location WHERE event_source = %s AND event_id = ANY(%s)",
-                    (report.source, [v[-1] for v in missed]))
+        cur.execute(
+            "SELECT event_id FROM location WHERE event_source = %s AND event_id = ANY(%s)",
+            (report.source, [v[-1] for v in missed]),
+        )
         present = {e for (e,) in cur.fetchall()}
         # not imported before, so its original id belongs to another row: keep the fix under a new id
         taken = [v[1:] for v in missed if v[-1] not in present]
         if taken:
-            renumbered = execute_values(cur, _LOCATION_INSERT.format(id=""), taken,
-                                        template=_LOCATION_VALUES.format(id=""), fetch=True)
+            renumbered = execute_values(
+                cur, _LOCATION_INSERT.format(id=""), taken, template=_LOCATION_VALUES.format(id=""), fetch=True
+            )
             report.renumbered += len(renumbered)
             report.locations_added += len(renumbered)
     report.locations_added += len(added)

@@ -58,9 +58,7 @@ class LegacySource:
             self._conn = psycopg2.connect(libpq_dsn(dsn), connect_timeout=10, application_name="udaconnect-import")
         except psycopg2.Error as exc:
             raise InfrastructureError(f"cannot connect to the original database: {exc}".strip()) from exc
-        self._conn.set_session(
-            isolation_level=psycopg2.extensions.ISOLATION_LEVEL_REPEATABLE_READ, readonly=True
-        )
+        self._conn.set_session(isolation_level=psycopg2.extensions.ISOLATION_LEVEL_REPEATABLE_READ, readonly=True)
         self._cursors = 0
 
     @property
