@@ -49,7 +49,8 @@ class TriggerConsumer:
         self.failed: BaseException | None = None
         self.trackers: dict[Any, PartitionTracker] = {}
         self._committed: dict[Any, int] = {}
-        self._lock = threading.Lock()
+        # Re-entrant: a future that is already done runs its callback inside submit's caller.
+        self._lock = threading.RLock()
         self._futures: set[concurrent.futures.Future[str]] = set()
         self._pool = concurrent.futures.ThreadPoolExecutor(tuning.workers, thread_name_prefix=group)
         self._thread = threading.Thread(target=self._run, name=group, daemon=True)
@@ -73,10 +74,12 @@ class TriggerConsumer:
                 self._committed.pop(tp, None)
 
     def on_partitions_assigned(self, assigned: Any) -> None:
-        limit = 1 if self.ordered else self.tuning.max_in_flight_per_partition
         with self._lock:
             for tp in assigned:
-                self.trackers.setdefault(tp, PartitionTracker(limit))
+                self.trackers.setdefault(tp, self._tracker())
+
+    def _tracker(self) -> PartitionTracker:
+        return PartitionTracker(1 if self.ordered else self.tuning.max_in_flight_per_partition)
 
     def _run(self) -> None:
         try:
@@ -108,7 +111,7 @@ class TriggerConsumer:
                 self.ready.set()
             with self._lock:
                 for tp, records in batches.items():
-                    tracker = self.trackers.setdefault(tp, PartitionTracker(1 if self.ordered else 10**9))
+                    tracker = self.trackers.setdefault(tp, self._tracker())
                     for record in records:
                         self._accept(tracker, record)
                 self._start_ready()

