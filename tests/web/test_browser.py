@@ -1,0 +1,221 @@
+"""The web client in a real browser against a running API with demo data."""
+
+from __future__ import annotations
+
+import json
+import re
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+import requests
+
+LIMIT = 500  # the client's CONNECTION_LIMIT: compare against the same page of the API
+
+
+@pytest.fixture(scope="module")
+def urls(web_urls):  # type: ignore[no-untyped-def]
+    return web_urls
+
+
+@pytest.fixture(scope="module")
+def api(urls):  # type: ignore[no-untyped-def]
+    base = urls[1]
+
+    def get(path: str, **params: object) -> requests.Response:
+        return requests.get(base + path, params={k: v for k, v in params.items() if v not in (None, "")}, timeout=30)
+
+    return get
+
+
+@pytest.fixture(scope="module")
+def defaults(urls):  # type: ignore[no-untyped-def]
+    text = requests.get(urls[0] + "/config.js", timeout=10).text
+    config = json.loads(re.search(r"\((\{.*\})\)", text).group(1))
+    return {"start_date": config["defaultStartDate"], "end_date": config["defaultEndDate"],
+            "distance": config["defaultDistance"], "window": ""}
+
+
+def met(api, person_id: int | str, filters: dict) -> list[str]:
+    """Ids of the people the API says person_id met, first meeting first, one per person."""
+    response = api(f"/api/persons/{person_id}/connection", limit=LIMIT, **filters)
+    assert response.status_code == 200, response.text
+    ids: list[str] = []
+    for item in response.json():
+        if str(item["person"]["id"]) not in ids:
+            ids.append(str(item["person"]["id"]))
+    return ids
+
+
+@pytest.fixture(scope="module")
+def subject(api, defaults):  # type: ignore[no-untyped-def]
+    """A demo person who met at least two others with the client's default filters."""
+    for person in api("/api/persons", limit=25).json():
+        if len(met(api, person["id"], defaults)) >= 2:
+            return person
+    pytest.fail("the demo data has no one among the first 25 persons who met two others")
+
+
+def settle(page) -> None:  # type: ignore[no-untyped-def]
+    """Waits until the connections panel shows an answer (results, empty state or error)."""
+    page.wait_for_function(
+        """() => { const r = document.querySelector('[data-testid=results]');
+                   return r && !r.hasAttribute('aria-busy')
+                     && r.querySelector('[data-testid=summary], [data-testid=error]'); }"""
+    )
+
+
+def shown(page, testid: str = "connection") -> list[str]:  # type: ignore[no-untyped-def]
+    return page.eval_on_selector_all(f"[data-testid={testid}]", "els => els.map(e => e.dataset.personId)")
+
+
+def query(page) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    return {k: v[0] for k, v in parse_qs(urlsplit(page.url).query).items()}
+
+
+def person_url(urls, person_id, filters: dict) -> str:  # type: ignore[no-untyped-def]
+    qs = "&".join(f"{k}={v}" for k, v in filters.items() if v != "")
+    return f"{urls[0]}/persons/{person_id}?{qs}"
+
+
+def test_people_list_loads_and_filters(page, urls, api, subject, screenshots):  # type: ignore[no-untyped-def]
+    page.goto(urls[0] + "/")
+    page.wait_for_selector("[data-testid=person-link]")
+    first_page = [str(p["id"]) for p in api("/api/persons", limit=50, offset=0).json()]
+    assert shown(page, "person-link") == first_page
+    page.screenshot(path=str(screenshots / "people.png"))
+
+    q = subject["last_name"]
+    page.fill("[data-testid=person-search]", q)
+    page.wait_for_url(re.compile(rf"[?&]q={re.escape(q)}"))
+    expected = [str(p["id"]) for p in api("/api/persons", q=q, limit=50).json()]
+    page.wait_for_function(
+        "ids => JSON.stringify([...document.querySelectorAll('[data-testid=person-link]')]"
+        ".map(e => e.dataset.personId)) === JSON.stringify(ids)",
+        arg=expected,
+    )
+    assert str(subject["id"]) in shown(page, "person-link")
+    assert q.lower() in page.inner_text("[data-testid=people-list]").lower()
+
+    page.fill("[data-testid=person-search]", "zzqx-nobody-has-this-name")
+    page.wait_for_selector("[data-testid=people-status]:has-text('No one matches')")
+    assert shown(page, "person-link") == []
+
+
+def test_clicking_a_person_shows_the_apis_connections(page, urls, api, subject, defaults, screenshots):  # type: ignore[no-untyped-def]
+    page.goto(f"{urls[0]}/?q={subject['last_name']}")
+    page.click(f"[data-testid=person-link][data-person-id='{subject['id']}']")
+    page.wait_for_url(re.compile(rf"/persons/{subject['id']}\?"))
+    settle(page)
+    assert shown(page) == met(api, subject["id"], defaults)
+    assert page.inner_text("[data-testid=person-name]") == f"{subject['first_name']} {subject['last_name']}"
+    assert query(page)["start_date"] == defaults["start_date"]
+    assert query(page)["distance"] == defaults["distance"]
+    item = page.locator("[data-testid=connection]").first
+    assert re.search(r"-?\d+\.\d{5}, -?\d+\.\d{5}", item.locator("[data-testid=connection-where]").inner_text())
+    assert re.search(r"\d{4}, \d{2}:\d{2}", item.locator("[data-testid=connection-when]").inner_text())
+    page.screenshot(path=str(screenshots / "person.png"), full_page=True)
+
+
+def test_map_shows_one_marker_per_meeting_point(page, urls, api, subject, defaults, screenshots):  # type: ignore[no-untyped-def]
+    page.goto(person_url(urls, subject["id"], defaults))
+    settle(page)
+    expected = met(api, subject["id"], defaults)
+    assert sorted(shown(page, "map-marker")) == sorted(expected)
+    assert sorted(shown(page, "timeline-event")) == sorted(expected)
+
+    other = expected[-1]
+    marker = page.locator(f"[data-testid=map-marker][data-person-id='{other}']")
+    marker.hover()
+    other_person = api(f"/api/persons/{other}").json()
+    assert other_person["last_name"] in page.inner_text("[data-testid=map-card]")
+    marker.click()
+    assert "selected" in page.get_attribute(f"[data-testid=connection][data-person-id='{other}']", "class")
+    # Keyboard: markers are focusable buttons that select on Enter.
+    first = page.locator(f"[data-testid=map-marker][data-person-id='{expected[0]}']")
+    first.focus()
+    page.keyboard.press("Enter")
+    assert "selected" in page.get_attribute(f"[data-testid=connection][data-person-id='{expected[0]}']", "class")
+    page.locator("[data-testid=map]").screenshot(path=str(screenshots / "map.png"))
+
+
+def test_changing_filters_updates_results_and_url(page, urls, api, subject, defaults):  # type: ignore[no-untyped-def]
+    page.goto(person_url(urls, subject["id"], defaults))
+    settle(page)
+    wider = str(int(float(defaults["distance"]) * 4 + 10))
+    page.fill("[data-testid=filter-distance]", wider)
+    page.wait_for_url(re.compile(rf"[?&]distance={wider}(&|$)"))
+    settle(page)
+    assert shown(page) == met(api, subject["id"], {**defaults, "distance": wider})
+
+    page.fill("[data-testid=filter-window]", "15")
+    page.press("[data-testid=filter-window]", "Enter")
+    page.wait_for_url(re.compile(r"[?&]window=15(&|$)"))
+    settle(page)
+    assert shown(page) == met(api, subject["id"], {**defaults, "distance": wider, "window": "15"})
+
+    first_day = defaults["start_date"]
+    page.fill("[data-testid=filter-end-date]", first_day)
+    page.wait_for_url(re.compile(rf"[?&]end_date={first_day}(&|$)"))
+    settle(page)
+    narrowed = {**defaults, "distance": wider, "window": "15", "end_date": first_day}
+    assert shown(page) == met(api, subject["id"], narrowed)
+    assert query(page) == {k: v for k, v in narrowed.items() if v}
+
+
+def test_deep_link_restores_the_view(page, urls, api, subject, defaults, screenshots):  # type: ignore[no-untyped-def]
+    filters = {**defaults, "distance": str(int(float(defaults["distance"])) * 2 or 10), "window": "30"}
+    page.goto(person_url(urls, subject["id"], filters))
+    settle(page)
+    assert page.input_value("[data-testid=filter-start-date]") == filters["start_date"]
+    assert page.input_value("[data-testid=filter-end-date]") == filters["end_date"]
+    assert page.input_value("[data-testid=filter-distance]") == filters["distance"]
+    assert page.input_value("[data-testid=filter-window]") == "30"
+    assert shown(page) == met(api, subject["id"], filters)
+    assert page.get_attribute(f"[data-testid=person-link][data-person-id='{subject['id']}']", "aria-current") in (
+        "page", None)  # highlighted when on the first page of the list
+    page.screenshot(path=str(screenshots / "deep-link.png"), full_page=True)
+
+
+def test_a_bad_filter_shows_the_apis_message(page, urls, api, subject, defaults, screenshots):  # type: ignore[no-untyped-def]
+    bad = {**defaults, "start_date": "2020-06-30", "end_date": "2020-06-01"}
+    problem = api(f"/api/persons/{subject['id']}/connection", **bad)
+    assert problem.status_code in (400, 422)
+    assert problem.headers["Content-Type"].startswith("application/problem+json")
+    body = problem.json()
+    page.goto(person_url(urls, subject["id"], bad))
+    settle(page)
+    text = page.inner_text("[data-testid=error]")
+    messages = [e["message"] for e in body.get("errors", [])] or [body["detail"]]
+    for message in messages:
+        assert message in text
+    assert shown(page) == []
+    page.screenshot(path=str(screenshots / "error.png"), full_page=True)
+
+
+def test_keyboard_from_search_to_a_person(page, urls, subject):  # type: ignore[no-untyped-def]
+    page.goto(f"{urls[0]}/?q={subject['last_name']}")
+    page.wait_for_selector("[data-testid=person-link]")
+    page.focus("[data-testid=person-search]")
+    page.keyboard.press("ArrowDown")
+    page.keyboard.press("ArrowDown")
+    focused = page.evaluate("document.activeElement.dataset.personId")
+    assert focused == shown(page, "person-link")[1 if len(shown(page, "person-link")) > 1 else 0]
+    page.keyboard.press("Enter")
+    page.wait_for_url(re.compile(rf"/persons/{focused}\?"))
+    assert page.evaluate("document.activeElement.id") == "person-name"
+    # Every filter is reachable by its visible label.
+    assert page.get_by_label("Within (meters)").get_attribute("data-testid") == "filter-distance"
+    assert page.get_by_label("At the same time").get_attribute("data-testid") == "filter-window"
+
+
+def test_usable_at_phone_width(phone, urls, subject, defaults, screenshots):  # type: ignore[no-untyped-def]
+    phone.goto(person_url(urls, subject["id"], defaults))
+    settle(phone)
+    assert phone.is_hidden("[data-testid=people-list]")
+    assert phone.is_visible("a.back")
+    assert phone.evaluate("document.documentElement.scrollWidth") <= 390
+    phone.screenshot(path=str(screenshots / "phone-person.png"), full_page=True)
+    phone.click("a.back")
+    phone.wait_for_selector("[data-testid=person-link]")
+    assert phone.is_hidden("[data-testid=filters]")
+    phone.screenshot(path=str(screenshots / "phone-people.png"))
