@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Helpers shared by the provisioning scripts (sourced, never run).
+
+log() {
+  printf '\n==> %s\n' "$*"
+}
+
+# The release asset URL of <org>/<repo> at <tag>.
+release_url() {
+  local repo="$1" tag="$2" file="$3"
+  printf '%s/%s/releases/download/%s/%s' "$GITHUB_RELEASES" "$repo" "$tag" "$file"
+}
+
+# Download <url> to the cache once; print the cached path. Re-provisioning reuses the file.
+fetch() {
+  local url="$1" name="$2"
+  local path="${CACHE_DIR}/${name}"
+  mkdir -p "$CACHE_DIR"
+  if [[ ! -s "$path" ]]; then
+    curl -fsSL --retry 5 --retry-delay 3 -o "${path}.part" "$url"
+    mv "${path}.part" "$path"
+  fi
+  printf '%s' "$path"
+}
+
+# Apply a release manifest (server-side: idempotent, and the large CRDs exceed client-side apply's limit).
+apply_release() {
+  local repo="$1" tag="$2" file="$3"
+  local path
+  path="$(fetch "$(release_url "$repo" "$tag" "$file")" "${tag}-${file}")"
+  kubectl apply --server-side --force-conflicts -f "$path"
+}
+
+# Wait until every Deployment in <namespace> is available.
+wait_deployments() {
+  local namespace="$1"
+  kubectl wait deployment --all -n "$namespace" --for=condition=Available --timeout=900s
+}
+
+# Merge <json> into a ConfigMap's data, only when a key differs (so re-provisioning changes nothing).
+patch_config() {
+  local namespace="$1" name="$2" key="$3" value="$4"
+  local current
+  current="$(kubectl get configmap "$name" -n "$namespace" -o "jsonpath={.data['${key//./\\.}']}")"
+  if [[ "$current" != "$value" ]]; then
+    kubectl patch configmap "$name" -n "$namespace" --type merge -p "{\"data\":{\"${key}\":\"${value}\"}}"
+  fi
+}
+
+# linux-amd64 or linux-arm64, as the release assets name them.
+machine_arch() {
+  dpkg --print-architecture
+}
