@@ -58,10 +58,13 @@ class NewPerson(_Model):
     company_name: Name = Field(examples=["Alpha Omega Upholstery"])
 
 
-class Person(NewPerson):
+class Person(_Model):
     """A conference attendee."""
 
     id: int = Field(examples=[5])
+    first_name: str = Field(examples=["Taco"])
+    last_name: str = Field(examples=["Fargo"])
+    company_name: str = Field(examples=["Alpha Omega Upholstery"])
 
 
 class Location(_Model):

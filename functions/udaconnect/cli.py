@@ -1,0 +1,143 @@
+"""The `udaconnect` command (also the kn plugin `kn udaconnect`): database, demo data, import, local stack."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+from udaconnect.settings import Settings
+
+
+def _db(args: argparse.Namespace, settings: Settings) -> int:
+    from udaconnect.storage import database
+
+    if args.action == "upgrade":
+        database.upgrade(settings, args.revision)
+    elif args.action == "downgrade":
+        database.downgrade(settings, args.revision)
+    else:
+        print(database.database_url(settings))
+    return 0
+
+
+def _conference(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    from udaconnect.synthetic import Conference, DemoConference
+
+    kind = DemoConference if args.demo else Conference
+    options = {k: v for k, v in {"persons": args.persons, "days": args.days, "booths": args.booths,
+                                 "seed": args.seed}.items() if v is not None}
+    if not args.demo and args.fixes is not None:
+        options["fixes_per_person"] = args.fixes
+    return kind(**options)
+
+
+def _seed(args: argparse.Namespace, settings: Settings) -> int:
+    from udaconnect.seed import is_empty, seed
+    from udaconnect.storage import database
+
+    database.upgrade(settings)
+    engine = database.engine(settings)
+    if not is_empty(engine) and not args.force:
+        print("the database already holds persons; use --force to add the demo conference anyway", file=sys.stderr)
+        return 1
+    persons, locations = seed(engine, _conference(args), show_progress=not args.quiet)
+    print(f"seeded {persons:,} persons and {locations:,} locations")
+    return 0
+
+
+def _import_legacy(args: argparse.Namespace, settings: Settings) -> int:
+    from udaconnect.legacy import import_legacy
+    from udaconnect.storage import database
+
+    database.upgrade(settings)
+    report = import_legacy(args.dsn, database.engine(settings))
+    print(report)
+    return 0
+
+
+def _dev(args: argparse.Namespace, settings: Settings) -> int:
+    from udaconnect.localstack import LocalStack
+    from udaconnect.seed import is_empty, seed
+    from udaconnect.storage import database
+
+    stack = LocalStack(settings, api_port=args.api_port, web_port=args.web_port,
+                       log_dir=settings.data_dir / "logs", host=args.host)
+    print("starting PostGIS and applying migrations...", flush=True)
+    stack.start_database()
+    if args.demo and is_empty(database.engine(settings)):
+        persons, locations = seed(database.engine(settings), _conference(args))
+        print(f"seeded the demo conference: {persons:,} persons, {locations:,} locations", flush=True)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        stack.start()
+        print(f"\nUdaConnect is running (logs in {settings.data_dir / 'logs'}):\n"
+              f"  web client  {stack.web_url}\n  API         {stack.api_url}/api/persons\n"
+              f"  API docs    {stack.api_url}/api/docs/\n"
+              f"  database    {stack.database_url}\nPress Ctrl-C to stop.", flush=True)
+        stop.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        print("\nstopping...", flush=True)
+        stack.stop()
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(prog="udaconnect", description=__doc__)
+    root.add_argument("--data-dir", type=Path, help="local state (embedded PostgreSQL); default .udaconnect/")
+    commands = root.add_subparsers(dest="command", required=True)
+
+    db = commands.add_parser("db", help="database migrations")
+    db.add_argument("action", choices=["upgrade", "downgrade", "url"])
+    db.add_argument("revision", nargs="?", default="head")
+    db.set_defaults(run=_db)
+
+    seed = commands.add_parser("seed", help="load a synthetic conference")
+    for sub in (seed, dev := commands.add_parser("dev", help="run the local stack until Ctrl-C")):
+        sub.add_argument("--demo", action="store_true", help="the demo conference (booths, talks, 3 days)")
+        sub.add_argument("--persons", type=int)
+        sub.add_argument("--days", type=int)
+        sub.add_argument("--booths", type=int)
+        sub.add_argument("--fixes", type=int, help="fixes per person (benchmark conference only)")
+        sub.add_argument("--seed", type=int, help="random seed")
+    seed.add_argument("--force", action="store_true", help="seed even when persons exist")
+    seed.add_argument("--quiet", action="store_true")
+    seed.set_defaults(run=_seed)
+    dev.add_argument("--api-port", type=int, default=30001)
+    dev.add_argument("--web-port", type=int, default=30000)
+    dev.add_argument("--host", default="127.0.0.1")
+    dev.set_defaults(run=_dev)
+
+    legacy = commands.add_parser("import-legacy", help="migrate an original UdaConnect database")
+    legacy.add_argument("dsn", help="the original database, e.g. postgresql://ct_admin@host:5432/geoconnections")
+    legacy.set_defaults(run=_import_legacy)
+    return root
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    args = parser().parse_args(argv)
+    settings = Settings.from_env()
+    if args.data_dir:
+        settings = Settings(**{**settings.__dict__, "data_dir": args.data_dir})
+    try:
+        return int(args.run(args, settings))
+    except Exception as error:  # a clear one-line message for operators, not a traceback
+        from udaconnect.errors import UdaConnectError
+
+        if isinstance(error, UdaConnectError):
+            print(f"udaconnect: {error}", file=sys.stderr)
+            return 2
+        raise
+
+
+if __name__ == "__main__":
+    sys.exit(main())
