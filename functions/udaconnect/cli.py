@@ -89,6 +89,13 @@ def _dev(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _openapi(args: argparse.Namespace, settings: Settings) -> int:
+    from udaconnect.openapi import render
+
+    sys.stdout.write(render())
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="udaconnect", description=__doc__)
     root.add_argument("--data-dir", type=Path, help="local state (embedded PostgreSQL); default .udaconnect/")
@@ -114,6 +121,8 @@ def parser() -> argparse.ArgumentParser:
     dev.add_argument("--web-port", type=int, default=30000)
     dev.add_argument("--host", default="127.0.0.1")
     dev.set_defaults(run=_dev)
+
+    commands.add_parser("openapi", help="print the OpenAPI document").set_defaults(run=_openapi)
 
     legacy = commands.add_parser("import-legacy", help="migrate an original UdaConnect database")
     legacy.add_argument("dsn", help="the original database, e.g. postgresql://ct_admin@host:5432/geoconnections")

@@ -1,0 +1,89 @@
+"""Developer sessions: tests, the local stack, benchmarks, lint, docs. Each installs what it needs."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import nox
+
+nox.options.sessions = ["tests"]
+nox.options.reuse_existing_virtualenvs = True
+nox.options.default_venv_backend = "venv"
+
+ROOT = Path(__file__).parent
+POSTGIS = ["postgresql", "postgresql-contrib", "postgresql-15-postgis-3"]
+
+
+def _postgis_present() -> bool:
+    return any(Path(p).exists() for p in ("/usr/share/postgresql/15/extension/postgis.control",)) or bool(
+        list(Path("/usr/share/postgresql").glob("*/extension/postgis.control")))
+
+
+def apt_install(session: nox.Session, packages: list[str], why: str) -> None:
+    """Install Debian packages when root, or stop with the exact command to run."""
+    command = f"apt-get update && apt-get install -y {' '.join(packages)}"
+    if os.geteuid() != 0 or not shutil.which("apt-get"):
+        session.error(f"{why} is missing; install it with: sudo sh -c '{command}'")
+    session.log(f"installing {why}: {command}")
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    subprocess.run(["apt-get", "update", "-qq"], check=True, env=env)
+    subprocess.run(["apt-get", "install", "-y", "-qq", "--no-install-recommends", *packages], check=True, env=env)
+
+
+def ensure_postgis(session: nox.Session) -> None:
+    if os.environ.get("DATABASE_URL") or os.environ.get("UDACONNECT_TEST_DATABASE_URL"):
+        return
+    if not _postgis_present() or not list(Path("/usr/lib/postgresql").glob("*/bin/initdb")):
+        apt_install(session, POSTGIS, "PostgreSQL + PostGIS")
+
+
+def ensure_test_tools(session: nox.Session) -> None:
+    """Browsers and manifest checkers the tests drive; a machine without apt gets their tests skipped."""
+    wanted = {"chromium": "chromium", "shellcheck": "shellcheck", "dot": "graphviz"}
+    missing = [package for tool, package in wanted.items() if not shutil.which(tool)]
+    if missing and os.geteuid() == 0 and shutil.which("apt-get"):
+        apt_install(session, missing, "test tools")
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """The whole test suite against real PostGIS (embedded unless UDACONNECT_TEST_DATABASE_URL is set)."""
+    ensure_postgis(session)
+    ensure_test_tools(session)
+    session.install("-q", "-e", ".[test]")
+    session.run("pytest", *(session.posargs or ["-q"]))
+
+
+@nox.session
+def dev(session: nox.Session) -> None:
+    """The local stack with the demo conference: web client on :30000, API on :30001."""
+    ensure_postgis(session)
+    session.install("-q", "-e", ".[local]")
+    session.run("udaconnect", "dev", "--demo", *session.posargs)
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """Benchmarks: `nox -s bench -- connections [--rows N ...]`; results under bench-results/."""
+    ensure_postgis(session)
+    session.install("-q", "-e", ".[bench]")
+    session.run("python", "-m", "udaconnect.bench", *(session.posargs or ["connections"]))
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """ruff and mypy."""
+    session.install("-q", "-e", ".[lint]")
+    session.run("ruff", "check", "functions", "tests", "schema", "noxfile.py")
+    session.run("mypy")
+
+
+@nox.session
+def docs(session: nox.Session) -> None:
+    """Render docs/architecture.png from docs/architecture.dot (Graphviz)."""
+    if not shutil.which("dot"):
+        apt_install(session, ["graphviz"], "Graphviz")
+    session.run("dot", "-Tpng", "-Gdpi=110", "docs/architecture.dot", "-o", "docs/architecture.png", external=True)

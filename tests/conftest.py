@@ -1,0 +1,88 @@
+"""Session fixtures: a real PostgreSQL + PostGIS started by the test session, databases migrated per purpose."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, create_engine, text
+
+from udaconnect.settings import PROJECT_ROOT, Settings
+from udaconnect.storage import database
+from udaconnect.storage.embedded import EmbeddedPostgres
+
+SHARED_REFERENCE = PROJECT_ROOT.parent / "shared" / "reference"
+
+
+@pytest.fixture(scope="session")
+def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The server's base URL (no database): UDACONNECT_TEST_DATABASE_URL's server, or an embedded cluster."""
+    external = os.environ.get("UDACONNECT_TEST_DATABASE_URL")
+    if external:
+        yield external.rsplit("/", 1)[0]
+        return
+    server = EmbeddedPostgres(tmp_path_factory.mktemp("postgres"), fsync=False)
+    url = server.start()
+    yield url.rsplit("/", 1)[0]
+    server.stop(mode="immediate")
+
+
+def create_database(server: str, name: str) -> Settings:
+    """A fresh database `name` on the test server, migrated to head."""
+    admin = create_engine(f"{server}/postgres", isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    settings = Settings(database_url=f"{server}/{name}", pool_size=4)
+    database.upgrade(settings)
+    return settings
+
+
+@pytest.fixture(scope="session")
+def settings(postgres_server: str) -> Settings:
+    """Settings of the shared, migrated test database (tests that write use `db` to start clean)."""
+    return create_database(postgres_server, "udaconnect_test")
+
+
+@pytest.fixture
+def db(settings: Settings) -> Engine:
+    """The test database's engine, emptied before the test."""
+    engine = database.engine(settings)
+    with engine.begin() as conn:
+        conn.execute(text("TRUNCATE person, location RESTART IDENTITY CASCADE"))
+    return engine
+
+
+@pytest.fixture
+def app_env(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    """Point function targets run in-process (create_app) at the test database, with a fresh context."""
+    from udaconnect import bootstrap
+
+    monkeypatch.setenv("DATABASE_URL", settings.database_url)
+    bootstrap.context.cache_clear()
+    yield settings
+    bootstrap.context.cache_clear()
+
+
+@pytest.fixture
+def persons_client(app_env: Settings):  # type: ignore[no-untyped-def]
+    from functions_framework import create_app
+
+    return create_app("persons", str(PROJECT_ROOT / "functions" / "main.py")).test_client()
+
+
+@pytest.fixture
+def connections_client(app_env: Settings):  # type: ignore[no-untyped-def]
+    from functions_framework import create_app
+
+    return create_app("connections", str(PROJECT_ROOT / "functions" / "main.py")).test_client()
+
+
+@pytest.fixture(scope="session")
+def shared_reference() -> Path:
+    if not SHARED_REFERENCE.is_dir():
+        pytest.skip(f"{SHARED_REFERENCE} is absent (a fresh clone has no ../shared): reference data unavailable")
+    return SHARED_REFERENCE

@@ -1,0 +1,186 @@
+"""The HTTP API contract: status codes, content types, problem details, field names, the original's bugs fixed."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+import pytest
+
+from udaconnect.contracts.api import Connection, Location, Person, Problem
+from udaconnect.openapi import render
+from udaconnect.settings import PROJECT_ROOT
+from udaconnect.storage import bulk
+
+PROBLEM = "application/problem+json"
+
+
+@pytest.fixture
+def seeded(db):
+    raw = db.raw_connection()
+    bulk.copy_persons(raw, [(1, "Taco", "Fargo", "Alpha Omega Upholstery"), (5, "Pam", "Trexler", "Hampton"),
+                            (6, "Paul", "Badman", "Paul Badman & Associates")])
+    t = datetime(2020, 8, 15, 10, tzinfo=UTC)
+    bulk.copy_locations(raw, [(1, -106.5721, 35.0584, t), (5, -106.57211, 35.05841, t), (6, -122.29, 37.55, t)])
+    raw.commit()
+    raw.close()
+    return db
+
+
+def assert_problem(reply, status: int, field: str | None = None) -> dict:
+    assert reply.status_code == status, reply.data
+    assert reply.content_type == PROBLEM
+    body = Problem.model_validate(reply.get_json())
+    assert body.status == status and body.detail
+    if field is not None:
+        assert field in [e.field for e in body.errors], body
+    return reply.get_json()
+
+
+def test_persons_are_listed_by_id_with_the_original_field_names(seeded, persons_client) -> None:
+    reply = persons_client.get("/api/persons")
+    assert reply.status_code == 200 and reply.content_type == "application/json"
+    body = reply.get_json()
+    assert [p["id"] for p in body] == [1, 5, 6]
+    assert list(body[0]) == ["id", "first_name", "last_name", "company_name"]
+    assert reply.headers["X-Total-Count"] == "3"
+
+
+def test_persons_search_and_paging(seeded, persons_client) -> None:
+    assert [p["id"] for p in persons_client.get("/api/persons?q=paul").get_json()] == [6]
+    assert [p["id"] for p in persons_client.get("/api/persons?q=HAMPTON").get_json()] == [5]
+    assert persons_client.get("/api/persons?q=%25").get_json() == []  # LIKE wildcards are literal
+    page = persons_client.get("/api/persons?limit=2")
+    assert [p["id"] for p in page.get_json()] == [1, 5]
+    assert page.headers["Link"] == '</api/persons?limit=2&offset=2>; rel="next"'
+    last = persons_client.get("/api/persons?limit=2&offset=2")
+    assert [p["id"] for p in last.get_json()] == [6] and "Link" not in last.headers
+    assert_problem(persons_client.get("/api/persons?limit=0"), 400, "limit")
+    assert_problem(persons_client.get("/api/persons?offset=-1"), 400, "offset")
+    assert_problem(persons_client.get("/api/persons?limit=1&limit=2"), 400, "limit")
+
+
+def test_creating_a_person_after_seeded_ids_works(seeded, persons_client) -> None:
+    reply = persons_client.post("/api/persons", json={"first_name": "Ada", "last_name": "L", "company_name": "X"})
+    assert reply.status_code == 201
+    created = Person.model_validate(reply.get_json())
+    assert created.id > 6 and reply.headers["Location"] == f"/api/persons/{created.id}"
+    assert persons_client.get(f"/api/persons/{created.id}").get_json() == reply.get_json()
+
+
+@pytest.mark.parametrize("body, field", [
+    ({"first_name": "A", "last_name": "B"}, "company_name"),
+    ({"first_name": "", "last_name": "B", "company_name": "C"}, "first_name"),
+    ({"first_name": 1, "last_name": "B", "company_name": "C"}, "first_name"),
+    ({"first_name": "A", "last_name": "B", "company_name": "C", "id": 1}, "id"),
+    ([1, 2], "body"),
+])
+def test_bad_person_bodies_name_the_field(db, persons_client, body, field) -> None:
+    assert_problem(persons_client.post("/api/persons", json=body), 400, field)
+
+
+def test_malformed_json_and_wrong_content_type(db, persons_client) -> None:
+    assert_problem(persons_client.post("/api/persons", data="{bad", content_type="application/json"), 400, "body")
+    assert_problem(persons_client.post("/api/persons", data="a=b", content_type="text/plain"), 400, "body")
+    assert_problem(persons_client.post("/api/persons", data=b"\xff\xfe", content_type="application/json"), 400)
+
+
+@pytest.mark.parametrize("path", ["/api/persons/404", "/api/persons/abc", "/api/persons/-1",
+                                  "/api/persons/99999999999999999999999", "/api/nothing"])
+def test_unknown_persons_are_404(db, persons_client, path) -> None:
+    assert_problem(persons_client.get(path), 404)
+
+
+def test_unsupported_method_is_405_with_allow(db, persons_client) -> None:
+    reply = persons_client.delete("/api/persons/1")
+    assert_problem(reply, 405)
+    assert reply.headers["Allow"] == "GET"
+
+
+def test_cors_preflight_and_headers(db, persons_client) -> None:
+    reply = persons_client.options("/api/persons", headers={"Origin": "http://localhost:30000",
+                                                             "Access-Control-Request-Method": "POST"})
+    assert reply.status_code == 204 and reply.headers["Access-Control-Allow-Origin"] == "*"
+    assert persons_client.get("/api/persons").headers["Access-Control-Allow-Origin"] == "*"
+
+
+def test_location_has_numbers_with_the_right_labels(seeded, connections_client) -> None:
+    reply = connections_client.get("/api/locations/1")
+    body = Location.model_validate(reply.get_json())
+    assert (body.longitude, body.latitude) == (-106.5721, 35.0584)
+    assert reply.get_json()["creation_time"] == "2020-08-15T10:00:00+00:00"
+    assert_problem(connections_client.get("/api/locations/999"), 404)
+    assert_problem(connections_client.get("/api/locations/x"), 404)
+
+
+def test_connections_answer_the_original_clients_request(seeded, connections_client) -> None:
+    reply = connections_client.get("/api/persons/1/connection?start_date=2020-01-01&end_date=2020-12-30&distance=5")
+    assert reply.status_code == 200 and reply.content_type == "application/json"
+    (met,) = [Connection.model_validate(c) for c in reply.get_json()]
+    assert met.person.id == 5 and met.location.person_id == 5
+    assert reply.get_json()[0]["location"]["creation_time"] == "2020-08-15T10:00:00+00:00"
+
+
+def test_connections_accept_instants_with_offset(seeded, connections_client) -> None:
+    base = "/api/persons/1/connection?distance=5"
+    hit = connections_client.get(base + "&start_date=2020-08-15T09:00:00Z&end_date=2020-08-15T12:00:00%2B02:00")
+    assert [c["person"]["id"] for c in hit.get_json()] == [5]  # 12:00+02:00 is 10:00Z, inclusive
+    miss = connections_client.get(base + "&start_date=2020-08-15T10:00:01Z&end_date=2020-08-16")
+    assert miss.get_json() == []
+
+
+def test_connections_as_geojson(seeded, connections_client) -> None:
+    reply = connections_client.get("/api/persons/1/connection?start_date=2020-08-15&end_date=2020-08-15",
+                                   headers={"Accept": "application/geo+json"})
+    assert reply.status_code == 200 and reply.content_type == "application/geo+json"
+    body = reply.get_json()
+    assert body["type"] == "FeatureCollection"
+    (feature,) = body["features"]
+    assert feature["geometry"] == {"type": "Point", "coordinates": [-106.57211, 35.05841]}
+    assert feature["properties"]["person"]["id"] == 5
+
+
+@pytest.mark.parametrize("query, field", [
+    ("end_date=2020-12-30", "start_date"),
+    ("start_date=2020-01-01", "end_date"),
+    ("start_date=2020-13-01&end_date=2020-12-30", "start_date"),
+    ("start_date=yesterday&end_date=2020-12-30", "start_date"),
+    ("start_date=2020-01-01T00:00:00&end_date=2020-12-30", "start_date"),  # no offset: ambiguous
+    ("start_date=2020-12-30&end_date=2020-01-01", "end_date"),
+    ("start_date=2020-01-01&end_date=2020-12-30&distance=abc", "distance"),
+    ("start_date=2020-01-01&end_date=2020-12-30&distance=-5", "distance"),
+    ("start_date=2020-01-01&end_date=2020-12-30&distance=0", "distance"),
+    ("start_date=2020-01-01&end_date=2020-12-30&distance=nan", "distance"),
+    ("start_date=2020-01-01&end_date=2020-12-30&distance=inf", "distance"),
+    ("start_date=2020-01-01&end_date=2020-12-30&distance=1e9", "distance"),
+    ("start_date=2020-01-01&end_date=2020-12-30&window=0", "window"),
+    ("start_date=2020-01-01&end_date=2020-12-30&window=x", "window"),
+    ("start_date=2020-01-01&end_date=2020-12-30&limit=0", "limit"),
+    ("start_date=2020-01-01&end_date=2020-12-30&bogus=1", "bogus"),
+])
+def test_bad_connection_queries_name_the_field(seeded, connections_client, query, field) -> None:
+    assert_problem(connections_client.get(f"/api/persons/1/connection?{query}"), 400, field)
+
+
+def test_connections_of_an_unknown_person_are_404(seeded, connections_client) -> None:
+    assert_problem(connections_client.get("/api/persons/77/connection?start_date=2020-01-01&end_date=2020-01-02"),
+                   404)
+
+
+def test_health(persons_client, connections_client) -> None:
+    for client in (persons_client, connections_client):
+        assert client.get("/health").get_json() == {"status": "ok"}
+
+
+def test_checked_in_openapi_document_is_current() -> None:
+    checked_in = (PROJECT_ROOT / "schema" / "openapi.json").read_text()
+    assert checked_in == render(), "schema/openapi.json is stale: run `udaconnect openapi > schema/openapi.json`"
+
+
+def test_openapi_is_served_and_names_every_route(persons_client) -> None:
+    document = persons_client.get("/api/openapi.json").get_json()
+    assert document == json.loads(render())
+    assert set(document["paths"]) == {"/api/persons", "/api/persons/{person_id}",
+                                      "/api/persons/{person_id}/connection", "/api/locations/{location_id}"}
+    params = {p["name"] for p in document["paths"]["/api/persons/{person_id}/connection"]["get"]["parameters"]}
+    assert params == {"person_id", "start_date", "end_date", "distance", "window", "limit"}

@@ -1,0 +1,57 @@
+"""Migrations: upgrade from nothing, downgrade, upgrade again; the search's indexes exist and are used."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from conftest import create_database
+from sqlalchemy import inspect, text
+
+from udaconnect.queries.connections import STATEMENTS, ConnectionSearch
+from udaconnect.storage import database
+from udaconnect.synthetic import Conference
+from udaconnect.seed import seed
+
+
+def test_upgrade_downgrade_upgrade(postgres_server: str) -> None:
+    settings = create_database(postgres_server, "udaconnect_migrations")
+    engine = database.engine(settings)
+    columns = {c["name"]: c for c in inspect(engine).get_columns("location")}
+    assert str(columns["coordinate"]["type"]).startswith("geography(POINT,4326)")
+    assert "TIMESTAMP WITH TIME ZONE" in str(columns["creation_time"]["type"]).upper() or \
+        columns["creation_time"]["type"].timezone
+    uniques = {u["name"]: u["column_names"] for u in inspect(engine).get_unique_constraints("location")}
+    assert uniques["location_event_key"] == ["event_source", "event_id"]
+    database.downgrade(settings, "base")
+    assert not inspect(engine).has_table("location")
+    database.upgrade(settings)
+    engine.dispose()
+    assert inspect(database.engine(settings)).has_table("location")
+
+
+def test_cascade_deletes_a_persons_locations(db) -> None:
+    with db.begin() as conn:
+        conn.execute(text("INSERT INTO person (first_name, last_name, company_name) VALUES ('a', 'b', 'c')"))
+        conn.execute(text("INSERT INTO location (person_id, coordinate, creation_time) "
+                          "VALUES (1, 'SRID=4326;POINT(-122 37)', now())"))
+        conn.execute(text("DELETE FROM person WHERE id = 1"))
+        assert conn.execute(text("SELECT count(*) FROM location")).scalar() == 0
+
+
+def test_the_search_uses_the_space_time_index(db) -> None:
+    seed(db, Conference(persons=400, fixes_per_person=50, booths=40), show_progress=False)
+    search = ConnectionSearch(7, datetime(2020, 7, 3, tzinfo=UTC), datetime(2020, 7, 10, tzinfo=UTC), 5.0)
+    name, params = search.statement()
+    types, sql = STATEMENTS[name]
+    raw = db.raw_connection()
+    try:
+        with raw.cursor() as cur:
+            cur.execute(f"PREPARE plan_check {types} AS {sql}")
+            cur.execute("SET plan_cache_mode = force_generic_plan")
+            cur.execute(f"EXPLAIN (FORMAT TEXT) EXECUTE plan_check ({', '.join(['%s'] * len(params))})", params)
+            plan = "\n".join(row[0] for row in cur.fetchall())
+    finally:
+        raw.close()
+    assert "location_coordinate_time_gist" in plan, plan
+    assert "location_person_time_idx" in plan, plan
+    assert "Seq Scan on location" not in plan, plan
