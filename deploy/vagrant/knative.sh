@@ -29,6 +29,8 @@ log "Knative Eventing ${KNATIVE_EVENTING_VERSION}"
 apply_release knative/eventing "$KNATIVE_EVENTING_VERSION" eventing-crds.yaml
 kubectl wait crd/brokers.eventing.knative.dev --for=condition=Established --timeout=120s
 apply_release knative/eventing "$KNATIVE_EVENTING_VERSION" eventing-core.yaml
+# eventing/ sets delivery timeouts: a beta feature, on by default; say so rather than rely on the default.
+patch_config knative-eventing config-features delivery-timeout enabled
 
 log "Knative Kafka broker and sink ${KNATIVE_KAFKA_BROKER_VERSION}"
 for file in eventing-kafka-controller.yaml eventing-kafka-broker.yaml eventing-kafka-sink.yaml; do

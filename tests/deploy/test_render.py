@@ -1,0 +1,109 @@
+"""Every overlay renders, and each renders what it promises (image, exposure, in-cluster or external data)."""
+
+from __future__ import annotations
+
+import re
+
+from tests.deploy.conftest import MANIFESTS, OVERLAYS, containers, find, knative_services
+from udaconnect.routes import TARGETS
+
+
+def test_the_overlays_exist() -> None:
+    assert {"vagrant", "production"} <= set(OVERLAYS)
+
+
+def test_every_overlay_renders_one_knative_service_per_target(overlay) -> None:
+    name, docs = overlay
+    assert sorted(s["metadata"]["name"] for s in knative_services(docs)) == sorted(TARGETS), name
+
+
+def test_no_object_is_rendered_twice(overlay) -> None:
+    name, docs = overlay
+    ids = [(d["apiVersion"], d["kind"], d["metadata"].get("namespace"), d["metadata"]["name"]) for d in docs]
+    assert len(ids) == len(set(ids)), name
+
+
+def test_every_namespaced_object_names_its_namespace(overlay) -> None:
+    # The base sets no global namespace (Kafka lives in "kafka"): each object must say where it goes.
+    name, docs = overlay
+    missing = [(d["kind"], d["metadata"]["name"]) for d in docs
+               if d["kind"] != "Namespace" and not d["metadata"].get("namespace")]
+    assert missing == [], name
+
+
+def test_the_image_is_named_in_one_place_per_overlay() -> None:
+    # Base files say `image: udaconnect`; only an overlay's kustomization `images:` turns it into a reference.
+    for path in (MANIFESTS / "base").glob("*.yaml"):
+        for image in re.findall(r"^\s*image:\s*(\S+)", path.read_text(), re.M):
+            assert image == "udaconnect" or "/" in image, f"{path.name}: {image}"
+    mentions = [p for p in MANIFESTS.rglob("*.yaml") if "localhost:5000/udaconnect" in p.read_text()]
+    assert [p.relative_to(MANIFESTS).as_posix() for p in mentions] == ["overlays/vagrant/kustomization.yaml"]
+
+
+def test_every_udaconnect_container_runs_the_overlays_image(overlay) -> None:
+    name, docs = overlay
+    expected = {"vagrant": "localhost:5000/udaconnect:dev"}.get(name)
+    images = {c["image"] for d in docs if d["kind"] in ("Service", "Job") and "template" in d.get("spec", {})
+              for c in containers(d) if c["image"].rsplit("/", 1)[-1].split(":")[0] == "udaconnect"}
+    assert images and "udaconnect" not in images, f"{name}: the bare base image name leaked: {images}"
+    assert all(":" in i.rsplit("/", 1)[-1] for i in images), f"{name}: untagged image in {images}"
+    if expected:
+        assert images == {expected}
+
+
+def test_vagrant_exposes_the_web_client_on_30000_and_the_api_on_30001(rendered) -> None:
+    edge = find(rendered["vagrant"], "Service", "edge", api_group="v1")[0]
+    assert edge["spec"]["type"] == "NodePort"
+    ports = {p["nodePort"]: p["targetPort"] for p in edge["spec"]["ports"]}
+    assert ports == {30000: "web", 30001: "api"}
+    deployment = find(rendered["vagrant"], "Deployment", "edge")[0]
+    named = {p["name"]: p["containerPort"] for c in containers(deployment) for p in c["ports"]}
+    conf = find(rendered["vagrant"], "ConfigMap", "edge-nginx")[0]["data"]["nginx.conf"]
+    # The web port sends /api/ to the gateway and the rest to web; the API port sends everything to the gateway.
+    web_server, api_server = conf.split("server {")[1:]
+    assert f"listen {named['web']};" in web_server and f"listen {named['api']};" in api_server
+    assert re.search(r"location /api/ \{\s*set \$upstream gateway\.udaconnect\.svc\.cluster\.local;", web_server)
+    assert re.search(r"location / \{\s*set \$upstream web\.udaconnect\.svc\.cluster\.local;", web_server)
+    assert re.search(r"location / \{\s*set \$upstream gateway\.udaconnect\.svc\.cluster\.local;", api_server)
+
+
+def test_vagrant_runs_postgis_and_kafka_in_the_cluster_and_seeds_demo_data(rendered) -> None:
+    docs = rendered["vagrant"]
+    statefulset = find(docs, "StatefulSet", "postgis")[0]
+    assert statefulset["spec"]["template"]["spec"]["containers"][0]["image"].endswith("postgis/postgis:15-3.4")
+    assert statefulset["spec"]["volumeClaimTemplates"], "PostGIS needs a volume"
+    assert find(docs, "Kafka") and find(docs, "KafkaNodePool")
+    job = find(docs, "Job", "udaconnect-migrate")[0]
+    command = " ".join(job["spec"]["template"]["spec"]["containers"][0]["command"])
+    assert "udaconnect db upgrade" in command and "udaconnect seed --demo" in command
+    assert command.index("db upgrade") < command.index("seed --demo")
+
+
+def test_production_uses_external_data_services(rendered) -> None:
+    docs = rendered["production"]
+    for kind in ("StatefulSet", "Kafka", "KafkaNodePool"):
+        assert find(docs, kind) == [], kind
+    assert find(docs, "Namespace", "kafka") == []
+    config = find(docs, "ConfigMap", "udaconnect-config")[0]["data"]
+    assert ".svc" not in config["KAFKA_BOOTSTRAP_SERVERS"] and ".svc" not in config["DATABASE_HOST"]
+    assert config["DATABASE_SSLMODE"] in ("require", "verify-ca", "verify-full")
+    migrate = find(docs, "Job", "udaconnect-migrate")[0]
+    assert migrate["spec"]["template"]["spec"]["containers"][0]["command"] == ["udaconnect", "db", "upgrade"]
+
+
+def test_production_keeps_pods_warm_and_larger_than_vagrant(rendered) -> None:
+    def scale(docs, name):
+        ksvc = find(knative_services(docs), "Service", name)[0]
+        notes = ksvc["spec"]["template"]["metadata"]["annotations"]
+        memory = ksvc["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"]["memory"]
+        return int(notes["autoscaling.knative.dev/min-scale"]), int(notes["autoscaling.knative.dev/max-scale"]), memory
+
+    def mebibytes(quantity: str) -> int:
+        number, unit = re.fullmatch(r"(\d+)(Mi|Gi)", quantity).groups()  # type: ignore[union-attr]
+        return int(number) * (1024 if unit == "Gi" else 1)
+
+    for target in TARGETS:
+        vagrant, production = scale(rendered["vagrant"], target), scale(rendered["production"], target)
+        assert production[0] >= 1, f"{target}: production keeps at least one pod warm"
+        assert production[1] >= vagrant[1], target
+        assert mebibytes(production[2]) >= mebibytes(vagrant[2]), target
