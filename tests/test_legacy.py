@@ -5,17 +5,17 @@ from __future__ import annotations
 import re
 import struct
 from datetime import UTC, datetime
+from pathlib import Path
 
 import psycopg2
 import pytest
 from sqlalchemy import text
 
+from conftest import create_database
 from udaconnect.legacy import Order, import_legacy
-from udaconnect.settings import PROJECT_ROOT, Settings
+from udaconnect.legacy.source import libpq_dsn
 from udaconnect.storage import database
-from udaconnect.storage.embedded import EmbeddedPostgres, postgis_installed
 
-ORIGINAL = PROJECT_ROOT.parent / "shared" / "reference" / "udaconnect-original"
 SQL_FILES = ["2020-08-15_init-db.sql", "udaconnect_public_person.sql", "udaconnect_public_location.sql"]
 BAY_AREA = (-122.29, 37.55)  # (lon, lat) of the seed's 17 Bay Area fixes
 ALBUQUERQUE = (-106.57, 35.06)
@@ -28,74 +28,59 @@ ORIGINAL_DDL = """
 """
 
 
-@pytest.fixture(scope="session")
-def cluster(tmp_path_factory):
-    try:
-        if not postgis_installed():
-            pytest.skip("PostGIS is not installed: apt-get install -y postgresql-15-postgis-3")
-    except Exception as exc:  # noqa: BLE001 - no server binaries at all
-        pytest.skip(f"PostgreSQL is not installed: {exc}")
-    pg = EmbeddedPostgres(tmp_path_factory.mktemp("legacy-pg"), fsync=False)
-    pg.start()
-    yield pg
-    pg.stop(mode="immediate")
+def _admin_dsn(server: str, name: str) -> str:
+    return libpq_dsn(f"{server}/{name}")
 
 
-def _create_database(pg: EmbeddedPostgres, name: str) -> str:
-    """A fresh database with PostGIS; returns its libpq URI."""
-    admin = psycopg2.connect(host="127.0.0.1", port=pg.port, user="postgres", dbname="postgres")
+def _scratch(server: str, name: str) -> str:
+    """A fresh database holding PostGIS (as the original's did); returns its libpq URI."""
+    admin = psycopg2.connect(_admin_dsn(server, "postgres"))
     admin.autocommit = True
     with admin.cursor() as cur:
         cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         cur.execute(f'CREATE DATABASE "{name}"')
     admin.close()
-    uri = f"postgresql://postgres@127.0.0.1:{pg.port}/{name}"
-    with psycopg2.connect(uri) as conn, conn.cursor() as cur:
-        cur.execute("CREATE EXTENSION IF NOT EXISTS postgis")
-    return uri
+    _run_sql(_admin_dsn(server, name), "CREATE EXTENSION IF NOT EXISTS postgis")
+    return _admin_dsn(server, name)
 
 
 def _run_sql(uri: str, sql: str) -> None:
     # the dumps may carry psql meta commands (\connect, \set ...): the server does not understand them
     sql = "\n".join(line for line in sql.splitlines() if not line.lstrip().startswith("\\"))
-    with psycopg2.connect(uri) as conn, conn.cursor() as cur:
+    conn = psycopg2.connect(uri)
+    with conn, conn.cursor() as cur:
         cur.execute(sql)
     conn.close()
 
 
-def _target(pg: EmbeddedPostgres, name: str):
-    uri = _create_database(pg, name)
-    settings = Settings(database_url=uri.replace("postgresql://", "postgresql+psycopg2://"))
-    database.upgrade(settings)
-    return database.engine(settings)
+def _target(server: str, name: str):
+    return database.engine(create_database(server, name))
 
 
 @pytest.fixture(scope="session")
-def original(cluster):
-    if not ORIGINAL.is_dir():
-        pytest.skip(f"the original project's SQL is not here: {ORIGINAL} (../shared/reference is absent)")
-    uri = _create_database(cluster, "original")
+def original(postgres_server, shared_reference):
+    uri = _scratch(postgres_server, "legacy_original")
     for name in SQL_FILES:
-        _run_sql(uri, (ORIGINAL / name).read_text())
+        _run_sql(uri, (shared_reference / "udaconnect-original" / name).read_text())
     return uri
 
 
-def _seed_points() -> dict[int, tuple[float, float, datetime]]:
+def _seed_points(folder: Path) -> dict[int, tuple[float, float, datetime]]:
     """Location id -> (x, y, naive time) decoded straight from the seed's WKB, independently of PostGIS."""
     rows = {}
     for match in re.finditer(
-        r"values \((\d+), \d+, '([0-9A-F]+)', '([^']+)'\)", (ORIGINAL / "udaconnect_public_location.sql").read_text()
+        r"values \((\d+), \d+, '([0-9A-F]+)', '([^']+)'\)", (folder / "udaconnect_public_location.sql").read_text()
     ):
         x, y = struct.unpack("<dd", bytes.fromhex(match[2])[5:21])
         rows[int(match[1])] = (x, y, datetime.fromisoformat(match[3]))
     return rows
 
 
-def test_import_fixes_axes_keeps_ids_and_is_idempotent(cluster, original):
-    target = _target(cluster, "target_seed")
+def test_import_fixes_axes_keeps_ids_and_is_idempotent(postgres_server, original, shared_reference):
+    target = _target(postgres_server, "legacy_target_seed")
     report = import_legacy(original, target)
 
-    assert report.source == "legacy:127.0.0.1/original"
+    assert report.source.startswith("legacy:") and report.source.endswith("/legacy_original")
     assert (report.persons_read, report.persons_added) == (5, 5)
     assert (report.locations_read, report.locations_added) == (39, 39)
     assert report.swapped == 22 and report.skipped_total == 0 and report.renumbered == 0
@@ -114,7 +99,7 @@ def test_import_fixes_axes_keeps_ids_and_is_idempotent(cluster, original):
         (8, "Paul", "Badman"),
         (9, "Otto", "Spring"),
     ]
-    seed = _seed_points()
+    seed = _seed_points(shared_reference / "udaconnect-original")
     assert [row.id for row in located] == sorted(seed)
     places = {"bay area": 0, "albuquerque": 0}
     for id, _person, lon, lat, time, source, event_id in located:
@@ -148,8 +133,8 @@ def test_import_fixes_axes_keeps_ids_and_is_idempotent(cluster, original):
     assert new_person == 10 and new_location == 69
 
 
-def test_ambiguous_rows_are_decided_by_nearby_fixes_or_reported(cluster):
-    source = _create_database(cluster, "original_mixed")
+def test_ambiguous_rows_are_decided_by_nearby_fixes_or_reported(postgres_server):
+    source = _scratch(postgres_server, "legacy_original_mixed")
     _run_sql(
         source,
         ORIGINAL_DDL
@@ -164,7 +149,7 @@ def test_ambiguous_rows_are_decided_by_nearby_fixes_or_reported(cluster):
           (6, 1, 'POINT(5 5)', '2021-11-01 14:00');             -- x = y: the same point both ways
     """,
     )
-    target = _target(cluster, "target_mixed")
+    target = _target(postgres_server, "legacy_target_mixed")
     report = import_legacy(source, target)
     assert dict(report.skipped_counts) == {"ambiguous axis order": 1, "coordinate out of range": 1, "not a point": 1}
     assert {(s.id, s.reason) for s in report.skipped} == {
@@ -186,8 +171,8 @@ def test_ambiguous_rows_are_decided_by_nearby_fixes_or_reported(cluster):
     assert rows == {1: [-90.049, 35.149], 2: [-89.97, 35.15], 3: [10.75, 59.91], 6: [5.0, 5.0]}
 
 
-def test_explicit_assumption_and_person_id_collisions(cluster):
-    source = _create_database(cluster, "original_clash")
+def test_explicit_assumption_and_person_id_collisions(postgres_server):
+    source = _scratch(postgres_server, "legacy_original_clash")
     _run_sql(
         source,
         ORIGINAL_DDL
@@ -196,7 +181,7 @@ def test_explicit_assumption_and_person_id_collisions(cluster):
         INSERT INTO location VALUES (1, 1, 'POINT(59.91 10.75)', '2021-01-01'), (2, 2, 'POINT(10 20)', '2021-01-01');
     """,
     )
-    target = _target(cluster, "target_clash")
+    target = _target(postgres_server, "legacy_target_clash")
     with target.begin() as conn:  # the target already has someone else under id 2, and a location with id 1
         conn.execute(
             text(
