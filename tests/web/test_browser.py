@@ -31,8 +31,12 @@ def api(urls):  # type: ignore[no-untyped-def]
 def defaults(urls):  # type: ignore[no-untyped-def]
     text = requests.get(urls[0] + "/config.js", timeout=10).text
     config = json.loads(re.search(r"\((\{.*\})\)", text).group(1))
-    return {"start_date": config["defaultStartDate"], "end_date": config["defaultEndDate"],
-            "distance": config["defaultDistance"], "window": ""}
+    return {
+        "start_date": config["defaultStartDate"],
+        "end_date": config["defaultEndDate"],
+        "distance": config["defaultDistance"],
+        "window": "",
+    }
 
 
 def met(api, person_id: int | str, filters: dict) -> list[str]:
@@ -123,18 +127,34 @@ def test_map_shows_one_marker_per_meeting_point(page, urls, api, subject, defaul
     assert sorted(shown(page, "map-marker")) == sorted(expected)
     assert sorted(shown(page, "timeline-event")) == sorted(expected)
 
-    other = expected[-1]
+    # Two markers far apart, so neither can cover the other whichever is drawn on top.
+    centres = page.eval_on_selector_all(
+        "[data-testid=map-marker] circle",
+        "els => Object.fromEntries(els.map(c => [c.parentNode.dataset.personId,"
+        " [+c.getAttribute('cx'), +c.getAttribute('cy')]]))",
+    )
+    first = expected[0]
+    other = max(
+        expected, key=lambda i: (centres[i][0] - centres[first][0]) ** 2 + (centres[i][1] - centres[first][1]) ** 2
+    )
+    names = {i: api(f"/api/persons/{i}").json()["last_name"] for i in (first, other)}
     marker = page.locator(f"[data-testid=map-marker][data-person-id='{other}']")
-    marker.hover()
-    other_person = api(f"/api/persons/{other}").json()
-    assert other_person["last_name"] in page.inner_text("[data-testid=map-card]")
-    marker.click()
-    assert "selected" in page.get_attribute(f"[data-testid=connection][data-person-id='{other}']", "class")
-    # Keyboard: markers are focusable buttons that select on Enter.
-    first = page.locator(f"[data-testid=map-marker][data-person-id='{expected[0]}']")
-    first.focus()
+    page.locator(f"[data-testid=timeline-event][data-person-id='{first}']").dispatch_event("click")
+    assert "selected" in page.get_attribute(f"[data-testid=connection][data-person-id='{first}']", "class")
+    # Keyboard: markers are focusable buttons that select on Enter (a selected marker is drawn on top).
+    marker.focus()
     page.keyboard.press("Enter")
-    assert "selected" in page.get_attribute(f"[data-testid=connection][data-person-id='{expected[0]}']", "class")
+    assert "selected" in page.get_attribute(f"[data-testid=connection][data-person-id='{other}']", "class")
+    page.focus(f"[data-testid=map-marker][data-person-id='{first}']")
+    assert names[first] in page.inner_text("[data-testid=map-card]")
+    # Pointer: hovering shows who and when; clicking selects the encounter in the list.
+    marker.locator("circle").hover()
+    assert names[other] in page.inner_text("[data-testid=map-card]")
+    assert re.search(r"\d{4}, \d{2}:\d{2}", page.inner_text("[data-testid=map-card]"))
+    page.locator(f"[data-testid=timeline-event][data-person-id='{first}']").dispatch_event("click")
+    marker.locator("circle").click()
+    assert "selected" in page.get_attribute(f"[data-testid=connection][data-person-id='{other}']", "class")
+    assert "selected" not in page.get_attribute(f"[data-testid=connection][data-person-id='{first}']", "class")
     page.locator("[data-testid=map]").screenshot(path=str(screenshots / "map.png"))
 
 
@@ -171,8 +191,8 @@ def test_deep_link_restores_the_view(page, urls, api, subject, defaults, screens
     assert page.input_value("[data-testid=filter-distance]") == filters["distance"]
     assert page.input_value("[data-testid=filter-window]") == "30"
     assert shown(page) == met(api, subject["id"], filters)
-    assert page.get_attribute(f"[data-testid=person-link][data-person-id='{subject['id']}']", "aria-current") in (
-        "page", None)  # highlighted when on the first page of the list
+    # The subject is among the first persons by id, so on the list's first page, highlighted.
+    page.wait_for_selector(f"[data-testid=person-link][data-person-id='{subject['id']}'][aria-current=page]")
     page.screenshot(path=str(screenshots / "deep-link.png"), full_page=True)
 
 

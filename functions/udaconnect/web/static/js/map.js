@@ -53,21 +53,23 @@ function grid(scale) {
   );
 }
 
-/** Spreads markers that would sit on top of each other around a small ring, so each stays clickable. */
-function spread(points) {
+/** Fans out markers that would sit on one another into a small sunflower disc, so each stays clickable. */
+function spread(points, radius) {
   const groups = new Map();
+  const cell = radius * 1.2;
   for (const p of points) {
-    const key = `${Math.round(p.x / 8)},${Math.round(p.y / 8)}`;
+    const key = `${Math.round(p.x / cell)},${Math.round(p.y / cell)}`;
     if (!groups.has(key)) groups.set(key, []);
     groups.get(key).push(p);
   }
+  const golden = Math.PI * (3 - Math.sqrt(5));
   for (const group of groups.values()) {
     if (group.length < 2) continue;
-    const radius = Math.min(90, Math.max(10, (group.length * 16) / (2 * Math.PI)));
     group.forEach((p, i) => {
-      const angle = (2 * Math.PI * i) / group.length - Math.PI / 2;
-      p.mx = p.x + radius * Math.cos(angle);
-      p.my = p.y + radius * Math.sin(angle);
+      const r = radius * 1.25 * Math.sqrt(i + 0.5);
+      // Kept inside the frame: a marker pushed off the edge could be neither seen nor clicked.
+      p.mx = Math.min(W - radius, Math.max(radius, p.x + r * Math.cos(i * golden)));
+      p.my = Math.min(H - radius, Math.max(radius, p.y + r * Math.sin(i * golden)));
     });
   }
   return points;
@@ -80,10 +82,11 @@ export function renderMap({ encounters, track, onSelect }) {
     "Hover over or select a marker to see who you met there and when.");
   if (!meetings.length && !own.length) return { el: h("div", {}), select() {} };
   const { project, scale } = fitProjection([...meetings.map((e) => e.location), ...own]);
+  const radius = meetings.length > 60 ? 5 : 7;
   const points = spread(meetings.map((e) => {
     const [x, y] = project(e.location);
     return { e, x, y, mx: x, my: y };
-  }));
+  }), radius);
   const ordered = own.slice().sort((a, b) => Date.parse(a.creation_time) - Date.parse(b.creation_time));
   const trackPath = ordered.map((l) => project(l).map((v) => v.toFixed(1)).join(",")).join(" ");
   const describe = (e) => `${fullName(e.person)}, ${formatWhen(e.location.creation_time)}`;
@@ -103,7 +106,7 @@ export function renderMap({ encounters, track, onSelect }) {
     },
     s("title", {}, describe(e)),
     mx !== x || my !== y ? s("line", { class: "leader", x1: x, y1: y, x2: mx, y2: my }) : null,
-    s("circle", { cx: mx.toFixed(1), cy: my.toFixed(1), r: 7 })));
+    s("circle", { cx: mx.toFixed(1), cy: my.toFixed(1), r: radius })));
   const svg = s("svg", {
       class: "map", viewBox: `0 0 ${W} ${H}`, role: "group", "data-testid": "map",
       "aria-label": `Map of ${meetings.length} meeting point${meetings.length === 1 ? "" : "s"}`,

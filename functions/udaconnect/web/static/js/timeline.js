@@ -1,6 +1,6 @@
 // The encounters along a time axis: one dot per person met, stacked where they crowd together.
 import { s, h } from "./dom.js";
-import { formatDay, formatWhen, fullName, parseIso } from "./format.js";
+import { dayKey, formatDay, formatWhen, fullName, parseIso } from "./format.js";
 
 const W = 640;
 const PAD = 16;
@@ -34,6 +34,9 @@ export function renderTimeline({ encounters, onSelect }) {
   const axisY = 14 + levels * ROW;
   for (const dot of dots) dot.setAttribute("cy", axisY - 10 - Math.min(+dot.dataset.level, levels - 1) * ROW);
   const height = axisY + 22;
+  // Within one day the ends of the axis are told apart by their times.
+  const oneDay = dayKey(timed[0].location.creation_time) === dayKey(timed[timed.length - 1].location.creation_time);
+  const tick = (e) => (oneDay ? formatWhen(e.location.creation_time) : formatDay(parseIso(e.location.creation_time)));
   const startLabel = formatWhen(timed[0].location.creation_time);
   const endLabel = formatWhen(timed[timed.length - 1].location.creation_time);
   const svg = s("svg", {
@@ -41,11 +44,8 @@ export function renderTimeline({ encounters, onSelect }) {
       "aria-label": `Timeline of ${timed.length} encounters from ${startLabel} to ${endLabel}`,
     },
     s("line", { class: "axis", x1: PAD, y1: axisY, x2: W - PAD, y2: axisY }),
-    s("text", { x: PAD, y: axisY + 16 }, formatDay(parseIso(timed[0].location.creation_time))),
-    last !== first
-      ? s("text", { x: W - PAD, y: axisY + 16, "text-anchor": "end" },
-          formatDay(parseIso(timed[timed.length - 1].location.creation_time)))
-      : null,
+    s("text", { x: PAD, y: axisY + 16 }, tick(timed[0])),
+    last !== first ? s("text", { x: W - PAD, y: axisY + 16, "text-anchor": "end" }, tick(timed[timed.length - 1])) : null,
     dots);
   const select = (id) => {
     for (const d of dots) d.classList.toggle("selected", d.dataset.personId === id);
