@@ -1,0 +1,15 @@
+"""`python -m udaconnect.bench connections [options]`."""
+
+from __future__ import annotations
+
+import sys
+
+from udaconnect.bench import connections
+
+BENCHMARKS = {"connections": connections.main}
+
+if __name__ == "__main__":
+    name, *rest = sys.argv[1:] or ["connections"]
+    if name not in BENCHMARKS:
+        sys.exit(f"unknown benchmark {name!r}; choose from {', '.join(BENCHMARKS)}")
+    sys.exit(BENCHMARKS[name](rest))
