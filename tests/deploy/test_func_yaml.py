@@ -1,0 +1,96 @@
+"""func.yaml validates against func's schema and says what the manifests say about the same function."""
+
+from __future__ import annotations
+
+import json
+
+import jsonschema
+import pytest
+import yaml
+
+from tests.deploy.conftest import REFERENCE, find, knative_services
+from udaconnect.routes import TARGETS
+from udaconnect.settings import PROJECT_ROOT
+
+SCHEMA = REFERENCE / "func_yaml-schema.json"
+
+
+class _NoTimestamps(yaml.SafeLoader):
+    """YAML as func reads it for validation: `created` stays the string it is in the file."""
+
+
+_NoTimestamps.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
+@pytest.fixture(scope="module")
+def func_yaml() -> dict:
+    return yaml.load((PROJECT_ROOT / "func.yaml").read_text(), Loader=_NoTimestamps)  # noqa: S506
+
+
+def test_func_yaml_validates_against_the_official_schema(func_yaml) -> None:
+    if not SCHEMA.exists():
+        pytest.skip(f"func's schema is not at {SCHEMA}")
+    schema = json.loads(SCHEMA.read_text())
+    validator = jsonschema.Draft4Validator(schema, format_checker=jsonschema.Draft4Validator.FORMAT_CHECKER)
+    errors = [f"{list(e.absolute_path)}: {e.message}" for e in validator.iter_errors(func_yaml)]
+    assert errors == []
+    # The schema is closed: a misspelt key must fail, or this test proves nothing.
+    assert not validator.is_valid({**func_yaml, "deploy": {**func_yaml["deploy"], "scaling": {}}})
+
+
+def test_the_spec_version_is_one_func_knows(func_yaml) -> None:
+    version = tuple(int(part) for part in func_yaml["specVersion"].split("."))
+    assert version <= (0, 36, 0)
+
+
+def test_func_yaml_describes_a_real_target_as_the_manifests_deploy_it(func_yaml, rendered) -> None:
+    envs = {e.get("name"): e["value"] for e in func_yaml["run"]["envs"]}
+    target = envs["FUNCTION_TARGET"]
+    assert target == func_yaml["name"] and target in TARGETS
+    docs = rendered["vagrant"]
+    ksvc = find(knative_services(docs), "Service", target)[0]["spec"]["template"]
+    notes = ksvc["metadata"]["annotations"]
+    scale = func_yaml["deploy"]["options"]["scale"]
+    assert str(scale["min"]) == notes["autoscaling.knative.dev/min-scale"]
+    assert str(scale["max"]) == notes["autoscaling.knative.dev/max-scale"]
+    assert scale["metric"] == notes["autoscaling.knative.dev/metric"]
+    assert float(scale["target"]) == float(notes["autoscaling.knative.dev/target"])
+    limits = func_yaml["deploy"]["options"]["resources"]["limits"]
+    assert limits["concurrency"] == ksvc["spec"]["containerConcurrency"]
+    assert envs["THREADS"] == str(limits["concurrency"])
+    container = ksvc["spec"]["containers"][0]
+    assert func_yaml["deploy"]["image"] == container["image"]
+    manifest_env = {e["name"]: e.get("value") for e in container["env"]}
+    assert envs["DATABASE_URL"] == manifest_env["DATABASE_URL"]
+    health = func_yaml["deploy"]["healthEndpoints"]
+    assert health == {"liveness": container["livenessProbe"]["httpGet"]["path"],
+                      "readiness": container["readinessProbe"]["httpGet"]["path"]}
+
+
+def test_func_yaml_env_references_exist_in_the_manifests(func_yaml, rendered) -> None:
+    docs = rendered["vagrant"]
+    for env in func_yaml["run"]["envs"]:
+        value = env["value"].strip()
+        if not value.startswith("{{"):
+            continue
+        kind, _, ref = value.strip("{} ").partition(":")
+        name, _, key = ref.partition(":")
+        objects = find(docs, {"secret": "Secret", "configMap": "ConfigMap"}[kind], name)
+        assert objects, f"{value}: no {kind} {name}"
+        if key:
+            assert key in objects[0]["data"], f"{value}: no key {key}"
+
+
+def test_func_subscriptions_match_the_eventing_trigger(func_yaml, rendered) -> None:
+    docs = rendered["vagrant"]
+    subscriptions = func_yaml["deploy"]["subscriptions"]
+    triggers = [t for t in find(docs, "Trigger")
+                if t["spec"]["subscriber"]["ref"]["name"] == func_yaml["name"]]
+    assert triggers and len(subscriptions) == len(triggers)
+    for subscription, trigger in zip(subscriptions, triggers, strict=True):
+        assert subscription["source"] == trigger["spec"]["broker"]
+        exact = {k: v for f in trigger["spec"]["filters"] for k, v in f.get("exact", {}).items()}
+        assert subscription["filters"] == exact
