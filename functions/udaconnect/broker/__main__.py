@@ -24,11 +24,19 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--eventing-dir", default=str(settings.eventing_dir))
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8081)
-    parser.add_argument("--bootstrap", default=settings.kafka_bootstrap_servers,
-                        help="Kafka bootstrap servers (default: $KAFKA_BOOTSTRAP_SERVERS, else an embedded tansu)")
+    parser.add_argument(
+        "--bootstrap",
+        default=settings.kafka_bootstrap_servers,
+        help="Kafka bootstrap servers (default: $KAFKA_BOOTSTRAP_SERVERS, else an embedded tansu)",
+    )
     parser.add_argument("--kafka-port", type=int, default=0, help="port of the embedded tansu (default: free)")
-    parser.add_argument("--subscriber", action="append", default=[], metavar="SERVICE=URL",
-                        help="address of a Knative Service a Trigger refers to (also UDACONNECT_UPSTREAM_<NAME>)")
+    parser.add_argument(
+        "--subscriber",
+        action="append",
+        default=[],
+        metavar="SERVICE=URL",
+        help="address of a Knative Service a Trigger refers to (also UDACONNECT_UPSTREAM_<NAME>)",
+    )
     parser.add_argument("--log-level", default=os.environ.get("UDACONNECT_LOG_LEVEL", "INFO"))
     return parser.parse_args(argv)
 
@@ -43,8 +51,9 @@ def main(argv: list[str] | None = None) -> int:
     kafka = KafkaServer(port=args.kafka_port, external=args.bootstrap).start()
     try:
         eventing = load_dir(args.eventing_dir)
-        plane = DataPlane(eventing, kafka.bootstrap_servers, Resolver(services, eventing.sinks),
-                          host=args.host, port=args.port)
+        plane = DataPlane(
+            eventing, kafka.bootstrap_servers, Resolver(services, eventing.sinks), host=args.host, port=args.port
+        )
         plane.start()
     except ConfigError as exc:
         kafka.stop()

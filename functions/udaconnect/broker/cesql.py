@@ -109,7 +109,7 @@ class _Parser:
         while pos < len(text):
             match = _TOKEN.match(text, pos)
             if match is None or match.end() == pos:
-                raise FilterError(f"cesql: unexpected input at {pos}: {text[pos:pos + 10]!r}")
+                raise FilterError(f"cesql: unexpected input at {pos}: {text[pos : pos + 10]!r}")
             kind = match.lastgroup or ""
             self.tokens.append((kind, match.group(kind)))
             pos = match.end()
@@ -199,7 +199,7 @@ class _Parser:
             fn = _ARITH[self.tokens[self.i][1]]
             self.i += 1
             right = operand()
-            left = (lambda fn, left, right: lambda a: fn(_int(left(a)), _int(right(a))))(fn, left, right)
+            left = _arith_node(fn, left, right)
         return left
 
     def unary(self) -> Node:
@@ -214,9 +214,9 @@ class _Parser:
         kind, raw = self.tokens[self.i]
         self.i += 1
         if kind == "int":
-            return lambda a, v=int(raw): v
+            return _constant(int(raw))
         if kind == "str":
-            return lambda a, v=_unquote(raw): v
+            return _constant(_unquote(raw))
         if raw == "(":
             node = self.binary(0)
             self.expect(")")
@@ -225,7 +225,7 @@ class _Parser:
             raise FilterError(f"cesql: unexpected {raw!r}")
         upper = raw.upper()
         if upper in ("TRUE", "FALSE"):
-            return lambda a, v=upper == "TRUE": v
+            return _constant(upper == "TRUE")
         if upper == "EXISTS":
             name = self.identifier()
             return lambda a: name in a
@@ -254,6 +254,14 @@ class _Parser:
             self.expect(")")
         fn = _FUNCTIONS[name]
         return lambda a: _call(fn, [arg(a) for arg in args])
+
+
+def _constant(value: Value) -> Node:
+    return lambda attrs: value
+
+
+def _arith_node(fn: Callable[[int, int], int], left: Node, right: Node) -> Node:
+    return lambda attrs: fn(_int(left(attrs)), _int(right(attrs)))
 
 
 def _call(fn: Callable[..., Value], args: list[Any]) -> Value:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import concurrent.futures
+import functools
 import logging
 import threading
 import time
@@ -65,7 +66,7 @@ class TriggerConsumer:
         with self._lock:
             return sum(t.size for t in self.trackers.values())
 
-    # ConsumerRebalanceListener protocol (kafka-python calls these inside poll, on this thread).
+    # Rebalance callbacks: kafka-python calls them inside poll, on this thread.
     def on_partitions_revoked(self, revoked: Any) -> None:
         self._commit(self._consumer, force=True, only=set(revoked))
         with self._lock:
@@ -83,7 +84,16 @@ class TriggerConsumer:
 
     def _run(self) -> None:
         try:
-            from kafka import KafkaConsumer
+            from kafka import ConsumerRebalanceListener, KafkaConsumer
+
+            owner = self
+
+            class Listener(ConsumerRebalanceListener):
+                def on_partitions_revoked(self, revoked: Any) -> None:
+                    owner.on_partitions_revoked(revoked)
+
+                def on_partitions_assigned(self, assigned: Any) -> None:
+                    owner.on_partitions_assigned(assigned)
 
             t = self.tuning
             self._consumer = consumer = KafkaConsumer(
@@ -95,7 +105,7 @@ class TriggerConsumer:
                 heartbeat_interval_ms=t.heartbeat_interval_ms,
                 max_poll_interval_ms=t.max_poll_interval_ms,
             )
-            consumer.subscribe([self.topic], listener=self)
+            consumer.subscribe([self.topic], listener=Listener())
             self._loop(consumer)
         except BaseException as exc:  # surfaced to the data plane, which refuses to start
             self.failed = exc
@@ -136,7 +146,7 @@ class TriggerConsumer:
             for offset, event in tracker.startable():
                 future = self._pool.submit(self.deliver, event)
                 self._futures.add(future)
-                future.add_done_callback(lambda f, tr=tracker, o=offset: self._done(f, tr, o))
+                future.add_done_callback(functools.partial(self._done, tracker=tracker, offset=offset))
 
     def _done(self, future: concurrent.futures.Future[str], tracker: PartitionTracker, offset: int) -> None:
         outcome = "aborted" if future.cancelled() or future.exception() else future.result()

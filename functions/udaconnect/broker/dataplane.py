@@ -95,14 +95,22 @@ class DataPlane:
             subscriber, delivery, dead_letter, self.writer, broker.topic, self.stopping, trigger.name
         )
         route.consumer = TriggerConsumer(
-            trigger.consumer_group, broker.topic, self.bootstrap_servers, matches,
-            route.dispatcher.deliver, trigger.ordered, self.stopping, self.tuning,
+            trigger.consumer_group,
+            broker.topic,
+            self.bootstrap_servers,
+            matches,
+            route.dispatcher.deliver,
+            trigger.ordered,
+            self.stopping,
+            self.tuning,
         )
 
     def status(self) -> dict[str, Any]:
         return {
-            "brokers": [{"name": b.name, "namespace": b.namespace, "topic": b.topic, "ingress": self.url + b.path}
-                        for b in self.eventing.brokers.values()],
+            "brokers": [
+                {"name": b.name, "namespace": b.namespace, "topic": b.topic, "ingress": self.url + b.path}
+                for b in self.eventing.brokers.values()
+            ],
             "triggers": [
                 {
                     "name": r.trigger.name,

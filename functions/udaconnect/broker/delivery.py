@@ -112,8 +112,9 @@ class Dispatcher:
     def _dead_letter(self, event: Event, attempt: Attempt) -> str:
         reason = attempt.error or f"HTTP {attempt.status}"
         if self.dead_letter is None:
-            log.error("trigger %s: dropping event %s (%s): no dead-letter sink", self.name,
-                      event.attributes.get("id"), reason)
+            log.error(
+                "trigger %s: dropping event %s (%s): no dead-letter sink", self.name, event.attributes.get("id"), reason
+            )
             return "dropped"
         extensions = {"knativeerrordest": self.subscriber.url}
         if attempt.status is not None:
@@ -128,8 +129,12 @@ class Dispatcher:
                 log.warning("trigger %s: event %s dead-lettered (%s)", self.name, event.attributes.get("id"), reason)
                 return "dead-lettered"
         # As Knative: an event the dead-letter sink refused too is logged and committed.
-        log.error("trigger %s: dropping event %s: dead-letter sink failed too (%s)", self.name,
-                  event.attributes.get("id"), reason)
+        log.error(
+            "trigger %s: dropping event %s: dead-letter sink failed too (%s)",
+            self.name,
+            event.attributes.get("id"),
+            reason,
+        )
         return "dropped"
 
     def _send_dead_letter(self, event: Event) -> bool:

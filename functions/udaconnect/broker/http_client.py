@@ -38,8 +38,11 @@ def post(url: str, headers: dict[str, str], body: bytes, timeout: float) -> Resp
             pool.pop(key, None)
             conn.close()
             # A kept-alive connection the server closed meanwhile fails before any answer: try once afresh.
-            if reused and attempt == 0 and isinstance(exc, (http.client.RemoteDisconnected, BrokenPipeError,
-                                                            ConnectionResetError)):
+            if (
+                reused
+                and attempt == 0
+                and isinstance(exc, (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError))
+            ):
                 continue
             if isinstance(exc, OSError):
                 raise

