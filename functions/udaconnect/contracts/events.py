@@ -1,0 +1,47 @@
+"""CloudEvent types and payloads: what devices report and what the functions announce (JSON Schemas in schema/events/)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+from udaconnect.contracts.api import Person
+
+#: Reverse-DNS, versioned: a breaking payload change gets a new type, so old and new can flow side by side.
+LOCATION_REPORTED = "io.udaconnect.location.reported.v1"
+PERSON_CREATED = "io.udaconnect.person.created.v1"
+#: The CloudEvent source prefix of a device's reports: /devices/<device-id>.
+DEVICE_SOURCE_PREFIX = "/devices/"
+PERSONS_SOURCE = "/udaconnect/persons"
+
+
+def _aware(value: datetime) -> datetime:
+    if value.utcoffset() is None:
+        raise ValueError("must include a UTC offset, e.g. 2020-07-07T10:00:00Z")
+    return value
+
+
+class LocationReported(BaseModel):
+    """A position fix reported by a person's device."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, title="io.udaconnect.location.reported.v1")
+
+    person_id: int = Field(ge=1, le=2**31 - 1, examples=[5])
+    latitude: float = Field(ge=-90, le=90, allow_inf_nan=False, examples=[37.55363])
+    longitude: float = Field(ge=-180, le=180, allow_inf_nan=False, examples=[-122.290883])
+    recorded_at: Annotated[datetime, AfterValidator(_aware)] = Field(
+        description="When the fix was taken, ISO 8601 with offset.", examples=["2020-08-18T10:37:06Z"])
+    accuracy: float | None = Field(default=None, ge=0, le=100_000, allow_inf_nan=False,
+                                   description="Horizontal accuracy in meters (68 % confidence), when known.")
+
+
+class PersonCreated(Person):
+    """A person was added to the directory."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, title="io.udaconnect.person.created.v1")
+
+
+#: Every event type this project produces or consumes, with its payload.
+EVENT_TYPES: dict[str, type[BaseModel]] = {LOCATION_REPORTED: LocationReported, PERSON_CREATED: PersonCreated}
