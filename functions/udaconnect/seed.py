@@ -36,6 +36,13 @@ class ProgressBar:
         self.stream.flush()
 
 
+    def finish(self) -> None:
+        """The estimate was only an estimate: end at 100 % of what was really done."""
+        if self._shown < 1.0:
+            self.total = max(self.done, 1)
+            self(0)
+
+
 def is_empty(engine: Engine) -> bool:
     with engine.connect() as conn:
         return conn.execute(text("SELECT NOT EXISTS (SELECT 1 FROM person)")).scalar_one() is True
@@ -49,6 +56,8 @@ def seed(engine: Engine, conference: Conference, show_progress: bool = True) -> 
         persons = bulk.copy_persons(raw, conference.people())
         locations = bulk.copy_locations(raw, conference.fixes(), progress)
         raw.commit()
+        if progress:
+            progress.finish()
     finally:
         raw.close()
     with engine.connect() as conn:
