@@ -61,9 +61,22 @@ def screenshots() -> Path:
 
 
 @pytest.fixture(scope="session")
-def web_urls() -> tuple[str, str]:
-    """(web client URL, API URL): an already running deployment when given, else the local stack."""
+def web_urls(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
+    """(web client URL, API URL): a running deployment when UDACONNECT_E2E_WEB_URL is set, else the local
+    stack (every target its own functions-framework process) over a small demo conference."""
     web, api = os.environ.get("UDACONNECT_E2E_WEB_URL"), os.environ.get("UDACONNECT_E2E_API_URL")
     if web:
-        return web.rstrip("/"), (api or web).rstrip("/")
-    pytest.skip("the local stack fixture is not available yet")
+        yield web.rstrip("/"), (api or web).rstrip("/")
+        return
+    from conftest import create_database  # the session's PostGIS, from tests/conftest.py
+    from udaconnect.localstack import LocalStack
+    from udaconnect.seed import seed
+    from udaconnect.storage import database
+    from udaconnect.storage.embedded import free_port
+    from udaconnect.synthetic import DemoConference
+
+    settings = create_database(request.getfixturevalue("postgres_server"), "udaconnect_web")
+    seed(database.engine(settings), DemoConference(persons=40, days=1), show_progress=False)
+    stack = LocalStack(settings, api_port=free_port(), web_port=free_port(), log_dir=tmp_path_factory.mktemp("logs"))
+    with stack as running:
+        yield running.web_url, running.api_url

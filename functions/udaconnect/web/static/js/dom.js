@@ -36,3 +36,8 @@ export function debounce(fn, ms) {
   debounced.cancel = () => clearTimeout(timer);
   return debounced;
 }
+
+/** Width for an SVG's viewBox: about the pixels it gets, so its text stays readable on a phone. */
+export function drawingWidth() {
+  return Math.round(Math.min(640, Math.max(320, window.innerWidth - 48)));
+}

@@ -49,6 +49,6 @@ export function formatPlace(location) {
 }
 
 export function formatDistance(meters) {
-  if (meters >= 1000) return `${+(meters / 1000).toFixed(meters >= 10000 ? 0 : 1)} km`;
-  return `${+Number(meters).toFixed(meters < 10 ? 1 : 0)} m`;
+  if (meters >= 1000) return `${+(meters / 1000).toFixed(meters >= 10000 ? 0 : 1)}\u00a0km`;
+  return `${+Number(meters).toFixed(meters < 10 ? 1 : 0)}\u00a0m`;
 }

@@ -1,9 +1,10 @@
 // The meeting points and the person's own track on an offline SVG map (equirectangular, x scaled by cos(lat)).
-import { h, s } from "./dom.js";
+import { drawingWidth, h, s } from "./dom.js";
 import { formatDistance, formatPlace, formatWhen, fullName } from "./format.js";
 
-const W = 640;
-const H = 400;
+// Set per drawing from the screen's width (drawing is synchronous, so one map at a time).
+let W = 640;
+let H = 400;
 const PAD = 28;
 const METERS_PER_DEGREE = 111320;
 const MIN_SPAN_M = 40; // a single point still gets a sensible neighbourhood around it
@@ -49,7 +50,7 @@ function grid(scale) {
     s("g", { class: "scale-bar", transform: `translate(${PAD} ${H - 14})` },
       s("path", { d: `M0 -6 V0 H${px} V-6` }),
       s("text", { x: px + 6, y: 0 }, formatDistance(meters))),
-    s("text", { class: "north", x: W - 18, y: 22, "text-anchor": "middle" }, "N \u2191"),
+    s("text", { class: "north", x: W - 10, y: 22, "text-anchor": "end" }, "N \u2191"),
   );
 }
 
@@ -76,6 +77,8 @@ function spread(points, radius) {
 }
 
 export function renderMap({ encounters, track, onSelect }) {
+  W = drawingWidth();
+  H = Math.round(W * 0.625);
   const own = (track || []).filter(finite);
   const meetings = encounters.filter((e) => finite(e.location));
   const card = h("div", { class: "map-card", "data-testid": "map-card", "aria-live": "polite" },

@@ -40,7 +40,7 @@ export class PersonView {
     if (personChanged) {
       this.personId = personId;
       this.root.replaceChildren(this.back, this.heading, this.company, this.form.el, this.results);
-      this.loadPerson(personId);
+      this.personLoaded = this.loadPerson(personId);
     }
     this.form.write(filters);
     if (personChanged || !sameFilters(filters, this.filters)) {
@@ -77,6 +77,7 @@ export class PersonView {
       const [connections, track] = await Promise.all([
         getConnections(id, filters, controller.signal, CONNECTION_LIMIT),
         getOwnTrack(id, filters, controller.signal),
+        this.personLoaded, // the summary names the person
       ]);
       this.renderResults(dedupe(connections), track, filters, connections.length >= CONNECTION_LIMIT);
     } catch (err) {

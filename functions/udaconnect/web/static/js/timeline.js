@@ -1,12 +1,12 @@
 // The encounters along a time axis: one dot per person met, stacked where they crowd together.
-import { s, h } from "./dom.js";
+import { drawingWidth, h, s } from "./dom.js";
 import { dayKey, formatDay, formatWhen, fullName, parseIso } from "./format.js";
 
-const W = 640;
 const PAD = 16;
 const ROW = 12;
 
 export function renderTimeline({ encounters, onSelect }) {
+  const W = drawingWidth();
   const timed = encounters.filter((e) => Number.isFinite(e.time));
   if (!timed.length) return { el: h("div", {}), select() {} };
   const first = timed[0].time;
