@@ -67,8 +67,7 @@ def test_every_event_type_a_trigger_filters_on_is_a_contract(overlay) -> None:
         from udaconnect.contracts import events
     except ImportError as error:
         pytest.xfail(f"udaconnect.contracts.events is not written yet ({error})")
-    contract_types = {value for key, value in vars(events).items() if key.isupper() and isinstance(value, str)
-                      and value.startswith("io.udaconnect.")}
+    contract_types = set(events.EVENT_TYPES)
     assert events.LOCATION_REPORTED in contract_types
     for trigger in find(docs, "Trigger"):
         types = _filtered_types(trigger)

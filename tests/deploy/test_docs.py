@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -37,3 +38,18 @@ def test_the_render_script_renders_the_source(tmp_path: Path) -> None:
     subprocess.run(["dot", "-Tpng", "-o", str(out), str(DOCS / "architecture.dot")], check=True, timeout=60)
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "dot -Tpng" in (PROJECT_ROOT / "scripts" / "render_docs.sh").read_text()
+
+
+def test_the_test_events_in_the_guide_are_valid_location_reports() -> None:
+    from udaconnect.contracts.events import EVENT_TYPES
+
+    guide = (DOCS / "run-on-k3s.md").read_text()
+    commands = re.findall(r"```sh\n(.*?)```", guide, re.S)
+    sent = [c for c in commands if "Ce-Type:" in c]
+    assert len(sent) >= 2
+    for command in sent:
+        event_type = re.search(r"Ce-Type: ([\w.]+)", command).group(1)  # type: ignore[union-attr]
+        assert re.search(r"Ce-Source: /devices/", command) and "Ce-Partitionkey: 5" in command
+        body = json.loads(re.search(r"-d '(\{.*?\})'", command, re.S).group(1))  # type: ignore[union-attr]
+        EVENT_TYPES[event_type].model_validate(body)
+        assert str(body["person_id"]) == "5"
