@@ -81,7 +81,7 @@ def test_an_unfinished_event_is_redelivered_after_a_restart(plane, namespace, su
     healthy = subscriber()
     plane(spec, {"persist": healthy.url})
     redelivered = [r.headers["ce-id"] for r in healthy.wait_for(3)]
-    assert redelivered[:1] == ["first"] and sorted(redelivered) == ["first", "second", "third"]
+    assert sorted(redelivered) == ["first", "second", "third"]  # unordered: any order
 
 
 def test_partition_tracker_commits_up_to_the_lowest_unfinished_offset():
