@@ -23,8 +23,9 @@ fi
 log "Applying manifests/overlays/vagrant"
 if ! kubectl apply -k "$OVERLAY"; then
   # A Job's pod template is immutable: when the migration Job changed (new command, new image), replace it.
+  # Other failures are webhooks still starting: retried.
   kubectl delete job -n udaconnect -l app.kubernetes.io/component=migration --ignore-not-found
-  kubectl apply -k "$OVERLAY"
+  retry 5 kubectl apply -k "$OVERLAY"
 fi
 
 log "Waiting for Kafka, PostGIS, the migration and the functions"

@@ -51,3 +51,17 @@ patch_config() {
 machine_arch() {
   dpkg --print-architecture
 }
+
+# retry <attempts> <command...>: for calls that race with webhooks and controllers still starting.
+retry() {
+  local attempts="$1" n=1
+  shift
+  until "$@"; do
+    if ((n >= attempts)); then
+      return 1
+    fi
+    echo "retrying in $((n * 10)) s: $*" >&2
+    sleep $((n * 10))
+    n=$((n + 1))
+  done
+}

@@ -25,7 +25,7 @@ def instructions() -> list[tuple[str, str]]:
 
 def test_the_base_is_python_3_11_slim() -> None:
     froms = [rest for keyword, rest in instructions() if keyword == "FROM"]
-    assert froms == ["python:3.11-slim"]
+    assert froms == ["docker.io/library/python:3.11-slim"]
 
 
 def test_the_image_runs_as_a_numeric_non_root_user() -> None:
