@@ -4,8 +4,15 @@ from __future__ import annotations
 
 import fnmatch
 import json
+import os
 import re
 import shlex
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
 
 from udaconnect.settings import PROJECT_ROOT
 
@@ -79,3 +86,38 @@ def test_the_command_serves_the_target_chosen_by_env_on_port_8080() -> None:
     command = " ".join(json.loads(steps["CMD"]))
     assert "functions-framework --source functions/main.py" in command
     assert '--target "${FUNCTION_TARGET' in command and '--port "${PORT' in command
+
+
+def test_the_command_serves_health_on_port(tmp_path) -> None:
+    # Run the image's CMD as written (with this venv's functions-framework, from the repository as the image's
+    # WORKDIR): it must start the chosen target and answer the probes' GET /health on $PORT.
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    command = json.loads(dict(instructions())["CMD"])
+    env = dict(os.environ, FUNCTION_TARGET="gateway", PORT=str(port), THREADS="2", HOME=str(tmp_path),
+               PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
+    server = subprocess.Popen(command, cwd=PROJECT_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as reply:
+                    assert reply.status == 200 and json.loads(reply.read()) == {"status": "ok"}
+                    break
+            except OSError:
+                assert server.poll() is None, server.stdout.read().decode()  # type: ignore[union-attr]
+                assert time.monotonic() < deadline, "the CMD did not serve /health within 20 s"
+                time.sleep(0.2)
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def test_the_command_refuses_to_start_without_a_target() -> None:
+
+    command = json.loads(dict(instructions())["CMD"])
+    env = {k: v for k, v in os.environ.items() if k != "FUNCTION_TARGET"}
+    result = subprocess.run(command, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=20)
+    assert result.returncode != 0 and "FUNCTION_TARGET" in result.stderr

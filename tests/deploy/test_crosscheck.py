@@ -7,8 +7,8 @@ import ast
 import re
 
 import pytest
-
 from tests.deploy.conftest import Doc, containers, env_of, find, knative_services
+
 from udaconnect.broker.loader import load_documents
 from udaconnect.routes import ROUTES, TARGETS
 from udaconnect.settings import PROJECT_ROOT, Settings

@@ -7,8 +7,8 @@ import json
 import jsonschema
 import pytest
 import yaml
-
 from tests.deploy.conftest import REFERENCE, find, knative_services
+
 from udaconnect.routes import TARGETS
 from udaconnect.settings import PROJECT_ROOT
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from tests.deploy.conftest import MANIFESTS, OVERLAYS, containers, find, knative_services
+
 from udaconnect.routes import TARGETS
 
 

@@ -7,8 +7,8 @@ import subprocess
 from pathlib import Path
 
 import yaml
-
 from tests.deploy.conftest import MANIFESTS, find
+
 from udaconnect.settings import PROJECT_ROOT
 
 #: Env names that carry secrets; their values in the repo must be empty or references.

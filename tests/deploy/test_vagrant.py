@@ -9,8 +9,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
-
 from tests.deploy.conftest import ensure_tool
+
 from udaconnect.settings import PROJECT_ROOT
 
 SCRIPTS = sorted((PROJECT_ROOT / "deploy" / "vagrant").glob("*.sh")) + sorted(

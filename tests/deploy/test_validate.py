@@ -11,7 +11,6 @@ from typing import Any
 import jsonschema
 import pytest
 import yaml
-
 from tests.deploy.conftest import REFERENCE, Doc, containers, env_of, find, knative_services
 
 KUBERNETES_VERSION = "1.34.0"
