@@ -35,6 +35,8 @@ buildah push --tls-verify=false "$IMAGE" "docker://${IMAGE}"
 
 # Running pods keep the old image; pods pull "dev" again when they start (imagePullPolicy Always), so
 # replace the ones that run now. Scaled-to-zero functions pick the new image up on their next start.
+# The finished migration Job goes too: deploy.sh re-creates it, so new migrations in schema/ are applied.
 if kubectl get namespace udaconnect >/dev/null 2>&1; then
   kubectl delete pod -n udaconnect -l serving.knative.dev/service --ignore-not-found --wait=false
+  kubectl delete job -n udaconnect -l app.kubernetes.io/component=migration --ignore-not-found
 fi
