@@ -31,7 +31,7 @@ from udaconnect.synthetic import Conference
 FIXES_PER_PERSON = 100
 
 
-def prepare_database(server: str, rows: int) -> Settings:
+def prepare_database(server: str, rows: int, with_original: bool = True) -> Settings:
     """A database holding the conference of `rows` locations (kept between runs), plus the original schema."""
     name = f"bench_{rows}"
     admin = create_engine(f"{server}/postgres", isolation_level="AUTOCOMMIT")
@@ -52,7 +52,7 @@ def prepare_database(server: str, rows: int) -> Settings:
             conn.execute(text("DROP TABLE IF EXISTS legacy_location; TRUNCATE person, location RESTART IDENTITY"))
         seed(engine, Conference(persons=rows // FIXES_PER_PERSON, fixes_per_person=FIXES_PER_PERSON))
         legacy = False
-    if not legacy:
+    if with_original and not legacy:
         print(f"building the original schema beside it ({rows:,} rows)...", flush=True)
         with engine.begin() as conn:
             conn.execute(text(original.SCHEMA))
@@ -119,7 +119,8 @@ def summarise(timings: list[float]) -> dict[str, float]:
 
 
 def run_size(server: str, rows: int, args: argparse.Namespace, out: Path) -> dict[str, Any]:
-    settings = prepare_database(server, rows)
+    n_original = args.original_queries if rows <= args.original_max_rows else 0
+    settings = prepare_database(server, rows, with_original=n_original > 0)
     stack = LocalStack(settings, log_dir=out / "logs")
     stack.database_url = settings.database_url
     process = stack.spawn("connections", free_port(), {"DATABASE_URL": settings.database_url})
@@ -137,7 +138,6 @@ def run_size(server: str, rows: int, args: argparse.Namespace, out: Path) -> dic
         "ours_window15": {**summarise(windowed),
                           "persons_met_median": statistics.median(len(m) for m in windowed_met)},
     }
-    n_original = args.original_queries if rows <= args.original_max_rows else 0
     if n_original:
         legacy, legacy_met, raw = time_original(settings.database_url, plan[:n_original])
         agree = [a == b for a, b in zip(legacy_met, ours_met, strict=False)]
