@@ -10,6 +10,7 @@ import signal
 import sys
 import threading
 
+from udaconnect.broker.consumer import ConsumerTuning
 from udaconnect.broker.dataplane import DataPlane
 from udaconnect.broker.errors import ConfigError
 from udaconnect.broker.kafka_server import KafkaServer
@@ -37,6 +38,13 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
         metavar="SERVICE=URL",
         help="address of a Knative Service a Trigger refers to (also UDACONNECT_UPSTREAM_<NAME>)",
     )
+    parser.add_argument("--workers", type=int, default=ConsumerTuning.workers, help="deliveries at once per Trigger")
+    parser.add_argument(
+        "--session-timeout-ms",
+        type=int,
+        default=ConsumerTuning.session_timeout_ms,
+        help="consumer group session timeout (tansu: startup waits about half of it)",
+    )
     parser.add_argument("--log-level", default=os.environ.get("UDACONNECT_LOG_LEVEL", "INFO"))
     return parser.parse_args(argv)
 
@@ -52,7 +60,17 @@ def main(argv: list[str] | None = None) -> int:
     try:
         eventing = load_dir(args.eventing_dir)
         plane = DataPlane(
-            eventing, kafka.bootstrap_servers, Resolver(services, eventing.sinks), host=args.host, port=args.port
+            eventing,
+            kafka.bootstrap_servers,
+            Resolver(services, eventing.sinks),
+            host=args.host,
+            port=args.port,
+            tuning=ConsumerTuning(
+                workers=args.workers,
+                session_timeout_ms=args.session_timeout_ms,
+                heartbeat_interval_ms=max(args.session_timeout_ms // 4, 100),
+                max_poll_interval_ms=args.session_timeout_ms,
+            ),
         )
         plane.start()
     except ConfigError as exc:

@@ -10,28 +10,29 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from typing import Any
 
+from udaconnect.broker.cesql_values import (
+    ARITH,
+    COMPARE,
+    FUNCTIONS,
+    EvalError,
+    Node,
+    arith_node,
+    attribute,
+    call,
+    constant,
+    equal,
+    like,
+    to_bool,
+    to_int,
+    unquote,
+)
 from udaconnect.broker.errors import FilterError
 
-Value = str | int | bool
-Node = Callable[[Mapping[str, str]], Value]
 _TOKEN = re.compile(
     r"\s*(?:(?P<int>\d+)|(?P<str>'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\")|(?P<op><>|!=|<=|>=|[=<>()+\-*/%,])"
     r"|(?P<word>[A-Za-z_][A-Za-z0-9_]*))"
 )
-_FUNCTIONS: dict[str, Callable[..., Value]] = {
-    "LENGTH": lambda s: len(_str(s)),
-    "CONCAT": lambda *a: "".join(_str(x) for x in a),
-    "LOWER": lambda s: _str(s).lower(),
-    "UPPER": lambda s: _str(s).upper(),
-    "TRIM": lambda s: _str(s).strip(),
-    "ABS": lambda n: abs(_int(n)),
-}
-
-
-class _EvalError(Exception):
-    pass
 
 
 def compile_cesql(expression: str) -> Callable[[Mapping[str, str]], bool]:
@@ -39,67 +40,11 @@ def compile_cesql(expression: str) -> Callable[[Mapping[str, str]], bool]:
 
     def predicate(attrs: Mapping[str, str]) -> bool:
         try:
-            return _bool(node(attrs))
-        except (_EvalError, ZeroDivisionError):
+            return to_bool(node(attrs))
+        except (EvalError, ZeroDivisionError):
             return False
 
     return predicate
-
-
-def _int(v: Value) -> int:
-    if isinstance(v, bool):
-        return int(v)
-    if isinstance(v, int):
-        return v
-    try:
-        return int(v.strip())
-    except ValueError:
-        raise _EvalError(f"cannot cast {v!r} to integer") from None
-
-
-def _bool(v: Value) -> bool:
-    if isinstance(v, bool):
-        return v
-    if isinstance(v, str) and v.lower() in ("true", "false"):
-        return v.lower() == "true"
-    raise _EvalError(f"cannot cast {v!r} to boolean")
-
-
-def _str(v: Value) -> str:
-    return ("true" if v else "false") if isinstance(v, bool) else str(v)
-
-
-def _equal(a: Value, b: Value) -> bool:
-    if isinstance(a, bool) or isinstance(b, bool):
-        return _bool(a) == _bool(b)
-    if isinstance(a, int) or isinstance(b, int):
-        return _int(a) == _int(b)
-    return a == b
-
-
-def _like(value: Value, pattern: str) -> bool:
-    regex = "".join(
-        ".*" if c == "%" else "." if c == "_" else re.escape(c[-1]) for c in re.findall(r"\\.|.", pattern, re.S)
-    )
-    return re.fullmatch(regex, _str(value), re.S) is not None
-
-
-_COMPARE: dict[str, Callable[[Value, Value], bool]] = {
-    "=": _equal,
-    "!=": lambda a, b: not _equal(a, b),
-    "<>": lambda a, b: not _equal(a, b),
-    "<": lambda a, b: _int(a) < _int(b),
-    "<=": lambda a, b: _int(a) <= _int(b),
-    ">": lambda a, b: _int(a) > _int(b),
-    ">=": lambda a, b: _int(a) >= _int(b),
-}
-_ARITH: dict[str, Callable[[int, int], int]] = {
-    "+": lambda a, b: a + b,
-    "-": lambda a, b: a - b,
-    "*": lambda a, b: a * b,
-    "/": lambda a, b: int(a / b),
-    "%": lambda a, b: a - b * int(a / b),
-}
 
 
 class _Parser:
@@ -150,15 +95,15 @@ class _Parser:
     @staticmethod
     def _logic(op: str, left: Node, right: Node) -> Node:
         if op == "AND":
-            return lambda a: _bool(left(a)) and _bool(right(a))
+            return lambda a: to_bool(left(a)) and to_bool(right(a))
         if op == "OR":
-            return lambda a: _bool(left(a)) or _bool(right(a))
-        return lambda a: _bool(left(a)) != _bool(right(a))
+            return lambda a: to_bool(left(a)) or to_bool(right(a))
+        return lambda a: to_bool(left(a)) != to_bool(right(a))
 
     def negation(self) -> Node:
         if self.take("NOT"):
             inner = self.negation()
-            return lambda a: not _bool(inner(a))
+            return lambda a: not to_bool(inner(a))
         return self.comparison()
 
     def comparison(self) -> Node:
@@ -169,19 +114,19 @@ class _Parser:
             if kind != "str":
                 raise FilterError("cesql: LIKE needs a string pattern")
             self.i += 1
-            pattern = re.sub(r"\\(['\"])", r"\1", raw[1:-1])  # keep \% and \_ for _like
-            return lambda a: _like(left(a), pattern) != negate
+            pattern = re.sub(r"\\(['\"])", r"\1", raw[1:-1])  # keep \% and \_ for like
+            return lambda a: like(left(a), pattern) != negate
         if self.take("IN"):
             self.expect("(")
             items = [self.additive()]
             while self.take(","):
                 items.append(self.additive())
             self.expect(")")
-            return lambda a: any(_equal(left(a), item(a)) for item in items) != negate
+            return lambda a: any(equal(left(a), item(a)) for item in items) != negate
         if negate:
             raise FilterError("cesql: NOT must be followed by LIKE or IN here")
-        if self.i < len(self.tokens) and self.tokens[self.i][1] in _COMPARE:
-            compare = _COMPARE[self.tokens[self.i][1]]
+        if self.i < len(self.tokens) and self.tokens[self.i][1] in COMPARE:
+            compare = COMPARE[self.tokens[self.i][1]]
             self.i += 1
             right = self.additive()
             return lambda a: compare(left(a), right(a))
@@ -196,16 +141,16 @@ class _Parser:
     def _arith(self, operand: Callable[[], Node], ops: str) -> Node:
         left = operand()
         while self.i < len(self.tokens) and self.tokens[self.i] in [("op", o) for o in ops]:
-            fn = _ARITH[self.tokens[self.i][1]]
+            fn = ARITH[self.tokens[self.i][1]]
             self.i += 1
             right = operand()
-            left = _arith_node(fn, left, right)
+            left = arith_node(fn, left, right)
         return left
 
     def unary(self) -> Node:
         if self.take("-"):
             inner = self.unary()
-            return lambda a: -_int(inner(a))
+            return lambda a: -to_int(inner(a))
         return self.primary()
 
     def primary(self) -> Node:
@@ -214,9 +159,9 @@ class _Parser:
         kind, raw = self.tokens[self.i]
         self.i += 1
         if kind == "int":
-            return _constant(int(raw))
+            return constant(int(raw))
         if kind == "str":
-            return _constant(_unquote(raw))
+            return constant(unquote(raw))
         if raw == "(":
             node = self.binary(0)
             self.expect(")")
@@ -225,7 +170,7 @@ class _Parser:
             raise FilterError(f"cesql: unexpected {raw!r}")
         upper = raw.upper()
         if upper in ("TRUE", "FALSE"):
-            return _constant(upper == "TRUE")
+            return constant(upper == "TRUE")
         if upper == "EXISTS":
             name = self.identifier()
             return lambda a: name in a
@@ -233,7 +178,7 @@ class _Parser:
             return self.call(upper)
         self.i -= 1
         name = self.identifier()
-        return lambda a: _attribute(a, name)
+        return lambda a: attribute(a, name)
 
     def identifier(self) -> str:
         kind, raw = self.tokens[self.i] if self.i < len(self.tokens) else ("", "")
@@ -243,7 +188,7 @@ class _Parser:
         return raw
 
     def call(self, name: str) -> Node:
-        if name not in _FUNCTIONS:
+        if name not in FUNCTIONS:
             raise FilterError(f"cesql: function {name} is not supported")
         self.expect("(")
         args: list[Node] = []
@@ -252,30 +197,5 @@ class _Parser:
             while self.take(","):
                 args.append(self.binary(0))
             self.expect(")")
-        fn = _FUNCTIONS[name]
-        return lambda a: _call(fn, [arg(a) for arg in args])
-
-
-def _constant(value: Value) -> Node:
-    return lambda attrs: value
-
-
-def _arith_node(fn: Callable[[int, int], int], left: Node, right: Node) -> Node:
-    return lambda attrs: fn(_int(left(attrs)), _int(right(attrs)))
-
-
-def _call(fn: Callable[..., Value], args: list[Any]) -> Value:
-    try:
-        return fn(*args)
-    except TypeError as exc:
-        raise _EvalError(str(exc)) from exc
-
-
-def _attribute(attrs: Mapping[str, str], name: str) -> Value:
-    if name not in attrs:
-        raise _EvalError(f"missing attribute {name}")
-    return attrs[name]
-
-
-def _unquote(raw: str) -> str:
-    return re.sub(r"\\(.)", r"\1", raw[1:-1])
+        fn = FUNCTIONS[name]
+        return lambda a: call(fn, [arg(a) for arg in args])

@@ -21,10 +21,11 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class ConsumerTuning:
-    # tansu makes a join wait about half the session timeout: small values keep startup quick.
-    session_timeout_ms: int = 3000
-    heartbeat_interval_ms: int = 750
-    max_poll_interval_ms: int = 3000
+    # tansu makes a join wait about half the session timeout: small values keep startup quick, but a busy
+    # 2-core machine must still heartbeat in time (tests use 2 s).
+    session_timeout_ms: int = 6000
+    heartbeat_interval_ms: int = 1500
+    max_poll_interval_ms: int = 6000
     max_in_flight_per_partition: int = 100  # unordered delivery
     buffer_per_partition: int = 1000  # pause fetching a partition beyond this many undelivered records
     workers: int = 32

@@ -22,6 +22,7 @@ log = logging.getLogger(__name__)
 
 class Ingress(ThreadingHTTPServer):
     daemon_threads = True
+    request_queue_size = 256  # publishers open many connections at once; the default backlog of 5 resets them
 
     def __init__(
         self,
