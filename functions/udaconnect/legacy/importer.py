@@ -5,25 +5,16 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from psycopg2.extras import execute_values
 from sqlalchemy import Engine
 
 from udaconnect.legacy import report as r
 from udaconnect.legacy.axis_order import AMBIGUOUS, Anchors, Order, by_range, decide
 from udaconnect.legacy.report import ImportReport
 from udaconnect.legacy.source import LegacyLocation, LegacySource
+from udaconnect.legacy.writer import LocationWriter, bump_sequence, insert_persons
 
 #: progress(phase, done, total), phase "persons" or "locations"
 Progress = Callable[[str, int, int], None]
-
-_PERSON_INSERT = (
-    "INSERT INTO person (id, first_name, last_name, company_name) VALUES %s ON CONFLICT (id) DO NOTHING RETURNING id"
-)
-_LOCATION_INSERT = (
-    "INSERT INTO location ({id}person_id, coordinate, creation_time, event_source, event_id) VALUES %s "
-    "ON CONFLICT DO NOTHING RETURNING event_id"
-)
-_LOCATION_VALUES = "({id}%s, ST_SetSRID(ST_MakePoint(%s, %s), 4326)::geography, %s, %s, %s)"
 
 
 def import_legacy(
@@ -45,24 +36,14 @@ def import_legacy(
         cur = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
         report = ImportReport(source=f"legacy:{source.name}")
         # ids given out concurrently (the API stays up) must not land on the ids being imported
-        _bump_sequence(cur, "person", source.scalar("SELECT max(id) FROM person") or 0)
-        _bump_sequence(cur, "location", source.scalar("SELECT max(id) FROM location") or 0)
+        bump_sequence(cur, "person", source.scalar("SELECT max(id) FROM person") or 0)
+        bump_sequence(cur, "location", source.scalar("SELECT max(id) FROM location") or 0)
         persons = _import_persons(source, cur, report, progress)
         _import_locations(source, cur, report, persons, progress, Anchors(venues), assume)
         # the original seeded explicit ids without this, so its first POSTs failed
-        _bump_sequence(cur, "person")
-        _bump_sequence(cur, "location")
+        bump_sequence(cur, "person")
+        bump_sequence(cur, "location")
         return report
-
-
-def _bump_sequence(cur: Any, table: str, at_least: int = 0) -> None:
-    """Make the identity's next value exceed both `at_least` and every id in the table (never move it back)."""
-    cur.execute("SELECT pg_get_serial_sequence(%s, 'id')", (table,))
-    sequence = cur.fetchone()[0]
-    cur.execute(f"SELECT last_value + is_called::int FROM {sequence}")
-    next_value = cur.fetchone()[0]
-    cur.execute(f"SELECT COALESCE(max(id), 0) + 1 FROM {table}")
-    cur.execute("SELECT setval(%s, %s, false)", (sequence, max(next_value, at_least + 1, cur.fetchone()[0])))
 
 
 def _import_persons(source: LegacySource, cur: Any, report: ImportReport, progress: Progress | None) -> set[int]:
@@ -77,15 +58,8 @@ def _import_persons(source: LegacySource, cur: Any, report: ImportReport, progre
                 report.skip("person", row[0], r.MISSING_FIELD, "a name or company is NULL")
             else:
                 rows.append(row)
-        added = {i for (i,) in execute_values(cur, _PERSON_INSERT, rows, fetch=True)} if rows else set()
+        added, existing = insert_persons(cur, rows)
         report.persons_added += len(added)
-        existing: dict[int, tuple[Any, ...]] = {}
-        if len(added) < len(rows):
-            cur.execute(
-                "SELECT id, first_name, last_name, company_name FROM person WHERE id = ANY(%s)",
-                ([row[0] for row in rows if row[0] not in added],),
-            )
-            existing = {row[0]: tuple(row) for row in cur.fetchall()}
         for row in rows:
             # a person already there from an earlier import is fine; someone else under that id is not
             if row[0] in added or existing.get(row[0]) == tuple(row):
@@ -118,6 +92,7 @@ def _import_locations(
     anchors: Anchors,
     assume: Order | None,
 ) -> None:
+    writer = LocationWriter(cur, report.source)
     # only ambiguous rows wait for the end (they need every anchor); the rest are written batch by batch
     pending: list[LegacyLocation] = []
     total = source.scalar("SELECT count(*) FROM location")
@@ -138,7 +113,7 @@ def _import_locations(
                 report.skip("location", loc.id, verdict.reason, f"stored ({loc.x}, {loc.y})")
             else:
                 pending.append(loc)
-        _write(cur, report, ready)
+        _write(writer, report, ready)
         if progress:
             progress("locations", report.locations_read, total)
     ready = []
@@ -152,36 +127,16 @@ def _import_locations(
             report.skip("location", loc.id, AMBIGUOUS, f"stored ({loc.x}, {loc.y}): no certain fix near one reading")
         else:
             ready.append((loc, order))
-    _write(cur, report, ready)
+    _write(writer, report, ready)
 
 
-def _write(cur: Any, report: ImportReport, ready: list[tuple[LegacyLocation, Order]]) -> None:
-    if not ready:
-        return
-    values = []
+def _write(writer: LocationWriter, report: ImportReport, ready: list[tuple[LegacyLocation, Order]]) -> None:
+    rows = []
     for loc, order in ready:
+        assert loc.x is not None and loc.y is not None and loc.creation_time is not None
         lon, lat = (loc.y, loc.x) if order is Order.SWAPPED else (loc.x, loc.y)
         report.swapped += order is Order.SWAPPED
-        values.append((loc.id, loc.person_id, lon, lat, loc.creation_time, report.source, str(loc.id)))
-    added = {
-        e
-        for (e,) in execute_values(
-            cur, _LOCATION_INSERT.format(id="id, "), values, template=_LOCATION_VALUES.format(id="%s, "), fetch=True
-        )
-    }
-    missed = [v for v in values if v[-1] not in added]
-    if missed:
-        cur.execute(
-            "SELECT event_id FROM location WHERE event_source = %s AND event_id = ANY(%s)",
-            (report.source, [v[-1] for v in missed]),
-        )
-        present = {e for (e,) in cur.fetchall()}
-        # not imported before, so its original id belongs to another row: keep the fix under a new id
-        taken = [v[1:] for v in missed if v[-1] not in present]
-        if taken:
-            renumbered = execute_values(
-                cur, _LOCATION_INSERT.format(id=""), taken, template=_LOCATION_VALUES.format(id=""), fetch=True
-            )
-            report.renumbered += len(renumbered)
-            report.locations_added += len(renumbered)
-    report.locations_added += len(added)
+        rows.append((loc.id, loc.person_id, lon, lat, loc.creation_time))
+    added, renumbered = writer.write(rows)
+    report.locations_added += added + renumbered
+    report.renumbered += renumbered

@@ -52,6 +52,9 @@ class ImportReport:
     def skipped_total(self) -> int:
         return sum(self.skipped_counts.values())
 
+    def __str__(self) -> str:
+        return self.summary()
+
     def summary(self) -> str:
         lines = [
             f"source {self.source}",
