@@ -54,7 +54,7 @@ def seed(engine: Engine, conference: Conference, show_progress: bool = True) -> 
     raw = engine.raw_connection()
     try:
         persons = bulk.copy_persons(raw, conference.people())
-        locations = bulk.copy_locations(raw, conference.fixes(), progress)
+        locations = bulk.copy_locations(raw, conference.fixes(), progress, event_source="/devices/synthetic")
         raw.commit()
         if progress:
             progress.finish()

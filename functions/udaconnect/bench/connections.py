@@ -44,7 +44,9 @@ def prepare_database(server: str, rows: int, with_original: bool = True) -> Sett
     database.upgrade(settings)
     engine = database.engine(settings)
     with engine.connect() as conn:
-        have = conn.execute(text("SELECT count(*) FROM location")).scalar_one()
+        # reuse a previous run's data only when it is this conference, rows as wide as ingested ones
+        have = conn.execute(text("SELECT CASE WHEN count(*) = count(event_id) THEN count(*) END FROM location"
+                                 " WHERE person_id <= :persons"), {"persons": rows // FIXES_PER_PERSON}).scalar_one()
         legacy = conn.execute(text("SELECT to_regclass('legacy_location') IS NOT NULL")).scalar_one()
     if have != rows:
         print(f"loading {rows:,} locations into {name}...", flush=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import uuid
 from collections.abc import Callable, Iterable
 from datetime import datetime
 from itertools import islice
@@ -35,14 +36,24 @@ def copy_locations(  # type: ignore[no-untyped-def]
     dbapi_connection,
     fixes: Iterable[tuple[int, float, float, datetime]],
     progress: Callable[[int], None] | None = None,
+    event_source: str | None = None,
 ) -> int:
-    """COPY (person_id, longitude, latitude, time) fixes in chunks; `progress` gets each chunk's size."""
+    """COPY (person_id, longitude, latitude, time) fixes in chunks; `progress` gets each chunk's size.
+
+    With `event_source`, each row also gets the CloudEvent identity ingest would have given it
+    (source `<event_source>/<person_id>`, a random UUID as id), so the rows are as wide as ingested ones.
+    """
     total = 0
     iterator = iter(fixes)
+    columns = "person_id, coordinate, creation_time" + (", event_source, event_id" if event_source else "")
     with dbapi_connection.cursor() as cur:
         while chunk := list(islice(iterator, CHUNK)):
-            lines = (f"{p}\tSRID=4326;POINT({lon!r} {lat!r})\t{t.isoformat()}\n" for p, lon, lat, t in chunk)
-            total += _copy(cur, "location", "person_id, coordinate, creation_time", lines)
+            if event_source:
+                lines = (f"{p}\tSRID=4326;POINT({lon!r} {lat!r})\t{t.isoformat()}\t{_text(event_source)}/{p}"
+                         f"\t{uuid.uuid4()}\n" for p, lon, lat, t in chunk)
+            else:
+                lines = (f"{p}\tSRID=4326;POINT({lon!r} {lat!r})\t{t.isoformat()}\n" for p, lon, lat, t in chunk)
+            total += _copy(cur, "location", columns, lines)
             if progress:
                 progress(len(chunk))
     return total
