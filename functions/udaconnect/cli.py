@@ -65,8 +65,13 @@ def _dev(args: argparse.Namespace, settings: Settings) -> int:
     from udaconnect.seed import is_empty, seed
     from udaconnect.storage import database
 
+    from udaconnect.storage.embedded import EmbeddedPostgres
+
     stack = LocalStack(settings, api_port=args.api_port, web_port=args.web_port,
                        log_dir=settings.data_dir / "logs", host=args.host)
+    # the embedded cluster is ours to stop on the way out unless it was already running (e.g. a second stack)
+    embedded = None if settings.database_url else EmbeddedPostgres(settings.data_dir / "postgres")
+    started_here = embedded is not None and not embedded.running()
     print("starting PostGIS and applying migrations...", flush=True)
     stack.start_database()
     if args.demo and is_empty(database.engine(settings)):
@@ -86,6 +91,8 @@ def _dev(args: argparse.Namespace, settings: Settings) -> int:
     finally:
         print("\nstopping...", flush=True)
         stack.stop()
+        if embedded is not None and started_here:
+            embedded.stop()
     return 0
 
 
