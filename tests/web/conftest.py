@@ -41,10 +41,12 @@ def page(chromium_browser):  # type: ignore[no-untyped-def]
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
+    # The page runs under a strict Content-Security-Policy: a violation means something silently broke.
+    page.on("console", lambda msg: "Content Security Policy" in msg.text and errors.append(msg.text))
     page.set_default_timeout(15_000)
     yield page
     context.close()
-    assert not errors, f"JavaScript errors on the page: {errors}"
+    assert not errors, f"JavaScript or CSP errors on the page: {errors}"
 
 
 @pytest.fixture

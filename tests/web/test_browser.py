@@ -178,7 +178,10 @@ def test_changing_filters_updates_results_and_url(page, urls, api, subject, defa
     page.wait_for_url(re.compile(rf"[?&]end_date={first_day}(&|$)"))
     settle(page)
     narrowed = {**defaults, "distance": wider, "window": "15", "end_date": first_day}
-    assert shown(page) == met(api, subject["id"], narrowed)
+    expected = met(api, subject["id"], narrowed)
+    assert shown(page) == expected
+    if not expected:  # the demo conference is later than the default start: an empty day
+        assert "No one was within" in page.inner_text("[data-testid=empty]")
     assert query(page) == {k: v for k, v in narrowed.items() if v}
 
 
@@ -210,6 +213,28 @@ def test_a_bad_filter_shows_the_apis_message(page, urls, api, subject, defaults,
         assert message in text
     assert shown(page) == []
     page.screenshot(path=str(screenshots / "error.png"), full_page=True)
+
+
+def test_an_unknown_person_shows_the_apis_message(page, urls, api, defaults):  # type: ignore[no-untyped-def]
+    missing = 99_999
+    problem = api(f"/api/persons/{missing}")
+    assert problem.status_code == 404
+    page.goto(person_url(urls, missing, defaults))
+    page.wait_for_selector("[data-testid=error]")
+    assert problem.json()["detail"] in page.inner_text("[data-testid=error] >> nth=0")
+
+
+def test_own_track_is_drawn_when_the_api_offers_it(page, urls, api, subject, defaults):  # type: ignore[no-untyped-def]
+    paths = api("/api/openapi.json").json()["paths"]
+    page.goto(person_url(urls, subject["id"], defaults))
+    settle(page)
+    if any(re.fullmatch(r"/api/persons/\{[^}]+\}/locations", path) for path in paths):
+        track = api(f"/api/persons/{subject['id']}/locations", **defaults).json()
+        points = page.get_attribute("[data-testid=own-track]", "points").split()
+        assert len(points) == len(track)
+    else:
+        assert page.locator("[data-testid=own-track]").count() == 0
+        assert "own track not available" in page.inner_text(".legend")
 
 
 def test_keyboard_from_search_to_a_person(page, urls, subject):  # type: ignore[no-untyped-def]

@@ -69,8 +69,19 @@ export async function getConnections(id, filters, signal, limit) {
   return Array.isArray(body) ? body : [];
 }
 
-/** The person's own fixes; the contract may not offer this yet, so any failure means "no track". */
+let ownTrackOffered;
+
+/** Whether the API's OpenAPI document lists /api/persons/{id}/locations (asked once, no 404 per search). */
+function offersOwnTrack() {
+  ownTrackOffered ??= getJson("/api/openapi.json", {})
+    .then(({ body }) => Object.keys(body?.paths || {}).some((path) => /^\/api\/persons\/\{[^}]+\}\/locations$/.test(path)))
+    .catch(() => false);
+  return ownTrackOffered;
+}
+
+/** The person's own fixes, or null where the API does not offer them (the contract may not yet). */
 export async function getOwnTrack(id, filters, signal) {
+  if (!(await offersOwnTrack())) return null;
   try {
     const params = { start_date: filters.start_date, end_date: filters.end_date };
     const { body } = await getJson(`/api/persons/${encodeURIComponent(id)}/locations`, params, signal);
