@@ -7,6 +7,7 @@ import logging
 import time
 
 import pytest
+import requests
 from tests.broker.conftest import broker_yaml, event_of, post_event, read_topic, trigger_yaml
 
 from udaconnect.broker.delivery import backoff, is_retryable
@@ -76,6 +77,9 @@ def test_retryable_failures_are_retried_with_backoff_then_delivered(plane, names
     time.sleep(0.3)
     assert len(linear.received) == 3 and len(exponential.received) == 3
     assert read_topic(dp.bootstrap_servers, f"{namespace}-dead", 1, timeout=1) == []
+    status = {t["name"]: t for t in requests.get(f"{dp.url}/status", timeout=5).json()["triggers"]}
+    assert status["linear"]["counts"] == {"delivered": 1, "retries": 2} and status["linear"]["ready"]
+    assert status["exponential"]["group"] == f"knative-trigger-{namespace}-exponential"
 
 
 def test_non_retryable_4xx_goes_to_dead_letter_at_once_with_error_extensions(plane, namespace, subscriber, kafka):
