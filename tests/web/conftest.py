@@ -78,7 +78,7 @@ def web_urls(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
     from udaconnect.synthetic import DemoConference
 
     settings = create_database(request.getfixturevalue("postgres_server"), "udaconnect_web")
-    seed(database.engine(settings), DemoConference(persons=40, days=1), show_progress=False)
+    seed(database.engine(settings), DemoConference(persons=70, days=1), show_progress=False)
     stack = LocalStack(settings, api_port=free_port(), web_port=free_port(), log_dir=tmp_path_factory.mktemp("logs"))
     with stack as running:
         yield running.web_url, running.api_url

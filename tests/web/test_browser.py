@@ -88,6 +88,17 @@ def test_people_list_loads_and_filters(page, urls, api, subject, screenshots):  
     assert shown(page, "person-link") == first_page
     page.screenshot(path=str(screenshots / "people.png"))
 
+    # The next page: scrolling to the end of the list fetches it (the button does the same for keyboards).
+    second_page = [str(p["id"]) for p in api("/api/persons", limit=50, offset=50).json()]
+    assert second_page, "the demo data should have more than one page of people"
+    page.locator("[data-testid=person-link]").last.scroll_into_view_if_needed()
+    page.wait_for_function(
+        "n => document.querySelectorAll('[data-testid=person-link]').length === n", arg=len(first_page + second_page)
+    )
+    assert shown(page, "person-link") == first_page + second_page
+    if len(second_page) < 50:
+        assert page.is_hidden("button.more")  # nothing left to fetch
+
     q = subject["last_name"]
     page.fill("[data-testid=person-search]", q)
     page.wait_for_url(re.compile(rf"[?&]q={re.escape(q)}"))

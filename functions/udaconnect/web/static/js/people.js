@@ -25,6 +25,10 @@ export class PeopleList {
     this.status = h("p", { class: "status", role: "status", "aria-live": "polite", "data-testid": "people-status" });
     this.list = h("ul", { id: "people-list", class: "people-list", "data-testid": "people-list", "aria-label": "People" });
     this.list.addEventListener("keydown", (ev) => this.onKey(ev));
+    // Scrolling to the end of the list fetches the next page; the button stays for keyboards.
+    this.observer = new IntersectionObserver((entries) => {
+      if (entries.some((e) => e.isIntersecting) && !this.more.hidden && !this.loading) this.load(false);
+    }); // the viewport as root: clipping by the list's own scroll box counts too
     this.more = h("button", { type: "button", class: "secondary more", hidden: true, onclick: () => this.load(false) },
       "Show more");
     root.replaceChildren(
@@ -69,6 +73,7 @@ export class PeopleList {
     this.controller?.abort();
     const controller = (this.controller = new AbortController());
     const offset = reset ? 0 : this.persons.length;
+    this.loading = true;
     this.list.setAttribute("aria-busy", "true");
     this.status.replaceChildren(reset ? "Loading people\u2026" : "Loading more\u2026");
     try {
@@ -79,11 +84,16 @@ export class PeopleList {
       this.refreshLinks();
       this.more.hidden = total !== null ? this.persons.length >= total : persons.length < PAGE;
       this.status.replaceChildren(this.describe(total));
+      this.observer.disconnect();
+      if (!this.more.hidden && this.list.lastElementChild) this.observer.observe(this.list.lastElementChild);
     } catch (err) {
       if (err.name === "AbortError") return;
       this.status.replaceChildren(problemBlock(err, { retry: () => this.load(reset) }));
     } finally {
-      if (this.controller === controller) this.list.removeAttribute("aria-busy");
+      if (this.controller === controller) {
+        this.list.removeAttribute("aria-busy");
+        this.loading = false;
+      }
     }
   }
 

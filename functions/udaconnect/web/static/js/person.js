@@ -23,7 +23,9 @@ export class PersonView {
     this.back = h("a", { class: "back", href: "/" }, "\u2190 All people");
     this.heading = h("h2", { id: "person-name", tabindex: "-1", "data-testid": "person-name" });
     this.company = h("p", { class: "company", "data-testid": "person-company" });
-    this.results = h("div", { class: "results", "aria-live": "polite", "data-testid": "results" });
+    this.results = h("div", { class: "results", "data-testid": "results" });
+    // One short sentence is announced per search, not the whole list.
+    this.announcer = h("p", { class: "visually-hidden", role: "status", "aria-live": "polite" });
   }
 
   welcome() {
@@ -39,7 +41,8 @@ export class PersonView {
     const personChanged = personId !== this.personId;
     if (personChanged) {
       this.personId = personId;
-      this.root.replaceChildren(this.back, this.heading, this.company, this.form.el, this.results);
+      this.results.replaceChildren();
+      this.root.replaceChildren(this.back, this.heading, this.company, this.form.el, this.announcer, this.results);
       this.personLoaded = this.loadPerson(personId);
     }
     this.form.write(filters);
@@ -71,8 +74,9 @@ export class PersonView {
     const controller = (this.controller = new AbortController());
     this.results.setAttribute("aria-busy", "true");
     this.results.classList.add("loading");
-    this.results.prepend(h("p", { class: "status loading-note", role: "status", "data-testid": "loading" },
-      "Looking for connections\u2026"));
+    this.results.querySelector(".loading-note")?.remove();
+    this.results.prepend(h("p", { class: "status loading-note", "data-testid": "loading" }, "Looking for connections\u2026"));
+    this.announcer.textContent = "Looking for connections\u2026";
     try {
       const [connections, track] = await Promise.all([
         getConnections(id, filters, controller.signal, CONNECTION_LIMIT),
@@ -83,6 +87,7 @@ export class PersonView {
     } catch (err) {
       if (err.name === "AbortError") return;
       this.results.replaceChildren(problemBlock(err, { retry: () => this.loadConnections(id, filters) }));
+      this.announcer.textContent = `${err.title}: ${err.detail || err.errors?.map((e) => e.message).join("; ")}`;
     } finally {
       if (this.controller === controller) {
         this.results.removeAttribute("aria-busy");
@@ -101,6 +106,7 @@ export class PersonView {
   }
 
   renderResults(encounters, track, filters, truncated) {
+    this.announcer.textContent = this.summary(encounters.length, filters, truncated);
     const summary = h("p", { class: "summary", "data-testid": "summary" }, this.summary(encounters.length, filters, truncated),
       truncated
         ? h("span", { class: "truncated", "data-testid": "truncated" },
