@@ -46,3 +46,5 @@ def test_seed_command_loads_and_refuses_to_seed_twice(settings, db) -> None:
         assert conn.execute(text("SELECT count(*) FROM location")).scalar() > 12 * 50
     again = subprocess.run(command, capture_output=True, text=True, env=env, timeout=120)
     assert again.returncode == 1 and "--force" in again.stderr
+    idempotent = subprocess.run([*command, "--if-empty"], capture_output=True, text=True, env=env, timeout=120)
+    assert idempotent.returncode == 0 and "nothing to seed" in idempotent.stdout

@@ -43,6 +43,9 @@ def _seed(args: argparse.Namespace, settings: Settings) -> int:
     database.upgrade(settings)
     engine = database.engine(settings)
     if not is_empty(engine) and not args.force:
+        if args.if_empty:
+            print("the database already holds persons: nothing to seed")
+            return 0
         print("the database already holds persons; use --force to add the demo conference anyway", file=sys.stderr)
         return 1
     persons, locations = seed(engine, _conference(args), show_progress=not args.quiet)
@@ -122,6 +125,7 @@ def parser() -> argparse.ArgumentParser:
         sub.add_argument("--fixes", type=int, help="fixes per person (benchmark conference only)")
         sub.add_argument("--seed", type=int, help="random seed")
     seed.add_argument("--force", action="store_true", help="seed even when persons exist")
+    seed.add_argument("--if-empty", action="store_true", help="succeed without seeding when persons exist")
     seed.add_argument("--quiet", action="store_true")
     seed.set_defaults(run=_seed)
     dev.add_argument("--api-port", type=int, default=30001)
