@@ -1,0 +1,115 @@
+"""The client's pure modules (de-duplication, times, projection, URL state), run in the browser as shipped."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+
+import pytest
+
+from udaconnect.settings import PROJECT_ROOT
+from udaconnect.storage.embedded import free_port
+
+
+@pytest.fixture(scope="module")
+def web_only() -> Iterator[str]:
+    """The web target alone, as its own functions-framework process (no API needed for these)."""
+    port = free_port()
+    env = {**os.environ, "UDACONNECT_API_BASE_URL": "", "UDACONNECT_WEB_START_DATE": "2020-07-01"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "functions_framework", "--source", str(PROJECT_ROOT / "functions" / "main.py"),
+         "--target", "web", "--host", "127.0.0.1", "--port", str(port)],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            with urllib.request.urlopen(url + "/health", timeout=2):
+                break
+        except OSError:
+            if time.monotonic() > deadline or process.poll() is not None:
+                process.kill()
+                pytest.fail("the web target did not start")
+            time.sleep(0.1)
+    yield url
+    process.terminate()
+    process.wait(10)
+
+
+@pytest.fixture
+def run(page, web_only):  # type: ignore[no-untyped-def]
+    """Evaluates `body` with `m` bound to the imported module `name`."""
+    page.goto(web_only + "/health")  # an HTML document of the same origin that does not start the app
+
+    def evaluate(name: str, body: str, arg: object = None) -> object:
+        script = f"async (arg) => {{ const m = await import('/js/{name}.js'); {body} }}"
+        return page.evaluate(script, arg)
+
+    return evaluate
+
+
+def loc(person_id: int, time: str, lat: float = 37.78, lon: float = -122.4) -> dict:
+    person = {"id": person_id, "first_name": f"P{person_id}", "last_name": "X", "company_name": "C"}
+    location = {"id": 1, "person_id": person_id, "latitude": lat, "longitude": lon, "creation_time": time}
+    return {"person": person, "location": location}
+
+
+def test_dedupe_keeps_each_persons_first_meeting_in_time_order(run):  # type: ignore[no-untyped-def]
+    connections = [
+        loc(7, "2020-07-06T10:00:00+00:00"),
+        loc(3, "2020-07-06T11:00:00+02:00"),  # 09:00 UTC: the earliest of all
+        loc(7, "2020-07-06T08:00:00+00:00"),  # person 7 again, earlier: this one is kept
+        loc(5, "not a time"),
+        {"person": None, "location": None},
+    ]
+    result = run("encounters", "return m.dedupe(arg).map(e => [e.person.id, e.location.creation_time]);", connections)
+    assert result == [[7, "2020-07-06T08:00:00+00:00"], [3, "2020-07-06T11:00:00+02:00"], [5, "not a time"]]
+
+
+def test_times_keep_the_offset_they_were_recorded_with(run):  # type: ignore[no-untyped-def]
+    assert run("format", "return m.formatWhen('2020-08-15T10:37:12.5-07:00');") == "15 Aug 2020, 10:37 (UTC\u221207:00)"
+    assert run("format", "return m.formatWhen('2020-07-06T08:00:00Z');") == "6 Jul 2020, 08:00 (UTC)"
+    assert run("format", "return m.dayKey('2020-07-06T23:30:00-05:00');") == "2020-07-06"
+    assert run("format", "return m.formatPlace({latitude: 37.7, longitude: -122.123456789});") == "37.70000, -122.12346"
+    assert run("format", "return m.formatDistance(1500);") == "1.5\u00a0km"
+
+
+def test_projection_fits_points_and_keeps_metres_square(run):  # type: ignore[no-untyped-def]
+    # 100 m east and 100 m north of a corner at 60°N must come out as the same number of pixels.
+    corner = {"latitude": 60.0, "longitude": 10.0}
+    east = {"latitude": 60.0, "longitude": 10.0 + 100 / (111320 * 0.5)}
+    north = {"latitude": 60.0 + 100 / 111320, "longitude": 10.0}
+    body = """const { project } = m.fitProjection(arg);
+              return arg.map(project);"""
+    (cx, cy), (ex, ey), (nx, ny) = run("map", body, [corner, east, north])
+    assert ex - cx == pytest.approx(cy - ny, rel=1e-4)
+    assert ey == pytest.approx(cy) and nx == pytest.approx(cx)
+    single = run("map", "return m.fitProjection(arg).project(arg[0]);", [corner])
+    assert single == [320, 200]  # one point sits in the middle of a 640 x 400 drawing
+
+
+def test_url_state_round_trips_and_spells_out_defaults(run):  # type: ignore[no-untyped-def]
+    body = """const s = await import('/js/state.js');
+              const state = s.readState(new URL(arg, location.origin));
+              return [state, s.urlFor(state)];"""
+    state, url = run("state", body, "/persons/12?distance=25&window=15&q=ana")
+    filters = {"start_date": "2020-07-01", "end_date": "2020-12-30", "distance": "25", "window": "15"}
+    assert state == {"personId": "12", "q": "ana", "filters": filters}
+    assert url == "/persons/12?start_date=2020-07-01&end_date=2020-12-30&distance=25&window=15&q=ana"
+    assert run("state", "return m.urlFor({personId: null, q: '', filters: {}});") == "/"
+
+
+def test_problem_details_are_rendered_in_words(run):  # type: ignore[no-untyped-def]
+    body = """const api = await import('/js/api.js');
+              const error = new api.ApiError('Bad Request', 'end_date is before start_date',
+                                             [{field: 'end_date', message: 'must not be before start_date'}], 400);
+              const el = m.problemBlock(error); document.body.append(el); return el.innerText;"""
+    text = run("problem", body)
+    assert "Bad Request" in text
+    assert "end_date is before start_date" in text
+    assert "end_date: must not be before start_date" in text
