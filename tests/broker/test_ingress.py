@@ -98,3 +98,17 @@ def test_503_when_kafka_is_stopped(namespace):
             assert post_event(url, "after") == 503
         finally:
             dp.stop()
+
+
+def test_a_kept_alive_connection_is_refused_once_the_broker_stops(plane, namespace):
+    dp = plane(broker_yaml(namespace, sink=False))
+    url = f"{dp.url}/{namespace}/default"
+    headers = {"ce-specversion": "1.0", "ce-id": "k1", "ce-source": "/s", "ce-type": "io.test.v1"}
+    with requests.Session() as session:
+        assert session.post(url, data=b"", headers=headers).status_code == 202
+        dp.stop()
+        try:
+            status = session.post(url, data=b"", headers=headers).status_code
+        except requests.ConnectionError:
+            status = 503  # the listening socket is closed too: equally refused
+        assert status == 503

@@ -32,6 +32,7 @@ class Ingress(ThreadingHTTPServer):
         status: Callable[[], dict[str, Any]] = dict,
     ) -> None:
         self.topics, self.writer, self.status = dict(topics), writer, status
+        self.closing = False
         super().__init__(address, _Handler)
         self._thread = threading.Thread(target=self.serve_forever, name="broker-ingress", daemon=True)
 
@@ -43,6 +44,7 @@ class Ingress(ThreadingHTTPServer):
         self._thread.start()
 
     def stop(self) -> None:
+        self.closing = True  # kept-alive connections outlive shutdown(): their requests now get 503
         self.shutdown()
         self.server_close()
 
@@ -53,6 +55,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         body = self._body()
+        if self.server.closing:
+            self.close_connection = True
+            return self._answer(503, {"error": "the broker is stopping"})
         topic = self.server.topics.get(self.path.split("?")[0].rstrip("/"))
         if topic is None:
             return self._answer(404, {"error": f"no broker at {self.path}"})

@@ -21,10 +21,13 @@ class KafkaWriter:
         self.timeout = timeout
         self.options = producer_options
         self._producer: Any = None
+        self._closed = False
         self._lock = threading.Lock()
 
     def _get(self) -> Any:
         with self._lock:
+            if self._closed:
+                raise WriteError("the writer is closed")
             if self._producer is None:
                 from kafka import KafkaProducer
 
@@ -45,14 +48,16 @@ class KafkaWriter:
         """Raise WriteError unless Kafka stored the record."""
         record = to_binary(event)
         try:
-            future = self._get().send(topic, key=record.key, value=record.value, headers=record.headers)
+            # kafka-python refuses a record with neither key nor value: an event without data or partitionkey.
+            value = b"" if record.value is None and record.key is None else record.value
+            future = self._get().send(topic, key=record.key, value=value, headers=record.headers)
             future.get(timeout=self.timeout)
         except Exception as exc:  # kafka-python raises many unrelated types; all mean "not stored"
             raise WriteError(f"writing to {topic} failed: {exc!r}") from exc
 
     def close(self) -> None:
         with self._lock:
-            producer, self._producer = self._producer, None
+            producer, self._producer, self._closed = self._producer, None, True
         if producer is None:
             return
         try:
