@@ -207,6 +207,10 @@ def test_deep_link_restores_the_view(page, urls, api, subject, defaults, screens
     assert shown(page) == met(api, subject["id"], filters)
     # The subject is among the first persons by id, so on the list's first page, highlighted.
     page.wait_for_selector(f"[data-testid=person-link][data-person-id='{subject['id']}'][aria-current=page]")
+    api_link = urlsplit(page.get_attribute("[data-testid=api-link]", "href"))
+    assert f"{api_link.scheme}://{api_link.netloc}" == urls[1]
+    assert api_link.path == f"/api/persons/{subject['id']}/connection"
+    assert {k: v[0] for k, v in parse_qs(api_link.query).items()} == filters
     page.screenshot(path=str(screenshots / "deep-link.png"), full_page=True)
 
 

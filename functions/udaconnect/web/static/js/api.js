@@ -29,13 +29,18 @@ async function problemFrom(response) {
   return new ApiError(body?.title || "Request failed", detail, errors, response.status);
 }
 
-async function getJson(path, params, signal) {
+/** The API URL of `path` with the non-empty `params`. */
+export function apiUrl(path, params) {
   const query = new URLSearchParams();
   for (const [key, value] of Object.entries(params || {})) {
     if (value !== undefined && value !== null && value !== "") query.set(key, value);
   }
   const qs = query.toString();
-  const url = `${apiBase}${path}${qs ? `?${qs}` : ""}`;
+  return `${apiBase}${path}${qs ? `?${qs}` : ""}`;
+}
+
+async function getJson(path, params, signal) {
+  const url = apiUrl(path, params);
   let response;
   try {
     response = await fetch(url, { headers: { Accept: "application/json" }, signal });

@@ -52,3 +52,9 @@ export function formatDistance(meters) {
   if (meters >= 1000) return `${+(meters / 1000).toFixed(meters >= 10000 ? 0 : 1)}\u00a0km`;
   return `${+Number(meters).toFixed(meters < 10 ? 1 : 0)}\u00a0m`;
 }
+
+/** The UTC offset an ISO time was written with, in minutes (0 for Z or none). */
+export function offsetMinutes(iso) {
+  const m = /([+-])(\d{2}):?(\d{2})$/.exec(String(iso || ""));
+  return m ? (m[1] === "-" ? -1 : 1) * (Number(m[2]) * 60 + Number(m[3])) : 0;
+}

@@ -1,5 +1,5 @@
 // A person's page: who they are, the filters, and whom they met (summary, map, timeline, list).
-import { getConnections, getOwnTrack, getPerson } from "./api.js";
+import { apiUrl, getConnections, getOwnTrack, getPerson } from "./api.js";
 import { h } from "./dom.js";
 import { dedupe, encounterList } from "./encounters.js";
 import { FiltersForm } from "./filters.js";
@@ -127,8 +127,20 @@ export class PersonView {
     };
     const map = renderMap({ encounters, track, onSelect: select });
     const timeline = renderTimeline({ encounters, onSelect: select });
+    const copy = h("button", { type: "button", class: "link-button", "data-testid": "copy-link" }, "Copy link to this view");
+    copy.addEventListener("click", async () => {
+      try {
+        await navigator.clipboard.writeText(window.location.href);
+        copy.textContent = "Link copied";
+      } catch {
+        copy.textContent = "Copy the address bar: it holds this view";
+      }
+    });
+    const asJson = h("a", { href: apiUrl(`/api/persons/${encodeURIComponent(this.personId)}/connection`, filters),
+      "data-testid": "api-link" }, "This search in the API");
     this.results.replaceChildren(
       summary,
+      h("p", { class: "actions" }, copy, asJson),
       h("section", { class: "panel", "aria-labelledby": "timeline-title" },
         h("h3", { id: "timeline-title" }, "When"), timeline.el),
       h("div", { class: "views" },

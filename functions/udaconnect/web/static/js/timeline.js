@@ -1,9 +1,27 @@
 // The encounters along a time axis: one dot per person met, stacked where they crowd together.
 import { drawingWidth, h, s } from "./dom.js";
-import { dayKey, formatDay, formatWhen, fullName, parseIso } from "./format.js";
+import { dayKey, formatDay, formatWhen, fullName, offsetMinutes, parseIso } from "./format.js";
 
 const PAD = 16;
 const ROW = 12;
+const HOUR = 3_600_000;
+const STEPS = [HOUR, 2 * HOUR, 3 * HOUR, 6 * HOUR, 12 * HOUR, 24 * HOUR, 48 * HOUR, 168 * HOUR];
+
+/** Tick marks on whole hours or days of the venue's clock (the first encounter's offset), labelled where room allows. */
+function ticks(first, span, offset, x, W, axisY) {
+  const room = (W - 2 * PAD) / 60; // at most one label per 60 px
+  const step = STEPS.find((st) => span / st <= room) ?? STEPS[STEPS.length - 1];
+  const shift = offset * 60_000;
+  const marks = [];
+  for (let t = Math.ceil((first + shift) / step) * step - shift; t <= first + span; t += step) {
+    const wall = new Date(t + shift);
+    const hh = String(wall.getUTCHours()).padStart(2, "0");
+    const label = step < 24 * HOUR && hh !== "00" ? `${hh}:00` : `${wall.getUTCDate()}/${wall.getUTCMonth() + 1}`;
+    marks.push(s("line", { class: "tick", x1: x(t), y1: axisY, x2: x(t), y2: axisY + 4 }),
+      s("text", { class: "tick-label", x: x(t), y: axisY + 30, "text-anchor": "middle" }, label));
+  }
+  return s("g", { "aria-hidden": "true" }, marks);
+}
 
 export function renderTimeline({ encounters, onSelect }) {
   const W = drawingWidth();
@@ -33,7 +51,7 @@ export function renderTimeline({ encounters, onSelect }) {
   const levels = Math.min(Math.max(...stacks.values()), 8);
   const axisY = 14 + levels * ROW;
   for (const dot of dots) dot.setAttribute("cy", axisY - 10 - Math.min(+dot.dataset.level, levels - 1) * ROW);
-  const height = axisY + 22;
+  const height = axisY + 36;
   // Within one day the ends of the axis are told apart by their times.
   const oneDay = dayKey(timed[0].location.creation_time) === dayKey(timed[timed.length - 1].location.creation_time);
   const tick = (e) => (oneDay ? formatWhen(e.location.creation_time) : formatDay(parseIso(e.location.creation_time)));
@@ -44,6 +62,7 @@ export function renderTimeline({ encounters, onSelect }) {
       "aria-label": `Timeline of ${timed.length} encounters from ${startLabel} to ${endLabel}`,
     },
     s("line", { class: "axis", x1: PAD, y1: axisY, x2: W - PAD, y2: axisY }),
+    last !== first ? ticks(first, span, offsetMinutes(timed[0].location.creation_time), x, W, axisY) : null,
     s("text", { x: PAD, y: axisY + 16 }, tick(timed[0])),
     last !== first ? s("text", { x: W - PAD, y: axisY + 16, "text-anchor": "end" }, tick(timed[timed.length - 1])) : null,
     dots);
