@@ -71,4 +71,4 @@ def destination(lon: float, lat: float, bearing_deg: float, meters: float) -> tu
     lam = math.atan2(sin_s * sin_a1, cos_u1 * cos_s - sin_u1 * sin_s * cos_a1)
     c = F / 16 * cos2_alpha * (4 + F * (4 - 3 * cos2_alpha))
     big_l = lam - (1 - c) * F * sin_alpha * (sigma + c * sin_s * (cos_2sm + c * cos_s * (-1 + 2 * cos_2sm**2)))
-    return lon + math.degrees(big_l), math.degrees(lat2)
+    return (lon + math.degrees(big_l) + 180) % 360 - 180, math.degrees(lat2)

@@ -81,7 +81,7 @@ def test_random_conference_matches_the_oracle(db, connections_client, seed: int)
         person = rng.randint(1, 40)
         start = DAY0.date() + timedelta(days=rng.randint(0, 3))
         end = start + timedelta(days=rng.randint(0, 3))
-        meters = rng.choice([1.5, 3, 5, 10, 25])
+        meters = rng.choice([1.5, 3, 5, 10, 25, 60])  # 60 m: too many cells, the GiST path
         window = rng.choice([None, None, 30, 240])
         expected = oracle(rows, person, start, end, meters, window)
         assert ask(connections_client, person, start, end, meters, window) == expected
@@ -139,3 +139,17 @@ def test_limit_keeps_the_earliest(db, connections_client) -> None:
     reply = connections_client.get(
         f"/api/persons/1/connection?start_date={DAY0.date()}&end_date={DAY0.date()}&limit=2")
     assert [c["person"]["id"] for c in reply.get_json()] == [5, 4]
+
+
+@pytest.mark.parametrize("origin", [(179.99999, 10.0), (-179.99999, -10.0), (12.0, 89.5), (-70.0, -89.99)],
+                         ids=["antimeridian-east", "antimeridian-west", "near-north-pole", "south-pole"])
+def test_grid_edges_wrap_and_fall_back(db, connections_client, origin: tuple[float, float]) -> None:
+    """Across the antimeridian the grid wraps; near the poles the search falls back to the GiST."""
+    t = DAY0 + timedelta(hours=12)
+    fixes = [(1, *origin, t)] + [(p, *destination(*origin, bearing, 3.0), t)
+                                  for p, bearing in zip(range(2, 6), (0, 90, 180, 270), strict=True)]
+    fixes.append((6, *destination(*origin, 45, 7.0), t))
+    rows = load(db, 6, fixes)
+    day = DAY0.date()
+    assert sorted(p for p, _ in ask(connections_client, 1, day, day, 5)) == [2, 3, 4, 5]
+    assert ask(connections_client, 1, day, day, 5) == oracle(rows, 1, day, day, 5)

@@ -7,6 +7,7 @@ from sqlalchemy import (
     REAL,
     BigInteger,
     Column,
+    Computed,
     DateTime,
     ForeignKey,
     Identity,
@@ -40,5 +41,7 @@ location = Table(
     # the CloudEvent that reported this fix: a redelivered event never makes a second row
     Column("event_source", Text, nullable=True),
     Column("event_id", Text, nullable=True),
+    # the ~8 m space-time grid cell (migration 0002): computed by PostgreSQL, never written
+    Column("cell", BigInteger, Computed("udaconnect_cell(ST_X(coordinate::geometry), ST_Y(coordinate::geometry))")),
     UniqueConstraint("event_source", "event_id", name="location_event_key"),
 )
