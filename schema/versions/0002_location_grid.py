@@ -23,7 +23,7 @@ depends_on = None
 COLUMNS = 5_009_400
 PER_DEGREE = f"({COLUMNS} / 360.0)"
 #: A probe needing more cells than this goes through the GiST instead.
-MAX_CELLS = 64
+MAX_CELLS = 256
 
 
 def upgrade() -> None:
