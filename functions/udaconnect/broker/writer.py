@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Sequence
 from typing import Any
 
 from udaconnect.broker.errors import WriteError
 from udaconnect.broker.event import Event
-from udaconnect.broker.kafka_binding import to_binary
+from udaconnect.broker.kafka_binding import KafkaRecord, to_binary
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +32,9 @@ class KafkaWriter:
             if self._producer is None:
                 from kafka import KafkaProducer
 
+                options = dict(self.options)
+                if "bootstrap_timeout_ms" in KafkaProducer.DEFAULT_CONFIG:  # kafka-python >= 2.1 waits 30 s
+                    options.setdefault("bootstrap_timeout_ms", int(self.timeout * 1000))
                 self._producer = KafkaProducer(
                     bootstrap_servers=self.bootstrap_servers,
                     acks="all",
@@ -40,18 +44,21 @@ class KafkaWriter:
                     request_timeout_ms=int(self.timeout * 1000),
                     # Idempotence keeps retries from duplicating or reordering records within a partition.
                     retries=5,
-                    **self.options,
+                    **options,
                 )
             return self._producer
 
     def write(self, topic: str, event: Event) -> None:
         """Raise WriteError unless Kafka stored the record."""
-        record = to_binary(event)
+        self.write_many(topic, [event])
+
+    def write_many(self, topic: str, events: Sequence[Event]) -> None:
+        """Send every record before waiting, so they share produce requests; WriteError unless all were stored."""
         try:
-            # kafka-python refuses a record with neither key nor value: an event without data or partitionkey.
-            value = b"" if record.value is None and record.key is None else record.value
-            future = self._get().send(topic, key=record.key, value=value, headers=record.headers)
-            future.get(timeout=self.timeout)
+            producer = self._get()
+            futures = [producer.send(topic, **_fields(to_binary(event))) for event in events]
+            for future in futures:
+                future.get(timeout=self.timeout)
         except Exception as exc:  # kafka-python raises many unrelated types; all mean "not stored"
             raise WriteError(f"writing to {topic} failed: {exc!r}") from exc
 
@@ -69,3 +76,9 @@ class KafkaWriter:
             if sender is not None:
                 sender.force_close()
             producer._closed = True
+
+
+def _fields(record: KafkaRecord) -> dict[str, Any]:
+    # kafka-python refuses a record with neither key nor value: an event without data or partitionkey.
+    value = b"" if record.value is None and record.key is None else record.value
+    return {"key": record.key, "value": value, "headers": record.headers}
