@@ -180,7 +180,17 @@ def test_checked_in_openapi_document_is_current() -> None:
 def test_openapi_is_served_and_names_every_route(persons_client) -> None:
     document = persons_client.get("/api/openapi.json").get_json()
     assert document == json.loads(render())
-    assert set(document["paths"]) == {"/api/persons", "/api/persons/{person_id}",
+    assert set(document["paths"]) == {"/api/persons", "/api/persons/{person_id}", "/api/persons/{person_id}/locations",
                                       "/api/persons/{person_id}/connection", "/api/locations/{location_id}"}
     params = {p["name"] for p in document["paths"]["/api/persons/{person_id}/connection"]["get"]["parameters"]}
     assert params == {"person_id", "start_date", "end_date", "distance", "window", "limit"}
+
+
+def test_a_persons_own_track(seeded, connections_client) -> None:
+    reply = connections_client.get("/api/persons/1/locations?start_date=2020-08-15&end_date=2020-08-15")
+    assert reply.status_code == 200
+    (only,) = [Location.model_validate(item) for item in reply.get_json()]
+    assert only.person_id == 1 and (only.longitude, only.latitude) == (-106.5721, 35.0584)
+    assert connections_client.get("/api/persons/1/locations?start_date=2020-08-16&end_date=2020-08-16").get_json() == []
+    assert_problem(connections_client.get("/api/persons/1/locations?start_date=2020-08-16"), 400, "end_date")
+    assert_problem(connections_client.get("/api/persons/9/locations?start_date=2020-08-16&end_date=2020-08-17"), 404)

@@ -78,6 +78,11 @@ def document() -> dict[str, Any]:
                 "operationId": "findConnections", "summary": "Whom this person crossed paths with",
                 "parameters": [person_id, *_query_parameters(api.ConnectionQuery)],
                 "responses": {"200": connections_ok, "400": bad, "404": missing}}},
+            "/api/persons/{person_id}/locations": {"get": {
+                "operationId": "getTrack", "summary": "The person's own locations, by time",
+                "parameters": [person_id, *_query_parameters(api.TrackQuery)],
+                "responses": {"200": _json({"type": "array", "items": _ref("Location")}, "Locations by time."),
+                              "400": bad, "404": missing}}},
             "/api/locations/{location_id}": {"get": {
                 "operationId": "getLocation", "summary": "One location",
                 "parameters": [_path("location_id", "The location's id.")],

@@ -23,6 +23,7 @@ def _route(methods: str, pattern: str, target: str) -> Route:
 #: First match wins. The gateway target (local stack and cluster alike) proxies by this table.
 ROUTES: tuple[Route, ...] = (
     _route("GET HEAD OPTIONS", r"^/api/persons/[^/]+/connection/?$", "connections"),
+    _route("GET HEAD OPTIONS", r"^/api/persons/[^/]+/locations/?$", "connections"),
     _route("GET HEAD OPTIONS", r"^/api/locations/[^/]+/?$", "connections"),
     _route("POST OPTIONS", r"^/api/locations/?$", "ingest"),
     _route("POST OPTIONS", r"^/api/events/?$", "ingest"),

@@ -11,13 +11,14 @@ from flask import Request, Response
 from udaconnect import http
 from udaconnect.api import path_id
 from udaconnect.bootstrap import context
-from udaconnect.contracts.api import ConnectionQuery
+from udaconnect.contracts.api import ConnectionQuery, TrackQuery
 from udaconnect.errors import FieldError, InvalidInput, NotFound
-from udaconnect.queries import locations
+from udaconnect.queries import locations, persons
 from udaconnect.queries.connections import ConnectionSearch, search_json
 
 _CONNECTION = re.compile(r"^/api/persons/([^/]+)/connection/?$")
 _LOCATION = re.compile(r"^/api/locations/([^/]+)/?$")
+_TRACK = re.compile(r"^/api/persons/([^/]+)/locations/?$")
 GEOJSON = "application/geo+json"
 
 
@@ -26,7 +27,7 @@ def handle(request: Request) -> Response:
     path = request.path
     if path == "/health":
         return http.health()
-    match = _CONNECTION.match(path) or _LOCATION.match(path)
+    match = _CONNECTION.match(path) or _LOCATION.match(path) or _TRACK.match(path)
     if match is None:
         return http.problem(404, f"no such resource: {path}")
     if request.method not in ("GET", "HEAD"):
@@ -35,7 +36,20 @@ def handle(request: Request) -> Response:
         location_id = path_id(match.group(1), "location")
         with context().engine.connect() as conn:
             return http.json_response(locations.get_location(conn, location_id).model_dump(mode="json"))
-    return _connections(request, path_id(match.group(1), "person", 2**31 - 1))
+    person_id = path_id(match.group(1), "person", 2**31 - 1)
+    if match.re is _TRACK:
+        return _track(request, person_id)
+    return _connections(request, person_id)
+
+
+def _track(request: Request, person_id: int) -> Response:
+    query = http.parse(TrackQuery, http.query_args(request), "query")
+    start, end = _range(query.start_date, query.end_date)
+    with context().engine.connect() as conn:
+        if not persons.person_exists(conn, person_id):
+            raise NotFound(f"person {person_id} does not exist")
+        found = locations.track(conn, person_id, start, end, query.limit)
+    return http.json_response([item.model_dump(mode="json") for item in found])
 
 
 def _connections(request: Request, person_id: int) -> Response:
@@ -62,11 +76,15 @@ def _end(value: date | datetime) -> datetime:
     return datetime.combine(value + timedelta(days=1), time.min, UTC)
 
 
-def to_search(person_id: int, query: ConnectionQuery) -> ConnectionSearch:
-    start, end = _start(query.start_date), _end(query.end_date)
+def _range(first: date | datetime, last: date | datetime) -> tuple[datetime, datetime]:
+    start, end = _start(first), _end(last)
     if end <= start:
-        raise InvalidInput("end_date is before start_date",
-                           [FieldError("end_date", "must not be before start_date")])
+        raise InvalidInput("end_date is before start_date", [FieldError("end_date", "must not be before start_date")])
+    return start, end
+
+
+def to_search(person_id: int, query: ConnectionQuery) -> ConnectionSearch:
+    start, end = _range(query.start_date, query.end_date)
     window = timedelta(minutes=query.window) if query.window is not None else None
     return ConnectionSearch(person_id, start, end, query.distance, window, query.limit)
 

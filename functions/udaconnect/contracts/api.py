@@ -20,6 +20,7 @@ MAX_DISTANCE_M = 10_000.0
 MAX_WINDOW_MIN = 7 * 24 * 60
 MAX_PAGE = 1000
 MAX_CONNECTIONS = 100_000
+MAX_TRACK = 50_000
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 
@@ -102,6 +103,14 @@ class ConnectionQuery(_Model):
         default=None, gt=0, le=MAX_WINDOW_MIN,
         description="Minutes: the two fixes must also be this close in time (people who were there together).")
     limit: int | None = Field(default=None, ge=1, le=MAX_CONNECTIONS, description="At most this many people.")
+
+
+class TrackQuery(_Model):
+    """A person's own locations over a range of days."""
+
+    start_date: DayOrInstant = Field(description="First day (inclusive, UTC), or an instant with offset.")
+    end_date: DayOrInstant = Field(description="Last day (inclusive, UTC), or an instant with offset (inclusive).")
+    limit: int = Field(default=5000, ge=1, le=MAX_TRACK, description="At most this many locations, earliest first.")
 
 
 class PersonQuery(_Model):
