@@ -51,6 +51,7 @@ class TriggerConsumer:
         self.failed: BaseException | None = None
         self.trackers: dict[Any, PartitionTracker] = {}
         self._committed: dict[Any, int] = {}
+        self._last_commit = 0.0
         # Re-entrant: a future that is already done runs its callback inside submit's caller.
         self._lock = threading.RLock()
         self._futures: set[concurrent.futures.Future[str]] = set()
@@ -171,7 +172,7 @@ class TriggerConsumer:
 
     def _commit(self, consumer: Any, force: bool = False, only: set[Any] | None = None) -> None:
         now = time.monotonic()
-        if not force and now - getattr(self, "_last_commit", 0.0) < self.tuning.commit_interval:
+        if not force and now - self._last_commit < self.tuning.commit_interval:
             return
         self._last_commit = now
         with self._lock:
