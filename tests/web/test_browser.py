@@ -244,7 +244,9 @@ def test_own_track_is_drawn_when_the_api_offers_it(page, urls, api, subject, def
     page.goto(person_url(urls, subject["id"], defaults))
     settle(page)
     if any(re.fullmatch(r"/api/persons/\{[^}]+\}/locations", path) for path in paths):
-        track = api(f"/api/persons/{subject['id']}/locations", **defaults).json()
+        track = api(f"/api/persons/{subject['id']}/locations", start_date=defaults["start_date"],
+                    end_date=defaults["end_date"]).json()
+        assert isinstance(track, list) and track
         points = page.get_attribute("[data-testid=own-track]", "points").split()
         assert len(points) == len(track)
     else:
