@@ -211,3 +211,21 @@ def test_explicit_assumption_and_person_id_collisions(postgres_server):
         ).one()
     assert moved[0] > 1 and (moved[1], moved[2]) == (10.75, 59.91)
     assert import_legacy(source, target, assume=Order.SWAPPED).locations_added == 0
+
+
+def test_import_legacy_command(postgres_server, original):
+    """`udaconnect import-legacy <DSN>` migrates the original and prints the report."""
+    import subprocess
+    import sys
+
+    target = create_database(postgres_server, "legacy_target_cli")
+    env = {"DATABASE_URL": target.database_url, "PATH": "/usr/bin:/bin"}
+    done = subprocess.run([sys.executable, "-m", "udaconnect.cli", "import-legacy", original,
+                           "--venue=-106.57,35.06"], capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "39" in done.stdout and "5" in done.stdout, done.stdout
+    with database.engine(target).connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM location")).scalar() == 39
+    bad = subprocess.run([sys.executable, "-m", "udaconnect.cli", "import-legacy", original, "--venue", "x"],
+                         capture_output=True, text=True, env=env, timeout=60)
+    assert bad.returncode == 2 and "LON,LAT" in bad.stderr

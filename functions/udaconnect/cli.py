@@ -53,12 +53,23 @@ def _seed(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _lon_lat(text: str) -> tuple[float, float]:
+    try:
+        lon, lat = (float(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected LON,LAT, got {text!r}") from None
+    return lon, lat
+
+
 def _import_legacy(args: argparse.Namespace, settings: Settings) -> int:
     from udaconnect.legacy import import_legacy
     from udaconnect.storage import database
 
+    from udaconnect.legacy import Order
+
     database.upgrade(settings)
-    report = import_legacy(args.dsn, database.engine(settings))
+    report = import_legacy(args.dsn, database.engine(settings), venues=args.venue,
+                           assume=Order(args.assume) if args.assume else None)
     print(report)
     return 0
 
@@ -137,6 +148,10 @@ def parser() -> argparse.ArgumentParser:
 
     legacy = commands.add_parser("import-legacy", help="migrate an original UdaConnect database")
     legacy.add_argument("dsn", help="the original database, e.g. postgresql://ct_admin@host:5432/geoconnections")
+    legacy.add_argument("--venue", action="append", default=[], type=_lon_lat, metavar="LON,LAT",
+                        help="a known venue: settles rows whose two axis readings are both valid near it")
+    legacy.add_argument("--assume", choices=["lonlat", "latlon"],
+                        help="the order to take for rows still ambiguous (default: skip and report them)")
     legacy.set_defaults(run=_import_legacy)
     return root
 
