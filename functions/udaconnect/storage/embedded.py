@@ -81,6 +81,10 @@ class EmbeddedPostgres:
     directory: Path
     fsync: bool = True
 
+    def __post_init__(self) -> None:
+        # the server runs with its data directory as cwd: every path it is given must be absolute
+        self.directory = Path(self.directory).resolve()
+
     @property
     def _port_file(self) -> Path:
         return self.directory / "port"
