@@ -19,22 +19,26 @@ WITH own AS (
     SELECT coordinate, creation_time, udaconnect_cells_near(coordinate, $4) AS cells FROM location
     WHERE person_id = $1 AND creation_time >= $2 AND creation_time < $3
 ), near AS (
-    SELECT o.id, o.person_id, o.coordinate, o.creation_time
-    FROM own p CROSS JOIN LATERAL unnest(p.cells) AS c(cell)
-    JOIN location o
-      ON o.cell = c.cell
-     AND o.creation_time >= $2 AND o.creation_time < $3
-     {window}
-     AND o.person_id <> $1
-     -- the underscore form has no index support, so the planner keeps to the grid here
-     AND _ST_DWithin(o.coordinate, p.coordinate, $4, true)
+    -- LATERAL makes every probe a parameterised index scan, whatever a generic plan guesses of the sizes
+    SELECT o.* FROM own p CROSS JOIN LATERAL unnest(p.cells) AS c(cell) CROSS JOIN LATERAL (
+        SELECT o.id, o.person_id, o.coordinate, o.creation_time FROM location o
+        WHERE o.cell = c.cell
+          AND o.creation_time >= $2 AND o.creation_time < $3
+          {window}
+          AND o.person_id <> $1
+          -- the underscore form has no index support, so the planner keeps to the grid here
+          AND _ST_DWithin(o.coordinate, p.coordinate, $4, true)
+        OFFSET 0  -- keeps the subquery a parameterised probe: never flattened into a hash join
+    ) AS o
     UNION ALL
-    SELECT o.id, o.person_id, o.coordinate, o.creation_time
-    FROM own p JOIN location o
-      ON ST_DWithin(o.coordinate, p.coordinate, $4)
-     AND o.creation_time >= $2 AND o.creation_time < $3
-     {window}
-     AND o.person_id <> $1
+    SELECT o.* FROM own p CROSS JOIN LATERAL (
+        SELECT o.id, o.person_id, o.coordinate, o.creation_time FROM location o
+        WHERE ST_DWithin(o.coordinate, p.coordinate, $4)
+          AND o.creation_time >= $2 AND o.creation_time < $3
+          {window}
+          AND o.person_id <> $1
+        OFFSET 0
+    ) AS o
     WHERE p.cells IS NULL
 ), hits AS (
     SELECT DISTINCT ON (person_id) id, person_id, coordinate, creation_time
