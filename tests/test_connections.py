@@ -6,9 +6,9 @@ import random
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
-from geodesy import destination, distance
 from sqlalchemy import Engine
 
+from geodesy import destination, distance
 from udaconnect.storage import bulk
 from udaconnect.storage.tables import location
 

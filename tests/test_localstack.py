@@ -10,8 +10,8 @@ import urllib.request
 from collections.abc import Iterator
 
 import pytest
-from conftest import create_database
 
+from conftest import create_database
 from udaconnect.localstack import LocalStack
 from udaconnect.routes import TARGETS, target_for
 from udaconnect.seed import seed
@@ -43,7 +43,8 @@ def test_the_gateway_routes_each_path_to_its_function(stack: LocalStack) -> None
     assert status == 200 and len(json.loads(body)) == 30
     status, _, body = fetch(stack.api_url + "/api/persons/3/connection?start_date=2020-07-06&end_date=2020-07-06")
     assert status == 200 and all(c["person"]["id"] != 3 for c in json.loads(body))
-    status, _, _ = fetch(stack.api_url + "/api/persons", "POST", b'{"first_name":"A","last_name":"B","company_name":"C"}')
+    person = b'{"first_name":"A","last_name":"B","company_name":"C"}'
+    status, _, _ = fetch(stack.api_url + "/api/persons", "POST", person)
     assert status == 201
 
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from conftest import create_database
 from sqlalchemy import inspect, text
 
+from conftest import create_database
 from udaconnect.queries.connections import STATEMENTS, ConnectionSearch
+from udaconnect.seed import seed
 from udaconnect.storage import database
 from udaconnect.synthetic import Conference
-from udaconnect.seed import seed
 
 
 def test_upgrade_downgrade_upgrade(postgres_server: str) -> None:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from geodesy import distance
 from sqlalchemy import text
 
+from geodesy import distance
 from udaconnect.synthetic import Conference, DemoConference
 
 

@@ -10,9 +10,24 @@ from datetime import UTC, datetime, timedelta
 
 METERS_PER_DEGREE = 111_320.0
 
-FIRST = ["Ava", "Ben", "Chloe", "Dmitri", "Elena", "Farid", "Grace", "Hiro", "Ines", "Jonas", "Kofi", "Lena", "Mateo", "Nadia", "Omar", "Priya", "Quinn", "Rosa", "Sven", "Tariq", "Uma", "Victor", "Wen", "Ximena", "Yusuf", "Zoe", "Aiko", "Bruno", "Carmen", "Diego", "Esme", "Felix", "Gita", "Hugo", "Ivy", "Jamal", "Keiko", "Liam", "Mira", "Noor", "Olga", "Pablo", "Rhea", "Sami", "Thea", "Ulrich", "Vera", "Wyatt", "Yara", "Zane"]
-LAST = ["Abara", "Berg", "Chen", "Diaz", "Eriksen", "Fontaine", "Garcia", "Haddad", "Ito", "Jensen", "Kowalski", "Laurent", "Moreau", "Nakamura", "Okafor", "Petrov", "Quispe", "Rossi", "Silva", "Tanaka", "Ueda", "Varga", "Weber", "Xu", "Yilmaz", "Zhou", "Novak", "Singh", "Murphy", "Costa", "Fischer", "Kim", "Lopez", "Mensah", "Nguyen", "Olsen", "Park", "Reyes", "Schmidt", "Torres"]
-COMPANIES = ["Alpha Omega Upholstery", "Helpful Tree Care", "Paul Tax Service", "Rocky Mountain Geodesy", "Northwind Traders", "Blue Harbor Labs", "Cedar & Pine", "Quantum Bakery", "Orbital Freight", "Lumen Health", "Tidewater Analytics", "Granite Robotics", "Copper Kettle Media", "Silverline Energy", "Fable Games", "Urban Canopy", "Kestrel Security", "Meridian Maps", "Open Sky Airlines", "Bright Loom Textiles"]
+FIRST = (
+    "Ava", "Ben", "Chloe", "Dmitri", "Elena", "Farid", "Grace", "Hiro", "Ines", "Jonas", "Kofi", "Lena", "Mateo",
+    "Nadia", "Omar", "Priya", "Quinn", "Rosa", "Sven", "Tariq", "Uma", "Victor", "Wen", "Ximena", "Yusuf", "Zoe",
+    "Aiko", "Bruno", "Carmen", "Diego", "Esme", "Felix", "Gita", "Hugo", "Ivy", "Jamal", "Keiko", "Liam", "Mira",
+    "Noor", "Olga", "Pablo", "Rhea", "Sami", "Thea", "Ulrich", "Vera", "Wyatt", "Yara", "Zane",
+)
+LAST = (
+    "Abara", "Berg", "Chen", "Diaz", "Eriksen", "Fontaine", "Garcia", "Haddad", "Ito", "Jensen", "Kowalski",
+    "Laurent", "Moreau", "Nakamura", "Okafor", "Petrov", "Quispe", "Rossi", "Silva", "Tanaka", "Ueda", "Varga",
+    "Weber", "Xu", "Yilmaz", "Zhou", "Novak", "Singh", "Murphy", "Costa", "Fischer", "Kim", "Lopez", "Mensah",
+    "Nguyen", "Olsen", "Park", "Reyes", "Schmidt", "Torres",
+)
+COMPANIES = (
+    "Alpha Omega Upholstery", "Helpful Tree Care", "Paul Tax Service", "Rocky Mountain Geodesy",
+    "Northwind Traders", "Blue Harbor Labs", "Cedar & Pine", "Quantum Bakery", "Orbital Freight", "Lumen Health",
+    "Tidewater Analytics", "Granite Robotics", "Copper Kettle Media", "Silverline Energy", "Fable Games",
+    "Urban Canopy", "Kestrel Security", "Meridian Maps", "Open Sky Airlines", "Bright Loom Textiles",
+)
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""CloudEvent types and payloads: what devices report and what the functions announce (JSON Schemas in schema/events/)."""
+"""CloudEvent types and payloads: what devices report and what functions announce (schemas in schema/events/)."""
 
 from __future__ import annotations
 
