@@ -7,6 +7,7 @@ query per own location with `coordinate::geography` (defeating any index) and ot
 
 from __future__ import annotations
 
+import json
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -53,4 +54,5 @@ def find_contacts(cursor: Any, person_id: int, start: date, end: date, meters: f
             result.append({"person": persons[other], "location": {
                 "id": other_id, "person_id": other, "longitude": str(ox), "latitude": str(oy),
                 "creation_time": datetime.isoformat(when)}})
+    json.dumps(result)  # the original answered JSON too (flask-restx marshalling, not reproduced here)
     return result

@@ -59,7 +59,9 @@ SELECT '[' || coalesce(string_agg(
     || '},"location":{"id":' || id || ',"person_id":' || person_id
     || ',"longitude":' || ST_X(coordinate::geometry) || ',"latitude":' || ST_Y(coordinate::geometry)
     || ',"creation_time":' || to_json(creation_time) || '}}',
-    ',' ORDER BY creation_time, person_id), '') || ']'
+    -- page is sorted and nothing between it and the aggregate reorders rows (no parallel plan, see prepare):
+    -- an ORDER BY here would sort the same 10k rows twice (~5 ms at 1M locations)
+    ','), '') || ']'
 FROM page
 """
 _WINDOW = "AND o.creation_time >= p.creation_time - $6 AND o.creation_time <= p.creation_time + $6"
@@ -92,6 +94,8 @@ class ConnectionSearch:
 def prepare(cursor) -> None:  # type: ignore[no-untyped-def]
     """Prepare the search statements on this database session (generic plans: same shape for every call)."""
     cursor.execute("SET plan_cache_mode = force_generic_plan")
+    # a request is one person's search among many at once: workers would only steal cores from the others
+    cursor.execute("SET max_parallel_workers_per_gather = 0")
     for name, (types, sql) in STATEMENTS.items():
         cursor.execute(f"PREPARE {name} {types} AS {sql}")
 
