@@ -2,7 +2,8 @@
 
     UdaConnectError
     ├── InvalidInput          a client sent something we cannot accept (-> 4xx, never retried)
-    │   └── NotFound          it names a person or location that does not exist (-> 404)
+    │   ├── NotFound          it names a person or location that does not exist (-> 404)
+    │   └── PayloadTooLarge   its body is larger than we take (-> 413)
     ├── Conflict              it collides with what exists (-> 409)
     └── InfrastructureError   the database or the broker failed (-> 5xx/503, the caller or broker retries)
 """
@@ -33,6 +34,10 @@ class InvalidInput(UdaConnectError):
 
 class NotFound(InvalidInput):
     status = 404
+
+
+class PayloadTooLarge(InvalidInput):
+    status = 413
 
 
 class Conflict(UdaConnectError):

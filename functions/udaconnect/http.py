@@ -10,11 +10,20 @@ from typing import Any, TypeVar
 from flask import Request, Response
 from pydantic import BaseModel, ValidationError
 
-from udaconnect.errors import Conflict, FieldError, InfrastructureError, InvalidInput, UdaConnectError
+from udaconnect.errors import (
+    Conflict,
+    FieldError,
+    InfrastructureError,
+    InvalidInput,
+    PayloadTooLarge,
+    UdaConnectError,
+)
 
 log = logging.getLogger(__name__)
 
 PROBLEM = "application/problem+json"
+#: The largest JSON body an API call takes (a person is a few hundred bytes).
+MAX_BODY = 64 * 1024
 CORS = {
     "Access-Control-Allow-Origin": "*",
     "Access-Control-Allow-Methods": "GET, POST, OPTIONS",
@@ -75,10 +84,15 @@ def json_body(request: Request) -> Any:
     mimetype = request.mimetype or ""
     if mimetype != "application/json" and not mimetype.endswith("+json"):
         raise InvalidInput("the body must be application/json", [FieldError("body", f"content type {mimetype!r}")])
+    if (request.content_length or 0) > MAX_BODY:
+        raise PayloadTooLarge(f"the body is larger than {MAX_BODY} bytes", [FieldError("body", "too large")])
+    data = request.get_data(cache=True)
+    if len(data) > MAX_BODY:  # chunked bodies carry no Content-Length
+        raise PayloadTooLarge(f"the body is larger than {MAX_BODY} bytes", [FieldError("body", "too large")])
     try:
-        return json.loads(request.get_data(cache=True) or b"")
-    except (ValueError, UnicodeDecodeError) as error:
-        raise InvalidInput("the body is not valid JSON", [FieldError("body", str(error))]) from None
+        return json.loads(data or b"")
+    except (ValueError, UnicodeDecodeError, RecursionError) as error:
+        raise InvalidInput("the body is not valid JSON", [FieldError("body", str(error)[:200])]) from None
 
 
 def guarded(handler: Callable[[Request], Response]) -> Callable[[Request], Response]:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -22,7 +23,19 @@ MAX_PAGE = 1000
 MAX_CONNECTIONS = 100_000
 MAX_TRACK = 50_000
 
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+
+
+def _printable(value: str) -> str:
+    """No control characters: PostgreSQL cannot store NUL, and the others are never part of a name."""
+    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in value):
+        raise ValueError("must not contain control characters")
+    return value
+
+
+Printable = AfterValidator(_printable)
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), Printable]
+#: Years a conference can plausibly be in; also keeps "the day after" inside what Python and PostgreSQL hold.
+FIRST_YEAR, LAST_YEAR = 1900, 9998
 
 
 def _day_or_instant(value: object) -> date | datetime:
@@ -35,8 +48,15 @@ def _day_or_instant(value: object) -> date | datetime:
         parsed = datetime.fromisoformat(value.strip())
     else:
         raise ValueError("must be a date YYYY-MM-DD or an ISO 8601 date-time with offset")
-    if isinstance(parsed, datetime) and parsed.utcoffset() is None:
-        raise ValueError("must include a UTC offset, e.g. 2020-07-07T10:00:00Z")
+    if isinstance(parsed, datetime):
+        if parsed.utcoffset() is None:
+            raise ValueError("must include a UTC offset, e.g. 2020-07-07T10:00:00Z")
+        try:
+            parsed = parsed.astimezone(UTC)  # offsets up to ±23:59 parse here; PostgreSQL takes up to ±15:59
+        except OverflowError:
+            raise ValueError(f"must be between the years {FIRST_YEAR} and {LAST_YEAR}") from None
+    if not FIRST_YEAR <= parsed.year <= LAST_YEAR:
+        raise ValueError(f"must be between the years {FIRST_YEAR} and {LAST_YEAR}")
     return parsed
 
 
@@ -116,10 +136,10 @@ class TrackQuery(_Model):
 class PersonQuery(_Model):
     """Search and paging of the person directory."""
 
-    q: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] | None = Field(
+    q: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200), Printable] | None = Field(
         default=None, description="Case-insensitive match on first name, last name or company.")
     limit: int | None = Field(default=None, ge=1, le=MAX_PAGE, description="Page size (all when absent).")
-    offset: int = Field(default=0, ge=0, description="Persons to skip.")
+    offset: int = Field(default=0, ge=0, le=2**31 - 1, description="Persons to skip.")
 
 
 class FieldProblem(_Model):
