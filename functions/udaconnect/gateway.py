@@ -34,7 +34,7 @@ def _connection(base: str) -> http.client.HTTPConnection:
         parts = urlsplit(base)
         kind = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
         pool[base] = kind(parts.hostname or "localhost", parts.port, timeout=TIMEOUT)
-    return pool[base]  # type: ignore[no-any-return]
+    return pool[base]
 
 
 def _forward(base: str, request: Request) -> Response:

@@ -89,7 +89,7 @@ def to_search(person_id: int, query: ConnectionQuery) -> ConnectionSearch:
     return ConnectionSearch(person_id, start, end, query.distance, window, query.limit)
 
 
-def to_geojson(connections: list[dict]) -> dict:  # type: ignore[type-arg]
+def to_geojson(connections: list[dict]) -> dict:
     """The meeting points as a FeatureCollection: one Point feature per person met."""
     return {
         "type": "FeatureCollection",

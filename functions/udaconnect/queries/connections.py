@@ -91,7 +91,7 @@ class ConnectionSearch:
         return "udaconnect_connections_window", [*params, self.window]
 
 
-def prepare(cursor) -> None:  # type: ignore[no-untyped-def]
+def prepare(cursor) -> None:
     """Prepare the search statements on this database session (generic plans: same shape for every call)."""
     cursor.execute("SET plan_cache_mode = force_generic_plan")
     # a request is one person's search among many at once: workers would only steal cores from the others
@@ -100,7 +100,7 @@ def prepare(cursor) -> None:  # type: ignore[no-untyped-def]
         cursor.execute(f"PREPARE {name} {types} AS {sql}")
 
 
-def search_json(dbapi_connection, info: dict[str, Any], search: ConnectionSearch) -> str:  # type: ignore[no-untyped-def]
+def search_json(dbapi_connection, info: dict[str, Any], search: ConnectionSearch) -> str:
     """The connections as a JSON array text: [{"person": {...}, "location": {...}}, ...] ordered by time."""
     with dbapi_connection.cursor() as cur:
         if not info.get("udaconnect_connections_prepared"):

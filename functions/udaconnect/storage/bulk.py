@@ -11,7 +11,7 @@ from itertools import islice
 CHUNK = 50_000
 
 
-def _copy(cursor, table: str, columns: str, lines: Iterable[str]) -> int:  # type: ignore[no-untyped-def]
+def _copy(cursor, table: str, columns: str, lines: Iterable[str]) -> int:
     buffer = io.StringIO()
     count = 0
     for line in lines:
@@ -22,7 +22,7 @@ def _copy(cursor, table: str, columns: str, lines: Iterable[str]) -> int:  # typ
     return count
 
 
-def copy_persons(dbapi_connection, persons: Iterable[tuple[int, str, str, str]]) -> int:  # type: ignore[no-untyped-def]
+def copy_persons(dbapi_connection, persons: Iterable[tuple[int, str, str, str]]) -> int:
     """COPY (id, first_name, last_name, company_name) rows, then move the id sequence past them."""
     with dbapi_connection.cursor() as cur:
         lines = (f"{i}\t{_text(f)}\t{_text(la)}\t{_text(c)}\n" for i, f, la, c in persons)
@@ -32,7 +32,7 @@ def copy_persons(dbapi_connection, persons: Iterable[tuple[int, str, str, str]])
     return count
 
 
-def copy_locations(  # type: ignore[no-untyped-def]
+def copy_locations(
     dbapi_connection,
     fixes: Iterable[tuple[int, float, float, datetime]],
     progress: Callable[[int], None] | None = None,

@@ -35,7 +35,7 @@ def _engine(url: str, pool_size: int) -> Engine:
     )
 
     @event.listens_for(engine, "connect")
-    def _utc(dbapi_connection, _record):  # type: ignore[no-untyped-def]
+    def _utc(dbapi_connection, _record):
         with dbapi_connection.cursor() as cur:
             cur.execute("SET TIME ZONE 'UTC'")
 
@@ -47,7 +47,7 @@ def engine(settings: Settings) -> Engine:
     return _engine(database_url(settings), settings.pool_size)
 
 
-def _alembic_config(settings: Settings, url: str):  # type: ignore[no-untyped-def]
+def _alembic_config(settings: Settings, url: str):
     from alembic.config import Config
 
     config = Config()

@@ -111,7 +111,7 @@ class EmbeddedPostgres:
         proc = subprocess.run(cmd, capture_output=True, text=True, check=False, **kwargs)  # type: ignore[call-overload]
         if check and proc.returncode != 0:
             raise InfrastructureError(f"{args[0]} failed ({proc.returncode}): {proc.stderr.strip() or proc.stdout}")
-        return proc  # type: ignore[no-any-return]
+        return proc
 
     def _prepare_directory(self) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
