@@ -62,7 +62,8 @@ def dev(session: nox.Session) -> None:
     """The local stack with the demo conference: web client on :30000, API on :30001."""
     ensure_postgis(session)
     session.install("-q", "-e", ".[local]")
-    session.run("udaconnect", "dev", "--demo", *session.posargs)
+    # Ctrl-C reaches both nox and the stack: give the stack time to stop its processes and database
+    session.run("udaconnect", "dev", "--demo", *session.posargs, interrupt_timeout=60, terminate_timeout=10)
 
 
 @nox.session

@@ -103,6 +103,7 @@ def _dev(args: argparse.Namespace, settings: Settings) -> int:
     except KeyboardInterrupt:
         pass
     finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the clean-up short
         print("\nstopping...", flush=True)
         stack.stop()
         if embedded is not None and started_here:

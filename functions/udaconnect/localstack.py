@@ -25,6 +25,16 @@ MAIN = PROJECT_ROOT / "functions" / "main.py"
 HTTP_TARGETS = ("persons", "connections")
 
 
+def _die_with_parent() -> None:
+    """In the child: get SIGTERM when the stack's process dies, however it dies (Linux; elsewhere a no-op)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass
+
+
 @dataclass
 class Process:
     target: str
@@ -87,6 +97,7 @@ class LocalStack:
             [sys.executable, "-m", "functions_framework", "--source", str(MAIN), "--target", target,
              "--host", self.host, "--port", str(port)],
             env=environment, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+            preexec_fn=_die_with_parent,
         )
         process = self.processes[target] = Process(target, port, popen)
         return process

@@ -21,6 +21,7 @@ class ProgressBar:
 
     def __call__(self, step: int) -> None:
         self.done += step
+        self.total = max(self.total, self.done)  # the total may be an estimate
         fraction = min(self.done / self.total, 1.0)
         tty = self.stream.isatty()
         if not tty and fraction - self._shown < 0.25 and fraction < 1.0:
