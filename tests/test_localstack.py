@@ -97,3 +97,11 @@ def test_dev_command_prints_where_to_open_it(postgres_server: str, tmp_path) -> 
     assert fetch(f"http://127.0.0.1:{api}/api/persons")[0] == 200
     process.terminate()
     assert process.wait(30) == 0
+
+
+def test_dev_refuses_ports_in_use(stack: LocalStack, tmp_path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "udaconnect.cli", "--data-dir", str(tmp_path), "dev", "--api-port", str(stack.api_port),
+         "--web-port", str(free_port())], capture_output=True, text=True, timeout=60,
+        env={"DATABASE_URL": "postgresql://nobody@127.0.0.1:1/none", "PATH": "/usr/bin:/bin"})
+    assert done.returncode == 2 and f"port {stack.api_port} is in use" in done.stderr
