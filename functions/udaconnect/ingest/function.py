@@ -1,0 +1,75 @@
+"""The `ingest` target: POST / and /api/events (CloudEvents), POST /api/locations (the original body).
+
+A request is all-or-nothing: when any event of a batch is invalid none is published, and the problem
+names each bad event by index and id, so a client fixes or drops those and resends the whole batch.
+"""
+
+from __future__ import annotations
+
+from flask import Request, Response
+
+from udaconnect import http
+from udaconnect.errors import FieldError, InvalidInput
+from udaconnect.ingest import envelope, legacy
+from udaconnect.ingest.auth import authenticate
+from udaconnect.ingest.validation import Report, check
+
+_EVENTS = ("/", "/api/events", "/api/events/")
+_LOCATIONS = ("/api/locations", "/api/locations/")
+
+
+@http.guarded
+def handle(request: Request) -> Response:
+    if request.path == "/health":
+        return http.health()
+    if request.path not in _EVENTS + _LOCATIONS:
+        return http.problem(404, f"no such resource: {request.path}")
+    if request.method != "POST":
+        return http.method_not_allowed("POST")
+    authenticate(request)
+    if (request.content_length or 0) > envelope.MAX_BODY_BYTES:
+        raise envelope.TooLarge(f"the body exceeds {envelope.MAX_BODY_BYTES} bytes; send smaller batches")
+    if request.path in _LOCATIONS:
+        return _legacy(request)
+    raws, batch = envelope.read(dict(request.headers), request.get_data())
+    reports, invalid = [], []
+    for index, raw in enumerate(raws):
+        result = check(raw)
+        if isinstance(result, Report):
+            reports.append(result)
+        else:
+            invalid.append((index, raw.attributes.get("id"), result))
+    if invalid:
+        return _refused(invalid, len(raws), batch)
+    _publish(reports)
+    return http.json_response({"accepted": len(reports), "ids": [r.id for r in reports]}, 202)
+
+
+def _legacy(request: Request) -> Response:
+    raw = legacy.to_event(http.json_body(request))
+    result = check(raw)
+    if not isinstance(result, Report):
+        raise InvalidInput("invalid location", [FieldError(legacy.field_name(e.field), e.message) for e in result])
+    _publish([result])
+    # Storage is asynchronous now: the id names the report (the CloudEvent id), not a database row.
+    return http.json_response({"id": result.id}, 202, {"Location": f"/api/events/{result.id}"})
+
+
+def _publish(reports: list[Report]) -> None:
+    from udaconnect import publisher
+    from udaconnect.bootstrap import context
+
+    publisher.for_settings(context().settings).publish([r.event for r in reports])
+
+
+def _refused(invalid: list[tuple[int, object, list[FieldError]]], total: int, batch: bool) -> Response:
+    errors = [{"field": f"[{index}].{e.field}" if batch else e.field, "message": e.message}
+              for index, _, found in invalid for e in found]
+    if batch:
+        named = ", ".join(f"{index} (id {event_id!r})" for index, event_id, _ in invalid)
+        detail = f"{len(invalid)} of {total} events are invalid: {named}; none was accepted"
+    else:
+        detail = "the event is invalid; it was not accepted"
+    body = {"type": "about:blank", "title": "Bad Request", "status": 400, "detail": detail, "errors": errors,
+            "invalid": [{"index": index, "id": event_id} for index, event_id, _ in invalid]}
+    return http.json_response(body, 400, content_type=http.PROBLEM)

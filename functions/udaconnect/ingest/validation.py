@@ -1,0 +1,105 @@
+"""Judge raw CloudEvents: the envelope, the location payload and its ranges; valid ones become broker events."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from pydantic import ValidationError
+
+from udaconnect.broker.event import Event
+from udaconnect.contracts.events import LOCATION_REPORTED, LocationReported
+from udaconnect.errors import FieldError
+from udaconnect.http import field_errors
+from udaconnect.ingest.envelope import RawEvent, media_type
+
+#: A phone's clock may run a little fast; a fix further in the future than this is refused.
+MAX_CLOCK_SKEW = timedelta(minutes=5)
+REQUIRED = ("specversion", "id", "source", "type")
+_NAME = re.compile(r"^[a-z0-9]{1,64}$")
+_JSON_TYPES = ("application/json", "text/json")
+
+
+@dataclass(frozen=True)
+class Report:
+    """A valid location report, ready to publish (data re-serialized from the validated payload)."""
+
+    event: Event
+    payload: LocationReported
+
+    @property
+    def id(self) -> str:
+        return self.event.attributes["id"]
+
+
+def check(raw: RawEvent, now: datetime | None = None) -> Report | list[FieldError]:
+    errors = _envelope(raw.attributes)
+    payload: LocationReported | None = None
+    if raw.data_error:
+        errors.append(FieldError("data", raw.data_error))
+    elif not raw.has_data:
+        errors.append(FieldError("data", "missing: a location report carries its fix as data"))
+    else:
+        try:
+            payload = check_payload(raw.data, now)
+        except InvalidPayload as invalid:
+            errors.extend(invalid.errors)
+    if errors or payload is None:
+        return errors
+    attributes = {name: _text(value) for name, value in raw.attributes.items()}
+    attributes["datacontenttype"] = "application/json"
+    # One person's fixes share a partition and so stay in order (the Kafka record key).
+    attributes["partitionkey"] = str(payload.person_id)
+    return Report(Event(attributes, payload.model_dump_json().encode()), payload)
+
+
+class InvalidPayload(Exception):
+    """A payload that can never be stored, with the reason per field."""
+
+    def __init__(self, errors: list[FieldError]) -> None:
+        self.errors = errors
+
+
+def check_payload(data: Any, now: datetime | None = None) -> LocationReported:
+    """The validated payload, or InvalidPayload naming each bad field."""
+    if not isinstance(data, dict):
+        raise InvalidPayload([FieldError("data", f"must be a JSON object, got {type(data).__name__}")])
+    try:
+        payload = LocationReported.model_validate(data)
+    except ValidationError as error:
+        raise InvalidPayload(field_errors(error, "data.")) from None
+    now = now or datetime.now(UTC)
+    if payload.recorded_at > now + MAX_CLOCK_SKEW:
+        raise InvalidPayload([FieldError("data.recorded_at", f"is in the future ({payload.recorded_at.isoformat()})")])
+    return payload
+
+
+def _envelope(attributes: dict[str, Any]) -> list[FieldError]:
+    errors = []
+    for name in REQUIRED:
+        value = attributes.get(name)
+        if value is None or value == "":
+            errors.append(FieldError(name, "missing required attribute"))
+        elif not isinstance(value, str):
+            errors.append(FieldError(name, f"must be a string, got {type(value).__name__}"))
+    if isinstance(attributes.get("specversion"), str) and attributes["specversion"] != "1.0":
+        errors.append(FieldError("specversion", f"unsupported {attributes['specversion']!r}; use 1.0"))
+    if isinstance(attributes.get("type"), str) and attributes["type"] not in ("", LOCATION_REPORTED):
+        errors.append(FieldError("type", f"{attributes['type']!r} is not accepted here; use {LOCATION_REPORTED}"))
+    content_type = attributes.get("datacontenttype", "application/json")
+    if not isinstance(content_type, str) or media_type(content_type) not in _JSON_TYPES:
+        errors.append(FieldError("datacontenttype", f"{content_type!r}: the data must be application/json"))
+    for name, value in attributes.items():
+        if not _NAME.match(name):
+            errors.append(FieldError(name, "attribute names are 1-64 lower-case letters and digits"))
+        elif name not in REQUIRED and not isinstance(value, (str, int, bool)):
+            errors.append(FieldError(name, f"must be a string, integer or boolean, got {type(value).__name__}"))
+    return errors
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
