@@ -57,9 +57,10 @@ def _legacy(request: Request) -> Response:
 
 def _publish(reports: list[Report]) -> None:
     from udaconnect import publisher
-    from udaconnect.bootstrap import context
+    from udaconnect.settings import Settings
 
-    publisher.for_settings(context().settings).publish([r.event for r in reports])
+    # Not udaconnect.bootstrap: it imports SQLAlchemy, which ingest never needs (cold start, memory).
+    publisher.for_settings(Settings.from_env()).publish([r.event for r in reports])
 
 
 def _refused(invalid: list[tuple[int, object, list[FieldError]]], total: int, batch: bool) -> Response:
