@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import logging
+import os
 import threading
 from collections.abc import Sequence
 from functools import lru_cache
@@ -43,19 +44,23 @@ class KafkaPublisher:
                     raise InfrastructureError("no Kafka configured: set KAFKA_BOOTSTRAP_SERVERS")
                 from kafka import KafkaProducer
 
+                options = {}
+                if "bootstrap_timeout_ms" in KafkaProducer.DEFAULT_CONFIG:  # kafka-python >= 3: else 30 s
+                    options["bootstrap_timeout_ms"] = int(self.timeout * 1000)
                 self._producer = KafkaProducer(
                     bootstrap_servers=self.bootstrap_servers, acks="all", enable_idempotence=True,
                     # Concurrent requests share batches: a few ms of linger turns many sends into one request.
                     linger_ms=5, batch_size=512 * 1024, max_request_size=2 * 1024 * 1024,
                     max_block_ms=int(self.timeout * 1000), request_timeout_ms=int(self.timeout * 1000),
-                    retries=5, client_id="udaconnect-publisher")
+                    retries=5, client_id="udaconnect-publisher", **options)
             return self._producer
 
     def publish(self, events: Sequence[Event]) -> None:
         from udaconnect.broker.kafka_binding import to_binary
 
-        producer = self._get()
+        producer = None
         try:
+            producer = self._get()
             futures = []
             for event in events:
                 record = to_binary(event)
@@ -63,8 +68,11 @@ class KafkaPublisher:
                                              headers=record.headers))
             for future in futures:
                 future.get(timeout=self.timeout)
+        except InfrastructureError:
+            raise
         except Exception as error:  # kafka-python raises many unrelated types; all mean "not stored"
-            self._reset(producer)
+            if producer is not None:
+                self._reset(producer)
             raise InfrastructureError(f"Kafka did not take the events: {error!r}") from error
 
     def _reset(self, producer: Any) -> None:
@@ -130,7 +138,9 @@ class HttpPublisher:
             self._pool.shutdown(wait=False)
 
 
-def create(settings: Settings, timeout: float = 10.0) -> Publisher:
+def create(settings: Settings, timeout: float | None = None) -> Publisher:
+    """The publisher Settings.publisher names; UDACONNECT_PUBLISH_TIMEOUT (s) bounds each publish (default 10)."""
+    timeout = timeout or float(os.environ.get("UDACONNECT_PUBLISH_TIMEOUT", "10"))
     if settings.publisher == "http":
         return HttpPublisher(settings.broker_url, timeout)
     if settings.publisher == "kafka":
