@@ -130,6 +130,19 @@ def _openapi(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _schemas(args: argparse.Namespace, settings: Settings) -> int:
+    from udaconnect import schemas
+
+    if args.check:
+        stale = schemas.stale()
+        for name in stale:
+            print(f"stale: schema/events/{name} (run: udaconnect schemas)", file=sys.stderr)
+        return 1 if stale else 0
+    for path in schemas.write():
+        print(path)
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="udaconnect", description=__doc__)
     root.add_argument("--data-dir", type=Path, help="local state (embedded PostgreSQL); default .udaconnect/")
@@ -158,6 +171,9 @@ def parser() -> argparse.ArgumentParser:
     dev.set_defaults(run=_dev)
 
     commands.add_parser("openapi", help="print the OpenAPI document").set_defaults(run=_openapi)
+    schemas = commands.add_parser("schemas", help="write the CloudEvent payload JSON Schemas to schema/events/")
+    schemas.add_argument("--check", action="store_true", help="only report stale files (exit 1)")
+    schemas.set_defaults(run=_schemas)
 
     legacy = commands.add_parser("import-legacy", help="migrate an original UdaConnect database")
     legacy.add_argument("dsn", help="the original database, e.g. postgresql://ct_admin@host:5432/geoconnections")

@@ -57,4 +57,7 @@ def _create(request: Request) -> Response:
     new = http.parse(NewPerson, http.json_body(request), "person")
     with context().engine.begin() as conn:
         created = queries.create_person(conn, new)
+    from udaconnect.api import announce
+
+    announce.person_created(created, context().settings)  # after the commit; a failure is logged, not raised
     return http.json_response(created.model_dump(), 201, {"Location": f"/api/persons/{created.id}"})
