@@ -1,7 +1,8 @@
-"""The local stack: PostGIS, migrations, and every function target as its own functions-framework process.
+"""The local stack: PostGIS, migrations, Kafka, the local broker, and every function target as its own process.
 
 The same shape as the cluster: each target in its own process (as each Knative Service has its own pods),
-the gateway in front of the API by the routing table, the web client on its own port.
+the gateway in front of the API by the routing table, the web client on its own port, and the broker data plane
+(python -m udaconnect.broker, driven by eventing/) delivering to the persist process as the Trigger says.
 """
 
 from __future__ import annotations
@@ -16,13 +17,18 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from udaconnect.broker.kafka_server import KafkaServer
 from udaconnect.settings import PROJECT_ROOT, Settings
 from udaconnect.storage.embedded import free_port
 
 log = logging.getLogger(__name__)
 MAIN = PROJECT_ROOT / "functions" / "main.py"
-#: What the local stack runs today, in start order; the gateway and web come last.
-HTTP_TARGETS = ("persons", "connections")
+#: What the local stack runs, in start order; the broker follows persist, the gateway and web come last.
+HTTP_TARGETS = ("persons", "connections", "ingest", "persist")
+#: Targets that talk to the broker (they get KAFKA_BOOTSTRAP_SERVERS and K_SINK).
+EVENT_TARGETS = frozenset({"persons", "ingest", "persist"})
+#: Per-target environment: group commit batches only as many deliveries as the process has threads.
+TARGET_ENV = {"persist": {"THREADS": "64"}}
 
 
 def _die_with_parent() -> None:
@@ -40,6 +46,7 @@ class Process:
     target: str
     port: int
     popen: subprocess.Popen[bytes]
+    env: dict[str, str] = field(default_factory=dict)
 
     @property
     def url(self) -> str:
@@ -55,6 +62,8 @@ class LocalStack:
     host: str = "127.0.0.1"
     processes: dict[str, Process] = field(default_factory=dict)
     database_url: str = ""
+    kafka: KafkaServer | None = None
+    _stopped: dict[str, Process] = field(default_factory=dict, repr=False)
 
     @property
     def api_url(self) -> str:
@@ -71,35 +80,77 @@ class LocalStack:
         database.upgrade(self.settings)
         return self.database_url
 
+    @property
+    def broker_url(self) -> str:
+        """The broker ingress (what K_SINK holds in the cluster)."""
+        process = self.processes.get("broker")
+        port = process.port if process else 0
+        return f"http://{self.host}:{port}/{self.settings.namespace}/{self.settings.broker}"
+
+    def start_kafka(self) -> str:
+        """Kafka: KAFKA_BOOTSTRAP_SERVERS when set, else a tansu broker in memory (events last as long as it)."""
+        if self.kafka is None:
+            log_path = self.log_dir / "kafka.log" if self.log_dir else None
+            if self.log_dir:
+                self.log_dir.mkdir(parents=True, exist_ok=True)
+            self.kafka = KafkaServer(external=self.settings.kafka_bootstrap_servers, log_path=log_path).start()
+        return self.kafka.bootstrap_servers
+
     def start(self, targets: tuple[str, ...] = HTTP_TARGETS) -> LocalStack:
         if not self.database_url:
             self.start_database()
         env = {"DATABASE_URL": self.database_url}
+        events = bool(EVENT_TARGETS & set(targets))
+        if events:
+            broker_port = free_port()
+            env.update(KAFKA_BOOTSTRAP_SERVERS=self.start_kafka(), UDACONNECT_PUBLISHER=self.settings.publisher,
+                       K_SINK=f"http://{self.host}:{broker_port}/{self.settings.namespace}/{self.settings.broker}")
         for target in targets:
-            self.spawn(target, free_port(), env)
-        upstreams = {f"UDACONNECT_UPSTREAM_{p.target.upper()}": p.url for p in self.processes.values()}
+            self.spawn(target, free_port(), {**env, **TARGET_ENV.get(target, {})})
+        if events:
+            self.spawn_broker(broker_port)
+        upstreams = {f"UDACONNECT_UPSTREAM_{p.target.upper()}": p.url for p in self.processes.values()
+                     if p.target in targets}
         self.spawn("gateway", self.api_port, upstreams)
         if (PROJECT_ROOT / "functions" / "udaconnect" / "web").exists():
             self.spawn("web", self.web_port, {"UDACONNECT_API_BASE_URL": self.api_url})
         for process in self.processes.values():
-            self.wait_healthy(process)
+            self.wait_healthy(process, timeout=90 if process.target == "broker" else 60)
         return self
+
+    def spawn_broker(self, port: int) -> Process:
+        """The local broker data plane, its Trigger subscribers resolved to this stack's processes."""
+        assert self.kafka is not None
+        subscribers = [f"--subscriber={p.target}={p.url}" for p in self.processes.values()]
+        command = [sys.executable, "-m", "udaconnect.broker", "--eventing-dir", str(self.settings.eventing_dir),
+                   "--host", self.host, "--port", str(port), "--bootstrap", self.kafka.bootstrap_servers,
+                   *subscribers]
+        return self._popen("broker", port, command, {})
+
+    def restart(self, target: str) -> Process:
+        """Start `target` again on its port with its environment (after stop_process or a crash)."""
+        process = self.processes.get(target) or self._stopped[target]
+        self.stop_process(target)
+        restarted = self._popen(target, process.port, list(process.popen.args), process.env)  # type: ignore[arg-type]
+        self.wait_healthy(restarted)
+        return restarted
 
     def spawn(self, target: str, port: int, env: dict[str, str]) -> Process:
         """Start `target` on `port` as its own functions-framework process."""
+        command = [sys.executable, "-m", "functions_framework", "--source", str(MAIN), "--target", target,
+                   "--host", self.host, "--port", str(port)]
+        return self._popen(target, port, command, {**env, "FUNCTION_TARGET": target, "PORT": str(port)})
+
+    def _popen(self, name: str, port: int, command: list[str], env: dict[str, str]) -> Process:
         out = subprocess.DEVNULL
         if self.log_dir:
             self.log_dir.mkdir(parents=True, exist_ok=True)
-            out = open(self.log_dir / f"{target}.log", "ab")  # noqa: SIM115 - the child owns it
-        environment = {**os.environ, **env, "FUNCTION_TARGET": target, "PORT": str(port),
-                       "PYTHONUNBUFFERED": "1"}
+            out = open(self.log_dir / f"{name}.log", "ab")  # noqa: SIM115 - the child owns it
         popen = subprocess.Popen(
-            [sys.executable, "-m", "functions_framework", "--source", str(MAIN), "--target", target,
-             "--host", self.host, "--port", str(port)],
-            env=environment, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
-            preexec_fn=_die_with_parent,
+            command, env={**os.environ, **env, "PYTHONUNBUFFERED": "1"}, stdout=out, stderr=subprocess.STDOUT,
+            start_new_session=True, preexec_fn=_die_with_parent,
         )
-        process = self.processes[target] = Process(target, port, popen)
+        process = self.processes[name] = Process(name, port, popen, env)
         return process
 
     def wait_healthy(self, process: Process, timeout: float = 60) -> None:
@@ -117,6 +168,8 @@ class LocalStack:
 
     def stop_process(self, target: str, sig: int = signal.SIGTERM) -> None:
         process = self.processes.pop(target, None)
+        if process is not None:
+            self._stopped[target] = process
         if process is None or process.popen.poll() is not None:
             return
         os.killpg(process.popen.pid, sig)
@@ -129,6 +182,9 @@ class LocalStack:
     def stop(self) -> None:
         for target in reversed(list(self.processes)):
             self.stop_process(target)
+        if self.kafka is not None:
+            self.kafka.stop()
+            self.kafka = None
 
     def __enter__(self) -> LocalStack:
         return self.start()
