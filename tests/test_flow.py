@@ -166,3 +166,16 @@ def test_a_poison_report_is_dead_lettered_with_its_reason(stack: LocalStack, eng
     reason = json.loads(base64.b64decode(attributes["knativeerrordata"]))
     assert "person 999999 does not exist" in reason["detail"]
     assert (poison["source"], poison["id"]) not in stored_ids(engine)
+
+
+def test_udaconnect_send_reports_with_a_progress_line(stack: LocalStack, engine: Engine) -> None:
+    import subprocess
+    import sys
+
+    before = rows(engine)[0]
+    done = subprocess.run([sys.executable, "-m", "udaconnect.cli", "send", "--url", stack.api_url + "/api/events",
+                           "--count", "40", "--rate", "40", "--devices", "4", "--batch", "4"],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "sent 40 " in done.stderr and "failed 0" in done.stderr
+    wait_for(lambda: rows(engine)[0] == before + 40, 30, "40 rows")

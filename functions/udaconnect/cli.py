@@ -111,6 +111,7 @@ def _dev(args: argparse.Namespace, settings: Settings) -> int:
               f"  web client  {stack.web_url}\n  API         {stack.api_url}/api/persons\n"
               f"  API docs    {stack.api_url}/api/docs/\n"
               f"  database    {stack.database_url}\nPress Ctrl-C to stop.", flush=True)
+        _demo_devices(stack, args.device_rate, stop)
         stop.wait()
     except KeyboardInterrupt:
         pass
@@ -121,6 +122,54 @@ def _dev(args: argparse.Namespace, settings: Settings) -> int:
         if embedded is not None and started_here:
             embedded.stop()
     return 0
+
+
+def _demo_devices(stack, rate: float, stop: threading.Event) -> None:  # type: ignore[no-untyped-def]
+    """Simulated phones reporting in the background, so the flow runs while the API answers."""
+    from sqlalchemy import text
+
+    from udaconnect.simulator import Simulator
+    from udaconnect.storage import database
+
+    with database.engine(stack.settings).connect() as conn:
+        persons = [row[0] for row in conn.execute(text("SELECT id FROM person ORDER BY id LIMIT 20"))]
+    if rate <= 0 or not persons:
+        return
+    simulator = Simulator(stack.api_url + "/api/events", persons, devices=len(persons), rate=rate, workers=2)
+    threading.Thread(target=simulator.run, kwargs={"stop": stop}, daemon=True, name="demo-devices").start()
+    print(f"  devices     {len(persons)} simulated phones report {rate:g} fixes/s to {stack.api_url}/api/events",
+          flush=True)
+
+
+def _send(args: argparse.Namespace, settings: Settings) -> int:
+    import json
+    import urllib.request
+    from urllib.parse import urlsplit
+
+    from udaconnect.simulator import Simulator, progress_line
+
+    if args.persons:
+        persons = [int(p) for part in args.persons.split(",") for p in
+                   (range(int(part.split("-")[0]), int(part.split("-")[1]) + 1) if "-" in part else [part])]
+    else:
+        origin = "{0.scheme}://{0.netloc}".format(urlsplit(args.url))
+        with urllib.request.urlopen(f"{origin}/api/persons?limit=1000", timeout=10) as reply:
+            persons = [p["id"] for p in json.loads(reply.read())]
+    if not persons:
+        print("udaconnect: no persons to report for (seed some, or pass --persons)", file=sys.stderr)
+        return 2
+    simulator = Simulator(args.url, persons, devices=args.devices, rate=args.rate, batch=args.batch,
+                          workers=min(args.devices, 32))
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    show = (lambda stats, elapsed: print(progress_line(stats, elapsed), end="", file=sys.stderr, flush=True))
+    try:
+        stats = simulator.run(duration=args.duration, count=args.count, stop=stop, progress=show)
+    except KeyboardInterrupt:
+        stop.set()
+        stats = simulator.stats
+    print(file=sys.stderr)
+    return 0 if stats.failed == 0 and stats.refused == 0 else 1
 
 
 def _openapi(args: argparse.Namespace, settings: Settings) -> int:
@@ -168,7 +217,19 @@ def parser() -> argparse.ArgumentParser:
     dev.add_argument("--api-port", type=int, default=30001)
     dev.add_argument("--web-port", type=int, default=30000)
     dev.add_argument("--host", default="127.0.0.1")
+    dev.add_argument("--device-rate", type=float, default=2.0,
+                     help="fixes/s the simulated demo devices report (0: none)")
     dev.set_defaults(run=_dev)
+
+    send = commands.add_parser("send", help="simulated devices posting location reports (CloudEvents)")
+    send.add_argument("--url", default="http://127.0.0.1:30001/api/events", help="ingest (through the gateway)")
+    send.add_argument("--rate", type=float, default=10.0, help="fixes per second, all devices together")
+    send.add_argument("--devices", type=int, default=10)
+    send.add_argument("--duration", type=float, help="seconds (default: until Ctrl-C or --count)")
+    send.add_argument("--count", type=int, help="stop after this many fixes")
+    send.add_argument("--batch", type=int, default=1, help="fixes per request (>1: batch mode)")
+    send.add_argument("--persons", help="person ids, e.g. 1-20,25 (default: every person the API lists)")
+    send.set_defaults(run=_send)
 
     commands.add_parser("openapi", help="print the OpenAPI document").set_defaults(run=_openapi)
     schemas = commands.add_parser("schemas", help="write the CloudEvent payload JSON Schemas to schema/events/")
