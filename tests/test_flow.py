@@ -179,3 +179,29 @@ def test_udaconnect_send_reports_with_a_progress_line(stack: LocalStack, engine:
     assert done.returncode == 0, done.stderr
     assert "sent 40 " in done.stderr and "failed 0" in done.stderr
     wait_for(lambda: rows(engine)[0] == before + 40, 30, "40 rows")
+
+
+def test_a_dead_letter_is_replayed_once_its_cause_is_fixed(stack: LocalStack, engine: Engine) -> None:
+    import subprocess
+    import sys
+
+    from udaconnect import deadletters
+
+    sim = Simulator(stack.api_url + "/api/events", [777_777], devices=1, record=True, seed=5)
+    assert sim.run(count=1).sent == 1
+    event_id = sim.accepted[0]["id"]
+    assert stack.kafka is not None
+    wait_for(lambda: any(d.event.attributes["id"] == event_id for d in deadletters.read(stack.kafka.bootstrap_servers)),
+             30, "the dead letter")
+    cli = [sys.executable, "-m", "udaconnect.cli", "--data-dir", str(stack.settings.data_dir), "dead-letters"]
+    listing = subprocess.run([*cli, "list", "--id", event_id], capture_output=True, text=True, timeout=60)
+    assert listing.returncode == 0 and "422" in listing.stdout and "person 777777 does not exist" in listing.stdout
+    with engine.begin() as conn:  # the cause, fixed
+        conn.execute(text("INSERT INTO person (id, first_name, last_name, company_name) "
+                          "VALUES (777777, 'Late', 'Comer', 'Co')"))
+    replay = subprocess.run([*cli, "replay", "--id", event_id], capture_output=True, text=True, timeout=60)
+    assert replay.returncode == 0 and "replayed 1 event" in replay.stdout
+    wait_for(lambda: (sim.accepted[0]["source"], event_id) in stored_ids(engine), 30, "the replayed event stored")
+    status = subprocess.run([sys.executable, "-m", "udaconnect.cli", "--data-dir", str(stack.settings.data_dir),
+                             "status"], capture_output=True, text=True, timeout=60)
+    assert status.returncode == 0 and "persist-location-reported  ready" in status.stdout

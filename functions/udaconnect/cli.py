@@ -172,6 +172,57 @@ def _send(args: argparse.Namespace, settings: Settings) -> int:
     return 0 if stats.failed == 0 and stats.refused == 0 else 1
 
 
+def _addresses(settings: Settings) -> dict[str, str]:
+    import json
+
+    from udaconnect.deadletters import stack_file
+
+    path = stack_file(settings.data_dir)
+    found = json.loads(path.read_text()) if path.exists() else {}
+    if settings.kafka_bootstrap_servers:
+        found["kafka"] = settings.kafka_bootstrap_servers
+    return found
+
+
+def _dead_letters(args: argparse.Namespace, settings: Settings) -> int:
+    from udaconnect import deadletters
+
+    kafka = args.bootstrap or _addresses(settings).get("kafka")
+    if not kafka:
+        print("udaconnect: no Kafka known: run `udaconnect dev`, or pass --bootstrap / KAFKA_BOOTSTRAP_SERVERS",
+              file=sys.stderr)
+        return 2
+    letters = [d for d in deadletters.read(kafka) if not args.id or d.event.attributes.get("id") in args.id]
+    if args.action == "list":
+        for letter in letters:
+            a = letter.event.attributes
+            print(f"{letter.partition}:{letter.offset}  {a.get('type')}  {a.get('source')}  {a.get('id')}\n"
+                  f"    {letter.reason}")
+        print(f"{len(letters)} dead-lettered event(s)")
+        return 0
+    print(f"replayed {deadletters.replay(kafka, settings.broker_topic, letters)} event(s) into "
+          f"{settings.broker_topic}")
+    return 0
+
+
+def _status(args: argparse.Namespace, settings: Settings) -> int:
+    import json
+    import urllib.request
+
+    broker = _addresses(settings).get("broker")
+    if not broker:
+        print("udaconnect: no local stack running (start it with `udaconnect dev`)", file=sys.stderr)
+        return 2
+    with urllib.request.urlopen(broker + "/status", timeout=5) as reply:
+        status = json.loads(reply.read())
+    for b in status["brokers"]:
+        print(f"broker  {b['namespace']}/{b['name']}  topic {b['topic']}  ingress {b['ingress']}")
+    for t in status["triggers"]:
+        state = "ready" if t["ready"] else f"not ready: {t['problem']}"
+        print(f"trigger {t['name']}  {state}  -> {t['subscriber']}  in flight {t['in_flight']}  {t['counts']}")
+    return 0
+
+
 def _openapi(args: argparse.Namespace, settings: Settings) -> int:
     from udaconnect.openapi import render
 
@@ -230,6 +281,13 @@ def parser() -> argparse.ArgumentParser:
     send.add_argument("--batch", type=int, default=1, help="fixes per request (>1: batch mode)")
     send.add_argument("--persons", help="person ids, e.g. 1-20,25 (default: every person the API lists)")
     send.set_defaults(run=_send)
+
+    dead = commands.add_parser("dead-letters", help="list or replay events in the dead-letter topic")
+    dead.add_argument("action", choices=["list", "replay"])
+    dead.add_argument("--id", action="append", help="only this event id (repeatable); default: all")
+    dead.add_argument("--bootstrap", help="Kafka (default: the running local stack's, or KAFKA_BOOTSTRAP_SERVERS)")
+    dead.set_defaults(run=_dead_letters)
+    commands.add_parser("status", help="the local broker's brokers and triggers").set_defaults(run=_status)
 
     commands.add_parser("openapi", help="print the OpenAPI document").set_defaults(run=_openapi)
     schemas = commands.add_parser("schemas", help="write the CloudEvent payload JSON Schemas to schema/events/")

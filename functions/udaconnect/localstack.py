@@ -116,7 +116,21 @@ class LocalStack:
             self.spawn("web", self.web_port, {"UDACONNECT_API_BASE_URL": self.api_url})
         for process in self.processes.values():
             self.wait_healthy(process, timeout=90 if process.target == "broker" else 60)
+        if events:
+            self._write_addresses()
         return self
+
+    def _write_addresses(self) -> None:
+        """For `udaconnect status` and `udaconnect dead-letters` run beside this stack."""
+        import json
+
+        from udaconnect.deadletters import stack_file
+
+        assert self.kafka is not None
+        path = stack_file(self.settings.data_dir)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps({"kafka": self.kafka.bootstrap_servers, "broker": self.processes["broker"].url,
+                                    "api": self.api_url}))
 
     def spawn_broker(self, port: int) -> Process:
         """The local broker data plane, its Trigger subscribers resolved to this stack's processes."""
