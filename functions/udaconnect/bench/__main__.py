@@ -1,12 +1,12 @@
-"""`python -m udaconnect.bench connections [options]`."""
+"""`python -m udaconnect.bench connections|ingest [options]`."""
 
 from __future__ import annotations
 
 import sys
 
-from udaconnect.bench import connections
+from udaconnect.bench import connections, ingest
 
-BENCHMARKS = {"connections": connections.main}
+BENCHMARKS = {"connections": connections.main, "ingest": ingest.main}
 
 if __name__ == "__main__":
     name, *rest = sys.argv[1:] or ["connections"]

@@ -1,0 +1,141 @@
+"""Persist's group commit vs COPY into the same table, and device POST -> row committed on the local stack."""
+
+from __future__ import annotations
+
+import io
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from pathlib import Path
+
+import psycopg2
+
+from udaconnect.bench import load
+from udaconnect.localstack import LocalStack
+from udaconnect.persist.writer import GroupCommitWriter, Row, dsn
+from udaconnect.settings import Settings
+
+
+def _truncate(url: str) -> None:
+    with psycopg2.connect(url) as conn, conn.cursor() as cur:
+        cur.execute("TRUNCATE location RESTART IDENTITY")
+    conn.close()
+
+
+def group_commit_vs_copy(settings: Settings, rows: int, threads: int = 64) -> dict:
+    """rows/s of one COPY (the bulk-load ceiling) and of `threads` concurrent single-row writers through group
+    commit, each waiting for its own commit, into the same (emptied) table with all its indexes."""
+    url = dsn(settings.database_url)
+    now = datetime.now(UTC)
+    data = [Row(i % 1000 + 1, -122.29 + i * 1e-7, 37.55, now, 5.0, "/devices/bench", f"e{i}") for i in range(rows)]
+    _truncate(url)
+    buffer = io.StringIO("".join(f"{r.person_id}\tSRID=4326;POINT({r.longitude!r} {r.latitude!r})\t"
+                                 f"{r.recorded_at.isoformat()}\t{r.accuracy}\t{r.event_source}\t{r.event_id}\n"
+                                 for r in data))
+    conn = psycopg2.connect(url)
+    began = time.monotonic()
+    with conn.cursor() as cur:
+        cur.copy_expert("COPY location (person_id, coordinate, creation_time, accuracy, event_source, event_id) "
+                        "FROM STDIN", buffer)
+    conn.commit()
+    copy_seconds = time.monotonic() - began
+    conn.close()
+    _truncate(url)
+    writer = GroupCommitWriter(url)
+    writer.write(Row(1, 0, 0, now, None, "/devices/warmup", "w"))
+    batches = writer.batches
+    began = time.monotonic()
+    with ThreadPoolExecutor(threads) as pool:
+        outcomes = list(pool.map(writer.write, data))
+    group_seconds = time.monotonic() - began
+    _truncate(url)
+    assert outcomes.count("stored") == rows, "group commit lost rows"
+    copy_rate, group_rate = rows / copy_seconds, rows / group_seconds
+    return {"rows": rows, "copy_rows_per_s": copy_rate, "group_commit_rows_per_s": group_rate,
+            "ratio_to_copy": group_rate / copy_rate, "writers": threads,
+            "transactions": writer.batches - batches, "rows_per_transaction": rows / (writer.batches - batches)}
+
+
+class _Watcher(threading.Thread):
+    """Polls the table every 50 ms: when each event's row first became visible (committed)."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(daemon=True)
+        self.url, self.seen, self.stop = url, {}, threading.Event()
+        self.last = 0
+
+    def run(self) -> None:
+        conn = psycopg2.connect(self.url)
+        conn.autocommit = True
+        with conn.cursor() as cur:
+            cur.execute("SELECT coalesce(max(id), 0) FROM location")
+            self.last = cur.fetchone()[0]
+            while not self.stop.wait(0.05):
+                cur.execute("SELECT id, event_id FROM location WHERE id > %s ORDER BY id", (self.last,))
+                now = time.monotonic()
+                for row_id, event_id in cur.fetchall():
+                    self.seen.setdefault(event_id, now)
+                    self.last = row_id
+        conn.close()
+
+
+def _phase(stack: LocalStack, watcher: _Watcher, persons: int, events: int, batch: int, threads: int) -> dict:
+    result = load.run(stack.processes["ingest"].url + "/", persons, events, batch, threads)
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline and not set(result.sent) <= set(watcher.seen):
+        time.sleep(0.2)
+    latencies = sorted(watcher.seen[i] - t for i, t in result.sent.items() if i in watcher.seen)
+    start = min(result.sent.values())
+    end = max(watcher.seen[i] for i in result.sent if i in watcher.seen)
+
+    def p(q: float) -> float:
+        return latencies[min(len(latencies) - 1, int(q * len(latencies)))] * 1000
+
+    return {"batch": batch, "accepted": result.events, "post_errors": result.errors,
+            "post_events_per_s": result.rate, "end_to_end_events_per_s": len(latencies) / (end - start),
+            "latency_p50_ms": p(0.5), "latency_p99_ms": p(0.99), "lost": len(set(result.sent) - set(watcher.seen)),
+            "_series": [(result.sent[i] - start, watcher.seen[i] - start, watcher.seen[i] - result.sent[i])
+                        for i in result.sent if i in watcher.seen]}
+
+
+def end_to_end(stack: LocalStack, settings: Settings, persons: int, events: int, batch_events: int,
+               out: Path) -> dict:
+    url = dsn(settings.database_url)
+    watcher = _Watcher(url)
+    watcher.start()
+    time.sleep(0.2)
+    phases = {"single": _phase(stack, watcher, persons, events, 1, 32),
+              "batch100": _phase(stack, watcher, persons, batch_events, 100, 8)}
+    watcher.stop.set()
+    with psycopg2.connect(url) as conn, conn.cursor() as cur:
+        cur.execute("SELECT count(*) - count(DISTINCT (event_source, event_id)) FROM location")
+        duplicates = cur.fetchone()[0]
+    conn.close()
+    _plot(phases, out / "ingest.png")
+    for phase in phases.values():
+        phase.pop("_series")
+    return {**phases, "duplicate_rows": duplicates, "path": "POST to the ingest process (not via the gateway)"}
+
+
+def _plot(phases: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(2, len(phases), figsize=(6 * len(phases), 6), squeeze=False)
+    for column, (name, phase) in enumerate(phases.items()):
+        series = phase["_series"]
+        seconds = int(max(s[1] for s in series)) + 1
+        committed = [0] * seconds
+        worst = [0.0] * seconds
+        for _, seen, latency in series:
+            committed[int(seen)] += 1
+            worst[int(seen)] = max(worst[int(seen)], latency * 1000)
+        axes[0][column].plot(range(seconds), committed)
+        axes[0][column].set(title=f"{name}: rows committed per second", xlabel="s")
+        axes[1][column].plot(range(seconds), worst, color="tab:red")
+        axes[1][column].set(title=f"{name}: worst POST->commit latency (ms)", xlabel="s")
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)

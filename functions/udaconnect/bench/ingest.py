@@ -1,0 +1,115 @@
+"""`nox -s bench -- ingest`: persist group commit vs COPY, ingest alone per publisher, end to end on the local stack,
+cold start per target vs a functions-framework hello-world, peak RSS per function process. One run, one machine.
+
+Writes bench-results/ingest.json and ingest.png (end-to-end throughput and latency over the run).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from sqlalchemy import text
+
+from udaconnect.bench import e2e, load, procs
+from udaconnect.localstack import LocalStack
+from udaconnect.routes import TARGETS
+from udaconnect.settings import PROJECT_ROOT, Settings
+from udaconnect.storage import database
+from udaconnect.storage.embedded import EmbeddedPostgres, free_port
+
+PERSONS = 1000
+#: A second Broker with no Trigger: ingest alone publishes into its topic, so nothing consumes while measured.
+BENCH_BROKER = """apiVersion: v1
+kind: ConfigMap
+metadata: {name: bench-config, namespace: udaconnect}
+data: {default.topic.partitions: "10", default.topic.replication.factor: "1", bootstrap.servers: "localhost:9092"}
+---
+apiVersion: eventing.knative.dev/v1
+kind: Broker
+metadata:
+  name: bench
+  namespace: udaconnect
+  annotations: {eventing.knative.dev/broker.class: Kafka}
+spec:
+  config: {apiVersion: v1, kind: ConfigMap, name: bench-config, namespace: udaconnect}
+"""
+
+
+def _prepare(data_dir: Path) -> Settings:
+    server = EmbeddedPostgres(data_dir / "postgres")  # durable (fsync on), as in production
+    settings = Settings(database_url=server.start(), data_dir=data_dir, pool_size=4)
+    database.upgrade(settings)
+    with database.engine(settings).begin() as conn:
+        conn.execute(text("TRUNCATE person, location RESTART IDENTITY CASCADE"))
+        conn.execute(text(f"INSERT INTO person (first_name, last_name, company_name) "
+                          f"SELECT 'Bench', 'P' || g, 'Co' FROM generate_series(1, {PERSONS}) g"))
+    return settings
+
+
+def _ingest_alone(stack: LocalStack, events: int, batch_events: int) -> dict:
+    """Each publisher behind its own ingest process, into a topic nobody consumes."""
+    assert stack.kafka is not None
+    out: dict = {}
+    with tempfile.TemporaryDirectory() as eventing:
+        (Path(eventing) / "broker.yaml").write_text(BENCH_BROKER)
+        port = free_port()
+        broker = stack._popen("bench-broker", port, [
+            sys.executable, "-m", "udaconnect.broker", "--eventing-dir", eventing, "--port", str(port),
+            "--bootstrap", stack.kafka.bootstrap_servers], {})
+        stack.wait_healthy(broker, 90)
+        common = {"KAFKA_BOOTSTRAP_SERVERS": stack.kafka.bootstrap_servers, "UDACONNECT_BROKER": "bench",
+                  "K_SINK": f"{broker.url}/udaconnect/bench", "FUNCTION_TARGET": "ingest"}
+        for publisher in ("kafka", "http"):
+            name, port = f"ingest-{publisher}", free_port()
+            command = [sys.executable, "-m", "functions_framework", "--source", str(procs.MAIN), "--target",
+                       "ingest", "--host", "127.0.0.1", "--port", str(port)]
+            process = stack._popen(name, port, command, {**common, "UDACONNECT_PUBLISHER": publisher})
+            stack.wait_healthy(process)
+            load.run(process.url + "/", PERSONS, 200, 1, 8)  # warm up: the first publish connects
+            single = load.run(process.url + "/", PERSONS, events, 1, 16)
+            batched = load.run(process.url + "/", PERSONS, batch_events, 100, 8)
+            out[publisher] = {"single_events_per_s": single.rate, "single_p50_ms": single.p(0.5),
+                              "single_p99_ms": single.p(0.99), "single_errors": single.errors,
+                              "batch100_fixes_per_s": batched.rate, "batch100_p99_ms": batched.p(0.99),
+                              "batch_errors": batched.errors, "peak_rss_mb": procs.peak_rss_mb(process.popen.pid)}
+            stack.stop_process(name)
+        stack.stop_process("bench-broker")
+    return out
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m udaconnect.bench ingest", description=__doc__)
+    parser.add_argument("--rows", type=int, default=20_000, help="rows for group commit vs COPY")
+    parser.add_argument("--events", type=int, default=5_000, help="single-fix events per measurement")
+    parser.add_argument("--batch-events", type=int, default=50_000, help="fixes sent in batches of 100")
+    parser.add_argument("--out", type=Path, default=PROJECT_ROOT / "bench-results")
+    args = parser.parse_args(argv)
+    args.out.mkdir(parents=True, exist_ok=True)
+    settings = _prepare(PROJECT_ROOT / ".udaconnect" / "bench-ingest")
+    report: dict = {"machine_cores": os.cpu_count()}
+    print("persist: group commit vs COPY ...", flush=True)
+    report["persist_writer"] = e2e.group_commit_vs_copy(settings, args.rows)
+    stack = LocalStack(settings, api_port=free_port(), web_port=free_port(), log_dir=settings.data_dir / "logs")
+    try:
+        stack.start()
+        print("ingest alone, per publisher ...", flush=True)
+        report["ingest_alone"] = _ingest_alone(stack, args.events, args.batch_events)
+        print("end to end ...", flush=True)
+        report["end_to_end"] = e2e.end_to_end(stack, settings, PERSONS, args.events, args.batch_events, args.out)
+        report["peak_rss_mb"] = {name: procs.peak_rss_mb(p.popen.pid) for name, p in stack.processes.items()}
+    finally:
+        stack.stop()
+    print("cold start ...", flush=True)
+    env = {"DATABASE_URL": settings.database_url}
+    report["cold_start_s"] = procs.cold_starts([t for t in TARGETS], env, repeat=3)
+    hello = report["cold_start_s"]["hello-world"]
+    report["cold_start_vs_hello_world"] = {t: s / hello for t, s in report["cold_start_s"].items()}
+    (args.out / "ingest.json").write_text(json.dumps(report, indent=2, default=str))
+    print(json.dumps(report, indent=2, default=str))
+    return 0

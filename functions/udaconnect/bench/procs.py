@@ -1,0 +1,81 @@
+"""Process figures: cold start (process start to first 2xx) and peak resident memory of a process tree."""
+
+from __future__ import annotations
+
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+from udaconnect.settings import PROJECT_ROOT
+from udaconnect.storage.embedded import free_port
+
+MAIN = PROJECT_ROOT / "functions" / "main.py"
+HELLO = '''import functions_framework
+
+
+@functions_framework.http
+def hello(request):
+    return {"status": "ok"}
+'''
+
+
+def cold_start(target: str, env: dict[str, str], source: Path = MAIN, path: str = "/health") -> float:
+    """Seconds from spawning `functions-framework --target target` to its first 2xx on `path`."""
+    port = free_port()
+    began = time.monotonic()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "functions_framework", "--source", str(source), "--target", target,
+         "--host", "127.0.0.1", "--port", str(port)],
+        env={**os.environ, **env, "FUNCTION_TARGET": target}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        while time.monotonic() - began < 60:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=1) as reply:
+                    if 200 <= reply.status < 300:
+                        return time.monotonic() - began
+            except OSError:
+                time.sleep(0.005)
+        raise TimeoutError(f"{target} did not answer within 60 s")
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+def cold_starts(targets: list[str], env: dict[str, str], repeat: int = 5) -> dict[str, float]:
+    """Median cold start per target, and of a functions-framework hello-world ("hello-world"), interleaved."""
+    with tempfile.TemporaryDirectory() as tmp:
+        hello = Path(tmp) / "hello.py"
+        hello.write_text(HELLO)
+        samples: dict[str, list[float]] = {t: [] for t in [*targets, "hello-world"]}
+        for _ in range(repeat):  # interleaved, so drift on a shared machine hits every target alike
+            for target in targets:
+                samples[target].append(cold_start(target, env))
+            samples["hello-world"].append(cold_start("hello", {}, hello, "/"))
+    return {t: statistics.median(s) for t, s in samples.items()}
+
+
+def tree(pid: int) -> list[int]:
+    """`pid` and its descendants (gunicorn's master and its worker)."""
+    out = [pid]
+    for task in Path(f"/proc/{pid}/task").glob("*/children"):
+        for child in task.read_text().split():
+            out += tree(int(child))
+    return out
+
+
+def peak_rss_mb(pid: int) -> float:
+    """The largest peak resident set (VmHWM) in the process tree: the process that serves requests."""
+    peaks = []
+    for member in tree(pid):
+        try:
+            for line in Path(f"/proc/{member}/status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    peaks.append(int(line.split()[1]) / 1024)
+        except OSError:
+            pass
+    return max(peaks, default=0.0)
