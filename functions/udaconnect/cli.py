@@ -124,7 +124,7 @@ def _dev(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _demo_devices(stack, rate: float, stop: threading.Event) -> None:  # type: ignore[no-untyped-def]
+def _demo_devices(stack, rate: float, stop: threading.Event) -> None:  # noqa: ANN001 - a LocalStack
     """Simulated phones reporting in the background, so the flow runs while the API answers."""
     from sqlalchemy import text
 
@@ -162,7 +162,10 @@ def _send(args: argparse.Namespace, settings: Settings) -> int:
                           workers=min(args.devices, 32))
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    show = (lambda stats, elapsed: print(progress_line(stats, elapsed), end="", file=sys.stderr, flush=True))
+
+    def show(stats, elapsed: float) -> None:  # noqa: ANN001 - a simulator.Stats
+        print(progress_line(stats, elapsed), end="", file=sys.stderr, flush=True)
+
     try:
         stats = simulator.run(duration=args.duration, count=args.count, stop=stop, progress=show)
     except KeyboardInterrupt:

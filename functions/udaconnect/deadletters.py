@@ -33,7 +33,8 @@ class DeadLetter:
             text = json.loads(text).get("detail", text)
         except (ValueError, AttributeError):
             text = data
-        return f"{attributes.get('knativeerrorcode', 'no answer')} from {attributes.get('knativeerrordest', '?')}: {text}"
+        code = attributes.get("knativeerrorcode", "no answer")
+        return f"{code} from {attributes.get('knativeerrordest', '?')}: {text}"
 
     def original(self) -> Event:
         return Event({k: v for k, v in self.event.attributes.items() if k not in ERROR_EXTENSIONS}, self.event.data)

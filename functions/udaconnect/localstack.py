@@ -16,6 +16,7 @@ import time
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 from udaconnect.broker.kafka_server import KafkaServer
 from udaconnect.settings import PROJECT_ROOT, Settings
@@ -156,7 +157,7 @@ class LocalStack:
         return self._popen(target, port, command, {**env, "FUNCTION_TARGET": target, "PORT": str(port)})
 
     def _popen(self, name: str, port: int, command: list[str], env: dict[str, str]) -> Process:
-        out = subprocess.DEVNULL
+        out: int | IO[bytes] = subprocess.DEVNULL
         if self.log_dir:
             self.log_dir.mkdir(parents=True, exist_ok=True)
             out = open(self.log_dir / f"{name}.log", "ab")  # noqa: SIM115 - the child owns it

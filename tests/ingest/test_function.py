@@ -155,7 +155,8 @@ def test_a_batch_with_bad_events_names_them_and_publishes_none(client, kafka) ->
     batch = [structured(1), structured(2, id=7), structured(3), structured(4, data=data(4, latitude=200))]
     reply = client.post("/api/events", data=json.dumps(batch), content_type=BATCH)
     problem = reply.get_json()
-    assert reply.status_code == 400 and problem["invalid"] == [{"index": 1, "id": 7}, {"index": 3, "id": batch[3]["id"]}]
+    assert reply.status_code == 400
+    assert problem["invalid"] == [{"index": 1, "id": 7}, {"index": 3, "id": batch[3]["id"]}]
     assert {e["field"] for e in problem["errors"]} == {"[1].id", "[3].data.latitude"}
     assert "none was accepted" in problem["detail"]
     assert read_topic(kafka.bootstrap_servers, {batch[0]["id"], batch[2]["id"]}) == {}

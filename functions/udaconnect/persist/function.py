@@ -39,7 +39,7 @@ def handle(request: Request) -> Response:
     return Response(status=204)
 
 
-def _row(headers: dict[str, str], body: bytes):  # type: ignore[no-untyped-def]
+def _row(headers: dict[str, str], body: bytes):  # noqa: ANN202 - a writer.Row, imported lazily
     from udaconnect.broker.errors import InvalidEvent
     from udaconnect.broker.http_binding import from_http
     from udaconnect.contracts.events import LOCATION_REPORTED

@@ -7,6 +7,7 @@ commits, and wakes each waiting request with its own outcome.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import queue
 import threading
@@ -84,7 +85,7 @@ class GroupCommitWriter:
             for pending in batch:
                 pending.done.set()
 
-    def _connect(self):  # type: ignore[no-untyped-def]
+    def _connect(self):  # noqa: ANN202 - a psycopg2 connection
         if self._connection is None or self._connection.closed:
             import psycopg2
 
@@ -95,10 +96,8 @@ class GroupCommitWriter:
     def _discard_connection(self) -> None:
         connection, self._connection = self._connection, None
         if connection is not None:
-            try:
+            with contextlib.suppress(Exception):  # already broken
                 connection.close()
-            except Exception:  # already broken
-                pass
 
     def _commit(self, batch: list[_Pending]) -> None:
         from psycopg2.extras import execute_values
