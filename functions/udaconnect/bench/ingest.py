@@ -104,9 +104,10 @@ def main(argv: list[str]) -> int:
         report["peak_rss_mb"] = {name: procs.peak_rss_mb(p.popen.pid) for name, p in stack.processes.items()}
     finally:
         stack.stop()
+        EmbeddedPostgres(settings.data_dir / "postgres").stop()
     print("cold start ...", flush=True)
     env = {"DATABASE_URL": settings.database_url}
-    report["cold_start_s"] = procs.cold_starts([t for t in TARGETS], env, repeat=3)
+    report["cold_start_s"] = procs.cold_starts(list(TARGETS), env, repeat=3)
     hello = report["cold_start_s"]["hello-world"]
     report["cold_start_vs_hello_world"] = {t: s / hello for t, s in report["cold_start_s"].items()}
     (args.out / "ingest.json").write_text(json.dumps(report, indent=2, default=str))

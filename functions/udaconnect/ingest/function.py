@@ -52,7 +52,7 @@ def _legacy(request: Request) -> Response:
         raise InvalidInput("invalid location", [FieldError(legacy.field_name(e.field), e.message) for e in result])
     _publish([result])
     # Storage is asynchronous now: the id names the report (the CloudEvent id), not a database row.
-    return http.json_response({"id": result.id}, 202, {"Location": f"/api/events/{result.id}"})
+    return http.json_response({"id": result.id}, 202)
 
 
 def _publish(reports: list[Report]) -> None:
