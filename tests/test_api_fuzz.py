@@ -64,9 +64,11 @@ def test_query_strings(clients, params: dict[str, str], person: str) -> None:
     check(connections.get(f"/api/locations/{pid}"))
 
 
-JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=30),
-                    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=4),
-                    max_leaves=12)
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=30),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=4),
+    max_leaves=12,
+)
 PERSONISH = st.fixed_dictionaries({}, optional={"first_name": JSON, "last_name": JSON, "company_name": JSON,
                                                 "id": JSON, "extra": JSON})
 

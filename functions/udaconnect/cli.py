@@ -25,7 +25,7 @@ def _db(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _conference(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+def _conference(args: argparse.Namespace):
     from udaconnect.synthetic import Conference, DemoConference
 
     kind = DemoConference if args.demo else Conference
@@ -62,10 +62,8 @@ def _lon_lat(text: str) -> tuple[float, float]:
 
 
 def _import_legacy(args: argparse.Namespace, settings: Settings) -> int:
-    from udaconnect.legacy import import_legacy
+    from udaconnect.legacy import Order, import_legacy
     from udaconnect.storage import database
-
-    from udaconnect.legacy import Order
 
     database.upgrade(settings)
     report = import_legacy(args.dsn, database.engine(settings), venues=args.venue,
@@ -85,7 +83,6 @@ def _dev(args: argparse.Namespace, settings: Settings) -> int:
     from udaconnect.localstack import LocalStack
     from udaconnect.seed import is_empty, seed
     from udaconnect.storage import database
-
     from udaconnect.storage.embedded import EmbeddedPostgres
 
     stack = LocalStack(settings, api_port=args.api_port, web_port=args.web_port,
