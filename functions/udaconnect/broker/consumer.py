@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from udaconnect.broker.event import Event, validated
+from udaconnect.broker.fetch_fix import release_parked
 from udaconnect.broker.kafka_binding import from_binary
 from udaconnect.broker.offsets import PartitionTracker
 
@@ -117,6 +118,7 @@ class TriggerConsumer:
     def _loop(self, consumer: Any) -> None:
         while not self.stop.is_set():
             batches = consumer.poll(timeout_ms=100)
+            release_parked(consumer)  # else a partition paused by _flow_control may never deliver again
             if not self.ready.is_set() and consumer.assignment():
                 # Fix the group's start ("latest") now, so events sent after startup are never skipped.
                 consumer.commit(_offsets({tp: consumer.position(tp) for tp in consumer.assignment()}))
