@@ -45,7 +45,7 @@ def test_a_trigger_delivers_every_batched_event_while_flow_control_pauses_partit
         kafka.bootstrap_servers,
         Resolver({"sink": sub.url}, eventing.sinks, env={}),
         port=0,
-        tuning=dataclasses.replace(FAST, buffer_per_partition=20, workers=8),
+        tuning=dataclasses.replace(FAST, buffer_per_partition=20, workers=8, stall_after=2.0),
         write_timeout=3.0,
     )
     dp.start()
@@ -56,7 +56,9 @@ def test_a_trigger_delivers_every_batched_event_while_flow_control_pauses_partit
             publisher.publish(events[start : start + 100])
         received = sub.wait_for(len(events), timeout=40)
         ids = {r.headers["ce-id"] for r in received}
-        assert len(ids) == len(events), f"{len(events) - len(ids)} accepted events never delivered"
+        [status] = dp.status()["triggers"]
+        assert len(ids) == len(events), f"{len(events) - len(ids)} accepted events never delivered: {status}"
+        assert status["stalls"] == 0 and status["counts"] == {"delivered": len(events)}
     finally:
         publisher.close()
         dp.stop()

@@ -13,9 +13,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from udaconnect.broker.event import Event, validated
-from udaconnect.broker.fetch_fix import release_parked
+from udaconnect.broker.fetch_fix import forget_parked, release_parked
 from udaconnect.broker.kafka_binding import from_binary
 from udaconnect.broker.offsets import PartitionTracker
+from udaconnect.broker.progress import ProgressWatch
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +33,7 @@ class ConsumerTuning:
     workers: int = 32
     commit_interval: float = 0.2
     drain_timeout: float = 10.0
+    stall_after: float = 10.0  # seconds a partition may sit below its high-water mark, unpaused, before a warning
 
 
 class TriggerConsumer:
@@ -53,6 +55,8 @@ class TriggerConsumer:
         self.trackers: dict[Any, PartitionTracker] = {}
         self._committed: dict[Any, int] = {}
         self._last_commit = 0.0
+        self.progress = ProgressWatch(tuning.stall_after)
+        self._last_watch = 0.0
         # Re-entrant: a future that is already done runs its callback inside submit's caller.
         self._lock = threading.RLock()
         self._futures: set[concurrent.futures.Future[str]] = set()
@@ -69,6 +73,16 @@ class TriggerConsumer:
         with self._lock:
             return sum(t.size for t in self.trackers.values())
 
+    def progress_status(self) -> dict[str, Any]:
+        """Records in Kafka not yet fetched (fetch_lag) and partitions that stopped short of them (ProgressWatch)."""
+        with self._lock:
+            watch = self.progress
+            return {
+                "fetch_lag": sum(watch.lag.values()),
+                "stalled": sorted(tp.partition for tp in watch.stalled),
+                "stalls": watch.stalls,
+            }
+
     # Rebalance callbacks: kafka-python calls them inside poll, on this thread.
     def on_partitions_revoked(self, revoked: Any) -> None:
         self._commit(self._consumer, force=True, only=set(revoked))
@@ -76,6 +90,7 @@ class TriggerConsumer:
             for tp in revoked:
                 self.trackers.pop(tp, None)
                 self._committed.pop(tp, None)
+                self.progress.forget(tp)
 
     def on_partitions_assigned(self, assigned: Any) -> None:
         with self._lock:
@@ -131,6 +146,7 @@ class TriggerConsumer:
                 self._start_ready()
                 self._flow_control(consumer)
             self._commit(consumer)
+            self._watch(consumer)
         self._drain(consumer)
 
     def _accept(self, tracker: PartitionTracker, record: Any) -> None:
@@ -171,6 +187,29 @@ class TriggerConsumer:
                 consumer.pause(tp)
             elif tracker.size < limit // 2 and tp in paused:
                 consumer.resume(tp)
+
+    def _watch(self, consumer: Any) -> None:
+        now = time.monotonic()
+        if now - self._last_watch < 1.0 or not self.ready.is_set():
+            return
+        self._last_watch = now
+        paused = consumer.paused()
+        for tp in consumer.assignment():
+            position = consumer.position(tp)
+            with self._lock:
+                stalled = self.progress.observe(tp, position, consumer.highwater(tp), tp in paused, now)
+            if stalled:
+                # Not expected since release_parked: say so loudly, drop anything kafka-python parked for the
+                # partition and re-seek, so it fetches again from the same position.
+                log.warning(
+                    "%s: %s stalled at offset %s below high-water mark %s; fetching it again",
+                    self.group,
+                    tp,
+                    position,
+                    consumer.highwater(tp),
+                )
+                forget_parked(consumer, tp)
+                consumer.seek(tp, position)
 
     def _commit(self, consumer: Any, force: bool = False, only: set[Any] | None = None) -> None:
         now = time.monotonic()

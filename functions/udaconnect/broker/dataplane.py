@@ -121,6 +121,7 @@ class DataPlane:
                     "subscriber": r.dispatcher.subscriber.url if r.dispatcher else "",
                     "in_flight": r.consumer.in_flight() if r.consumer else 0,
                     "counts": dict(r.dispatcher.counts) if r.dispatcher else {},
+                    **(r.consumer.progress_status() if r.consumer else {"fetch_lag": 0, "stalled": [], "stalls": 0}),
                 }
                 for r in self.routes
             ],

@@ -22,3 +22,13 @@ def release_parked(consumer: Any) -> bool:
         return False
     fetcher._next_partition_records = None
     return True
+
+
+def forget_parked(consumer: Any, tp: Any) -> None:
+    """Drop whatever the fetcher parked for `tp`, so it fetches the partition again from its position (records
+    past the position are fetched anew, none skipped): the cure once a partition is seen stuck."""
+    fetcher = getattr(consumer, "_fetcher", None)
+    for name in ("_paused_partition_records", "_paused_completed_fetches"):
+        parked = getattr(fetcher, name, None)
+        if isinstance(parked, dict):
+            parked.pop(tp, None)
