@@ -19,10 +19,11 @@ import pytest
 from sqlalchemy import Engine, text
 
 from udaconnect.localstack import LocalStack
+from udaconnect.ports import free_port
 from udaconnect.settings import Settings
 from udaconnect.simulator import Simulator, post
 from udaconnect.storage import database
-from udaconnect.storage.embedded import EmbeddedPostgres, free_port
+from udaconnect.storage.embedded import EmbeddedPostgres
 
 PERSONS = 20
 

@@ -13,10 +13,10 @@ import pytest
 
 from conftest import create_database
 from udaconnect.localstack import LocalStack
+from udaconnect.ports import free_port
 from udaconnect.routes import TARGETS, target_for
 from udaconnect.seed import seed
 from udaconnect.storage import database
-from udaconnect.storage.embedded import free_port
 from udaconnect.synthetic import DemoConference
 
 

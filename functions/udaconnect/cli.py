@@ -72,13 +72,6 @@ def _import_legacy(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _in_use(host: str, port: int) -> bool:
-    import socket
-
-    with socket.socket() as sock:
-        return sock.connect_ex((host, port)) == 0
-
-
 def _dev(args: argparse.Namespace, settings: Settings) -> int:
     from udaconnect.localstack import LocalStack
     from udaconnect.seed import is_empty, seed
@@ -90,7 +83,9 @@ def _dev(args: argparse.Namespace, settings: Settings) -> int:
     # the embedded cluster is ours to stop on the way out unless it was already running (e.g. a second stack)
     embedded = None if settings.database_url else EmbeddedPostgres(settings.data_dir / "postgres")
     started_here = embedded is not None and not embedded.running()
-    busy = [port for port in (args.api_port, args.web_port) if _in_use(args.host, port)]
+    from udaconnect.ports import answers
+
+    busy = [port for port in (args.api_port, args.web_port) if answers(args.host, port)]
     if busy:
         print(f"udaconnect: port {busy[0]} is in use (another `udaconnect dev`?); stop it or pass "
               "--api-port/--web-port", file=sys.stderr)

@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import IO
 
 from udaconnect.broker.kafka_server import KafkaServer
+from udaconnect.ports import free_port
 from udaconnect.settings import PROJECT_ROOT, Settings
-from udaconnect.storage.embedded import free_port
 
 log = logging.getLogger(__name__)
 MAIN = PROJECT_ROOT / "functions" / "main.py"

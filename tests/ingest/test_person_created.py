@@ -40,7 +40,7 @@ def test_creating_a_person_publishes_person_created(ingest_env, kafka, db, perso
 
 def test_the_person_exists_even_when_the_broker_is_down(db, persons_client, monkeypatch) -> None:
     from udaconnect import publisher
-    from udaconnect.storage.embedded import free_port
+    from udaconnect.ports import free_port
 
     monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", f"127.0.0.1:{free_port()}")
     monkeypatch.setenv("UDACONNECT_PUBLISH_TIMEOUT", "1")

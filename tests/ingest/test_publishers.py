@@ -12,7 +12,7 @@ from ingest.conftest import MAIN, read_topic
 from ingest.test_function import binary_headers, data, structured
 from udaconnect.broker.ingress import Ingress
 from udaconnect.broker.writer import KafkaWriter
-from udaconnect.storage.embedded import free_port
+from udaconnect.ports import free_port
 
 
 @pytest.fixture

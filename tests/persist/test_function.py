@@ -11,8 +11,8 @@ import pytest
 from sqlalchemy import Engine, text
 
 from udaconnect.contracts.events import LOCATION_REPORTED
+from udaconnect.ports import free_port
 from udaconnect.settings import PROJECT_ROOT
-from udaconnect.storage.embedded import free_port
 
 MAIN = str(PROJECT_ROOT / "functions" / "main.py")
 

@@ -72,9 +72,9 @@ def web_urls(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
         return
     from conftest import create_database  # the session's PostGIS, from tests/conftest.py
     from udaconnect.localstack import LocalStack
+    from udaconnect.ports import free_port
     from udaconnect.seed import seed
     from udaconnect.storage import database
-    from udaconnect.storage.embedded import free_port
     from udaconnect.synthetic import DemoConference
 
     settings = create_database(request.getfixturevalue("postgres_server"), "udaconnect_web")

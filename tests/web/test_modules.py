@@ -11,8 +11,8 @@ from collections.abc import Iterator
 
 import pytest
 
+from udaconnect.ports import free_port
 from udaconnect.settings import PROJECT_ROOT
-from udaconnect.storage.embedded import free_port
 
 
 @pytest.fixture(scope="module")

@@ -22,10 +22,11 @@ from sqlalchemy import create_engine, text
 
 from udaconnect.bench import original
 from udaconnect.localstack import LocalStack
+from udaconnect.ports import free_port
 from udaconnect.seed import seed
 from udaconnect.settings import PROJECT_ROOT, Settings
 from udaconnect.storage import database
-from udaconnect.storage.embedded import EmbeddedPostgres, free_port
+from udaconnect.storage.embedded import EmbeddedPostgres
 from udaconnect.synthetic import Conference
 
 FIXES_PER_PERSON = 100

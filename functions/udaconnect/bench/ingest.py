@@ -17,10 +17,11 @@ from sqlalchemy import text
 
 from udaconnect.bench import e2e, load, procs
 from udaconnect.localstack import LocalStack
+from udaconnect.ports import free_port
 from udaconnect.routes import TARGETS
 from udaconnect.settings import PROJECT_ROOT, Settings
 from udaconnect.storage import database
-from udaconnect.storage.embedded import EmbeddedPostgres, free_port
+from udaconnect.storage.embedded import EmbeddedPostgres
 
 PERSONS = 1000
 #: A second Broker with no Trigger: ingest alone publishes into its topic, so nothing consumes while measured.

