@@ -1,12 +1,12 @@
-"""`python -m udaconnect.bench connections|ingest [options]`."""
+"""`python -m udaconnect.bench connections|dispatch|ingest [options]`."""
 
 from __future__ import annotations
 
 import sys
 
-from udaconnect.bench import connections, ingest
+from udaconnect.bench import connections, dispatch, ingest
 
-BENCHMARKS = {"connections": connections.main, "ingest": ingest.main}
+BENCHMARKS = {"connections": connections.main, "dispatch": dispatch.main, "ingest": ingest.main}
 
 if __name__ == "__main__":
     name, *rest = sys.argv[1:] or ["connections"]
