@@ -1,22 +1,23 @@
-"""One Trigger's consumer group: poll the broker topic, filter, hand matching events to the dispatcher
+"""One Trigger's consumer group: poll the broker topic, filter, hand matching events to the DeliveryLoop
 (ordered: one at a time per partition; unordered: bounded concurrency) and commit only finished offsets."""
 
 from __future__ import annotations
 
-import concurrent.futures
-import functools
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from udaconnect.broker.event import Event, validated
-from udaconnect.broker.fetch_fix import forget_parked, release_parked
+from udaconnect.broker.eventloop import DeliveryLoop
+from udaconnect.broker.fetch_fix import release_parked
+from udaconnect.broker.handoff import Handoff, Started
 from udaconnect.broker.kafka_binding import from_binary
+from udaconnect.broker.kafka_group import offsets, open_consumer
 from udaconnect.broker.offsets import PartitionTracker
-from udaconnect.broker.progress import ProgressWatch
+from udaconnect.broker.progress import ProgressWatch, watch
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +31,8 @@ class ConsumerTuning:
     max_poll_interval_ms: int = 6000
     max_in_flight_per_partition: int = 100  # unordered delivery
     buffer_per_partition: int = 1000  # pause fetching a partition beyond this many undelivered records
-    workers: int = 32
+    workers: int = 32  # HTTP connections (deliveries at once) per Trigger
+    max_poll_records: int = 1000
     commit_interval: float = 0.2
     drain_timeout: float = 10.0
     stall_after: float = 10.0  # seconds a partition may sit below its high-water mark, unpaused, before a warning
@@ -43,13 +45,13 @@ class TriggerConsumer:
         topic: str,
         bootstrap_servers: str,
         matches: Callable[[Mapping[str, str]], bool],
-        deliver: Callable[[Event], str],
+        deliver: Callable[[Event], Awaitable[str]],
         ordered: bool,
-        stop: threading.Event,
+        loop: DeliveryLoop,
         tuning: ConsumerTuning = ConsumerTuning(),
     ) -> None:
         self.group, self.topic, self.bootstrap_servers = group, topic, bootstrap_servers
-        self.matches, self.deliver, self.ordered, self.stop, self.tuning = matches, deliver, ordered, stop, tuning
+        self.matches, self.ordered, self.stop, self.tuning = matches, ordered, loop.stop, tuning
         self.ready = threading.Event()
         self.failed: BaseException | None = None
         self.trackers: dict[Any, PartitionTracker] = {}
@@ -57,10 +59,8 @@ class TriggerConsumer:
         self._last_commit = 0.0
         self.progress = ProgressWatch(tuning.stall_after)
         self._last_watch = 0.0
-        # Re-entrant: a future that is already done runs its callback inside submit's caller.
-        self._lock = threading.RLock()
-        self._futures: set[concurrent.futures.Future[str]] = set()
-        self._pool = concurrent.futures.ThreadPoolExecutor(tuning.workers, thread_name_prefix=group)
+        self._lock = threading.Lock()  # the trackers, shared with the DeliveryLoop's thread
+        self.handoff = Handoff(loop, deliver, self._lock, group)
         self._thread = threading.Thread(target=self._run, name=group, daemon=True)
 
     def start(self) -> None:
@@ -76,11 +76,11 @@ class TriggerConsumer:
     def progress_status(self) -> dict[str, Any]:
         """Records in Kafka not yet fetched (fetch_lag) and partitions that stopped short of them (ProgressWatch)."""
         with self._lock:
-            watch = self.progress
+            progress = self.progress
             return {
-                "fetch_lag": sum(watch.lag.values()),
-                "stalled": sorted(tp.partition for tp in watch.stalled),
-                "stalls": watch.stalls,
+                "fetch_lag": sum(progress.lag.values()),
+                "stalled": sorted(tp.partition for tp in progress.stalled),
+                "stalls": progress.stalls,
             }
 
     # Rebalance callbacks: kafka-python calls them inside poll, on this thread.
@@ -102,29 +102,8 @@ class TriggerConsumer:
 
     def _run(self) -> None:
         try:
-            from kafka import ConsumerRebalanceListener, KafkaConsumer
-
-            owner = self
-
-            class Listener(ConsumerRebalanceListener):
-                def on_partitions_revoked(self, revoked: Any) -> None:
-                    owner.on_partitions_revoked(revoked)
-
-                def on_partitions_assigned(self, assigned: Any) -> None:
-                    owner.on_partitions_assigned(assigned)
-
-            t = self.tuning
-            self._consumer = consumer = KafkaConsumer(
-                bootstrap_servers=self.bootstrap_servers,
-                group_id=self.group,
-                enable_auto_commit=False,
-                auto_offset_reset="latest",
-                session_timeout_ms=t.session_timeout_ms,
-                heartbeat_interval_ms=t.heartbeat_interval_ms,
-                max_poll_interval_ms=t.max_poll_interval_ms,
-            )
-            consumer.subscribe([self.topic], listener=Listener())
-            self._loop(consumer)
+            self._consumer = open_consumer(self.group, self.topic, self.bootstrap_servers, self.tuning, self)
+            self._loop(self._consumer)
         except BaseException as exc:  # surfaced to the data plane, which refuses to start
             self.failed = exc
             log.exception("consumer group %s failed", self.group)
@@ -136,15 +115,17 @@ class TriggerConsumer:
             release_parked(consumer)  # else a partition paused by _flow_control may never deliver again
             if not self.ready.is_set() and consumer.assignment():
                 # Fix the group's start ("latest") now, so events sent after startup are never skipped.
-                consumer.commit(_offsets({tp: consumer.position(tp) for tp in consumer.assignment()}))
+                consumer.commit(offsets({tp: consumer.position(tp) for tp in consumer.assignment()}))
                 self.ready.set()
+            started: Started = []
             with self._lock:
                 for tp, records in batches.items():
                     tracker = self.trackers.setdefault(tp, self._tracker())
                     for record in records:
                         self._accept(tracker, record)
-                self._start_ready()
+                    started.extend((tracker, offset, event) for offset, event in tracker.startable())
                 self._flow_control(consumer)
+            self.handoff.submit(started)  # one wake-up of the loop per poll
             self._commit(consumer)
             self._watch(consumer)
         self._drain(consumer)
@@ -161,24 +142,6 @@ class TriggerConsumer:
         else:
             tracker.skip(record.offset)
 
-    def _start_ready(self) -> None:
-        for tracker in self.trackers.values():
-            for offset, event in tracker.startable():
-                future = self._pool.submit(self.deliver, event)
-                self._futures.add(future)
-                future.add_done_callback(functools.partial(self._done, tracker=tracker, offset=offset))
-
-    def _done(self, future: concurrent.futures.Future[str], tracker: PartitionTracker, offset: int) -> None:
-        outcome = "aborted" if future.cancelled() or future.exception() else future.result()
-        if future.exception():
-            log.error("%s: delivery of offset %s crashed: %r", self.group, offset, future.exception())
-        with self._lock:
-            self._futures.discard(future)
-            if outcome != "aborted":  # an aborted record stays unfinished: redelivered after a restart
-                tracker.finish(offset)
-            if not self.stop.is_set():
-                self._start_ready()
-
     def _flow_control(self, consumer: Any) -> None:
         limit = self.tuning.buffer_per_partition
         paused = consumer.paused()
@@ -190,26 +153,9 @@ class TriggerConsumer:
 
     def _watch(self, consumer: Any) -> None:
         now = time.monotonic()
-        if now - self._last_watch < 1.0 or not self.ready.is_set():
-            return
-        self._last_watch = now
-        paused = consumer.paused()
-        for tp in consumer.assignment():
-            position = consumer.position(tp)
-            with self._lock:
-                stalled = self.progress.observe(tp, position, consumer.highwater(tp), tp in paused, now)
-            if stalled:
-                # Not expected since release_parked: say so loudly, drop anything kafka-python parked for the
-                # partition and re-seek, so it fetches again from the same position.
-                log.warning(
-                    "%s: %s stalled at offset %s below high-water mark %s; fetching it again",
-                    self.group,
-                    tp,
-                    position,
-                    consumer.highwater(tp),
-                )
-                forget_parked(consumer, tp)
-                consumer.seek(tp, position)
+        if now - self._last_watch >= 1.0 and self.ready.is_set():
+            self._last_watch = now
+            watch(consumer, self.progress, self._lock, self.group, now)
 
     def _commit(self, consumer: Any, force: bool = False, only: set[Any] | None = None) -> None:
         now = time.monotonic()
@@ -217,34 +163,23 @@ class TriggerConsumer:
             return
         self._last_commit = now
         with self._lock:
-            offsets = {
+            positions = {
                 tp: offset
                 for tp, tracker in self.trackers.items()
                 if (only is None or tp in only)
                 and (offset := tracker.committable()) is not None
                 and offset != self._committed.get(tp)
             }
-        if not offsets:
+        if not positions:
             return
         try:
-            consumer.commit(_offsets(offsets))
+            consumer.commit(offsets(positions))
             with self._lock:
-                self._committed.update(offsets)
+                self._committed.update(positions)
         except Exception as exc:  # e.g. a rebalance in progress: the next commit carries the same offsets
             log.warning("%s: commit failed: %s", self.group, exc)
 
     def _drain(self, consumer: Any) -> None:
-        with self._lock:
-            futures = set(self._futures)
-        concurrent.futures.wait(futures, timeout=self.tuning.drain_timeout)
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        self.handoff.drain(self.tuning.drain_timeout)
         self._commit(consumer, force=True)
         consumer.close(autocommit=False)
-
-
-def _offsets(positions: dict[Any, int]) -> dict[Any, Any]:
-    from kafka.structs import OffsetAndMetadata
-
-    if len(OffsetAndMetadata._fields) == 3:  # kafka-python >= 2.1 adds leader_epoch
-        return {tp: OffsetAndMetadata(offset, "", -1) for tp, offset in positions.items()}
-    return {tp: OffsetAndMetadata(offset, "") for tp, offset in positions.items()}

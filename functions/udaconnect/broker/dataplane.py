@@ -11,6 +11,7 @@ from typing import Any
 from udaconnect.broker.consumer import ConsumerTuning, TriggerConsumer
 from udaconnect.broker.delivery import Dispatcher
 from udaconnect.broker.errors import ConfigError
+from udaconnect.broker.eventloop import DeliveryLoop
 from udaconnect.broker.filters import compile_trigger
 from udaconnect.broker.ingress import Ingress
 from udaconnect.broker.model import Delivery, Eventing, TriggerSpec
@@ -50,6 +51,7 @@ class DataPlane:
         self.tuning = tuning or ConsumerTuning()
         self.writer = KafkaWriter(self.bootstrap_servers, timeout=write_timeout)
         self.stopping = threading.Event()
+        self.loop = DeliveryLoop(self.stopping)  # every Trigger's deliveries, on one thread
         self.routes = [_Route(t) for t in eventing.triggers]
         self.ingress: Ingress | None = None
 
@@ -59,6 +61,7 @@ class DataPlane:
 
     def start(self, ready_timeout: float = 60.0) -> None:
         ensure_topics(self.bootstrap_servers, wanted_topics(self.eventing))
+        self.loop.start()
         for route in self.routes:
             self._wire(route)
         consumers = [r.consumer for r in self.routes if r.consumer]
@@ -92,7 +95,7 @@ class DataPlane:
             log.warning("trigger %s not ready: %s", trigger.name, exc)
             return
         route.dispatcher = Dispatcher(
-            subscriber, delivery, dead_letter, self.writer, broker.topic, self.stopping, trigger.name
+            subscriber, delivery, dead_letter, self.writer, broker.topic, self.loop, trigger.name, self.tuning.workers
         )
         route.consumer = TriggerConsumer(
             trigger.consumer_group,
@@ -101,7 +104,7 @@ class DataPlane:
             matches,
             route.dispatcher.deliver,
             trigger.ordered,
-            self.stopping,
+            self.loop,
             self.tuning,
         )
 
@@ -133,7 +136,12 @@ class DataPlane:
             self.ingress.stop()
             self.ingress = None
         self.stopping.set()
+        self.loop.wake()  # backoff waits end now: their events stay uncommitted
         for route in self.routes:
             if route.consumer and route.consumer._thread.is_alive():
                 route.consumer.join(self.tuning.drain_timeout + 5)
+        for route in self.routes:
+            if route.dispatcher and self.loop.running:
+                self.loop.call(route.dispatcher.close)
+        self.loop.close()
         self.writer.close()

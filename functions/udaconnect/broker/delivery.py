@@ -3,15 +3,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import logging
 import threading
 from collections import Counter
 from dataclasses import dataclass
 
-from udaconnect.broker import http_binding, http_client
+from udaconnect.broker import http_binding
 from udaconnect.broker.errors import InvalidEvent, WriteError
 from udaconnect.broker.event import Event
+from udaconnect.broker.eventloop import DeliveryLoop
+from udaconnect.broker.http_pool import Pool
 from udaconnect.broker.model import Delivery
 from udaconnect.broker.resolver import HttpTarget, KafkaTopicTarget, Target
 from udaconnect.broker.writer import KafkaWriter
@@ -21,6 +24,7 @@ log = logging.getLogger(__name__)
 RETRYABLE_STATUSES = frozenset({404, 408, 409, 429})
 DEFAULT_TIMEOUT = 600.0  # seconds: Knative Serving's longest request
 ERROR_DATA_LIMIT = 1024
+PREFER_REPLY = b"Prefer: reply\r\n"
 
 
 def is_retryable(status: int | None) -> bool:
@@ -48,8 +52,8 @@ class Attempt:
 
 
 class Dispatcher:
-    """Delivery for one Trigger. Returns "delivered", "dead-lettered", "dropped" or "aborted" (stopping: the
-    event stays uncommitted and is redelivered after a restart)."""
+    """Delivery for one Trigger, on the DeliveryLoop. Returns "delivered", "dead-lettered", "dropped" or "aborted"
+    (stopping: the event stays uncommitted and is redelivered after a restart)."""
 
     def __init__(
         self,
@@ -58,25 +62,28 @@ class Dispatcher:
         dead_letter: Target | None,
         writer: KafkaWriter,
         broker_topic: str,
-        stop: threading.Event,
+        loop: DeliveryLoop,
         name: str = "",
+        connections: int = 32,
     ) -> None:
         self.subscriber, self.delivery, self.dead_letter = subscriber, delivery, dead_letter
-        self.writer, self.broker_topic, self.stop, self.name = writer, broker_topic, stop, name
+        self.writer, self.broker_topic, self.loop, self.name = writer, broker_topic, loop, name
         self.timeout = delivery.timeout or DEFAULT_TIMEOUT
         self.counts: Counter[str] = Counter()
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # counts are read by /status on another thread
+        self.pool = Pool(subscriber.url, connections)
+        self.dead_pool = Pool(dead_letter.url, connections) if isinstance(dead_letter, HttpTarget) else None
 
-    def deliver(self, event: Event) -> str:
-        outcome = self._deliver(event)
+    async def deliver(self, event: Event) -> str:
+        outcome = await self._deliver(event)
         with self._lock:
             self.counts[outcome] += 1
         return outcome
 
-    def _deliver(self, event: Event) -> str:
+    async def _deliver(self, event: Event) -> str:
         retries, retry = self.delivery.retry or 0, 0
         while True:
-            attempt = self._attempt(event)
+            attempt = await self._attempt(event)
             if attempt.ok:
                 return "delivered"
             if not attempt.retryable or retry >= retries:
@@ -84,15 +91,15 @@ class Dispatcher:
             retry += 1
             with self._lock:
                 self.counts["retries"] += 1
-            if self.stop.wait(backoff(self.delivery.backoff_policy, self.delivery.backoff_delay, retry)):
+            if await self.loop.pause(backoff(self.delivery.backoff_policy, self.delivery.backoff_delay, retry)):
                 return "aborted"
-        return self._dead_letter(event, attempt)
+        return await self._dead_letter(event, attempt)
 
-    def _attempt(self, event: Event) -> Attempt:
-        headers, body = http_binding.to_binary(event)
-        headers["Prefer"] = "reply"
+    async def _attempt(self, event: Event) -> Attempt:
         try:
-            answer = http_client.post(self.subscriber.url, headers, body, self.timeout)
+            answer = await self.pool.post(
+                http_binding.binary_head(event) + PREFER_REPLY, event.data or b"", self.timeout
+            )
         except OSError as exc:
             return Attempt(ok=False, error=f"{type(exc).__name__}: {exc}")
         if not 200 <= answer.status < 300:
@@ -100,7 +107,7 @@ class Dispatcher:
         if http_binding.is_cloudevent(answer.headers):
             try:
                 reply = http_binding.from_http(answer.headers, answer.body)
-                self.writer.write(self.broker_topic, reply)
+                await self._write(self.broker_topic, reply)
             except (InvalidEvent, WriteError) as exc:
                 return Attempt(ok=False, status=answer.status, body=answer.body, error=f"reply: {exc}")
             return Attempt(ok=True, status=answer.status, reply=reply)
@@ -109,7 +116,11 @@ class Dispatcher:
             return Attempt(ok=False, status=answer.status, body=answer.body, error="reply: not a CloudEvent")
         return Attempt(ok=True, status=answer.status)
 
-    def _dead_letter(self, event: Event, attempt: Attempt) -> str:
+    async def _write(self, topic: str, event: Event) -> None:
+        """A Kafka write waits for acks: off the loop, on its default executor."""
+        await asyncio.get_running_loop().run_in_executor(None, self.writer.write, topic, event)
+
+    async def _dead_letter(self, event: Event, attempt: Attempt) -> str:
         reason = attempt.error or f"HTTP {attempt.status}"
         if self.dead_letter is None:
             log.error(
@@ -123,9 +134,11 @@ class Dispatcher:
                 extensions["knativeerrordata"] = base64.b64encode(attempt.body[:ERROR_DATA_LIMIT]).decode()
         failed = event.with_extensions(**extensions)
         for retry in range(max(self.delivery.retry or 0, 1) + 1):
-            if retry and self.stop.wait(backoff(self.delivery.backoff_policy, self.delivery.backoff_delay, retry)):
+            if retry and await self.loop.pause(
+                backoff(self.delivery.backoff_policy, self.delivery.backoff_delay, retry)
+            ):
                 return "aborted"
-            if self._send_dead_letter(failed):
+            if await self._send_dead_letter(failed):
                 log.warning("trigger %s: event %s dead-lettered (%s)", self.name, event.attributes.get("id"), reason)
                 return "dead-lettered"
         # As Knative: an event the dead-letter sink refused too is logged and committed.
@@ -137,15 +150,20 @@ class Dispatcher:
         )
         return "dropped"
 
-    def _send_dead_letter(self, event: Event) -> bool:
+    async def _send_dead_letter(self, event: Event) -> bool:
         target = self.dead_letter
         try:
             if isinstance(target, KafkaTopicTarget):
-                self.writer.write(target.topic, event)
+                await self._write(target.topic, event)
                 return True
-            assert isinstance(target, HttpTarget)
-            headers, body = http_binding.to_binary(event)
-            return 200 <= http_client.post(target.url, headers, body, self.timeout).status < 300
+            assert self.dead_pool is not None
+            answer = await self.dead_pool.post(http_binding.binary_head(event), event.data or b"", self.timeout)
+            return 200 <= answer.status < 300
         except (WriteError, OSError) as exc:
             log.warning("trigger %s: dead-letter sink failed: %s", self.name, exc)
             return False
+
+    def close(self) -> None:
+        self.pool.close()
+        if self.dead_pool is not None:
+            self.dead_pool.close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote, unquote
@@ -16,6 +17,7 @@ STRUCTURED = "application/cloudevents+json"
 BATCH = "application/cloudevents-batch+json"
 # Printable ASCII except space, '"' and '%' travel as they are; everything else is percent-encoded.
 _SAFE = "".join(chr(c) for c in range(0x21, 0x7F) if chr(c) not in '"%')
+_UNSAFE = re.compile("[^" + re.escape(_SAFE) + "]")
 
 
 def is_cloudevent(headers: Mapping[str, str]) -> bool:
@@ -46,6 +48,16 @@ def to_binary(event: Event) -> tuple[dict[str, str], bytes]:
         for name, value in event.attributes.items()
     }
     return headers, event.data or b""
+
+
+def binary_head(event: Event) -> bytes:
+    """to_binary's headers as HTTP/1.1 header lines (CRLF-terminated): what the dispatcher writes."""
+    lines = []
+    for name, value in event.attributes.items():
+        if _UNSAFE.search(value):  # most values need no quoting: skip quote()'s cost for them
+            value = quote(value, safe=_SAFE)
+        lines.append(f"Content-Type: {value}\r\n" if name == "datacontenttype" else f"ce-{name}: {value}\r\n")
+    return "".join(lines).encode()
 
 
 def _from_structured(body: bytes) -> Event:

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import logging
+import threading
 from typing import Any
+
+from udaconnect.broker.fetch_fix import forget_parked
+
+log = logging.getLogger(__name__)
 
 
 class ProgressWatch:
@@ -34,3 +40,24 @@ class ProgressWatch:
         self.lag.pop(tp, None)
         self.stalled.discard(tp)
         self._still.pop(tp, None)
+
+
+def watch(consumer: Any, progress: ProgressWatch, lock: threading.Lock, group: str, now: float) -> None:
+    """Look at every assigned partition once; a stalled one is re-fetched from its position."""
+    paused = consumer.paused()
+    for tp in consumer.assignment():
+        position = consumer.position(tp)
+        with lock:
+            stalled = progress.observe(tp, position, consumer.highwater(tp), tp in paused, now)
+        if stalled:
+            # Not expected since release_parked: say so loudly, drop anything kafka-python parked for the
+            # partition and re-seek, so it fetches again from the same position.
+            log.warning(
+                "%s: %s stalled at offset %s below high-water mark %s; fetching it again",
+                group,
+                tp,
+                position,
+                consumer.highwater(tp),
+            )
+            forget_parked(consumer, tp)
+            consumer.seek(tp, position)
