@@ -52,9 +52,20 @@ def cpu_seconds(pid: int) -> float:
 
 
 def events(count: int, start: int) -> list[Event]:
-    return [Event({"specversion": "1.0", "id": f"bench-{start + n}", "source": f"/devices/d{n % 500}", "type": TYPE,
-                   "partitionkey": str(n % 500), "datacontenttype": "application/json"},
-                  PAYLOAD % (n % 500)) for n in range(count)]
+    return [
+        Event(
+            {
+                "specversion": "1.0",
+                "id": f"bench-{start + n}",
+                "source": f"/devices/d{n % 500}",
+                "type": TYPE,
+                "partitionkey": str(n % 500),
+                "datacontenttype": "application/json",
+            },
+            PAYLOAD % (n % 500),
+        )
+        for n in range(count)
+    ]
 
 
 def delivered(status_url: str) -> int:
@@ -63,10 +74,11 @@ def delivered(status_url: str) -> int:
     return sum(t["counts"].get("delivered", 0) for t in triggers)
 
 
-def _publish_and_wait(publisher: KafkaPublisher, status_url: str, batch: list[Event], before: int,
-                      timeout: float) -> float:
+def _publish_and_wait(
+    publisher: KafkaPublisher, status_url: str, batch: list[Event], before: int, timeout: float
+) -> float:
     for start in range(0, len(batch), 100):
-        publisher.publish(batch[start:start + 100])
+        publisher.publish(batch[start : start + 100])
     deadline = time.monotonic() + timeout
     while (done := delivered(status_url)) < before + len(batch):
         if time.monotonic() > deadline:
@@ -82,9 +94,23 @@ def run(count: int, warmup: int, timeout: float) -> dict[str, float]:
         sub_port, port = free_port(), free_port()
         processes.append(subprocess.Popen([sys.executable, "-c", SUBSCRIBER, str(sub_port)]))
         broker = subprocess.Popen(
-            [sys.executable, "-m", "udaconnect.broker", "--eventing-dir", str(PROJECT_ROOT / "eventing"),
-             "--port", str(port), "--bootstrap", kafka.bootstrap_servers, "--log-level", "WARNING",
-             "--subscriber", f"persist=http://127.0.0.1:{sub_port}/"], stdout=subprocess.PIPE)
+            [
+                sys.executable,
+                "-m",
+                "udaconnect.broker",
+                "--eventing-dir",
+                str(PROJECT_ROOT / "eventing"),
+                "--port",
+                str(port),
+                "--bootstrap",
+                kafka.bootstrap_servers,
+                "--log-level",
+                "WARNING",
+                "--subscriber",
+                f"persist=http://127.0.0.1:{sub_port}/",
+            ],
+            stdout=subprocess.PIPE,
+        )
         processes.append(broker)
         assert broker.stdout is not None
         if b"broker ready" not in broker.stdout.readline() or not answers("127.0.0.1", sub_port):
@@ -99,8 +125,13 @@ def run(count: int, warmup: int, timeout: float) -> dict[str, float]:
             cpu = cpu_seconds(broker.pid) - cpu0
         finally:
             publisher.close()
-        return {"events": count, "seconds": round(ended - began, 3), "events_per_s": round(count / (ended - began)),
-                "broker_cpu_s": round(cpu, 3), "broker_cpu_us_per_event": round(cpu / count * 1e6, 1)}
+        return {
+            "events": count,
+            "seconds": round(ended - began, 3),
+            "events_per_s": round(count / (ended - began)),
+            "broker_cpu_s": round(cpu, 3),
+            "broker_cpu_us_per_event": round(cpu / count * 1e6, 1),
+        }
     finally:
         for process in reversed(processes):
             process.terminate()
