@@ -38,7 +38,9 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
         metavar="SERVICE=URL",
         help="address of a Knative Service a Trigger refers to (also UDACONNECT_UPSTREAM_<NAME>)",
     )
-    parser.add_argument("--workers", type=int, default=ConsumerTuning.workers, help="HTTP connections (deliveries at once) per Trigger")
+    parser.add_argument(
+        "--workers", type=int, default=ConsumerTuning.workers, help="HTTP connections (deliveries at once) per Trigger"
+    )
     parser.add_argument(
         "--session-timeout-ms",
         type=int,
