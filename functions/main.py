@@ -10,6 +10,7 @@ import importlib
 from typing import Any
 
 import functions_framework
+import functions_framework.aio
 
 
 def _handler(module: str) -> Any:
@@ -28,16 +29,18 @@ def connections(request):  # type: ignore[no-untyped-def]
     return _handler("api.connections")(request)
 
 
-@functions_framework.http
-def ingest(request):  # type: ignore[no-untyped-def]
-    """Device CloudEvents (binary, structured, batch) and the original POST /api/locations."""
-    return _handler("ingest.function")(request)
+@functions_framework.aio.http
+async def ingest(request):  # type: ignore[no-untyped-def]
+    """Device CloudEvents (binary, structured, batch) and the original POST /api/locations (ASGI: each request
+    waits for the broker's acknowledgement as a coroutine)."""
+    return await _handler("ingest.function")(request)
 
 
-@functions_framework.http
-def persist(request):  # type: ignore[no-untyped-def]
-    """Trigger subscriber: writes reported locations to PostGIS with group commit."""
-    return _handler("persist.function")(request)
+@functions_framework.aio.http
+async def persist(request):  # type: ignore[no-untyped-def]
+    """Trigger subscriber: writes reported locations to PostGIS with group commit (ASGI: hundreds of concurrent
+    deliveries wait for their commit as coroutines, not threads)."""
+    return await _handler("persist.function")(request)
 
 
 @functions_framework.http

@@ -63,13 +63,11 @@ def test_each_function_runs_in_its_own_process(stack: LocalStack) -> None:
 
 
 def test_routing_table_names_only_real_targets() -> None:
-    import ast
+    from tests.deploy.test_crosscheck import main_targets
 
     from udaconnect.routes import ROUTES
-    from udaconnect.settings import PROJECT_ROOT
 
-    tree = ast.parse((PROJECT_ROOT / "functions" / "main.py").read_text())
-    defined = {node.name for node in tree.body if isinstance(node, ast.FunctionDef) and not node.name.startswith("_")}
+    defined = main_targets()
     assert set(TARGETS) == defined
     assert {route.target for route in ROUTES} <= defined
     assert target_for("GET", "/api/persons/1/connection") == "connections"

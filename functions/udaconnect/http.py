@@ -44,9 +44,7 @@ def json_response(body: Any, status: int = 200, headers: dict[str, str] | None =
 
 def problem(status: int, detail: str, errors: list[FieldError] | None = None,
             headers: dict[str, str] | None = None) -> Response:
-    body = {"type": "about:blank", "title": TITLES.get(status, "Error"), "status": status, "detail": detail,
-            "errors": [{"field": e.field, "message": e.message} for e in errors or []]}
-    return json_response(body, status, headers, PROBLEM)
+    return json_response(problem_body(status, detail, errors), status, headers, PROBLEM)
 
 
 def field_errors(error: ValidationError, prefix: str = "") -> list[FieldError]:
@@ -81,12 +79,15 @@ def query_args(request: Request) -> dict[str, str]:
 
 
 def json_body(request: Request) -> Any:
-    mimetype = request.mimetype or ""
-    if mimetype != "application/json" and not mimetype.endswith("+json"):
-        raise InvalidInput("the body must be application/json", [FieldError("body", f"content type {mimetype!r}")])
     if (request.content_length or 0) > MAX_BODY:
         raise PayloadTooLarge(f"the body is larger than {MAX_BODY} bytes", [FieldError("body", "too large")])
-    data = request.get_data(cache=True)
+    return decode_json(request.mimetype or "", request.get_data(cache=True))
+
+
+def decode_json(mimetype: str, data: bytes) -> Any:
+    """A JSON request body of at most MAX_BODY bytes, or InvalidInput / PayloadTooLarge naming the problem."""
+    if mimetype != "application/json" and not mimetype.endswith("+json"):
+        raise InvalidInput("the body must be application/json", [FieldError("body", f"content type {mimetype!r}")])
     if len(data) > MAX_BODY:  # chunked bodies carry no Content-Length
         raise PayloadTooLarge(f"the body is larger than {MAX_BODY} bytes", [FieldError("body", "too large")])
     try:
@@ -103,23 +104,36 @@ def guarded(handler: Callable[[Request], Response]) -> Callable[[Request], Respo
             return Response(status=204, headers=CORS)
         try:
             return handler(request)
-        except InvalidInput as error:
-            return problem(error.status, error.detail, error.errors)
-        except Conflict as error:
-            return problem(409, str(error))
-        except InfrastructureError as error:
-            log.warning("infrastructure failure: %s", error)
-            return problem(503, "a backing service is unavailable, try again", headers={"Retry-After": "1"})
-        except UdaConnectError as error:  # pragma: no cover - every subclass is mapped above
-            return problem(400, str(error))
         except Exception as error:
-            if not _database_unavailable(error):
+            answer = error_answer(error)
+            if answer is None:
                 raise
-            log.warning("database unavailable: %s", error)
-            return problem(503, "the database is unavailable, try again", headers={"Retry-After": "1"})
+            return problem(*answer)
 
     wrapper.__name__ = getattr(handler, "__name__", "handler")
     return wrapper
+
+
+def error_answer(error: Exception) -> tuple[int, str, list[FieldError], dict[str, str]] | None:
+    """(status, detail, field errors, headers) of the problem answering `error`; None for a bug (a 500)."""
+    if isinstance(error, InvalidInput):
+        return error.status, error.detail, error.errors, {}
+    if isinstance(error, Conflict):
+        return 409, str(error), [], {}
+    if isinstance(error, InfrastructureError):
+        log.warning("infrastructure failure: %s", error)
+        return 503, "a backing service is unavailable, try again", [], {"Retry-After": "1"}
+    if isinstance(error, UdaConnectError):  # pragma: no cover - every subclass is mapped above
+        return 400, str(error), [], {}
+    if _database_unavailable(error):
+        log.warning("database unavailable: %s", error)
+        return 503, "the database is unavailable, try again", [], {"Retry-After": "1"}
+    return None
+
+
+def problem_body(status: int, detail: str, errors: list[FieldError] | None = None) -> dict[str, Any]:
+    return {"type": "about:blank", "title": TITLES.get(status, "Error"), "status": status, "detail": detail,
+            "errors": [{"field": e.field, "message": e.message} for e in errors or []]}
 
 
 def _database_unavailable(error: Exception) -> bool:

@@ -28,8 +28,6 @@ MAIN = PROJECT_ROOT / "functions" / "main.py"
 HTTP_TARGETS = ("persons", "connections", "ingest", "persist")
 #: Targets that talk to the broker (they get KAFKA_BOOTSTRAP_SERVERS and K_SINK).
 EVENT_TARGETS = frozenset({"persons", "ingest", "persist"})
-#: Per-target environment: group commit batches only as many deliveries as the process has threads.
-TARGET_ENV = {"persist": {"THREADS": "64"}}
 
 
 def _die_with_parent() -> None:
@@ -107,7 +105,7 @@ class LocalStack:
             env.update(KAFKA_BOOTSTRAP_SERVERS=self.start_kafka(), UDACONNECT_PUBLISHER=self.settings.publisher,
                        K_SINK=f"http://{self.host}:{broker_port}/{self.settings.namespace}/{self.settings.broker}")
         for target in targets:
-            self.spawn(target, free_port(), {**env, **TARGET_ENV.get(target, {})})
+            self.spawn(target, free_port(), env)
         if events:
             self.spawn_broker(broker_port)
         upstreams = {f"UDACONNECT_UPSTREAM_{p.target.upper()}": p.url for p in self.processes.values()

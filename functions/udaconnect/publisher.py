@@ -6,6 +6,7 @@ sends after its own acks=all write), and raise InfrastructureError otherwise. No
 
 from __future__ import annotations
 
+import asyncio
 import concurrent.futures
 import logging
 import os
@@ -25,6 +26,9 @@ class Publisher(Protocol):
     def publish(self, events: Sequence[Event]) -> None:
         """Return once the broker holds every event; InfrastructureError otherwise (some may be stored: the
         same events may be published again, consumers are idempotent on (source, id))."""
+
+    async def publish_async(self, events: Sequence[Event]) -> None:
+        """As publish(), for a coroutine: the event loop serves other requests while the broker acknowledges."""
 
     def close(self) -> None: ...
 
@@ -75,6 +79,35 @@ class KafkaPublisher:
                 self._reset(producer)
             raise InfrastructureError(f"Kafka did not take the events: {error!r}") from error
 
+    async def publish_async(self, events: Sequence[Event]) -> None:
+        from udaconnect.broker.kafka_binding import to_binary
+
+        producer = None
+        try:
+            if self._producer is None:  # connecting and the topic's metadata block: not on the event loop
+                producer = await asyncio.to_thread(self._ready)
+            producer = self._get()
+            futures = []
+            for event in events:
+                record = to_binary(event)
+                futures.append(producer.send(self.topic, key=record.key, value=record.value,
+                                             headers=record.headers))
+            await asyncio.wait_for(_all_done(futures), self.timeout)
+            for future in futures:
+                if future.failed():
+                    raise future.exception
+        except InfrastructureError:
+            raise
+        except Exception as error:  # as publish(): every failure means "not stored"
+            if producer is not None:
+                self._reset(producer)
+            raise InfrastructureError(f"Kafka did not take the events: {error!r}") from error
+
+    def _ready(self) -> Any:
+        producer = self._get()
+        producer.partitions_for(self.topic)
+        return producer
+
     def _reset(self, producer: Any) -> None:
         """Drop a producer that failed: a fresh one starts clean instead of carrying its broken state."""
         with self._lock:
@@ -90,6 +123,31 @@ class KafkaPublisher:
                 producer.close(timeout=self.timeout)
             except Exception:  # unsent records make kafka-python's close raise
                 _abort(producer)
+
+
+def _all_done(futures: list[Any]) -> asyncio.Future[None]:
+    """An asyncio future done when every kafka-python future is: one wake-up of the loop per publish."""
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[None] = loop.create_future()
+    remaining, lock = [len(futures)], threading.Lock()
+
+    def settle(_: object) -> None:  # on kafka-python's sender thread (or here, for a future already done)
+        with lock:
+            remaining[0] -= 1
+            last = remaining[0] == 0
+        if last:
+            loop.call_soon_threadsafe(_resolve, done)
+
+    for future in futures:
+        future.add_both(settle)
+    if not futures:
+        done.set_result(None)
+    return done
+
+
+def _resolve(done: asyncio.Future[None]) -> None:
+    if not done.done():  # the publish timed out and cancelled it
+        done.set_result(None)
 
 
 def _abort(producer: Any) -> None:
@@ -132,6 +190,9 @@ class HttpPublisher:
         for future in [self._pool.submit(self._send, event) for event in events]:
             future.result()
         return None
+
+    async def publish_async(self, events: Sequence[Event]) -> None:
+        await asyncio.to_thread(self.publish, events)
 
     def close(self) -> None:
         if self._pool is not None:

@@ -19,7 +19,8 @@ VAR = re.compile(r"\$\(([A-Za-z_][A-Za-z0-9_]*)\)")
 def main_targets() -> set[str]:
     """The function names functions/main.py defines (what functions-framework can serve)."""
     tree = ast.parse((PROJECT_ROOT / "functions" / "main.py").read_text())
-    return {node.name for node in tree.body if isinstance(node, ast.FunctionDef) and not node.name.startswith("_")}
+    return {node.name for node in tree.body
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and not node.name.startswith("_")}
 
 
 def config_env(docs: list[Doc]) -> dict[str, str]:

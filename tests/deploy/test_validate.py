@@ -4,6 +4,7 @@ leave to admission webhooks: ISO-8601 durations, filter dialects, autoscaling an
 
 from __future__ import annotations
 
+import importlib.util
 import re
 from functools import cache
 from typing import Any
@@ -12,6 +13,9 @@ import jsonschema
 import pytest
 import yaml
 from tests.deploy.conftest import REFERENCE, Doc, containers, env_of, find, knative_services
+
+from udaconnect.routes import TARGETS
+from udaconnect.settings import PROJECT_ROOT
 
 KUBERNETES_VERSION = "1.34.0"
 CRDS = REFERENCE / "crds"
@@ -179,14 +183,30 @@ def test_autoscaling_annotations_are_valid(overlay) -> None:
         assert 0 < spec.get("timeoutSeconds", 300) <= 600, who
 
 
+def asgi_targets() -> set[str]:
+    """The targets functions/main.py declares as functions_framework.aio functions (served by uvicorn)."""
+    from functions_framework import _function_registry
+
+    spec = importlib.util.spec_from_file_location("udaconnect_targets", PROJECT_ROOT / "functions" / "main.py")
+    assert spec and spec.loader
+    spec.loader.exec_module(importlib.util.module_from_spec(spec))
+    return set(_function_registry.ASGI_FUNCTIONS) & set(TARGETS)
+
+
 def test_gunicorn_threads_admit_every_request_knative_lets_in(overlay) -> None:
     # functions-framework's gunicorn serves THREADS requests at once; fewer threads than containerConcurrency
-    # would queue requests inside the pod, hidden from the autoscaler (and from persist's group commit).
+    # would queue requests inside the pod, hidden from the autoscaler. ASGI targets have no threads to set.
     name, docs = overlay
+    asgi = asgi_targets()
+    assert {"ingest", "persist"} <= asgi
     for ksvc in knative_services(docs):
         limit = ksvc["spec"]["template"]["spec"].get("containerConcurrency", 0)
-        threads = int(env_of(ksvc["spec"]["template"]["spec"]["containers"][0])["THREADS"])
-        assert threads >= limit, f"{name}/{ksvc['metadata']['name']}: THREADS={threads} < {limit}"
+        env = env_of(ksvc["spec"]["template"]["spec"]["containers"][0])
+        who = f"{name}/{ksvc['metadata']['name']}"
+        if env["FUNCTION_TARGET"] in asgi:
+            assert "THREADS" not in env, f"{who}: an ASGI target, THREADS would mislead"
+        else:
+            assert int(env["THREADS"]) >= limit, f"{who}: THREADS={env['THREADS']} < {limit}"
 
 
 def test_persist_admits_enough_concurrency_for_group_commit(overlay) -> None:

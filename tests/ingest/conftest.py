@@ -41,9 +41,12 @@ def ingest_env(kafka: KafkaServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[
 
 @pytest.fixture
 def client(ingest_env: None):  # type: ignore[no-untyped-def]
+    """The ingest target as functions-framework serves it (an ASGI app: ingest is an aio function)."""
     from functions_framework import create_app
+    from starlette.testclient import TestClient
 
-    return create_app("ingest", MAIN).test_client()
+    with TestClient(create_app("ingest", MAIN)) as client:
+        yield client
 
 
 def read_topic(bootstrap: str, ids: set[str], topic: str = TOPIC) -> dict[str, tuple]:

@@ -37,8 +37,8 @@ def binary_headers(**changes: str | None) -> dict[str, str]:
 
 def test_binary_mode_lands_in_the_topic_in_binary_mode_keyed_by_person(client, kafka) -> None:
     headers = binary_headers(**{"ce-time": "2020-08-18T10:37:07Z", "ce-deviceos": "android"})
-    reply = client.post("/api/events", headers=headers, data=json.dumps(data(5, accuracy=3.5)))
-    assert reply.status_code == 202 and reply.get_json() == {"accepted": 1, "ids": [headers["ce-id"]]}
+    reply = client.post("/api/events", headers=headers, content=json.dumps(data(5, accuracy=3.5)))
+    assert reply.status_code == 202 and reply.json() == {"accepted": 1, "ids": [headers["ce-id"]]}
     key, event, raw = read_topic(kafka.bootstrap_servers, {headers["ce-id"]})[headers["ce-id"]]
     assert key == b"5"
     names = {name for name, _ in raw}
@@ -50,10 +50,10 @@ def test_binary_mode_lands_in_the_topic_in_binary_mode_keyed_by_person(client, k
 
 def test_structured_and_batch_modes_on_both_paths(client, kafka) -> None:
     one = structured(8)
-    assert client.post("/", data=json.dumps(one), content_type=STRUCTURED).status_code == 202
+    assert client.post("/", content=json.dumps(one), headers={"Content-Type": STRUCTURED}).status_code == 202
     batch = [structured(p) for p in (1, 2, 2, 9)]
-    reply = client.post("/api/events", data=json.dumps(batch), content_type=BATCH)
-    assert reply.status_code == 202 and reply.get_json()["accepted"] == 4
+    reply = client.post("/api/events", content=json.dumps(batch), headers={"Content-Type": BATCH})
+    assert reply.status_code == 202 and reply.json()["accepted"] == 4
     found = read_topic(kafka.bootstrap_servers, {e["id"] for e in [one, *batch]})
     assert {found[e["id"]][0] for e in batch} == {b"1", b"2", b"9"} and found[one["id"]][0] == b"8"
 
@@ -62,7 +62,8 @@ def test_data_base64_is_accepted(client, kafka) -> None:
     import base64
 
     event = structured(3, data=None, data_base64=base64.b64encode(json.dumps(data(3)).encode()).decode())
-    assert client.post("/api/events", data=json.dumps(event), content_type=STRUCTURED).status_code == 202
+    reply = client.post("/api/events", content=json.dumps(event), headers={"Content-Type": STRUCTURED})
+    assert reply.status_code == 202
     assert json.loads(read_topic(kafka.bootstrap_servers, {event["id"]})[event["id"]][1].data)["person_id"] == 3
 
 
@@ -70,7 +71,7 @@ def test_the_original_post_api_locations_body_is_accepted(client, kafka) -> None
     body = {"person_id": "5", "latitude": "37.553", "longitude": "-122.290", "creation_time": "2020-08-18T10:37:06"}
     reply = client.post("/api/locations", json=body)
     assert reply.status_code == 202
-    event_id = reply.get_json()["id"]
+    event_id = reply.json()["id"]
     key, event, _ = read_topic(kafka.bootstrap_servers, {event_id})[event_id]
     assert key == b"5" and event.attributes["source"] == LEGACY_SOURCE
     assert json.loads(event.data) == {"person_id": 5, "latitude": 37.553, "longitude": -122.29,
@@ -85,8 +86,8 @@ def test_the_original_post_api_locations_body_is_accepted(client, kafka) -> None
 ])
 def test_bad_original_bodies_name_the_field(client, body: dict, field: str) -> None:
     reply = client.post("/api/locations", json=body)
-    assert reply.status_code == 400 and reply.content_type == "application/problem+json"
-    assert field in {e["field"] for e in reply.get_json()["errors"]}
+    assert reply.status_code == 400 and reply.headers["content-type"] == "application/problem+json"
+    assert field in {e["field"] for e in reply.json()["errors"]}
 
 
 FUTURE = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
@@ -109,14 +110,14 @@ FUTURE = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
     (binary_headers(), data(accuracy=-1), 400, "data.accuracy"),
     (binary_headers(), data(extra=1), 400, "data.extra"),
     (binary_headers(), [data()], 400, "data"),
-    (binary_headers(**{"ce-bad_name": "x"}), data(), 400, "bad-name"),
+    (binary_headers(**{"ce-bad_name": "x"}), data(), 400, "bad_name"),
 ])
 def test_bad_binary_events_are_4xx_problems(client, headers: dict, body: object, status: int, field: str) -> None:
     payload = body if isinstance(body, bytes) else json.dumps(body)
-    reply = client.post("/api/events", headers=headers, data=payload)
-    assert reply.status_code == status, reply.data
-    assert reply.content_type == "application/problem+json"
-    assert field in {e["field"] for e in reply.get_json()["errors"]}, reply.get_json()
+    reply = client.post("/api/events", headers=headers, content=payload)
+    assert reply.status_code == status, reply.content
+    assert reply.headers["content-type"] == "application/problem+json"
+    assert field in {e["field"] for e in reply.json()["errors"]}, reply.json()
 
 
 @pytest.mark.parametrize("event, field", [
@@ -131,30 +132,31 @@ def test_bad_binary_events_are_4xx_problems(client, headers: dict, body: object,
     ("just a string", "data"),
 ])
 def test_bad_structured_events_are_4xx_problems(client, event: object, field: str) -> None:
-    reply = client.post("/api/events", data=json.dumps(event), content_type=STRUCTURED)
-    assert reply.status_code == 400 and reply.content_type == "application/problem+json"
-    assert field in {e["field"] for e in reply.get_json()["errors"]}, reply.get_json()
+    reply = client.post("/api/events", content=json.dumps(event), headers={"Content-Type": STRUCTURED})
+    assert reply.status_code == 400 and reply.headers["content-type"] == "application/problem+json"
+    assert field in {e["field"] for e in reply.json()["errors"]}, reply.json()
 
 
 @pytest.mark.parametrize("body, content_type", [(b"{oops", STRUCTURED), (b"[{", BATCH), (b'{"a": 1}', BATCH),
                                                 (b"[]", BATCH)])
 def test_malformed_json_and_empty_batches_are_400(client, body: bytes, content_type: str) -> None:
-    reply = client.post("/api/events", data=body, content_type=content_type)
-    assert reply.status_code == 400 and reply.content_type == "application/problem+json"
+    reply = client.post("/api/events", content=body, headers={"Content-Type": content_type})
+    assert reply.status_code == 400 and reply.headers["content-type"] == "application/problem+json"
 
 
 def test_oversized_batches_are_413(client) -> None:
-    reply = client.post("/api/events", data=json.dumps([structured() for _ in range(1001)]), content_type=BATCH)
-    assert reply.status_code == 413 and "1000" in reply.get_json()["detail"]
+    reply = client.post("/api/events", content=json.dumps([structured() for _ in range(1001)]),
+                        headers={"Content-Type": BATCH})
+    assert reply.status_code == 413 and "1000" in reply.json()["detail"]
     big = json.dumps([structured(note="x" * 4000) for _ in range(300)])
-    reply = client.post("/api/events", data=big, content_type=BATCH)
-    assert reply.status_code == 413 and reply.content_type == "application/problem+json"
+    reply = client.post("/api/events", content=big, headers={"Content-Type": BATCH})
+    assert reply.status_code == 413 and reply.headers["content-type"] == "application/problem+json"
 
 
 def test_a_batch_with_bad_events_names_them_and_publishes_none(client, kafka) -> None:
     batch = [structured(1), structured(2, id=7), structured(3), structured(4, data=data(4, latitude=200))]
-    reply = client.post("/api/events", data=json.dumps(batch), content_type=BATCH)
-    problem = reply.get_json()
+    reply = client.post("/api/events", content=json.dumps(batch), headers={"Content-Type": BATCH})
+    problem = reply.json()
     assert reply.status_code == 400
     assert problem["invalid"] == [{"index": 1, "id": 7}, {"index": 3, "id": batch[3]["id"]}]
     assert {e["field"] for e in problem["errors"]} == {"[1].id", "[3].data.latitude"}
@@ -163,7 +165,7 @@ def test_a_batch_with_bad_events_names_them_and_publishes_none(client, kafka) ->
 
 
 def test_health_and_wrong_methods(client) -> None:
-    assert client.get("/health").get_json() == {"status": "ok"}
+    assert client.get("/health").json() == {"status": "ok"}
     reply = client.get("/api/events")
     assert reply.status_code == 405 and reply.headers["Allow"] == "POST"
-    assert client.post("/nowhere", data=b"{}").status_code == 404
+    assert client.post("/nowhere", content=b"{}").status_code == 404

@@ -27,6 +27,7 @@ def ingress(kafka) -> Iterator[Ingress]:  # type: ignore[no-untyped-def]
 
 def _client(monkeypatch, **env: str):  # type: ignore[no-untyped-def]
     from functions_framework import create_app
+    from starlette.testclient import TestClient
 
     from udaconnect import publisher
 
@@ -34,17 +35,17 @@ def _client(monkeypatch, **env: str):  # type: ignore[no-untyped-def]
         monkeypatch.setenv(name, value)
     monkeypatch.setenv("UDACONNECT_PUBLISH_TIMEOUT", "3")
     publisher.for_settings.cache_clear()
-    return create_app("ingest", MAIN).test_client()
+    return TestClient(create_app("ingest", MAIN))
 
 
 def test_http_publisher_posts_binary_mode_to_the_broker_ingress(kafka, ingress: Ingress, monkeypatch) -> None:
     client = _client(monkeypatch, UDACONNECT_PUBLISHER="http",
                      K_SINK=f"http://127.0.0.1:{ingress.port}/udaconnect/default")
     headers = binary_headers()
-    assert client.post("/api/events", headers=headers, data=json.dumps(data(6))).status_code == 202
+    assert client.post("/api/events", headers=headers, content=json.dumps(data(6))).status_code == 202
     batch = [structured(p) for p in range(1, 6)]
-    assert client.post("/api/events", data=json.dumps(batch),
-                       content_type="application/cloudevents-batch+json").status_code == 202
+    assert client.post("/api/events", content=json.dumps(batch),
+                       headers={"Content-Type": "application/cloudevents-batch+json"}).status_code == 202
     found = read_topic(kafka.bootstrap_servers, {headers["ce-id"], *(e["id"] for e in batch)})
     assert len(found) == 6 and found[headers["ce-id"]][0] == b"6"
 
@@ -57,6 +58,6 @@ def test_a_broker_that_cannot_take_events_is_503(monkeypatch, env: dict[str, str
     port = free_port()
     client = _client(monkeypatch, **{k: v.format(port=port) for k, v in env.items()})
     started = time.monotonic()
-    reply = client.post("/api/events", headers=binary_headers(), data=json.dumps(data()))
-    assert reply.status_code == 503 and reply.content_type == "application/problem+json"
+    reply = client.post("/api/events", headers=binary_headers(), content=json.dumps(data()))
+    assert reply.status_code == 503 and reply.headers["content-type"] == "application/problem+json"
     assert reply.headers["Retry-After"] and time.monotonic() - started < 15

@@ -1,69 +1,17 @@
-"""Persist's group commit vs COPY into the same table, and device POST -> row committed on the local stack."""
+"""End to end on the local stack: device POST to ingest -> row committed in PostGIS, per event."""
 
 from __future__ import annotations
 
-import io
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
 from pathlib import Path
 
 import psycopg2
 
 from udaconnect.bench import load
 from udaconnect.localstack import LocalStack
-from udaconnect.persist.writer import GroupCommitWriter, Row, _Pending, dsn
+from udaconnect.persist.writer import dsn
 from udaconnect.settings import Settings
-
-
-def _truncate(url: str) -> None:
-    with psycopg2.connect(url) as conn, conn.cursor() as cur:
-        cur.execute("TRUNCATE location RESTART IDENTITY")
-    conn.close()
-
-
-def group_commit_vs_copy(settings: Settings, rows: int, threads: int = 64) -> dict:
-    """rows/s of one COPY (the bulk-load ceiling) and of `threads` concurrent single-row writers through group
-    commit, each waiting for its own commit, into the same (emptied) table with all its indexes."""
-    url = dsn(settings.database_url)
-    now = datetime.now(UTC)
-    data = [Row(i % 1000 + 1, -122.29 + i * 1e-7, 37.55, now, 5.0, "/devices/bench", f"e{i}") for i in range(rows)]
-    _truncate(url)
-    buffer = io.StringIO("".join(f"{r.person_id}\tSRID=4326;POINT({r.longitude!r} {r.latitude!r})\t"
-                                 f"{r.recorded_at.isoformat()}\t{r.accuracy}\t{r.event_source}\t{r.event_id}\n"
-                                 for r in data))
-    conn = psycopg2.connect(url)
-    began = time.monotonic()
-    with conn.cursor() as cur:
-        cur.copy_expert("COPY location (person_id, coordinate, creation_time, accuracy, event_source, event_id) "
-                        "FROM STDIN", buffer)
-    conn.commit()
-    copy_seconds = time.monotonic() - began
-    conn.close()
-    _truncate(url)
-    writer = GroupCommitWriter(url)
-    writer.write(Row(1, 0, 0, now, None, "/devices/warmup", "w"))
-    batches = writer.batches
-    began = time.monotonic()
-    with ThreadPoolExecutor(threads) as pool:
-        outcomes = list(pool.map(writer.write, data))
-    group_seconds = time.monotonic() - began
-    _truncate(url)
-    assert outcomes.count("stored") == rows, "group commit lost rows"
-    # The writer's transactions alone, 1,000 rows each, no request threads waiting: the statement's ceiling.
-    pending = [_Pending(Row(r.person_id, r.longitude, r.latitude, r.recorded_at, r.accuracy, r.event_source,
-                            "alone-" + r.event_id)) for r in data]
-    began = time.monotonic()
-    for start in range(0, rows, 1000):
-        writer._commit(pending[start:start + 1000])
-    alone_rate = rows / (time.monotonic() - began)
-    _truncate(url)
-    copy_rate, group_rate = rows / copy_seconds, rows / group_seconds
-    return {"rows": rows, "copy_rows_per_s": copy_rate, "group_commit_rows_per_s": group_rate,
-            "ratio_to_copy": group_rate / copy_rate, "writer_alone_1000_row_transactions_rows_per_s": alone_rate,
-            "writer_alone_ratio_to_copy": alone_rate / copy_rate, "writers": threads,
-            "transactions": writer.batches - batches, "rows_per_transaction": rows / (writer.batches - batches)}
 
 
 class _Watcher(threading.Thread):

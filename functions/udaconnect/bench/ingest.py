@@ -15,7 +15,7 @@ from pathlib import Path
 
 from sqlalchemy import text
 
-from udaconnect.bench import e2e, load, procs
+from udaconnect.bench import e2e, load, persist, procs
 from udaconnect.localstack import LocalStack
 from udaconnect.ports import free_port
 from udaconnect.routes import TARGETS
@@ -94,7 +94,7 @@ def main(argv: list[str]) -> int:
     settings = _prepare(PROJECT_ROOT / ".udaconnect" / "bench-ingest")
     report: dict = {"machine_cores": os.cpu_count()}
     print("persist: group commit vs COPY ...", flush=True)
-    report["persist_writer"] = e2e.group_commit_vs_copy(settings, args.rows)
+    report["persist"] = persist.measure(settings, args.rows)
     stack = LocalStack(settings, api_port=free_port(), web_port=free_port(), log_dir=settings.data_dir / "logs")
     try:
         stack.start()

@@ -24,6 +24,23 @@ def hello(request):
 '''
 
 
+def spawn(target: str, port: int, env: dict[str, str], timeout: float = 60) -> subprocess.Popen[bytes]:
+    """`functions-framework --target target` on `port`, returned once its /health answers."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "functions_framework", "--source", str(MAIN), "--target", target,
+         "--host", "127.0.0.1", "--port", str(port)],
+        env={**os.environ, **env, "FUNCTION_TARGET": target}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    began = time.monotonic()
+    while time.monotonic() - began < timeout:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1):
+                return process
+        except OSError:
+            time.sleep(0.05)
+    process.terminate()
+    raise TimeoutError(f"{target} did not answer within {timeout:.0f} s")
+
+
 def cold_start(target: str, env: dict[str, str], source: Path = MAIN, path: str = "/health") -> float:
     """Seconds from spawning `functions-framework --target target` to its first 2xx on `path`."""
     port = free_port()

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-
-from flask import Request
 
 
 @dataclass(frozen=True)
@@ -14,7 +13,7 @@ class DeviceIdentity:
     device: str | None = None
 
 
-def authenticate(request: Request) -> DeviceIdentity:
+def authenticate(headers: Mapping[str, str]) -> DeviceIdentity:
     """The caller's identity, or raise (a future `Unauthorized(InvalidInput)` with status 401) to refuse it.
 
     Device credentials (e.g. a per-device token in `Authorization`, checked against a device registry,

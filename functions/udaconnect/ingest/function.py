@@ -6,9 +6,10 @@ names each bad event by index and id, so a client fixes or drops those and resen
 
 from __future__ import annotations
 
-from flask import Request, Response
+from starlette.requests import Request
+from starlette.responses import Response
 
-from udaconnect import http
+from udaconnect import asgi
 from udaconnect.errors import FieldError, InvalidInput
 from udaconnect.ingest import envelope, legacy
 from udaconnect.ingest.auth import authenticate
@@ -18,20 +19,20 @@ _EVENTS = ("/", "/api/events", "/api/events/")
 _LOCATIONS = ("/api/locations", "/api/locations/")
 
 
-@http.guarded
-def handle(request: Request) -> Response:
-    if request.path == "/health":
-        return http.health()
-    if request.path not in _EVENTS + _LOCATIONS:
-        return http.problem(404, f"no such resource: {request.path}")
+@asgi.guarded
+async def handle(request: Request) -> Response:
+    path = request.url.path
+    if path == "/health":
+        return asgi.health()
+    if path not in _EVENTS + _LOCATIONS:
+        return asgi.problem(404, f"no such resource: {path}")
     if request.method != "POST":
-        return http.method_not_allowed("POST")
-    authenticate(request)
-    if (request.content_length or 0) > envelope.MAX_BODY_BYTES:
-        raise envelope.TooLarge(f"the body exceeds {envelope.MAX_BODY_BYTES} bytes; send smaller batches")
-    if request.path in _LOCATIONS:
-        return _legacy(request)
-    raws, batch = envelope.read(dict(request.headers), request.get_data())
+        return asgi.method_not_allowed("POST")
+    authenticate(request.headers)
+    if path in _LOCATIONS:
+        return await _legacy(request)
+    body = await asgi.read_body(request, envelope.MAX_BODY_BYTES, envelope.TooLarge)
+    raws, batch = envelope.read(dict(request.headers), body)
     reports, invalid = [], []
     for index, raw in enumerate(raws):
         result = check(raw)
@@ -41,26 +42,26 @@ def handle(request: Request) -> Response:
             invalid.append((index, raw.attributes.get("id"), result))
     if invalid:
         return _refused(invalid, len(raws), batch)
-    _publish(reports)
-    return http.json_response({"accepted": len(reports), "ids": [r.id for r in reports]}, 202)
+    await _publisher().publish_async([r.event for r in reports])
+    return asgi.json_response({"accepted": len(reports), "ids": [r.id for r in reports]}, 202)
 
 
-def _legacy(request: Request) -> Response:
-    raw = legacy.to_event(http.json_body(request))
+async def _legacy(request: Request) -> Response:
+    raw = legacy.to_event(await asgi.json_body(request))
     result = check(raw)
     if not isinstance(result, Report):
         raise InvalidInput("invalid location", [FieldError(legacy.field_name(e.field), e.message) for e in result])
-    _publish([result])
+    await _publisher().publish_async([result.event])
     # Storage is asynchronous now: the id names the report (the CloudEvent id), not a database row.
-    return http.json_response({"id": result.id}, 202)
+    return asgi.json_response({"id": result.id}, 202)
 
 
-def _publish(reports: list[Report]) -> None:
+def _publisher():  # noqa: ANN202 - a udaconnect.publisher.Publisher, imported lazily
     from udaconnect import publisher
     from udaconnect.settings import Settings
 
     # Not udaconnect.bootstrap: it imports SQLAlchemy, which ingest never needs (cold start, memory).
-    publisher.for_settings(Settings.from_env()).publish([r.event for r in reports])
+    return publisher.for_settings(Settings.from_env())
 
 
 def _refused(invalid: list[tuple[int, object, list[FieldError]]], total: int, batch: bool) -> Response:
@@ -73,4 +74,4 @@ def _refused(invalid: list[tuple[int, object, list[FieldError]]], total: int, ba
         detail = "the event is invalid; it was not accepted"
     body = {"type": "about:blank", "title": "Bad Request", "status": 400, "detail": detail, "errors": errors,
             "invalid": [{"index": index, "id": event_id} for index, event_id, _ in invalid]}
-    return http.json_response(body, 400, content_type=http.PROBLEM)
+    return asgi.json_response(body, 400, content_type=asgi.PROBLEM)

@@ -8,10 +8,13 @@ reason for an event that can never be stored (not retried: dead-lettered with th
 from __future__ import annotations
 
 import json
+import os
+from functools import lru_cache
 
-from flask import Request, Response
+from starlette.requests import Request
+from starlette.responses import Response
 
-from udaconnect import http
+from udaconnect import asgi
 from udaconnect.errors import FieldError, InvalidInput
 
 _PATHS = ("/", "/api/persist")
@@ -21,22 +24,23 @@ class Unstorable(InvalidInput):
     status = 422
 
 
-@http.guarded
-def handle(request: Request) -> Response:
-    if request.path == "/health":
-        return http.health()
-    if request.path not in _PATHS:
-        return http.problem(404, f"no such resource: {request.path}")
+@asgi.guarded
+async def handle(request: Request) -> Response:
+    path = request.url.path
+    if path == "/health":
+        return asgi.health()
+    if path not in _PATHS:
+        return asgi.problem(404, f"no such resource: {path}")
     if request.method != "POST":
-        return http.method_not_allowed("POST")
+        return asgi.method_not_allowed("POST")
     from udaconnect.persist import writer
 
-    row = _row(dict(request.headers), request.get_data())
-    outcome = writer.for_url(_database_url()).write(row)
+    row = _row(dict(request.headers), await request.body())
+    outcome = await writer.for_url(_database_url()).write_async(row)
     if outcome == writer.UNKNOWN_PERSON:
         raise Unstorable(f"person {row.person_id} does not exist", [FieldError("data.person_id", "unknown person")])
     # Never a body: the dispatcher counts a non-empty 2xx body that is not a CloudEvent as a failed delivery.
-    return Response(status=204)
+    return Response(status_code=204)
 
 
 def _row(headers: dict[str, str], body: bytes):  # noqa: ANN202 - a writer.Row, imported lazily
@@ -60,17 +64,23 @@ def _row(headers: dict[str, str], body: bytes):  # noqa: ANN202 - a writer.Row, 
         raise Unstorable("the data is not JSON", [FieldError("data", str(error))]) from None
     except InvalidPayload as invalid:
         raise Unstorable("invalid location report", invalid.errors) from None
+    if "\x00" in attributes["source"] + attributes["id"]:  # PostgreSQL text cannot hold NUL
+        raise Unstorable("source and id must not contain NUL", [FieldError("id", "contains NUL")])
     return Row(payload.person_id, payload.longitude, payload.latitude, payload.recorded_at, payload.accuracy,
                attributes["source"], attributes["id"])
 
 
 def _database_url() -> str:
-    # Settings straight from the environment: udaconnect.bootstrap would import SQLAlchemy (cold start, memory).
+    return _resolve(os.environ.get("DATABASE_URL", ""), os.environ.get("UDACONNECT_DATA_DIR", ""))
+
+
+@lru_cache(maxsize=8)
+def _resolve(database_url: str, data_dir: str) -> str:
+    """Cached per value: the environment is read on every delivery, the database URL worked out once."""
+    if database_url:
+        return database_url
+    # Not udaconnect.bootstrap: it imports SQLAlchemy's engine machinery (cold start, memory).
     from udaconnect.settings import Settings
+    from udaconnect.storage.database import database_url as embedded_url
 
-    settings = Settings.from_env()
-    if settings.database_url:
-        return settings.database_url
-    from udaconnect.storage.database import database_url
-
-    return database_url(settings)  # the embedded cluster of a checkout
+    return embedded_url(Settings.from_env({"UDACONNECT_DATA_DIR": data_dir} if data_dir else {}))  # a checkout's

@@ -1,47 +1,37 @@
 """Group commit: concurrent deliveries share one transaction, and each is answered only after it committed.
 
 One writer thread drains a queue: it takes one waiting row, then everything else queued (up to MAX_BATCH),
-writes them in one transaction (execute_values, ON CONFLICT DO NOTHING on the event's (source, id)),
-commits, and wakes each waiting request with its own outcome.
+stores them in one transaction (udaconnect.persist.store), commits, and hands each waiter its own outcome: an
+asyncio waiter through one call_soon_threadsafe per batch, a thread through its own threading.Event.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import queue
 import threading
+from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime
 from functools import lru_cache
+from typing import Any
 
 from udaconnect.errors import InfrastructureError
+from udaconnect.persist.store import DUPLICATE, STORED, UNKNOWN_PERSON, Row, prepare, store
 
+__all__ = ["DUPLICATE", "STORED", "UNKNOWN_PERSON", "GroupCommitWriter", "Row", "dsn", "for_url"]
 log = logging.getLogger(__name__)
-MAX_BATCH = 1000
-STORED, DUPLICATE, UNKNOWN_PERSON = "stored", "duplicate", "unknown-person"
-_INSERT = ("INSERT INTO location (person_id, coordinate, creation_time, accuracy, event_source, event_id) "
-           "VALUES %s ON CONFLICT (event_source, event_id) DO NOTHING RETURNING event_source, event_id")
-_TEMPLATE = "(%s, ST_SetSRID(ST_MakePoint(%s, %s), 4326)::geography, %s, %s, %s, %s)"
-
-
-@dataclass(frozen=True)
-class Row:
-    person_id: int
-    longitude: float
-    latitude: float
-    recorded_at: datetime
-    accuracy: float | None
-    event_source: str
-    event_id: str
+MAX_BATCH = 2000
 
 
 @dataclass
 class _Pending:
     row: Row
-    done: threading.Event = field(default_factory=threading.Event)
+    done: threading.Event | None = None  # a waiting thread
+    future: asyncio.Future[str] | None = None  # or a waiting coroutine
     outcome: str = ""
-    error: BaseException | None = None
+    error: BaseException | None = field(default=None, repr=False)
 
 
 class GroupCommitWriter:
@@ -49,23 +39,36 @@ class GroupCommitWriter:
         self.dsn, self.max_batch, self.connect_timeout = dsn, max_batch, connect_timeout
         self.batches = self.rows = 0  # how many transactions committed, holding how many rows
         self._queue: queue.SimpleQueue[_Pending] = queue.SimpleQueue()
-        self._connection = None
+        self._connection: Any = None
         self._thread = threading.Thread(target=self._run, name="group-commit", daemon=True)
         self._started = threading.Lock()
 
     def write(self, row: Row, timeout: float = 25.0) -> str:
         """STORED, DUPLICATE (an earlier delivery stored it) or UNKNOWN_PERSON; InfrastructureError when the
         database failed or did not answer in time (the row may still commit: a redelivery is then a DUPLICATE)."""
-        with self._started:
-            if not self._thread.is_alive():
-                self._thread.start()
-        pending = _Pending(row)
-        self._queue.put(pending)
-        if not pending.done.wait(timeout):
+        pending = _Pending(row, done=threading.Event())
+        self._enqueue(pending)
+        if not pending.done.wait(timeout):  # type: ignore[union-attr]
             raise InfrastructureError(f"the database did not commit within {timeout:.0f} s")
-        if pending.error is not None:
-            raise InfrastructureError(f"the database failed: {pending.error}") from pending.error
-        return pending.outcome
+        return _outcome(pending)
+
+    async def write_async(self, row: Row, timeout: float = 25.0) -> str:
+        """As write(), for a coroutine: the event loop is never blocked while the group commits."""
+        pending = _Pending(row, future=asyncio.get_running_loop().create_future())
+        self._enqueue(pending)
+        try:
+            async with asyncio.timeout(timeout):
+                await pending.future  # type: ignore[misc]
+        except TimeoutError:
+            raise InfrastructureError(f"the database did not commit within {timeout:.0f} s") from None
+        return _outcome(pending)
+
+    def _enqueue(self, pending: _Pending) -> None:
+        if not self._thread.is_alive():
+            with self._started:
+                if not self._thread.is_alive():
+                    self._thread.start()
+        self._queue.put(pending)
 
     def _run(self) -> None:
         while True:
@@ -76,21 +79,29 @@ class GroupCommitWriter:
                 except queue.Empty:
                     break
             try:
-                self._commit(batch)
+                outcomes = store(self._connect(), [p.row for p in batch])
+                self.batches += 1
+                self.rows += outcomes.count(STORED)
+                for pending, outcome in zip(batch, outcomes, strict=True):
+                    pending.outcome = outcome
             except Exception as error:  # one failed transaction fails its batch only; the thread lives on
                 log.warning("group commit of %d rows failed: %s", len(batch), error)
                 self._discard_connection()
                 for pending in batch:
                     pending.error = error
-            for pending in batch:
-                pending.done.set()
+            _wake(batch)
 
-    def _connect(self):  # noqa: ANN202 - a psycopg2 connection
+    def _connect(self) -> Any:
         if self._connection is None or self._connection.closed:
             import psycopg2
 
             self._connection = psycopg2.connect(self.dsn, connect_timeout=self.connect_timeout,
                                                 application_name="udaconnect-persist")
+            try:
+                prepare(self._connection)
+            except BaseException:
+                self._discard_connection()
+                raise
         return self._connection
 
     def _discard_connection(self) -> None:
@@ -99,36 +110,29 @@ class GroupCommitWriter:
             with contextlib.suppress(Exception):  # already broken
                 connection.close()
 
-    def _commit(self, batch: list[_Pending]) -> None:
-        from psycopg2.extras import execute_values
 
-        connection = self._connect()
-        try:
-            with connection.cursor() as cursor:
-                # Checked inside the transaction, so one event naming an unknown person never fails its neighbours.
-                cursor.execute("SELECT id FROM person WHERE id = ANY(%s)",
-                               (sorted({p.row.person_id for p in batch}),))
-                known = {row[0] for row in cursor.fetchall()}
-                storable = [p.row for p in batch if p.row.person_id in known]
-                inserted: set[tuple[str, str]] = set()
-                if storable:
-                    values = [(r.person_id, r.longitude, r.latitude, r.recorded_at, r.accuracy, r.event_source,
-                               r.event_id) for r in storable]
-                    returned = execute_values(cursor, _INSERT, values, _TEMPLATE, page_size=len(values), fetch=True)
-                    inserted = {(source, event_id) for source, event_id in returned}
-            connection.commit()
-        except BaseException:
-            if not connection.closed:
-                connection.rollback()
-            raise
-        self.batches += 1
-        self.rows += len(storable)
-        for pending in batch:
-            row = pending.row
-            if row.person_id not in known:
-                pending.outcome = UNKNOWN_PERSON
-            else:
-                pending.outcome = STORED if (row.event_source, row.event_id) in inserted else DUPLICATE
+def _outcome(pending: _Pending) -> str:
+    if pending.error is not None:
+        raise InfrastructureError(f"the database failed: {pending.error}") from pending.error
+    return pending.outcome
+
+
+def _wake(batch: list[_Pending]) -> None:
+    by_loop: dict[asyncio.AbstractEventLoop, list[asyncio.Future[str]]] = defaultdict(list)
+    for pending in batch:
+        if pending.future is not None:
+            by_loop[pending.future.get_loop()].append(pending.future)
+        elif pending.done is not None:
+            pending.done.set()
+    for loop, futures in by_loop.items():
+        with contextlib.suppress(RuntimeError):  # that loop has closed: nobody is waiting any more
+            loop.call_soon_threadsafe(_settle, futures)
+
+
+def _settle(futures: list[asyncio.Future[str]]) -> None:
+    for future in futures:
+        if not future.done():  # a waiter that timed out cancelled its future
+            future.set_result("")
 
 
 def dsn(database_url: str) -> str:
