@@ -24,6 +24,7 @@ from udaconnect.settings import PROJECT_ROOT
 
 TOPIC = "knative-broker-udaconnect-default"
 TYPE = "io.udaconnect.location.reported.v1"
+IDLE_SECONDS = 3.0
 PAYLOAD = b'{"person_id": %d, "latitude": 35.0, "longitude": -106.0, "recorded_at": "2026-11-25T10:00:00+00:00"}'
 #: The subscriber: keep-alive HTTP/1.1 on asyncio, 204 to every request (its own process: its CPU is not counted).
 SUBSCRIBER = r"""
@@ -123,6 +124,9 @@ def run(count: int, warmup: int, timeout: float) -> dict[str, float]:
             cpu0, began = cpu_seconds(broker.pid), time.monotonic()
             ended = _publish_and_wait(publisher, status_url, batch, warmup, timeout)
             cpu = cpu_seconds(broker.pid) - cpu0
+            idle0 = cpu_seconds(broker.pid)
+            time.sleep(IDLE_SECONDS)  # nothing to deliver: what the broker costs while waiting
+            idle = (cpu_seconds(broker.pid) - idle0) / IDLE_SECONDS
         finally:
             publisher.close()
         return {
@@ -131,6 +135,7 @@ def run(count: int, warmup: int, timeout: float) -> dict[str, float]:
             "events_per_s": round(count / (ended - began)),
             "broker_cpu_s": round(cpu, 3),
             "broker_cpu_us_per_event": round(cpu / count * 1e6, 1),
+            "broker_idle_cpu_percent": round(idle * 100, 1),
         }
     finally:
         for process in reversed(processes):

@@ -1,4 +1,5 @@
-"""A small keep-alive HTTP POST client (one connection per thread and origin) for dispatching events."""
+"""A small blocking keep-alive HTTP POST client (one connection per thread and origin) for publishers and tools;
+the dispatcher uses the asyncio http_pool."""
 
 from __future__ import annotations
 
