@@ -7,7 +7,6 @@ import logging
 import threading
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from udaconnect.broker.event import Event, validated
@@ -15,27 +14,14 @@ from udaconnect.broker.eventloop import DeliveryLoop
 from udaconnect.broker.fetch_fix import release_parked
 from udaconnect.broker.handoff import Handoff, Started
 from udaconnect.broker.kafka_binding import from_binary
-from udaconnect.broker.kafka_group import offsets, open_consumer
+from udaconnect.broker.kafka_group import Committer, offsets, open_consumer
 from udaconnect.broker.offsets import PartitionTracker
 from udaconnect.broker.progress import ProgressWatch, watch
+from udaconnect.broker.tuning import ConsumerTuning
+
+__all__ = ["ConsumerTuning", "TriggerConsumer"]
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class ConsumerTuning:
-    # tansu makes a join wait about half the session timeout: small values keep startup quick, but a busy
-    # 2-core machine must still heartbeat in time (tests use 2 s).
-    session_timeout_ms: int = 6000
-    heartbeat_interval_ms: int = 1500
-    max_poll_interval_ms: int = 6000
-    max_in_flight_per_partition: int = 100  # unordered delivery
-    buffer_per_partition: int = 1000  # pause fetching a partition beyond this many undelivered records
-    workers: int = 32  # HTTP connections (deliveries at once) per Trigger
-    max_poll_records: int = 1000
-    commit_interval: float = 0.2
-    drain_timeout: float = 10.0
-    stall_after: float = 10.0  # seconds a partition may sit below its high-water mark, unpaused, before a warning
 
 
 class TriggerConsumer:
@@ -48,15 +34,15 @@ class TriggerConsumer:
         deliver: Callable[[Event], Awaitable[str]],
         ordered: bool,
         loop: DeliveryLoop,
-        tuning: ConsumerTuning = ConsumerTuning(),
+        tuning: ConsumerTuning | None = None,
     ) -> None:
         self.group, self.topic, self.bootstrap_servers = group, topic, bootstrap_servers
-        self.matches, self.ordered, self.stop, self.tuning = matches, ordered, loop.stop, tuning
+        self.matches, self.ordered, self.stop = matches, ordered, loop.stop
+        self.tuning = tuning = tuning or ConsumerTuning()
         self.ready = threading.Event()
         self.failed: BaseException | None = None
         self.trackers: dict[Any, PartitionTracker] = {}
-        self._committed: dict[Any, int] = {}
-        self._last_commit = 0.0
+        self.committer = Committer(group, tuning.commit_interval)
         self.progress = ProgressWatch(tuning.stall_after)
         self._last_watch = 0.0
         self._lock = threading.Lock()  # the trackers, shared with the DeliveryLoop's thread
@@ -89,7 +75,7 @@ class TriggerConsumer:
         with self._lock:
             for tp in revoked:
                 self.trackers.pop(tp, None)
-                self._committed.pop(tp, None)
+                self.committer.committed.pop(tp, None)
                 self.progress.forget(tp)
 
     def on_partitions_assigned(self, assigned: Any) -> None:
@@ -158,26 +144,7 @@ class TriggerConsumer:
             watch(consumer, self.progress, self._lock, self.group, now)
 
     def _commit(self, consumer: Any, force: bool = False, only: set[Any] | None = None) -> None:
-        now = time.monotonic()
-        if not force and now - self._last_commit < self.tuning.commit_interval:
-            return
-        self._last_commit = now
-        with self._lock:
-            positions = {
-                tp: offset
-                for tp, tracker in self.trackers.items()
-                if (only is None or tp in only)
-                and (offset := tracker.committable()) is not None
-                and offset != self._committed.get(tp)
-            }
-        if not positions:
-            return
-        try:
-            consumer.commit(offsets(positions))
-            with self._lock:
-                self._committed.update(positions)
-        except Exception as exc:  # e.g. a rebalance in progress: the next commit carries the same offsets
-            log.warning("%s: commit failed: %s", self.group, exc)
+        self.committer.commit(consumer, self.trackers, self._lock, force, only)
 
     def _drain(self, consumer: Any) -> None:
         self.handoff.drain(self.tuning.drain_timeout)

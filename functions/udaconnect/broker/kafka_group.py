@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+import logging
+import threading
+import time
 from typing import Any, Protocol
+
+from udaconnect.broker.offsets import PartitionTracker
+
+log = logging.getLogger("udaconnect.broker.consumer")
 
 
 class GroupMember(Protocol):
@@ -42,3 +49,41 @@ def offsets(positions: dict[Any, int]) -> dict[Any, Any]:
     if len(OffsetAndMetadata._fields) == 3:  # kafka-python >= 2.1 adds leader_epoch
         return {tp: OffsetAndMetadata(offset, "", -1) for tp, offset in positions.items()}
     return {tp: OffsetAndMetadata(offset, "") for tp, offset in positions.items()}
+
+
+class Committer:
+    """Commits each partition's committable offset once it moved, at most every `interval` seconds unless forced."""
+
+    def __init__(self, group: str, interval: float) -> None:
+        self.group, self.interval = group, interval
+        self.committed: dict[Any, int] = {}
+        self._last = 0.0
+
+    def commit(
+        self,
+        consumer: Any,
+        trackers: dict[Any, PartitionTracker],
+        lock: threading.Lock,
+        force: bool = False,
+        only: set[Any] | None = None,
+    ) -> None:
+        now = time.monotonic()
+        if not force and now - self._last < self.interval:
+            return
+        self._last = now
+        with lock:
+            positions = {
+                tp: offset
+                for tp, tracker in trackers.items()
+                if (only is None or tp in only)
+                and (offset := tracker.committable()) is not None
+                and offset != self.committed.get(tp)
+            }
+        if not positions:
+            return
+        try:
+            consumer.commit(offsets(positions))
+            with lock:
+                self.committed.update(positions)
+        except Exception as exc:  # e.g. a rebalance in progress: the next commit carries the same offsets
+            log.warning("%s: commit failed: %s", self.group, exc)

@@ -73,4 +73,3 @@ class KafkaServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
-

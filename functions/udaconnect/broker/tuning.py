@@ -1,0 +1,21 @@
+"""How a Trigger's consumer group polls, buffers, delivers at once, commits and drains."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class ConsumerTuning:
+    # tansu makes a join wait about half the session timeout: small values keep startup quick, but a busy
+    # 2-core machine must still heartbeat in time (tests use 2 s).
+    session_timeout_ms: int = 6000
+    heartbeat_interval_ms: int = 1500
+    max_poll_interval_ms: int = 6000
+    max_in_flight_per_partition: int = 100  # unordered delivery
+    buffer_per_partition: int = 1000  # pause fetching a partition beyond this many undelivered records
+    workers: int = 32  # HTTP connections (deliveries at once) per Trigger
+    max_poll_records: int = 1000
+    commit_interval: float = 0.2
+    drain_timeout: float = 10.0
+    stall_after: float = 10.0  # seconds a partition may sit below its high-water mark, unpaused, before a warning
