@@ -163,3 +163,21 @@ def test_timeout_counts_as_a_retryable_failure(plane, namespace, subscriber, kaf
     assert len(sub.received) == 2
     attributes = event_of(dead).attributes
     assert attributes["knativeerrordest"] == sub.url and "knativeerrorcode" not in attributes
+
+
+def test_an_http_dead_letter_sink_gets_the_event_in_binary_mode_with_error_extensions(plane, namespace, subscriber):
+    failing, sink = subscriber(lambda r: (400, {}, b"bad")), subscriber()
+    delivery = (
+        "  delivery:\n    retry: 1\n    backoffDelay: PT0.1S\n"
+        "    deadLetterSink: {ref: {apiVersion: serving.knative.dev/v1, kind: Service, name: dlq}}\n"
+    )
+    dp = plane(
+        broker_yaml(namespace, sink=False) + trigger_yaml(namespace, "persist", delivery),
+        {"persist": failing.url, "dlq": sink.url},
+    )
+    assert post_event(f"{dp.url}/{namespace}/default", "dlq-1", data=b'{"n": 2}') == 202
+    [dead] = sink.wait_for(1)
+    assert dead.headers["ce-id"] == "dlq-1" and dead.body == b'{"n": 2}' and "prefer" not in dead.headers
+    assert dead.headers["ce-knativeerrorcode"] == "400" and dead.headers["ce-knativeerrordest"] == failing.url
+    assert base64.b64decode(dead.headers["ce-knativeerrordata"]) == b"bad"
+    assert len(failing.received) == 1  # a 400 is not retried
