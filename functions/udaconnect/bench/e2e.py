@@ -15,7 +15,7 @@ from udaconnect.settings import Settings
 
 
 class _Watcher(threading.Thread):
-    """Polls the table every 50 ms: when each event's row first became visible (committed)."""
+    """Polls the table every 10 ms: when each event's row first became visible (committed)."""
 
     def __init__(self, url: str) -> None:
         super().__init__(daemon=True)
@@ -29,7 +29,7 @@ class _Watcher(threading.Thread):
         with conn.cursor() as cur:
             cur.execute("SELECT coalesce(max(id), 0) FROM location")
             self.last = cur.fetchone()[0]
-            while not self.stop.wait(0.05):
+            while not self.stop.wait(0.01):
                 cur.execute("SELECT id, event_id FROM location WHERE id > %s ORDER BY id", (self.last,))
                 now = time.monotonic()
                 for row_id, event_id in cur.fetchall():
@@ -38,8 +38,9 @@ class _Watcher(threading.Thread):
         conn.close()
 
 
-def _phase(stack: LocalStack, watcher: _Watcher, persons: int, events: int, batch: int, threads: int) -> dict:
-    result = load.run(stack.processes["ingest"].url + "/", persons, events, batch, threads)
+def _phase(stack: LocalStack, watcher: _Watcher, persons: int, events: int, batch: int, connections: int,
+           rate: float | None = None) -> dict:
+    result = load.run(stack.processes["ingest"].url + "/", persons, events, batch, connections, rate=rate)
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline and not set(result.sent) <= set(watcher.seen):
         time.sleep(0.2)
@@ -50,7 +51,8 @@ def _phase(stack: LocalStack, watcher: _Watcher, persons: int, events: int, batc
     def p(q: float) -> float:
         return latencies[min(len(latencies) - 1, int(q * len(latencies)))] * 1000
 
-    return {"batch": batch, "accepted": result.events, "post_errors": result.errors,
+    return {"batch": batch, "offered_events_per_s": rate * batch if rate else "as fast as answered",
+            "accepted": result.events, "post_errors": result.errors,
             "post_events_per_s": result.rate, "end_to_end_events_per_s": len(latencies) / (end - start),
             "latency_p50_ms": p(0.5), "latency_p99_ms": p(0.99),
             # accepted (202) but no row after 180 s: undelivered so far, not necessarily lost (Kafka keeps them)
@@ -65,8 +67,12 @@ def end_to_end(stack: LocalStack, settings: Settings, persons: int, events: int,
     watcher = _Watcher(url)
     watcher.start()
     time.sleep(0.2)
-    phases = {"single": _phase(stack, watcher, persons, events, 1, 32),
-              "batch100": _phase(stack, watcher, persons, batch_events, 100, 8)}
+    phases = {  # closed loops find the most each mode takes; open loops the latency at a steady rate
+        "single": _phase(stack, watcher, persons, events, 1, 32),
+        "single_at_1000_per_s": _phase(stack, watcher, persons, 10_000, 1, 64, rate=1000),
+        "batch100": _phase(stack, watcher, persons, batch_events, 100, 8),
+        "batch100_at_5000_fixes_per_s": _phase(stack, watcher, persons, 40_000, 100, 16, rate=50),
+    }
     watcher.stop.set()
     with psycopg2.connect(url) as conn, conn.cursor() as cur:
         cur.execute("SELECT count(*) - count(DISTINCT (event_source, event_id)) FROM location")

@@ -81,36 +81,46 @@ def prepare(url: str, persons: int, total: int, batch: int, devices: int) -> lis
     return out
 
 
-def run(url: str, persons: int, total: int, batch: int = 1, concurrency: int = 16, expect: int = 202) -> Result:
+def run(url: str, persons: int, total: int, batch: int = 1, concurrency: int = 16, expect: int = 202,
+        rate: float | None = None) -> Result:
     """POST `total` events in requests of `batch` over `concurrency` connections; a failed request is counted,
-    not retried (a benchmark must not hide failures)."""
-    return send(url, prepare(url, persons, total, batch, concurrency), concurrency, expect)
+    not retried (a benchmark must not hide failures).
+
+    Without `rate`, a closed loop: each connection sends its next request when the last is answered (the most
+    the system takes). With `rate` (requests/s), an open loop: request i is due at start + i/rate and its
+    latency counts from then, so a system falling behind shows it instead of slowing the clients down.
+    """
+    return send(url, prepare(url, persons, total, batch, concurrency), concurrency, expect, rate)
 
 
-def send(url: str, prepared: list[Prepared], concurrency: int, expect: int) -> Result:
+def send(url: str, prepared: list[Prepared], concurrency: int, expect: int, rate: float | None = None) -> Result:
     try:
         import uvloop
 
-        return uvloop.run(_send(url, prepared, concurrency, expect))
+        return uvloop.run(_send(url, prepared, concurrency, expect, rate))
     except ImportError:
-        return asyncio.run(_send(url, prepared, concurrency, expect))
+        return asyncio.run(_send(url, prepared, concurrency, expect, rate))
 
 
-async def _send(url: str, prepared: list[Prepared], concurrency: int, expect: int) -> Result:
+async def _send(url: str, prepared: list[Prepared], concurrency: int, expect: int, rate: float | None) -> Result:
     parts = urlsplit(url)
-    result, queue = Result(), iter(prepared)
-    started = time.monotonic()
-    await asyncio.gather(*(_connection(parts.hostname or "127.0.0.1", parts.port or 80, queue, result, expect)
+    result = Result()
+    started = time.monotonic() + 0.05  # every connection open before the first request is due
+    due = ((started + i / rate if rate else None, item) for i, item in enumerate(prepared))
+    await asyncio.gather(*(_connection(parts.hostname or "127.0.0.1", parts.port or 80, due, result, expect)
                            for _ in range(concurrency)))
     result.seconds = time.monotonic() - started
     return result
 
 
-async def _connection(host: str, port: int, queue: Iterator[Prepared], result: Result, expect: int) -> None:
+async def _connection(host: str, port: int, queue: Iterator[tuple[float | None, Prepared]], result: Result,
+                      expect: int) -> None:
     reader, writer = await asyncio.open_connection(host, port)
     try:
-        for item in queue:
-            began = time.monotonic()
+        for at, item in queue:
+            if at is not None and (wait := at - time.monotonic()) > 0:
+                await asyncio.sleep(wait)
+            began = at or time.monotonic()
             try:
                 writer.write(item.message)
                 status = await _answer(reader)
