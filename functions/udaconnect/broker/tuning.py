@@ -15,7 +15,7 @@ class ConsumerTuning:
     max_in_flight_per_partition: int = 100  # unordered delivery
     buffer_per_partition: int = 1000  # pause fetching a partition beyond this many undelivered records
     workers: int = 32  # HTTP connections (deliveries at once) per Trigger
-    max_poll_records: int = 1000
+    max_poll_records: int = 500  # kafka-python's default: larger batches measured no cheaper
     commit_interval: float = 0.2
     drain_timeout: float = 10.0
     stall_after: float = 10.0  # seconds a partition may sit below its high-water mark, unpaused, before a warning
