@@ -12,6 +12,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from pathlib import Path
@@ -88,9 +89,21 @@ def _publish_and_wait(
     return time.monotonic()
 
 
-def run(count: int, warmup: int, timeout: float) -> dict[str, float]:
+def eventing_dir(ordered: bool, scratch: Path) -> Path:
+    """eventing/ itself, or a copy whose Triggers deliver in order (one event at a time per partition)."""
+    if not ordered:
+        return PROJECT_ROOT / "eventing"
+    for source in (PROJECT_ROOT / "eventing").glob("*.yaml"):
+        (scratch / source.name).write_text(
+            source.read_text().replace("delivery.order: unordered", "delivery.order: ordered")
+        )
+    return scratch
+
+
+def run(count: int, warmup: int, timeout: float, ordered: bool = False) -> dict[str, float | str]:
     processes: list[subprocess.Popen[bytes]] = []
     kafka = KafkaServer(external="").start()
+    scratch = tempfile.TemporaryDirectory()
     try:
         sub_port, port = free_port(), free_port()
         processes.append(subprocess.Popen([sys.executable, "-c", SUBSCRIBER, str(sub_port)]))
@@ -100,7 +113,7 @@ def run(count: int, warmup: int, timeout: float) -> dict[str, float]:
                 "-m",
                 "udaconnect.broker",
                 "--eventing-dir",
-                str(PROJECT_ROOT / "eventing"),
+                str(eventing_dir(ordered, Path(scratch.name))),
                 "--port",
                 str(port),
                 "--bootstrap",
@@ -131,6 +144,7 @@ def run(count: int, warmup: int, timeout: float) -> dict[str, float]:
             publisher.close()
         return {
             "events": count,
+            "delivery": "ordered" if ordered else "unordered",
             "seconds": round(ended - began, 3),
             "events_per_s": round(count / (ended - began)),
             "broker_cpu_s": round(cpu, 3),
@@ -146,6 +160,7 @@ def run(count: int, warmup: int, timeout: float) -> dict[str, float]:
                 process.kill()
                 process.wait()
         kafka.stop()
+        scratch.cleanup()
 
 
 def main(argv: list[str]) -> int:
@@ -153,8 +168,9 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--events", type=int, default=20_000)
     parser.add_argument("--warmup", type=int, default=1_000)
     parser.add_argument("--timeout", type=float, default=300.0)
+    parser.add_argument("--ordered", action="store_true", help="Triggers deliver in order instead of unordered")
     args = parser.parse_args(argv)
-    print(json.dumps(run(args.events, args.warmup, args.timeout), indent=2))
+    print(json.dumps(run(args.events, args.warmup, args.timeout, args.ordered), indent=2))
     return 0
 
 
