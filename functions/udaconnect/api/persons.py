@@ -54,10 +54,14 @@ def _list(request: Request) -> Response:
 
 
 def _create(request: Request) -> Response:
-    new = http.parse(NewPerson, http.json_body(request), "person")
-    with context().engine.begin() as conn:
-        created = queries.create_person(conn, new)
+    from udaconnect import outbox
     from udaconnect.api import announce
 
-    announce.person_created(created, context().settings)  # after the commit; a failure is logged, not raised
+    new = http.parse(NewPerson, http.json_body(request), "person")
+    with context().engine.begin() as conn:  # the person and its event commit together, or neither does
+        created = queries.create_person(conn, new)
+        event = announce.person_created(created)
+        outbox.add(conn, [event])
+    # The person exists: a broker failure leaves the event in the outbox for a later relay, never fails the answer.
+    outbox.deliver(context().engine, context().settings, [event])
     return http.json_response(created.model_dump(), 201, {"Location": f"/api/persons/{created.id}"})

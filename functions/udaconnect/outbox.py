@@ -1,0 +1,138 @@
+"""The transactional outbox: events are written with the change they announce and relayed to the broker after.
+
+At least once, never lost: a row is deleted only after the broker acknowledged its event, and a relay holds
+its rows locked (FOR UPDATE SKIP LOCKED) from the select to the delete, so several processes relaying at
+once never publish the same row in one pass. A crash between the acknowledgement and the delete publishes
+the row again later: the same event (same source and id), which consumers drop as a duplicate.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+from sqlalchemy import Connection, Engine
+from sqlalchemy.dialects.postgresql import JSONB
+
+from udaconnect.broker.event import Event
+from udaconnect.errors import InfrastructureError
+from udaconnect.settings import Settings
+
+if TYPE_CHECKING:
+    from udaconnect.publisher import Publisher
+
+log = logging.getLogger(__name__)
+
+#: Leftover rows a successful publish in a request also relays: bounded, so a backlog never slows one request much.
+RELAY_LIMIT = 100
+_KEYS = ("id", "source", "type")
+
+# Migration 0003 creates it.
+event_outbox = sa.Table(
+    "event_outbox",
+    sa.MetaData(),
+    sa.Column("seq", sa.BigInteger, sa.Identity(), primary_key=True),
+    sa.Column("source", sa.Text, nullable=False),
+    sa.Column("id", sa.Text, nullable=False),
+    sa.Column("type", sa.Text, nullable=False),
+    sa.Column("attributes", JSONB, nullable=False),
+    sa.Column("data", sa.LargeBinary),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("last_attempt_at", sa.DateTime(timezone=True)),
+    sa.Column("last_error", sa.Text),
+)
+_t = event_outbox.c
+
+
+def add(conn: Connection, events: Sequence[Event]) -> None:
+    """Write `events` in the caller's transaction: they exist if and only if the change they announce commits."""
+    conn.execute(sa.insert(event_outbox), [
+        {**{k: e.attributes[k] for k in _KEYS}, "data": e.data,
+         "attributes": {k: v for k, v in e.attributes.items() if k not in _KEYS}} for e in events])
+
+
+def _event(row: Any) -> Event:
+    return Event({**row.attributes, "id": row.id, "source": row.source, "type": row.type}, row.data)
+
+
+def _pass(engine: Engine, publisher: Publisher, condition: Any, limit: int) -> int:
+    """Publish up to `limit` unlocked rows matching `condition`, oldest first; delete them once acknowledged.
+    A failed publish is recorded on the rows (attempts, last error) and raised."""
+    failure: InfrastructureError | None = None
+    with engine.begin() as conn:
+        rows = conn.execute(sa.select(_t.seq, _t.id, _t.source, _t.type, _t.attributes, _t.data).where(condition)
+                            .order_by(_t.seq).limit(limit).with_for_update(skip_locked=True)).all()
+        if not rows:
+            return 0
+        seqs = [row.seq for row in rows]
+        try:
+            publisher.publish([_event(row) for row in rows])
+        except InfrastructureError as error:
+            failure = error
+            conn.execute(sa.update(event_outbox).where(_t.seq.in_(seqs)).values(
+                attempts=_t.attempts + 1, last_attempt_at=sa.func.now(), last_error=str(error)[:2000]))
+        else:
+            conn.execute(sa.delete(event_outbox).where(_t.seq.in_(seqs)))
+    if failure is not None:
+        raise failure
+    return len(rows)
+
+
+def publish(engine: Engine, publisher: Publisher, events: Sequence[Event]) -> int:
+    """Publish these events from the outbox now; a row another relay holds is left to it. Raises as _pass."""
+    keys = sa.or_(*(sa.and_(_t.source == e.attributes["source"], _t.id == e.attributes["id"]) for e in events))
+    return _pass(engine, publisher, keys, len(events))
+
+
+def relay(engine: Engine, publisher: Publisher, limit: int | None = None,
+          batch: int = 100) -> tuple[int, InfrastructureError | None]:
+    """Publish the rows no other relay holds, oldest first, `batch` per broker round trip, up to `limit`
+    (None: until none is left). How many were published, and the broker's failure that stopped it, if any."""
+    done = 0
+    while limit is None or done < limit:
+        try:
+            published = _pass(engine, publisher, sa.true(), batch if limit is None else min(batch, limit - done))
+        except InfrastructureError as error:
+            return done, error
+        if not published:
+            break
+        done += published
+    return done, None
+
+
+def configured(settings: Settings) -> bool:
+    """Whether these settings name a broker to publish to."""
+    return bool(settings.broker_url if settings.publisher == "http" else settings.kafka_bootstrap_servers)
+
+
+def deliver(engine: Engine, settings: Settings, events: Sequence[Event]) -> bool:
+    """After the commit: publish `events` (already in the outbox), then relay up to RELAY_LIMIT leftovers.
+    Never raises: whatever is not published stays in the outbox for the next relay."""
+    if not configured(settings):
+        log.warning("no broker configured: %d event(s) wait in the outbox (udaconnect outbox flush)", len(events))
+        return False
+    from udaconnect import publisher as publishers
+
+    try:
+        publisher = publishers.for_settings(settings)
+        publish(engine, publisher, events)
+    except Exception as error:  # the change is committed: its answer must not fail
+        log.error("%s kept in the outbox: %s", [e.attributes["id"] for e in events], error)
+        return False
+    try:
+        failure: Exception | None = relay(engine, publisher, RELAY_LIMIT)[1]
+    except Exception as error:  # the database, say: the rows wait for the next relay
+        failure = error
+    if failure is not None:
+        log.warning("outbox relay stopped: %s", failure)
+    return True
+
+
+def pending(conn: Connection) -> list[Any]:
+    """The rows waiting, oldest first, with their age in seconds."""
+    age = sa.func.extract("epoch", sa.func.now() - _t.created_at).label("age")
+    return list(conn.execute(sa.select(_t.seq, _t.id, _t.source, _t.type, _t.attributes, _t.created_at, age,
+                                       _t.attempts, _t.last_error).order_by(_t.seq)).all())
