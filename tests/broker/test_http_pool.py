@@ -244,3 +244,25 @@ def test_requests_beyond_the_limit_wait_for_a_connection(run):
     statuses, opened, idle = run(main())
     assert statuses == [204] * 20 and busy["max"] == 3 and server.connections == 3
     assert opened == idle == 3
+
+
+def test_cancelled_requests_give_their_connection_back(run):
+    async def slow(connection: int, number: int, request: bytes) -> bytes:
+        await asyncio.sleep(0.05)
+        return NO_CONTENT
+
+    async def main():
+        async with Server(slow) as url:
+            pool = Pool(url, 1)
+            running = asyncio.ensure_future(pool.post(b"", b"", 5))
+            waiting = asyncio.ensure_future(pool.post(b"", b"", 5))
+            await asyncio.sleep(0.01)
+            waiting.cancel()  # as a drain gives up on it: while it waits for a connection
+            first = await running
+            cut = asyncio.ensure_future(pool.post(b"", b"", 5))
+            await asyncio.sleep(0.01)
+            cut.cancel()  # while its answer is awaited: that connection is dropped
+            last = await pool.post(b"", b"", 5)
+            return first.status, waiting.cancelled(), cut.cancelled(), last.status, pool.opened
+
+    assert run(main()) == (204, True, True, 204, 1)

@@ -73,6 +73,9 @@ class Connection(asyncio.Protocol):
             self.answer.set_exception(exc)
         self.abort()
 
+    def time_out(self) -> None:
+        self.fail(TimeoutError("no answer in time"))
+
     def abort(self) -> None:
         self.closed = True
         if self.transport is not None:

@@ -7,6 +7,7 @@ reset, closed early; BadResponse for an answer that is not HTTP).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ssl
 from collections import deque
 from urllib.parse import urlsplit
@@ -79,7 +80,8 @@ class Pool:
                 got = waiter.result()
                 self._release(got if got is not None and not got.closed else None)
             else:
-                self.waiters.remove(waiter)
+                with contextlib.suppress(ValueError):  # _release may have dropped it already
+                    self.waiters.remove(waiter)
             raise
 
     def _release(self, conn: Connection | None) -> None:
@@ -105,7 +107,7 @@ class Pool:
         if conn.closed:
             raise Closed(True, "the server closed the kept-alive connection")
         answer = conn.send(loop, request)
-        timer = loop.call_at(deadline, conn.fail, TimeoutError("no answer in time"))
+        timer = loop.call_at(deadline, conn.time_out)
         try:
             return await answer
         finally:
