@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from udaconnect.errors import FieldError, InvalidInput, PayloadTooLarge
-from udaconnect.http import CORS, MAX_BODY, PROBLEM, decode_json, error_answer, problem_body
+from udaconnect.problems import CORS, MAX_BODY, PROBLEM, decode_json, error_answer, problem_body
 
 log = logging.getLogger(__name__)
 Handler = Callable[[Request], Awaitable[Response]]

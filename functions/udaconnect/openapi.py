@@ -6,6 +6,7 @@ import json
 from functools import lru_cache
 from typing import Any
 
+from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from udaconnect.contracts import api
@@ -26,7 +27,7 @@ def _problem(description: str) -> dict[str, Any]:
     return _json(_ref("Problem"), description, "application/problem+json")
 
 
-def _query_parameters(model: type[api.BaseModel]) -> list[dict[str, Any]]:
+def _query_parameters(model: type[BaseModel]) -> list[dict[str, Any]]:
     schema = model.model_json_schema(ref_template=_REF)
     required = set(schema.get("required", []))
     params = []

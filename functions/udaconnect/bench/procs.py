@@ -41,8 +41,10 @@ def spawn(target: str, port: int, env: dict[str, str], timeout: float = 60) -> s
     raise TimeoutError(f"{target} did not answer within {timeout:.0f} s")
 
 
-def cold_start(target: str, env: dict[str, str], source: Path = MAIN, path: str = "/health") -> float:
-    """Seconds from spawning `functions-framework --target target` to its first 2xx on `path`."""
+def cold_start(target: str, env: dict[str, str], source: Path = MAIN, path: str = "/health",
+               post: tuple[dict[str, str], bytes] | None = None) -> float:
+    """Seconds from spawning `functions-framework --target target` to its first 2xx on `path` (a GET, or with
+    `post` = (headers, body) that POST: a real request, paying whatever the target loads on first use)."""
     port = free_port()
     began = time.monotonic()
     process = subprocess.Popen(
@@ -52,7 +54,9 @@ def cold_start(target: str, env: dict[str, str], source: Path = MAIN, path: str 
     try:
         while time.monotonic() - began < 60:
             try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=1) as reply:
+                headers, body = post or ({}, None)
+                request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", body, headers)
+                with urllib.request.urlopen(request, timeout=5) as reply:
                     if 200 <= reply.status < 300:
                         return time.monotonic() - began
             except OSError:

@@ -6,15 +6,17 @@ from datetime import UTC, date, datetime
 from typing import Annotated
 
 from pydantic import (
-    AfterValidator,
-    BaseModel,
-    ConfigDict,
     Field,
     PlainValidator,
     StringConstraints,
     WithJsonSchema,
     field_serializer,
 )
+
+from udaconnect.contracts.person import Model as _Model
+from udaconnect.contracts.person import NewPerson, Person, Printable
+
+__all__ = ["NewPerson", "Person", "Printable"]  # also API models, defined with the person.created payload
 
 #: Distances beyond this are not "crossing paths" and would turn the search into a scan of the venue.
 MAX_DISTANCE_M = 10_000.0
@@ -24,16 +26,6 @@ MAX_CONNECTIONS = 100_000
 MAX_TRACK = 50_000
 
 
-
-def _printable(value: str) -> str:
-    """No control characters: PostgreSQL cannot store NUL, and the others are never part of a name."""
-    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in value):
-        raise ValueError("must not contain control characters")
-    return value
-
-
-Printable = AfterValidator(_printable)
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), Printable]
 #: Years a conference can plausibly be in; also keeps "the day after" inside what Python and PostgreSQL hold.
 FIRST_YEAR, LAST_YEAR = 1900, 9998
 
@@ -65,27 +57,6 @@ DayOrInstant = Annotated[
     PlainValidator(_day_or_instant),
     WithJsonSchema({"anyOf": [{"type": "string", "format": "date"}, {"type": "string", "format": "date-time"}]}),
 ]
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class NewPerson(_Model):
-    """A person to create."""
-
-    first_name: Name = Field(examples=["Taco"])
-    last_name: Name = Field(examples=["Fargo"])
-    company_name: Name = Field(examples=["Alpha Omega Upholstery"])
-
-
-class Person(_Model):
-    """A conference attendee."""
-
-    id: int = Field(examples=[5])
-    first_name: str = Field(examples=["Taco"])
-    last_name: str = Field(examples=["Fargo"])
-    company_name: str = Field(examples=["Alpha Omega Upholstery"])
 
 
 class Location(_Model):

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from udaconnect.contracts.api import Person
+from udaconnect.contracts.person import Person
 
 #: Reverse-DNS, versioned: a breaking payload change gets a new type, so old and new can flow side by side.
 LOCATION_REPORTED = "io.udaconnect.location.reported.v1"
@@ -40,7 +40,7 @@ class LocationReported(BaseModel):
 class PersonCreated(Person):
     """A person was added to the directory."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, title="io.udaconnect.person.created.v1")
+    model_config = ConfigDict(extra="forbid", frozen=True, title="io.udaconnect.person.created.v1", defer_build=True)
 
 
 #: Every event type this project produces or consumes, with its payload.

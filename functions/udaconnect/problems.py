@@ -1,0 +1,71 @@
+"""Problem answers without a web framework: what every target says for each error, in whichever server it runs.
+
+Imported by udaconnect.http (Flask targets) and udaconnect.asgi (ASGI targets); it imports neither Flask nor
+pydantic, so a target's /health (its readiness probe, its cold start) never pays for them.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from udaconnect.errors import Conflict, FieldError, InfrastructureError, InvalidInput, PayloadTooLarge, UdaConnectError
+
+log = logging.getLogger(__name__)
+
+PROBLEM = "application/problem+json"
+#: The largest JSON body an API call takes (a person is a few hundred bytes).
+MAX_BODY = 64 * 1024
+CORS = {
+    "Access-Control-Allow-Origin": "*",
+    "Access-Control-Allow-Methods": "GET, POST, OPTIONS",
+    "Access-Control-Allow-Headers": "Content-Type, Accept, Authorization, ce-id, ce-source, ce-type, ce-specversion",
+    "Access-Control-Expose-Headers": "Location, Link, X-Total-Count",
+    "Access-Control-Max-Age": "600",
+}
+TITLES = {400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed", 406: "Not Acceptable",
+          409: "Conflict", 413: "Payload Too Large", 415: "Unsupported Media Type", 422: "Unprocessable Content",
+          503: "Service Unavailable"}
+
+
+def error_answer(error: Exception) -> tuple[int, str, list[FieldError], dict[str, str]] | None:
+    """(status, detail, field errors, headers) of the problem answering `error`; None for a bug (a 500)."""
+    if isinstance(error, InvalidInput):
+        return error.status, error.detail, error.errors, {}
+    if isinstance(error, Conflict):
+        return 409, str(error), [], {}
+    if isinstance(error, InfrastructureError):
+        log.warning("infrastructure failure: %s", error)
+        return 503, "a backing service is unavailable, try again", [], {"Retry-After": "1"}
+    if isinstance(error, UdaConnectError):  # pragma: no cover - every subclass is mapped above
+        return 400, str(error), [], {}
+    if _database_unavailable(error):
+        log.warning("database unavailable: %s", error)
+        return 503, "the database is unavailable, try again", [], {"Retry-After": "1"}
+    return None
+
+
+def problem_body(status: int, detail: str, errors: list[FieldError] | None = None) -> dict[str, Any]:
+    return {"type": "about:blank", "title": TITLES.get(status, "Error"), "status": status, "detail": detail,
+            "errors": [{"field": e.field, "message": e.message} for e in errors or []]}
+
+
+def _database_unavailable(error: Exception) -> bool:
+    """A lost or refused database connection (checked by name: the web target never imports a driver)."""
+    names = {cls.__name__ for cls in type(error).__mro__}
+    module = type(error).__module__
+    return module.startswith(("sqlalchemy", "psycopg2")) and bool(
+        names & {"OperationalError", "InterfaceError", "TimeoutError", "DisconnectionError"})
+
+
+def decode_json(mimetype: str, data: bytes) -> Any:
+    """A JSON request body of at most MAX_BODY bytes, or InvalidInput / PayloadTooLarge naming the problem."""
+    if mimetype != "application/json" and not mimetype.endswith("+json"):
+        raise InvalidInput("the body must be application/json", [FieldError("body", f"content type {mimetype!r}")])
+    if len(data) > MAX_BODY:  # chunked bodies carry no Content-Length
+        raise PayloadTooLarge(f"the body is larger than {MAX_BODY} bytes", [FieldError("body", "too large")])
+    try:
+        return json.loads(data or b"")
+    except (ValueError, UnicodeDecodeError, RecursionError) as error:
+        raise InvalidInput("the body is not valid JSON", [FieldError("body", str(error)[:200])]) from None
