@@ -14,7 +14,9 @@ class ConsumerTuning:
     max_poll_interval_ms: int = 6000
     max_in_flight_per_partition: int = 100  # unordered delivery
     buffer_per_partition: int = 1000  # pause fetching a partition beyond this many undelivered records
-    workers: int = 32  # HTTP connections (deliveries at once) per Trigger
+    # HTTP connections (deliveries at once) per Trigger. Group commit in persist groups what is in flight: 32
+    # made ~30-row transactions and 5.1k fixes/s end to end here, 100-300 made 6.7k (connections are cheap now).
+    workers: int = 256
     max_poll_records: int = 500  # kafka-python's default: larger batches measured no cheaper
     commit_interval: float = 0.2
     drain_timeout: float = 10.0
