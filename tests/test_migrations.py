@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
 from sqlalchemy import inspect, text
+from sqlalchemy.exc import IntegrityError
 
 from conftest import create_database
 from udaconnect.queries.connections import STATEMENTS, ConnectionSearch
@@ -22,11 +24,31 @@ def test_upgrade_downgrade_upgrade(postgres_server: str) -> None:
         columns["creation_time"]["type"].timezone
     uniques = {u["name"]: u["column_names"] for u in inspect(engine).get_unique_constraints("location")}
     assert uniques["location_event_key"] == ["event_source", "event_id"]
+    outbox = {c["name"] for c in inspect(engine).get_columns("event_outbox")}
+    assert {"seq", "id", "source", "type", "attributes", "data", "created_at", "attempts", "last_error"} <= outbox
+    uniques = {u["name"]: u["column_names"] for u in inspect(engine).get_unique_constraints("event_outbox")}
+    assert uniques["event_outbox_event_key"] == ["source", "id"]
+    database.downgrade(settings, "0002")
+    assert not inspect(engine).has_table("event_outbox") and inspect(engine).has_table("location")
     database.downgrade(settings, "base")
     assert not inspect(engine).has_table("location")
     database.upgrade(settings)
     engine.dispose()
     assert inspect(database.engine(settings)).has_table("location")
+    assert inspect(database.engine(settings)).has_table("event_outbox")
+
+
+def test_an_event_is_stored_once_in_the_outbox(db) -> None:
+    """(source, id) is unique: the same event cannot wait twice."""
+    insert = text("INSERT INTO event_outbox (source, id, type) VALUES ('/s', '1', 't')")
+    with db.begin() as conn:
+        conn.execute(text("TRUNCATE event_outbox"))
+        conn.execute(insert)
+    with pytest.raises(IntegrityError), db.begin() as conn:
+        conn.execute(insert)
+    with db.begin() as conn:
+        assert conn.execute(text("SELECT attributes, attempts FROM event_outbox")).one() == ({}, 0)
+        conn.execute(text("TRUNCATE event_outbox"))
 
 
 def test_cascade_deletes_a_persons_locations(db) -> None:

@@ -58,7 +58,7 @@ def _event(row: Any) -> Event:
     return Event({**row.attributes, "id": row.id, "source": row.source, "type": row.type}, row.data)
 
 
-def _pass(engine: Engine, publisher: Publisher, condition: Any, limit: int) -> int:
+def _pass(engine: Engine, publisher: Publisher, condition: Any, limit: int) -> list[int]:
     """Publish up to `limit` unlocked rows matching `condition`, oldest first; delete them once acknowledged.
     A failed publish is recorded on the rows (attempts, last error) and raised."""
     failure: InfrastructureError | None = None
@@ -66,7 +66,7 @@ def _pass(engine: Engine, publisher: Publisher, condition: Any, limit: int) -> i
         rows = conn.execute(sa.select(_t.seq, _t.id, _t.source, _t.type, _t.attributes, _t.data).where(condition)
                             .order_by(_t.seq).limit(limit).with_for_update(skip_locked=True)).all()
         if not rows:
-            return 0
+            return []
         seqs = [row.seq for row in rows]
         try:
             publisher.publish([_event(row) for row in rows])
@@ -78,28 +78,29 @@ def _pass(engine: Engine, publisher: Publisher, condition: Any, limit: int) -> i
             conn.execute(sa.delete(event_outbox).where(_t.seq.in_(seqs)))
     if failure is not None:
         raise failure
-    return len(rows)
+    return seqs
 
 
 def publish(engine: Engine, publisher: Publisher, events: Sequence[Event]) -> int:
     """Publish these events from the outbox now; a row another relay holds is left to it. Raises as _pass."""
     keys = sa.or_(*(sa.and_(_t.source == e.attributes["source"], _t.id == e.attributes["id"]) for e in events))
-    return _pass(engine, publisher, keys, len(events))
+    return len(_pass(engine, publisher, keys, len(events)))
 
 
 def relay(engine: Engine, publisher: Publisher, limit: int | None = None,
           batch: int = 100) -> tuple[int, InfrastructureError | None]:
     """Publish the rows no other relay holds, oldest first, `batch` per broker round trip, up to `limit`
-    (None: until none is left). How many were published, and the broker's failure that stopped it, if any."""
-    done = 0
+    (None: until none is left). How many were published, and the broker's failure that stopped it, if any.
+    One pass walks the outbox forward once: a row is never published twice by it."""
+    done, after = 0, 0
     while limit is None or done < limit:
         try:
-            published = _pass(engine, publisher, sa.true(), batch if limit is None else min(batch, limit - done))
+            seqs = _pass(engine, publisher, _t.seq > after, batch if limit is None else min(batch, limit - done))
         except InfrastructureError as error:
             return done, error
-        if not published:
+        if not seqs:
             break
-        done += published
+        done, after = done + len(seqs), max(seqs)
     return done, None
 
 
