@@ -38,6 +38,7 @@ def open_consumer(group: str, topic: str, bootstrap_servers: str, tuning: Any, m
         heartbeat_interval_ms=tuning.heartbeat_interval_ms,
         max_poll_interval_ms=tuning.max_poll_interval_ms,
         max_poll_records=tuning.max_poll_records,
+        fetch_max_wait_ms=tuning.fetch_max_wait_ms,
     )
     consumer.subscribe([topic], listener=Listener())
     return consumer
