@@ -14,11 +14,11 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy import Connection, Engine
-from sqlalchemy.dialects.postgresql import JSONB
 
 from udaconnect.broker.event import Event
 from udaconnect.errors import InfrastructureError
 from udaconnect.settings import Settings
+from udaconnect.storage.tables import event_outbox
 
 if TYPE_CHECKING:
     from udaconnect.publisher import Publisher
@@ -29,21 +29,6 @@ log = logging.getLogger(__name__)
 RELAY_LIMIT = 100
 _KEYS = ("id", "source", "type")
 
-# Migration 0003 creates it.
-event_outbox = sa.Table(
-    "event_outbox",
-    sa.MetaData(),
-    sa.Column("seq", sa.BigInteger, sa.Identity(), primary_key=True),
-    sa.Column("source", sa.Text, nullable=False),
-    sa.Column("id", sa.Text, nullable=False),
-    sa.Column("type", sa.Text, nullable=False),
-    sa.Column("attributes", JSONB, nullable=False),
-    sa.Column("data", sa.LargeBinary),
-    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
-    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
-    sa.Column("last_attempt_at", sa.DateTime(timezone=True)),
-    sa.Column("last_error", sa.Text),
-)
 _t = event_outbox.c
 
 

@@ -84,9 +84,15 @@ def knative_services(docs: list[Doc]) -> list[Doc]:
     return find(docs, "Service", api_group="serving.knative.dev")
 
 
+def pod_spec(doc: Doc) -> Doc:
+    """The pod template's spec of a workload (a CronJob's is inside its Job template)."""
+    spec = doc["spec"]["jobTemplate"]["spec"] if doc["kind"] == "CronJob" else doc["spec"]
+    return spec["template"]["spec"]
+
+
 def containers(doc: Doc) -> list[Doc]:
-    """Every container of a workload (Knative Service, Deployment, StatefulSet, Job), init containers too."""
-    spec = doc["spec"]["template"]["spec"]
+    """Every container of a workload (Knative Service, Deployment, StatefulSet, Job, CronJob), init containers too."""
+    spec = pod_spec(doc)
     return list(spec.get("initContainers", [])) + list(spec.get("containers", []))
 
 

@@ -44,8 +44,10 @@ def test_the_image_is_named_in_one_place_per_overlay() -> None:
 def test_every_udaconnect_container_runs_the_overlays_image(overlay) -> None:
     name, docs = overlay
     expected = {"vagrant": "localhost:5000/udaconnect:dev"}.get(name)
-    images = {c["image"] for d in docs if d["kind"] in ("Service", "Job") and "template" in d.get("spec", {})
-              for c in containers(d) if c["image"].rsplit("/", 1)[-1].split(":")[0] == "udaconnect"}
+    workloads = [d for d in docs if (d["kind"] in ("Service", "Job") and "template" in d.get("spec", {}))
+                 or d["kind"] == "CronJob"]
+    images = {c["image"] for d in workloads for c in containers(d)
+              if c["image"].rsplit("/", 1)[-1].split(":")[0] == "udaconnect"}
     assert images and "udaconnect" not in images, f"{name}: the bare base image name leaked: {images}"
     assert all(":" in i.rsplit("/", 1)[-1] for i in images), f"{name}: untagged image in {images}"
     if expected:
@@ -90,6 +92,8 @@ def test_production_uses_external_data_services(rendered) -> None:
     assert config["DATABASE_SSLMODE"] in ("require", "verify-ca", "verify-full")
     migrate = find(docs, "Job", "udaconnect-migrate")[0]
     assert migrate["spec"]["template"]["spec"]["containers"][0]["command"] == ["udaconnect", "db", "upgrade"]
+    relay = find(docs, "CronJob", "udaconnect-outbox-relay")[0]
+    assert containers(relay)[0]["command"] == ["udaconnect", "outbox", "flush"]
 
 
 def test_production_keeps_pods_warm_and_larger_than_vagrant(rendered) -> None:

@@ -12,12 +12,13 @@ from typing import Any
 import jsonschema
 import pytest
 import yaml
-from tests.deploy.conftest import REFERENCE, Doc, containers, env_of, find, knative_services
+from tests.deploy.conftest import REFERENCE, Doc, containers, env_of, find, knative_services, pod_spec
 
 from udaconnect.routes import TARGETS
 from udaconnect.settings import PROJECT_ROOT
 
 KUBERNETES_VERSION = "1.34.0"
+WORKLOADS = ("Service", "Deployment", "StatefulSet", "Job", "CronJob")
 CRDS = REFERENCE / "crds"
 #: Groups whose kinds are custom resources here (the rest are core kinds kubernetes-validate knows).
 CUSTOM_GROUPS = {"serving.knative.dev", "eventing.knative.dev", "kafka.strimzi.io", "sources.knative.dev"}
@@ -219,9 +220,9 @@ def test_persist_admits_enough_concurrency_for_group_commit(overlay) -> None:
 def test_workloads_have_probes_resources_and_a_locked_down_security_context(overlay) -> None:
     name, docs = overlay
     for doc in docs:
-        if doc["kind"] not in ("Service", "Deployment", "StatefulSet", "Job") or "template" not in doc["spec"]:
+        if doc["kind"] not in WORKLOADS or not ("template" in doc["spec"] or "jobTemplate" in doc["spec"]):
             continue
-        pod = doc["spec"]["template"]["spec"]
+        pod = pod_spec(doc)
         for container in containers(doc):
             who = f"{name}/{doc['kind']}/{doc['metadata']['name']}/{container['name']}"
             resources = container.get("resources", {})
@@ -234,5 +235,5 @@ def test_workloads_have_probes_resources_and_a_locked_down_security_context(over
             assert non_root is True, who
             seccomp = context.get("seccompProfile", pod.get("securityContext", {}).get("seccompProfile", {}))
             assert seccomp.get("type") == "RuntimeDefault", who
-            if doc["kind"] != "Job" and container not in pod.get("initContainers", []):
+            if doc["kind"] not in ("Job", "CronJob") and container not in pod.get("initContainers", []):
                 assert container.get("readinessProbe") and container.get("livenessProbe"), who

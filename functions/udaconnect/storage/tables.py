@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from geoalchemy2 import Geography
 from sqlalchemy import (
+    JSON,
     REAL,
     BigInteger,
     Column,
@@ -12,11 +13,14 @@ from sqlalchemy import (
     ForeignKey,
     Identity,
     Integer,
+    LargeBinary,
     MetaData,
     Table,
     Text,
     UniqueConstraint,
+    func,
 )
+from sqlalchemy.dialects.postgresql import JSONB
 
 metadata = MetaData()
 
@@ -44,4 +48,22 @@ location = Table(
     # the ~8 m space-time grid cell (migration 0002): computed by PostgreSQL, never written
     Column("cell", BigInteger, Computed("udaconnect_cell(ST_X(coordinate::geometry), ST_Y(coordinate::geometry))")),
     UniqueConstraint("event_source", "event_id", name="location_event_key"),
+)
+
+#: CloudEvents committed with the change they announce, until the broker holds them (udaconnect.outbox).
+event_outbox = Table(
+    "event_outbox",
+    metadata,
+    Column("seq", BigInteger, Identity(), primary_key=True),
+    Column("source", Text, nullable=False),
+    Column("id", Text, nullable=False),
+    Column("type", Text, nullable=False),
+    # every other attribute in its wire form: specversion, subject, datacontenttype, partitionkey, ...
+    Column("attributes", JSON().with_variant(JSONB(), "postgresql"), nullable=False, server_default="{}"),
+    Column("data", LargeBinary, nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("last_attempt_at", DateTime(timezone=True), nullable=True),
+    Column("last_error", Text, nullable=True),
+    UniqueConstraint("source", "id", name="event_outbox_event_key"),
 )
