@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from udaconnect.contracts.events import DEVICE_SOURCE_PREFIX, LOCATION_REPORTED
+from udaconnect.contracts.names import DEVICE_SOURCE_PREFIX, LOCATION_REPORTED
 
 BATCH = "application/cloudevents-batch+json"
 #: Where demo devices wander: around a Bay Area venue of a few hundred meters.

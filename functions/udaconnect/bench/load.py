@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
-from udaconnect.contracts.events import LOCATION_REPORTED
+from udaconnect.contracts.names import LOCATION_REPORTED
 
 
 @dataclass

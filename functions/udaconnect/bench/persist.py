@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 import psycopg2
 
 from udaconnect.bench import load
-from udaconnect.contracts.events import LOCATION_REPORTED
+from udaconnect.contracts.names import LOCATION_REPORTED
 from udaconnect.persist.writer import GroupCommitWriter, Row, dsn
 from udaconnect.ports import free_port
 from udaconnect.settings import Settings

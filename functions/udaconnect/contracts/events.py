@@ -7,14 +7,20 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from udaconnect.contracts.names import (
+    ACCURACY_MAX,
+    DEVICE_SOURCE_PREFIX,
+    LATITUDE_MAX,
+    LOCATION_REPORTED,
+    LONGITUDE_MAX,
+    PERSON_CREATED,
+    PERSON_ID_MAX,
+    PERSONS_SOURCE,
+)
 from udaconnect.contracts.person import Person
 
-#: Reverse-DNS, versioned: a breaking payload change gets a new type, so old and new can flow side by side.
-LOCATION_REPORTED = "io.udaconnect.location.reported.v1"
-PERSON_CREATED = "io.udaconnect.person.created.v1"
-#: The CloudEvent source prefix of a device's reports: /devices/<device-id>.
-DEVICE_SOURCE_PREFIX = "/devices/"
-PERSONS_SOURCE = "/udaconnect/persons"
+__all__ = ["DEVICE_SOURCE_PREFIX", "EVENT_TYPES", "LOCATION_REPORTED", "PERSON_CREATED", "PERSONS_SOURCE",
+           "LocationReported", "PersonCreated"]
 
 
 def _aware(value: datetime) -> datetime:
@@ -28,12 +34,12 @@ class LocationReported(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True, title="io.udaconnect.location.reported.v1")
 
-    person_id: int = Field(ge=1, le=2**31 - 1, examples=[5])
-    latitude: float = Field(ge=-90, le=90, allow_inf_nan=False, examples=[37.55363])
-    longitude: float = Field(ge=-180, le=180, allow_inf_nan=False, examples=[-122.290883])
+    person_id: int = Field(ge=1, le=PERSON_ID_MAX, examples=[5])
+    latitude: float = Field(ge=-LATITUDE_MAX, le=LATITUDE_MAX, allow_inf_nan=False, examples=[37.55363])
+    longitude: float = Field(ge=-LONGITUDE_MAX, le=LONGITUDE_MAX, allow_inf_nan=False, examples=[-122.290883])
     recorded_at: Annotated[datetime, AfterValidator(_aware)] = Field(
         description="When the fix was taken, ISO 8601 with offset.", examples=["2020-08-18T10:37:06Z"])
-    accuracy: float | None = Field(default=None, ge=0, le=100_000, allow_inf_nan=False,
+    accuracy: float | None = Field(default=None, ge=0, le=ACCURACY_MAX, allow_inf_nan=False,
                                    description="Horizontal accuracy in meters (68 % confidence), when known.")
 
 

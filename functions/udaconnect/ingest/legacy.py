@@ -6,7 +6,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from udaconnect.contracts.events import LOCATION_REPORTED
+from udaconnect.contracts.names import LOCATION_REPORTED
 from udaconnect.errors import FieldError, InvalidInput
 from udaconnect.ingest.envelope import RawEvent
 

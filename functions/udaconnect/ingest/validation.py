@@ -7,13 +7,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from pydantic import ValidationError
-
 from udaconnect.broker.event import Event
-from udaconnect.contracts.events import LOCATION_REPORTED, LocationReported
+from udaconnect.contracts.names import LOCATION_REPORTED
 from udaconnect.errors import FieldError
-from udaconnect.http import field_errors
 from udaconnect.ingest.envelope import RawEvent, media_type
+from udaconnect.ingest.payload import Fix, InvalidPayload, parse
+
+__all__ = ["Fix", "InvalidPayload", "Report", "check", "check_payload"]
 
 #: A phone's clock may run a little fast; a fix further in the future than this is refused.
 MAX_CLOCK_SKEW = timedelta(minutes=5)
@@ -27,7 +27,7 @@ class Report:
     """A valid location report, ready to publish (data re-serialized from the validated payload)."""
 
     event: Event
-    payload: LocationReported
+    payload: Fix
 
     @property
     def id(self) -> str:
@@ -36,7 +36,7 @@ class Report:
 
 def check(raw: RawEvent, now: datetime | None = None) -> Report | list[FieldError]:
     errors = _envelope(raw.attributes)
-    payload: LocationReported | None = None
+    payload: Fix | None = None
     if raw.data_error:
         errors.append(FieldError("data", raw.data_error))
     elif not raw.has_data:
@@ -52,24 +52,14 @@ def check(raw: RawEvent, now: datetime | None = None) -> Report | list[FieldErro
     attributes["datacontenttype"] = "application/json"
     # One person's fixes share a partition and so stay in order (the Kafka record key).
     attributes["partitionkey"] = str(payload.person_id)
-    return Report(Event(attributes, payload.model_dump_json().encode()), payload)
+    return Report(Event(attributes, payload.json()), payload)
 
 
-class InvalidPayload(Exception):
-    """A payload that can never be stored, with the reason per field."""
-
-    def __init__(self, errors: list[FieldError]) -> None:
-        self.errors = errors
-
-
-def check_payload(data: Any, now: datetime | None = None) -> LocationReported:
+def check_payload(data: Any, now: datetime | None = None) -> Fix:
     """The validated payload, or InvalidPayload naming each bad field."""
     if not isinstance(data, dict):
         raise InvalidPayload([FieldError("data", f"must be a JSON object, got {type(data).__name__}")])
-    try:
-        payload = LocationReported.model_validate(data)
-    except ValidationError as error:
-        raise InvalidPayload(field_errors(error, "data.")) from None
+    payload = parse(data)
     now = now or datetime.now(UTC)
     if payload.recorded_at > now + MAX_CLOCK_SKEW:
         raise InvalidPayload([FieldError("data.recorded_at", f"is in the future ({payload.recorded_at.isoformat()})")])

@@ -15,7 +15,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from udaconnect import asgi
+from udaconnect.broker.errors import InvalidEvent
+from udaconnect.broker.http_binding import from_http
+from udaconnect.contracts.names import LOCATION_REPORTED
 from udaconnect.errors import FieldError, InvalidInput
+from udaconnect.ingest.validation import InvalidPayload, check_payload
+from udaconnect.persist import writer
 
 _PATHS = ("/", "/api/persist")
 
@@ -33,8 +38,6 @@ async def handle(request: Request) -> Response:
         return asgi.problem(404, f"no such resource: {path}")
     if request.method != "POST":
         return asgi.method_not_allowed("POST")
-    from udaconnect.persist import writer
-
     row = _row(dict(request.headers), await request.body())
     outcome = await writer.for_url(_database_url()).write_async(row)
     if outcome == writer.UNKNOWN_PERSON:
@@ -43,13 +46,7 @@ async def handle(request: Request) -> Response:
     return Response(status_code=204)
 
 
-def _row(headers: dict[str, str], body: bytes):  # noqa: ANN202 - a writer.Row, imported lazily
-    from udaconnect.broker.errors import InvalidEvent
-    from udaconnect.broker.http_binding import from_http
-    from udaconnect.contracts.events import LOCATION_REPORTED
-    from udaconnect.ingest.validation import InvalidPayload, check_payload
-    from udaconnect.persist.writer import Row
-
+def _row(headers: dict[str, str], body: bytes) -> writer.Row:
     try:
         event = from_http(headers, body)
     except InvalidEvent as error:
@@ -66,7 +63,7 @@ def _row(headers: dict[str, str], body: bytes):  # noqa: ANN202 - a writer.Row, 
         raise Unstorable("invalid location report", invalid.errors) from None
     if "\x00" in attributes["source"] + attributes["id"]:  # PostgreSQL text cannot hold NUL
         raise Unstorable("source and id must not contain NUL", [FieldError("id", "contains NUL")])
-    return Row(payload.person_id, payload.longitude, payload.latitude, payload.recorded_at, payload.accuracy,
+    return writer.Row(payload.person_id, payload.longitude, payload.latitude, payload.recorded_at, payload.accuracy,
                attributes["source"], attributes["id"])
 
 

@@ -1,0 +1,98 @@
+"""A location report's payload: the shape every device sends is checked here; anything else, by the contract.
+
+The contract is udaconnect.contracts.events.LocationReported (pydantic; its JSON Schema is published). Loading
+pydantic costs ingest and persist ~50 ms of every cold start, so the usual payload (a JSON object of exactly
+these fields, integers and finite numbers in range, an RFC 3339 time with offset) is accepted here without it.
+Any other input (a numeric string, a Unix time, a value out of range, a missing field) goes to the contract, so
+what is accepted and every error message are the contract's own. tests/ingest/test_payload.py checks, on
+generated payloads, that whatever this accepts the contract accepts with the same values.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from udaconnect.contracts.names import ACCURACY_MAX, LATITUDE_MAX, LOCATION_FIELDS, LONGITUDE_MAX, PERSON_ID_MAX
+from udaconnect.errors import FieldError
+
+_REQUIRED = frozenset(LOCATION_FIELDS) - {"accuracy"}
+_ALL = frozenset(LOCATION_FIELDS)
+_RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,6})?(?:Z|[+-]\d{2}:\d{2})\Z")
+_NO = object()  # "not the usual shape": the contract decides
+
+
+class InvalidPayload(Exception):
+    """A payload that can never be stored, with the reason per field."""
+
+    def __init__(self, errors: list[FieldError]) -> None:
+        self.errors = errors
+
+
+@dataclass(frozen=True, slots=True)
+class Fix:
+    """A valid location report's payload."""
+
+    person_id: int
+    latitude: float
+    longitude: float
+    recorded_at: datetime
+    accuracy: float | None
+    recorded_text: str  # RFC 3339, as the device wrote it when it wrote it so
+
+    def json(self) -> bytes:
+        return json.dumps({"person_id": self.person_id, "latitude": self.latitude, "longitude": self.longitude,
+                           "recorded_at": self.recorded_text, "accuracy": self.accuracy},
+                          separators=(",", ":")).encode()
+
+
+def parse(data: Any) -> Fix:
+    """The payload as a Fix, or InvalidPayload naming each bad field (in the contract's words)."""
+    fix = usual(data)
+    return fix if isinstance(fix, Fix) else _by_contract(data)
+
+
+def usual(data: Any) -> Fix | object:
+    """The Fix when `data` has the usual shape, else _NO (which does not mean invalid)."""
+    if type(data) is not dict or not _REQUIRED <= data.keys() <= _ALL:
+        return _NO
+    person_id, when = data["person_id"], data["recorded_at"]
+    if type(person_id) is not int or not 1 <= person_id <= PERSON_ID_MAX:
+        return _NO
+    latitude, longitude = _number(data["latitude"], LATITUDE_MAX), _number(data["longitude"], LONGITUDE_MAX)
+    accuracy = data.get("accuracy")
+    if accuracy is not None:
+        accuracy = _number(accuracy, ACCURACY_MAX, 0)
+    if latitude is _NO or longitude is _NO or accuracy is _NO or type(when) is not str or not _RFC3339.match(when):
+        return _NO
+    try:
+        recorded_at = datetime.fromisoformat(when)
+    except ValueError:  # e.g. February 30th: the contract says how
+        return _NO
+    return Fix(person_id, latitude, longitude, recorded_at, accuracy, when)  # type: ignore[arg-type]
+
+
+def _number(value: Any, bound: float, low: float | None = None) -> float | object:
+    if type(value) not in (int, float) or not (-bound if low is None else low) <= value <= bound:
+        return _NO  # NaN fails the comparison too
+    number = float(value)
+    return number if math.isfinite(number) else _NO
+
+
+def _by_contract(data: Any) -> Fix:
+    from pydantic import ValidationError
+
+    from udaconnect.contracts.events import LocationReported
+    from udaconnect.http import field_errors
+
+    try:
+        payload = LocationReported.model_validate(data)
+    except ValidationError as error:
+        raise InvalidPayload(field_errors(error, "data.")) from None
+    text = payload.recorded_at.isoformat()
+    text = text[:-6] + "Z" if text.endswith("+00:00") else text
+    return Fix(payload.person_id, payload.latitude, payload.longitude, payload.recorded_at, payload.accuracy, text)
