@@ -8,10 +8,11 @@ from pathlib import Path
 
 import psycopg2
 
-from udaconnect.bench import load
+from udaconnect.bench import cpu, load
 from udaconnect.localstack import LocalStack
 from udaconnect.persist.writer import dsn
 from udaconnect.settings import Settings
+from udaconnect.storage.embedded import EmbeddedPostgres
 
 
 class _Watcher(threading.Thread):
@@ -40,10 +41,13 @@ class _Watcher(threading.Thread):
 
 def _phase(stack: LocalStack, watcher: _Watcher, persons: int, events: int, batch: int, connections: int,
            rate: float | None = None) -> dict:
+    processes = cpu.pids(stack, EmbeddedPostgres(stack.settings.data_dir / "postgres").data)
+    before = cpu.snapshot(processes)
     result = load.run(stack.processes["ingest"].url + "/", persons, events, batch, connections, rate=rate)
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline and not set(result.sent) <= set(watcher.seen):
         time.sleep(0.2)
+    spent = cpu.per_event_us(before, cpu.snapshot(processes), len(result.sent))
     latencies = sorted(watcher.seen[i] - t for i, t in result.sent.items() if i in watcher.seen)
     start = min(result.sent.values())
     end = max(watcher.seen[i] for i in result.sent if i in watcher.seen)
@@ -57,6 +61,7 @@ def _phase(stack: LocalStack, watcher: _Watcher, persons: int, events: int, batc
             "latency_p50_ms": p(0.5), "latency_p99_ms": p(0.99),
             # accepted (202) but no row after 180 s: undelivered so far, not necessarily lost (Kafka keeps them)
             "not_stored_within_180_s": len(set(result.sent) - set(watcher.seen)),
+            "cpu_us_per_event": spent,
             "_series": [(result.sent[i] - start, watcher.seen[i] - start, watcher.seen[i] - result.sent[i])
                         for i in result.sent if i in watcher.seen]}
 
