@@ -13,12 +13,14 @@ import os
 import threading
 from collections.abc import Sequence
 from functools import lru_cache
-from typing import Any, Protocol
+from typing import Protocol
 
 from udaconnect.broker.event import Event
 from udaconnect.errors import InfrastructureError
+from udaconnect.kafka_publisher import KafkaPublisher
 from udaconnect.settings import Settings
 
+__all__ = ["HttpPublisher", "KafkaPublisher", "Publisher", "create", "for_settings"]
 log = logging.getLogger(__name__)
 
 
@@ -31,133 +33,6 @@ class Publisher(Protocol):
         """As publish(), for a coroutine: the event loop serves other requests while the broker acknowledges."""
 
     def close(self) -> None: ...
-
-
-class KafkaPublisher:
-    """kafka-python into the broker topic in Kafka binary mode: batched, idempotent, acks=all."""
-
-    def __init__(self, bootstrap_servers: str, topic: str, timeout: float = 10.0) -> None:
-        self.bootstrap_servers, self.topic, self.timeout = bootstrap_servers, topic, timeout
-        self._producer: Any = None
-        self._lock = threading.Lock()
-
-    def _get(self) -> Any:
-        with self._lock:
-            if self._producer is None:
-                if not self.bootstrap_servers:
-                    raise InfrastructureError("no Kafka configured: set KAFKA_BOOTSTRAP_SERVERS")
-                from kafka import KafkaProducer
-
-                options = {}
-                if "bootstrap_timeout_ms" in KafkaProducer.DEFAULT_CONFIG:  # kafka-python >= 3: else 30 s
-                    options["bootstrap_timeout_ms"] = int(self.timeout * 1000)
-                self._producer = KafkaProducer(
-                    bootstrap_servers=self.bootstrap_servers, acks="all", enable_idempotence=True,
-                    # Records sent while a request is in flight share the next one; no linger adds no latency.
-                    linger_ms=0, batch_size=512 * 1024, max_request_size=2 * 1024 * 1024,
-                    max_block_ms=int(self.timeout * 1000), request_timeout_ms=int(self.timeout * 1000),
-                    retries=5, client_id="udaconnect-publisher", **options)
-            return self._producer
-
-    def publish(self, events: Sequence[Event]) -> None:
-        from udaconnect.broker.kafka_binding import to_binary
-
-        producer = None
-        try:
-            producer = self._get()
-            futures = []
-            for event in events:
-                record = to_binary(event)
-                futures.append(producer.send(self.topic, key=record.key, value=record.value,
-                                             headers=record.headers))
-            for future in futures:
-                future.get(timeout=self.timeout)
-        except InfrastructureError:
-            raise
-        except Exception as error:  # kafka-python raises many unrelated types; all mean "not stored"
-            if producer is not None:
-                self._reset(producer)
-            raise InfrastructureError(f"Kafka did not take the events: {error!r}") from error
-
-    async def publish_async(self, events: Sequence[Event]) -> None:
-        from udaconnect.broker.kafka_binding import to_binary
-
-        producer = None
-        try:
-            if self._producer is None:  # connecting and the topic's metadata block: not on the event loop
-                producer = await asyncio.to_thread(self._ready)
-            producer = self._get()
-            futures = []
-            for event in events:
-                record = to_binary(event)
-                futures.append(producer.send(self.topic, key=record.key, value=record.value,
-                                             headers=record.headers))
-            await asyncio.wait_for(_all_done(futures), self.timeout)
-            for future in futures:
-                if future.failed():
-                    raise future.exception
-        except InfrastructureError:
-            raise
-        except Exception as error:  # as publish(): every failure means "not stored"
-            if producer is not None:
-                self._reset(producer)
-            raise InfrastructureError(f"Kafka did not take the events: {error!r}") from error
-
-    def _ready(self) -> Any:
-        producer = self._get()
-        producer.partitions_for(self.topic)
-        return producer
-
-    def _reset(self, producer: Any) -> None:
-        """Drop a producer that failed: a fresh one starts clean instead of carrying its broken state."""
-        with self._lock:
-            if self._producer is producer:
-                self._producer = None
-        _abort(producer)
-
-    def close(self) -> None:
-        with self._lock:
-            producer, self._producer = self._producer, None
-        if producer is not None:
-            try:
-                producer.close(timeout=self.timeout)
-            except Exception:  # unsent records make kafka-python's close raise
-                _abort(producer)
-
-
-def _all_done(futures: list[Any]) -> asyncio.Future[None]:
-    """An asyncio future done when every kafka-python future is: one wake-up of the loop per publish."""
-    loop = asyncio.get_running_loop()
-    done: asyncio.Future[None] = loop.create_future()
-    remaining, lock = [len(futures)], threading.Lock()
-
-    def settle(_: object) -> None:  # on kafka-python's sender thread (or here, for a future already done)
-        with lock:
-            remaining[0] -= 1
-            last = remaining[0] == 0
-        if last:
-            loop.call_soon_threadsafe(_resolve, done)
-
-    for future in futures:
-        future.add_both(settle)
-    if not futures:
-        done.set_result(None)
-    return done
-
-
-def _resolve(done: asyncio.Future[None]) -> None:
-    if not done.done():  # the publish timed out and cancelled it
-        done.set_result(None)
-
-
-def _abort(producer: Any) -> None:
-    try:
-        sender = getattr(producer, "_sender", None)
-        if sender is not None:
-            sender.force_close()
-        producer._closed = True
-    except Exception as error:  # pragma: no cover - best effort on a producer already failing
-        log.debug("aborting a Kafka producer: %r", error)
 
 
 class HttpPublisher:
