@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import logging
-import os
 import threading
 from collections.abc import Sequence
 from functools import lru_cache
@@ -75,8 +74,8 @@ class HttpPublisher:
 
 
 def create(settings: Settings, timeout: float | None = None) -> Publisher:
-    """The publisher Settings.publisher names; UDACONNECT_PUBLISH_TIMEOUT (s) bounds each publish (default 10)."""
-    timeout = timeout or float(os.environ.get("UDACONNECT_PUBLISH_TIMEOUT", "10"))
+    """The publisher Settings.publisher names; settings.publish_timeout (s) bounds each publish."""
+    timeout = timeout or settings.publish_timeout
     if settings.publisher == "http":
         return HttpPublisher(settings.broker_url, timeout)
     if settings.publisher == "kafka":

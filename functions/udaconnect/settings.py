@@ -26,6 +26,8 @@ class Settings:
     broker_url: str = ""
     #: How ingest publishes: "kafka" (straight into the broker topic) or "http" (through the ingress).
     publisher: str = "kafka"
+    #: Seconds a publish may take before it counts as failed (503 to the device, which sends again).
+    publish_timeout: float = 10.0
     #: Directory holding the Alembic migrations.
     schema_dir: Path = field(default_factory=lambda: PROJECT_ROOT / "schema")
     #: Directory holding the Knative Eventing objects the local broker obeys.
@@ -49,6 +51,7 @@ class Settings:
             broker=env.get("UDACONNECT_BROKER", defaults.broker),
             broker_url=env.get("K_SINK", ""),
             publisher=env.get("UDACONNECT_PUBLISHER", defaults.publisher),
+            publish_timeout=float(env.get("UDACONNECT_PUBLISH_TIMEOUT", defaults.publish_timeout)),
             schema_dir=Path(env.get("UDACONNECT_SCHEMA_DIR", defaults.schema_dir)),
             eventing_dir=Path(env.get("UDACONNECT_EVENTING_DIR", defaults.eventing_dir)),
             pool_size=int(env.get("UDACONNECT_DB_POOL_SIZE", defaults.pool_size)),
