@@ -30,6 +30,12 @@ HTTP_TARGETS = ("persons", "connections", "ingest", "persist")
 EVENT_TARGETS = frozenset({"persons", "ingest", "persist"})
 
 
+def function_command(target: str, port: int, host: str = "127.0.0.1", source: Path = MAIN) -> list[str]:
+    """The command line serving `target` from `source` on host:port, as the image's CMD does."""
+    return [sys.executable, "-m", "functions_framework", "--source", str(source), "--target", target,
+            "--host", host, "--port", str(port)]
+
+
 def _die_with_parent() -> None:
     """In the child: get SIGTERM when the stack's process dies, however it dies (Linux; elsewhere a no-op)."""
     try:
@@ -150,8 +156,7 @@ class LocalStack:
 
     def spawn(self, target: str, port: int, env: dict[str, str]) -> Process:
         """Start `target` on `port` as its own functions-framework process."""
-        command = [sys.executable, "-m", "functions_framework", "--source", str(MAIN), "--target", target,
-                   "--host", self.host, "--port", str(port)]
+        command = function_command(target, port, self.host)
         return self._popen(target, port, command, {**env, "FUNCTION_TARGET": target, "PORT": str(port)})
 
     def _popen(self, name: str, port: int, command: list[str], env: dict[str, str]) -> Process:

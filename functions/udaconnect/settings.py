@@ -11,6 +11,11 @@ from pathlib import Path
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
+def broker_topic(namespace: str, broker: str) -> str:
+    """The Kafka topic of a Kafka-class Broker, as Knative's Kafka broker names it."""
+    return f"knative-broker-{namespace}-{broker}"
+
+
 @dataclass(frozen=True)
 class Settings:
     #: SQLAlchemy URL of PostGIS; empty means "the embedded cluster under data_dir".
@@ -37,7 +42,7 @@ class Settings:
 
     @property
     def broker_topic(self) -> str:
-        return f"knative-broker-{self.namespace}-{self.broker}"
+        return broker_topic(self.namespace, self.broker)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:

@@ -21,9 +21,9 @@ from udaconnect.broker.event import Event
 from udaconnect.broker.kafka_server import KafkaServer
 from udaconnect.ports import answers, free_port
 from udaconnect.publisher import KafkaPublisher
-from udaconnect.settings import PROJECT_ROOT
+from udaconnect.settings import PROJECT_ROOT, Settings
 
-TOPIC = "knative-broker-udaconnect-default"
+TOPIC = Settings().broker_topic
 TYPE = "io.udaconnect.location.reported.v1"
 IDLE_SECONDS = 3.0
 PAYLOAD = b'{"person_id": %d, "latitude": 35.0, "longitude": -106.0, "recorded_at": "2026-11-25T10:00:00+00:00"}'

@@ -16,7 +16,7 @@ from pathlib import Path
 from sqlalchemy import text
 
 from udaconnect.bench import e2e, load, persist, procs
-from udaconnect.localstack import LocalStack
+from udaconnect.localstack import LocalStack, function_command
 from udaconnect.ports import free_port
 from udaconnect.routes import TARGETS
 from udaconnect.settings import PROJECT_ROOT, Settings
@@ -67,9 +67,8 @@ def _ingest_alone(stack: LocalStack, events: int, batch_events: int) -> dict:
                   "K_SINK": f"{broker.url}/udaconnect/bench", "FUNCTION_TARGET": "ingest"}
         for publisher in ("kafka", "http"):
             name, port = f"ingest-{publisher}", free_port()
-            command = [sys.executable, "-m", "functions_framework", "--source", str(procs.MAIN), "--target",
-                       "ingest", "--host", "127.0.0.1", "--port", str(port)]
-            process = stack._popen(name, port, command, {**common, "UDACONNECT_PUBLISHER": publisher})
+            process = stack._popen(name, port, function_command("ingest", port),
+                                   {**common, "UDACONNECT_PUBLISHER": publisher})
             stack.wait_healthy(process)
             load.run(process.url + "/", PERSONS, 200, 1, 8)  # warm up: the first publish connects
             single = load.run(process.url + "/", PERSONS, events, 1, 16)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import io
-import sys
 import time
 from datetime import UTC, datetime
 
@@ -119,7 +118,4 @@ def _function(settings: Settings, rows: int, concurrency: int) -> dict:
         return {"rows_per_s": rows / result.seconds, "p50_ms": result.p(0.5), "p99_ms": result.p(0.99),
                 "peak_rss_mb": procs.peak_rss_mb(process.pid)}
     finally:
-        process.terminate()
-        process.wait(10)
-        if process.returncode is None:  # pragma: no cover
-            sys.exit("persist did not stop")
+        procs.stop(process)

@@ -5,16 +5,15 @@ from __future__ import annotations
 import os
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 import urllib.request
 from pathlib import Path
 
+from udaconnect.localstack import MAIN, function_command
 from udaconnect.ports import free_port
-from udaconnect.settings import PROJECT_ROOT
 
-MAIN = PROJECT_ROOT / "functions" / "main.py"
+__all__ = ["MAIN", "cold_start", "cold_starts", "peak_rss_mb", "spawn", "stop", "tree"]
 HELLO = '''import functions_framework
 
 
@@ -24,21 +23,45 @@ def hello(request):
 '''
 
 
-def spawn(target: str, port: int, env: dict[str, str], timeout: float = 60) -> subprocess.Popen[bytes]:
-    """`functions-framework --target target` on `port`, returned once its /health answers."""
-    process = subprocess.Popen(
-        [sys.executable, "-m", "functions_framework", "--source", str(MAIN), "--target", target,
-         "--host", "127.0.0.1", "--port", str(port)],
-        env={**os.environ, **env, "FUNCTION_TARGET": target}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    began = time.monotonic()
+def _popen(target: str, port: int, env: dict[str, str], source: Path = MAIN) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(function_command(target, port, source=source),
+                            env={**os.environ, **env, "FUNCTION_TARGET": target},
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def _first_2xx(port: int, began: float, path: str = "/health", post: tuple[dict[str, str], bytes] | None = None,
+               timeout: float = 60) -> float:
+    """Seconds from `began` to the first 2xx on `path` (a GET, or with `post` = (headers, body) that POST)."""
+    headers, body = post or ({}, None)
     while time.monotonic() - began < timeout:
         try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1):
-                return process
+            request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", body, headers)
+            with urllib.request.urlopen(request, timeout=5) as reply:
+                if 200 <= reply.status < 300:
+                    return time.monotonic() - began
         except OSError:
-            time.sleep(0.05)
+            time.sleep(0.005)
+    raise TimeoutError(f"port {port} did not answer {path} within {timeout:.0f} s")
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
     process.terminate()
-    raise TimeoutError(f"{target} did not answer within {timeout:.0f} s")
+    try:
+        process.wait(10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def spawn(target: str, port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    """`functions-framework --target target` on `port`, returned once its /health answers."""
+    process = _popen(target, port, env)
+    try:
+        _first_2xx(port, time.monotonic())
+    except BaseException:
+        stop(process)
+        raise
+    return process
 
 
 def cold_start(target: str, env: dict[str, str], source: Path = MAIN, path: str = "/health",
@@ -47,24 +70,11 @@ def cold_start(target: str, env: dict[str, str], source: Path = MAIN, path: str 
     `post` = (headers, body) that POST: a real request, paying whatever the target loads on first use)."""
     port = free_port()
     began = time.monotonic()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "functions_framework", "--source", str(source), "--target", target,
-         "--host", "127.0.0.1", "--port", str(port)],
-        env={**os.environ, **env, "FUNCTION_TARGET": target}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = _popen(target, port, env, source)
     try:
-        while time.monotonic() - began < 60:
-            try:
-                headers, body = post or ({}, None)
-                request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", body, headers)
-                with urllib.request.urlopen(request, timeout=5) as reply:
-                    if 200 <= reply.status < 300:
-                        return time.monotonic() - began
-            except OSError:
-                time.sleep(0.005)
-        raise TimeoutError(f"{target} did not answer within 60 s")
+        return _first_2xx(port, began, path, post)
     finally:
-        process.terminate()
-        process.wait(10)
+        stop(process)
 
 
 def cold_starts(targets: list[str], env: dict[str, str], repeat: int = 5) -> dict[str, float]:

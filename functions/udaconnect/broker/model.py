@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from udaconnect.settings import broker_topic
+
 BROKER_CLASS_ANNOTATION = "eventing.knative.dev/broker.class"
 DELIVERY_ORDER_ANNOTATION = "kafka.eventing.knative.dev/delivery.order"
 
@@ -59,7 +61,7 @@ class BrokerSpec:
 
     @property
     def topic(self) -> str:
-        return f"knative-broker-{self.namespace}-{self.name}"
+        return broker_topic(self.namespace, self.name)
 
     @property
     def path(self) -> str:
