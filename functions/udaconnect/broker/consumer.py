@@ -14,7 +14,7 @@ from udaconnect.broker.eventloop import DeliveryLoop
 from udaconnect.broker.fetch_fix import release_parked
 from udaconnect.broker.handoff import Handoff, Started
 from udaconnect.broker.kafka_binding import from_binary
-from udaconnect.broker.kafka_group import Committer, offsets, open_consumer
+from udaconnect.broker.kafka_group import Committer, open_consumer
 from udaconnect.broker.offsets import PartitionTracker
 from udaconnect.broker.progress import ProgressWatch, watch
 from udaconnect.broker.tuning import ConsumerTuning
@@ -100,9 +100,7 @@ class TriggerConsumer:
             batches = consumer.poll(timeout_ms=100)
             release_parked(consumer)  # else a partition paused by _flow_control may never deliver again
             if not self.ready.is_set() and consumer.assignment():
-                # Fix the group's start ("latest") now, so events sent after startup are never skipped.
-                consumer.commit(offsets({tp: consumer.position(tp) for tp in consumer.assignment()}))
-                self.ready.set()
+                self.ready.set()  # its start offsets were committed before it joined (topics.init_offsets)
             started: Started = []
             with self._lock:
                 for tp, records in batches.items():

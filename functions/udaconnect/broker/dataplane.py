@@ -16,7 +16,7 @@ from udaconnect.broker.filters import compile_trigger
 from udaconnect.broker.ingress import Ingress
 from udaconnect.broker.model import Delivery, Eventing, TriggerSpec
 from udaconnect.broker.resolver import HttpTarget, Resolver
-from udaconnect.broker.topics import ensure_topics, wanted_topics
+from udaconnect.broker.topics import ensure_topics, init_offsets, wanted_topics
 from udaconnect.broker.writer import KafkaWriter
 
 log = logging.getLogger(__name__)
@@ -31,8 +31,8 @@ class _Route:
 
 
 class DataPlane:
-    """start() returns once every Trigger's consumer group has joined and fixed its start offsets, and the
-    ingress listens: events accepted from then on reach every matching Trigger."""
+    """start() creates the topics, commits every new Trigger's initial offsets (Knative's rule), and returns once
+    every consumer group has joined and the ingress listens: no event written after start() began is skipped."""
 
     def __init__(
         self,
@@ -64,6 +64,7 @@ class DataPlane:
         self.loop.start()
         for route in self.routes:
             self._wire(route)
+        init_offsets(self.bootstrap_servers, {r.consumer.group: r.consumer.topic for r in self.routes if r.consumer})
         consumers = [r.consumer for r in self.routes if r.consumer]
         for consumer in consumers:
             consumer.start()

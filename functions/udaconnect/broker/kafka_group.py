@@ -33,7 +33,9 @@ def open_consumer(group: str, topic: str, bootstrap_servers: str, tuning: Any, m
         bootstrap_servers=bootstrap_servers,
         group_id=group,
         enable_auto_commit=False,
-        auto_offset_reset="latest",
+        # Every group has committed offsets before it joins (topics.init_offsets), so a partition without one
+        # only means Kafka lost them (an in-memory Kafka restarted, its topic new): read it from its start.
+        auto_offset_reset="earliest",
         session_timeout_ms=tuning.session_timeout_ms,
         heartbeat_interval_ms=tuning.heartbeat_interval_ms,
         max_poll_interval_ms=tuning.max_poll_interval_ms,

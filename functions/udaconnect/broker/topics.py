@@ -1,11 +1,12 @@
-"""Create the broker and KafkaSink topics the eventing/ objects call for (as the Knative controllers do)."""
+"""The control plane's part of the local broker: create the topics the eventing/ objects call for, and commit each
+Trigger's initial offsets, as the Knative controllers do before they mark a Broker or Trigger ready."""
 
 from __future__ import annotations
 
 import logging
 
 from udaconnect.broker.errors import ConfigError
-from udaconnect.broker.model import Eventing
+from udaconnect.broker.model import Eventing, TriggerSpec
 
 log = logging.getLogger(__name__)
 
@@ -43,3 +44,48 @@ def ensure_topics(bootstrap_servers: str, topics: dict[str, tuple[int, int]]) ->
                 pass
     finally:
         admin.close()
+
+
+def trigger_groups(eventing: Eventing) -> dict[str, str]:
+    """consumer group -> the topic it reads, for every Trigger."""
+    return {t.consumer_group: _topic(eventing, t) for t in eventing.triggers}
+
+
+def _topic(eventing: Eventing, trigger: TriggerSpec) -> str:
+    return eventing.brokers[(trigger.namespace, trigger.broker)].topic
+
+
+def init_offsets(bootstrap_servers: str, groups: dict[str, str]) -> dict[str, dict[int, int]]:
+    """Commit, for every partition a group has no committed offset for, the end of that partition now.
+
+    Knative's rule (eventing-kafka's InitOffsets, called by the Kafka broker's Trigger reconciler before the
+    Trigger is Ready): a new Trigger starts at the end of the topic *as of its creation*, and that start is
+    committed at once, so no event written afterwards is skipped however late the group joins or rebalances.
+    A group that has offsets keeps them (a restart resumes where it stopped). Returns what was committed.
+    """
+    from kafka import KafkaConsumer, TopicPartition
+    from kafka.errors import KafkaError
+
+    from udaconnect.broker.kafka_group import offsets
+
+    done: dict[str, dict[int, int]] = {}
+    for group, topic in groups.items():
+        try:
+            # A consumer that assigns partitions itself never joins the group: its commit is the group's
+            # starting point, accepted while the group has no members (as the controller's offset manager does).
+            consumer = KafkaConsumer(bootstrap_servers=bootstrap_servers, group_id=group, enable_auto_commit=False)
+        except KafkaError as exc:
+            raise ConfigError(f"Kafka at {bootstrap_servers} is not reachable: {exc!r}") from exc
+        try:
+            partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
+            if not partitions:
+                raise ConfigError(f"topic {topic} of consumer group {group} does not exist")
+            missing = [tp for tp in partitions if consumer.committed(tp) is None]
+            if missing:
+                ends = consumer.end_offsets(missing)
+                consumer.commit(offsets(ends))
+                done[group] = {tp.partition: offset for tp, offset in ends.items()}
+                log.info("%s: initial offsets committed at the end of %s: %s", group, topic, done[group])
+        finally:
+            consumer.close(autocommit=False)
+    return done
