@@ -49,7 +49,8 @@ def web(request):  # type: ignore[no-untyped-def]
     return _handler("web.function")(request)
 
 
-@functions_framework.http
-def gateway(request):  # type: ignore[no-untyped-def]
-    """One origin for the API: proxies each path to its function by the routing table."""
-    return _handler("gateway")(request)
+@functions_framework.aio.http
+async def gateway(request):  # type: ignore[no-untyped-def]
+    """One origin for the API: proxies each path to its function by the routing table (ASGI: every upstream call
+    is a coroutine, so slow searches or slow clients never hold the other routes up)."""
+    return await _handler("gateway")(request)

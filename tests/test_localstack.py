@@ -8,6 +8,7 @@ import sys
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from email.message import Message
 
 import pytest
 
@@ -20,13 +21,14 @@ from udaconnect.storage import database
 from udaconnect.synthetic import DemoConference
 
 
-def fetch(url: str, method: str = "GET", body: bytes | None = None) -> tuple[int, dict, bytes]:
+def fetch(url: str, method: str = "GET", body: bytes | None = None) -> tuple[int, Message, bytes]:
+    """Status, headers (looked up case-insensitively, as HTTP names are) and body."""
     request = urllib.request.Request(url, data=body, method=method, headers={"Content-Type": "application/json"})
     try:
         with urllib.request.urlopen(request, timeout=30) as reply:
-            return reply.status, dict(reply.headers), reply.read()
+            return reply.status, reply.headers, reply.read()
     except urllib.error.HTTPError as error:
-        return error.code, dict(error.headers), error.read()
+        return error.code, error.headers, error.read()
 
 
 @pytest.fixture(scope="module")

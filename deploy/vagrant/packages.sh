@@ -23,8 +23,15 @@ if ((${#missing[@]} > 0)); then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
 fi
 
-# The registry listens on :5000 (its Debian default); K3s pulls from it over plain HTTP (see k3s.sh).
-if ! systemctl is-active --quiet docker-registry; then
+# The registry listens on localhost:5000; K3s pulls from it over plain HTTP (see k3s.sh). The package's own
+# config asks for htpasswd credentials it cannot check (see registry.yml): replace it, restart on a change.
+REGISTRY_CONFIG="/etc/docker/registry/config.yml"
+if ! cmp -s "$SCRIPT_DIR/registry.yml" "$REGISTRY_CONFIG"; then
+  log "Configuring the local registry (no auth, loopback only)"
+  install -m 0644 "$SCRIPT_DIR/registry.yml" "$REGISTRY_CONFIG"
+  systemctl enable docker-registry
+  systemctl restart docker-registry
+elif ! systemctl is-active --quiet docker-registry; then
   log "Starting the local registry"
   systemctl enable --now docker-registry
 fi

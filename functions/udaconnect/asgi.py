@@ -15,8 +15,17 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from udaconnect.errors import FieldError, InvalidInput, PayloadTooLarge
-from udaconnect.problems import CORS, MAX_BODY, PROBLEM, decode_json, error_answer, problem_body
+from udaconnect.errors import FieldError, HeadersTooLarge, InvalidInput, PayloadTooLarge
+from udaconnect.problems import (
+    CORS,
+    MAX_BODY,
+    PROBLEM,
+    cors_preflight,
+    decode_json,
+    error_answer,
+    headers_problem,
+    problem_body,
+)
 
 log = logging.getLogger(__name__)
 Handler = Callable[[Request], Awaitable[Response]]
@@ -41,13 +50,29 @@ def method_not_allowed(allowed: str) -> Response:
     return problem(405, f"use {allowed}", headers={"Allow": allowed})
 
 
+def check_headers(request: Request) -> None:
+    """HeadersTooLarge (431) past MAX_HEADERS or MAX_HEADER_BYTES: checked on the raw list before anything reads
+    a header by name (Starlette's Headers looks each name up by a linear scan)."""
+    problem_text = headers_problem(request.scope["headers"])
+    if problem_text:
+        raise HeadersTooLarge(problem_text, [FieldError("headers", "too many or too large")])
+
+
+def preflight(request: Request, allow: str | None = None) -> Response:
+    """204 answering a CORS preflight (or a plain OPTIONS), with the methods this path allows when known."""
+    headers = cors_preflight(request.headers.get("access-control-request-headers", ""))
+    return Response(status_code=204, headers={**headers, "Allow": allow} if allow else headers)
+
+
 def guarded(handler: Handler) -> Handler:
-    """As udaconnect.http.guarded: the error tree to status codes, CORS preflights, no 500 for a client's input."""
+    """As udaconnect.http.guarded: the error tree to status codes, CORS preflights, no 500 for a client's input;
+    requests with too many or too large headers are refused (431) before the handler sees them."""
 
     async def wrapper(request: Request) -> Response:
-        if request.method == "OPTIONS":
-            return Response(status_code=204, headers=CORS)
         try:
+            check_headers(request)
+            if request.method == "OPTIONS":
+                return preflight(request)
             return await handler(request)
         except Exception as error:
             answer = error_answer(error)

@@ -3,7 +3,8 @@
     UdaConnectError
     ├── InvalidInput          a client sent something we cannot accept (-> 4xx, never retried)
     │   ├── NotFound          it names a person or location that does not exist (-> 404)
-    │   └── PayloadTooLarge   its body is larger than we take (-> 413)
+    │   ├── PayloadTooLarge   its body is larger than we take (-> 413)
+    │   └── HeadersTooLarge   too many or too large request headers (-> 431)
     ├── Conflict              it collides with what exists (-> 409)
     └── InfrastructureError   the database or the broker failed (-> 5xx/503, the caller or broker retries)
 """
@@ -38,6 +39,10 @@ class NotFound(InvalidInput):
 
 class PayloadTooLarge(InvalidInput):
     status = 413
+
+
+class HeadersTooLarge(InvalidInput):
+    status = 431
 
 
 class Conflict(UdaConnectError):

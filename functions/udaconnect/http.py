@@ -10,7 +10,7 @@ from flask import Request, Response
 from pydantic import BaseModel, ValidationError
 
 from udaconnect.errors import FieldError, InvalidInput, PayloadTooLarge
-from udaconnect.problems import CORS, MAX_BODY, PROBLEM, decode_json, error_answer, problem_body
+from udaconnect.problems import CORS, MAX_BODY, PROBLEM, cors_preflight, decode_json, error_answer, problem_body
 
 __all__ = ["CORS", "MAX_BODY", "PROBLEM", "decode_json", "error_answer", "problem_body"]
 
@@ -67,7 +67,8 @@ def guarded(handler: Callable[[Request], Response]) -> Callable[[Request], Respo
 
     def wrapper(request: Request) -> Response:
         if request.method == "OPTIONS":
-            return Response(status=204, headers=CORS)
+            requested = request.headers.get("Access-Control-Request-Headers", "")
+            return Response(status=204, headers=cors_preflight(requested))
         try:
             return handler(request)
         except Exception as error:

@@ -1,12 +1,25 @@
-"""The one routing table: which function target answers which HTTP path, locally and on the cluster."""
+"""The one routing table: which function target answers which HTTP path, locally and on the cluster.
+
+Each route also says how long its function may take to answer and how large a body it takes, so the gateway
+gives a search the time it needs without letting a person lookup wait as long, and refuses a body larger than
+the function would take before reading it.
+"""
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 
 #: Every function target served from functions/main.py, in the order the local stack starts them.
 TARGETS = ("persons", "connections", "ingest", "persist", "web", "gateway")
+#: Seconds a search may take at the gateway (beyond the search's own deadline, which answers 504 itself).
+SEARCH_TIMEOUT = float(os.environ.get("UDACONNECT_GATEWAY_TIMEOUT", "60"))
+#: Seconds any other call may take.
+DEFAULT_TIMEOUT = float(os.environ.get("UDACONNECT_GATEWAY_CALL_TIMEOUT", "15"))
+#: Bodies: the API's JSON bodies are a few hundred bytes (the functions take 64 KiB); ingest takes 1 MiB batches.
+API_BODY = 64 * 1024
+INGEST_BODY = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -14,27 +27,43 @@ class Route:
     methods: frozenset[str]
     pattern: re.Pattern[str]
     target: str
+    timeout: float = DEFAULT_TIMEOUT
+    max_body: int = API_BODY
+
+    @property
+    def allow(self) -> str:
+        """The Allow header of a path this route serves."""
+        return ", ".join(sorted(self.methods))
 
 
-def _route(methods: str, pattern: str, target: str) -> Route:
-    return Route(frozenset(methods.split()), re.compile(pattern), target)
+def _route(methods: str, pattern: str, target: str, timeout: float = DEFAULT_TIMEOUT,
+           max_body: int = API_BODY) -> Route:
+    return Route(frozenset(methods.split()), re.compile(pattern), target, timeout, max_body)
 
 
-#: First match wins. The gateway target (local stack and cluster alike) proxies by this table.
+#: First match wins. The gateway target (local stack and cluster alike) proxies by this table. Patterns are
+#: matched against the path as sent (percent-encoding kept), so `%2F` never splits a segment.
 ROUTES: tuple[Route, ...] = (
-    _route("GET HEAD OPTIONS", r"^/api/persons/[^/]+/connection/?$", "connections"),
-    _route("GET HEAD OPTIONS", r"^/api/persons/[^/]+/locations/?$", "connections"),
+    _route("GET HEAD OPTIONS", r"^/api/persons/[^/]+/connection/?$", "connections", SEARCH_TIMEOUT),
+    _route("GET HEAD OPTIONS", r"^/api/persons/[^/]+/locations/?$", "connections", SEARCH_TIMEOUT),
     _route("GET HEAD OPTIONS", r"^/api/locations/[^/]+/?$", "connections"),
-    _route("POST OPTIONS", r"^/api/locations/?$", "ingest"),
-    _route("POST OPTIONS", r"^/api/events/?$", "ingest"),
-    _route("GET HEAD POST OPTIONS", r"^/api/persons(/[^/]+)?/?$", "persons"),
+    _route("POST OPTIONS", r"^/api/locations/?$", "ingest", max_body=INGEST_BODY),
+    _route("POST OPTIONS", r"^/api/events/?$", "ingest", max_body=INGEST_BODY),
+    _route("GET HEAD POST OPTIONS", r"^/api/persons/?$", "persons"),
+    _route("GET HEAD OPTIONS", r"^/api/persons/[^/]+/?$", "persons"),
     _route("GET HEAD OPTIONS", r"^/api/(docs|openapi\.json)(/.*)?$", "persons"),
 )
 
 
+def route_for(path: str) -> Route | None:
+    """The route whose pattern matches `path`, whatever the method."""
+    for route in ROUTES:
+        if route.pattern.match(path):
+            return route
+    return None
+
+
 def target_for(method: str, path: str) -> str | None:
     """The target that serves `method path`, or None when no route matches."""
-    for route in ROUTES:
-        if route.pattern.match(path) and method.upper() in route.methods:
-            return route.target
-    return None
+    route = route_for(path)
+    return route.target if route is not None and method.upper() in route.methods else None

@@ -1,0 +1,39 @@
+"""A fake function for the gateway's tests, served by uvicorn in its own process.
+
+It echoes each request as it arrived (raw path, query, headers, body size) and counts requests per method and
+path; `x-delay: <s>` makes it answer late.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections import Counter
+
+SEEN: Counter[str] = Counter()
+
+
+async def app(scope, receive, send):  # type: ignore[no-untyped-def]
+    if scope["type"] != "http":
+        return
+    size = 0
+    while True:
+        message = await receive()
+        size += len(message.get("body", b""))
+        if not message.get("more_body"):
+            break
+    path = scope["raw_path"].decode("latin-1")
+    headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+    if path == "/seen":
+        return await _answer(send, 200, dict(SEEN))
+    SEEN[f"{scope['method']} {path}"] += 1
+    await asyncio.sleep(float(headers.get("x-delay", "0")))
+    await _answer(send, 200, {"method": scope["method"], "raw_path": path,
+                              "query": scope["query_string"].decode("latin-1"), "body": size, "headers": headers})
+
+
+async def _answer(send, status: int, body: object) -> None:  # type: ignore[no-untyped-def]
+    data = json.dumps(body).encode()
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode())]})
+    await send({"type": "http.response.body", "body": data})

@@ -1,0 +1,241 @@
+"""The gateway as a process in front of a deliberately slow fake function (issue 10, findings 2, 3, 4, 9).
+
+Everything runs as real processes: the gateway as the local stack starts it (functions-framework), the fake
+function under uvicorn (tests/fake_upstream.py), and raw sockets for what no HTTP client sends.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from udaconnect.localstack import function_command
+from udaconnect.ports import free_port
+
+PROBLEM = "application/problem+json"
+TESTS = Path(__file__).parent
+
+
+@dataclass
+class Gateway:
+    url: str
+    port: int
+    fake: str
+    process: subprocess.Popen[bytes]
+
+
+def wait_up(url: str, process: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        assert process.poll() is None, f"{url} exited"
+        try:
+            urllib.request.urlopen(url, timeout=2).read()
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise TimeoutError(url)
+
+
+@pytest.fixture(scope="module")
+def gateway() -> Iterator[Gateway]:
+    fake_port, port = free_port(), free_port()
+    fake = subprocess.Popen([sys.executable, "-m", "uvicorn", "fake_upstream:app", "--app-dir", str(TESTS),
+                             "--port", str(fake_port), "--log-level", "warning"])
+    fake_url = f"http://127.0.0.1:{fake_port}"
+    env = {"UDACONNECT_UPSTREAM_" + target.upper(): fake_url for target in ("persons", "connections", "ingest")}
+    env.update(UDACONNECT_GATEWAY_TIMEOUT="2", UDACONNECT_GATEWAY_CALL_TIMEOUT="2",
+               UDACONNECT_GATEWAY_BODY_TIMEOUT="2", FUNCTION_TARGET="gateway", PORT=str(port))
+    import os
+
+    process = subprocess.Popen(function_command("gateway", port), env={**os.environ, **env})
+    try:
+        wait_up(fake_url + "/seen", fake)
+        wait_up(f"http://127.0.0.1:{port}/health", process)
+        yield Gateway(f"http://127.0.0.1:{port}", port, fake_url, process)
+    finally:
+        for child in (process, fake):
+            child.terminate()
+            child.wait(10)
+
+
+def call(url: str, method: str = "GET", body: bytes | None = None,
+         headers: dict[str, str] | None = None, timeout: float = 30) -> tuple[int, dict[str, str], bytes]:
+    request = urllib.request.Request(url, data=body, method=method, headers=headers or {})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as reply:
+            return reply.status, {k.lower(): v for k, v in reply.headers.items()}, reply.read()
+    except urllib.error.HTTPError as error:
+        return error.code, {k.lower(): v for k, v in error.headers.items()}, error.read()
+
+
+def raw(port: int, head: bytes, body: bytes = b"", timeout: float = 10) -> bytes:
+    """What the gateway answers to bytes written as they are (no client library's checks)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
+        sock.sendall(head + b"\r\nHost: gw\r\nConnection: close\r\n\r\n" + body)
+        data = b""
+        while chunk := sock.recv(65536):
+            data += chunk
+        return data
+
+
+def seen(gateway: Gateway) -> dict[str, int]:
+    return json.loads(call(gateway.fake + "/seen")[2])
+
+
+def test_a_lookup_stays_fast_with_eight_slow_searches_in_flight(gateway: Gateway) -> None:
+    """Finding 2: eight searches that take their whole budget no longer starve GET /api/persons/{id}."""
+    search = gateway.url + "/api/persons/1/connection?start_date=2020-01-01&end_date=2020-01-02"
+    call(gateway.url + "/api/persons/0")  # the first call imports the gateway's module and client
+    slow = [threading.Thread(target=call, args=(search,), kwargs={"headers": {"x-delay": "1.8"}}) for _ in range(8)]
+    for thread in slow:
+        thread.start()
+    time.sleep(0.3)
+    latencies = []
+    for _ in range(40):
+        started = time.perf_counter()
+        status, _, body = call(gateway.url + "/api/persons/7")
+        latencies.append(time.perf_counter() - started)
+        assert status == 200 and json.loads(body)["raw_path"] == "/api/persons/7"
+    in_flight = sum(thread.is_alive() for thread in slow)
+    for thread in slow:
+        thread.join()
+    latencies.sort()
+    assert in_flight == 8, "the slow searches ended before the lookups did: the test proved nothing"
+    assert latencies[-1] < 0.5, f"p99 {latencies[-2] * 1000:.0f} ms, max {latencies[-1] * 1000:.0f} ms"
+
+
+def test_a_timed_out_post_is_never_sent_twice(gateway: Gateway) -> None:
+    """Finding 3: the old gateway resent a request after its timeout, POST included (a person created twice)."""
+    status, headers, body = call(gateway.url + "/api/persons", "POST", b'{"first_name": "Once"}',
+                                 {"Content-Type": "application/json", "x-delay": "3", "x-case": "post"})
+    assert status == 504 and headers["content-type"] == PROBLEM, body
+    assert "did not answer" in json.loads(body)["detail"]
+    time.sleep(1.5)  # a resend would have arrived by now
+    assert seen(gateway)["POST /api/persons"] == 1
+
+
+def test_a_search_past_its_timeout_is_a_504_problem_sent_once(gateway: Gateway) -> None:
+    status, headers, _ = call(gateway.url + "/api/persons/2/connection?x=once", headers={"x-delay": "3"})
+    assert status == 504 and headers["content-type"] == PROBLEM
+    time.sleep(1.5)
+    assert seen(gateway)["GET /api/persons/2/connection"] == 1
+
+
+@pytest.mark.parametrize("path, forwarded", [
+    ("/api/persons/%3F", "/api/persons/%3F"),
+    ("/api/persons/1%23x", "/api/persons/1%23x"),
+    ("/api/persons/%20", "/api/persons/%20"),
+    ("/api/persons/1%0A", "/api/persons/1%0A"),
+    ("/api/persons/%C3%A9", "/api/persons/%C3%A9"),
+    ("/api/persons/a%2Fb", "/api/persons/a%2Fb"),
+    ("/api/persons?q=%3F%26x%3D1&limit=2", "/api/persons"),
+])
+def test_the_path_and_query_go_upstream_as_sent(gateway: Gateway, path: str, forwarded: str) -> None:
+    """Finding 4: the old gateway forwarded the decoded path (`%3F` listed every person, `1%23x` was person 1)."""
+    status, _, body = call(gateway.url + path)
+    echoed = json.loads(body)
+    assert status == 200 and echoed["raw_path"] == forwarded
+    assert echoed["query"] == (path.split("?", 1)[1] if "?" in path else "")
+
+
+@pytest.mark.parametrize("line", [b"GET /api/persons/\xc3\xa9 HTTP/1.1", b"GET /api/persons/\x01 HTTP/1.1",
+                                  b"GET /api/persons?q=\xff HTTP/1.1", b"GET /api/nothing%0A HTTP/1.1"])
+def test_bytes_no_request_line_may_hold_get_a_4xx_never_a_5xx(gateway: Gateway, line: bytes) -> None:
+    answer = raw(gateway.port, line)
+    status = int(answer.split(b" ", 2)[1])
+    assert 400 <= status < 500 and b"text/html" not in answer.split(b"\r\n\r\n")[0].lower(), answer[:300]
+
+
+def test_unknown_paths_and_methods_are_problems_with_a_true_allow(gateway: Gateway) -> None:
+    status, headers, _ = call(gateway.url + "/api/unknown")
+    assert status == 404 and headers["content-type"] == PROBLEM
+    status, headers, _ = call(gateway.url + "/api/persons/1", "POST", b"{}", {"Content-Type": "application/json"})
+    assert status == 405 and headers["content-type"] == PROBLEM and "POST" not in headers["allow"]
+    status, headers, _ = call(gateway.url + "/api/persons", "DELETE")
+    assert status == 405 and headers["allow"] == "GET, HEAD, OPTIONS, POST"
+
+
+def test_a_300_mb_body_is_refused_before_it_is_read(gateway: Gateway) -> None:
+    """Finding 9: the old gateway buffered a 300 MB body whole (338 MB of memory)."""
+    started = time.perf_counter()
+    answer = raw(gateway.port, b"POST /api/events HTTP/1.1\r\nContent-Type: application/json\r\n"
+                               b"Content-Length: 300000000", b"x" * 65536)
+    assert answer.startswith(b"HTTP/1.1 413") and PROBLEM.encode() in answer
+    assert time.perf_counter() - started < 2
+
+
+def test_a_chunked_body_past_the_limit_is_refused_at_the_limit(gateway: Gateway) -> None:
+    rss_before = _rss(gateway.process.pid)
+    with socket.create_connection(("127.0.0.1", gateway.port), timeout=10) as sock:
+        sock.sendall(b"POST /api/persons HTTP/1.1\r\nHost: gw\r\nContent-Type: application/json\r\n"
+                     b"Transfer-Encoding: chunked\r\n\r\n")
+        chunk = b"%x\r\n%s\r\n" % (1 << 20, b"x" * (1 << 20))
+        try:
+            for _ in range(64):  # 64 MiB, unless the gateway stops listening first
+                sock.sendall(chunk)
+        except OSError:
+            pass
+        answer = sock.recv(4096)
+    assert answer.startswith(b"HTTP/1.1 413"), answer[:200]
+    assert _rss(gateway.process.pid) - rss_before < 32 * 1024 * 1024
+
+
+def test_twelve_slow_clients_do_not_freeze_it(gateway: Gateway) -> None:
+    """Finding 9: twelve connections sending their request slowly froze the old gateway (8 threads)."""
+    stalled = []
+    for index in range(12):
+        sock = socket.create_connection(("127.0.0.1", gateway.port), timeout=10)
+        head = b"GET /api/persons HTTP/1.1\r\nHost: gw\r\n" if index % 2 else (
+            b"POST /api/persons HTTP/1.1\r\nHost: gw\r\nContent-Length: 100\r\n\r\n{")
+        sock.sendall(head)
+        stalled.append(sock)
+    try:
+        started = time.perf_counter()
+        assert call(gateway.url + "/api/persons/1", timeout=5)[0] == 200
+        assert time.perf_counter() - started < 1
+        # a body that does not arrive in time is given up with 408
+        assert stalled[0].recv(4096).startswith(b"HTTP/1.1 408")
+    finally:
+        for sock in stalled:
+            sock.close()
+
+
+def test_too_many_headers_are_refused_with_431(gateway: Gateway) -> None:
+    many = b"".join(b"\r\nce-x%d: 1" % i for i in range(500))
+    answer = raw(gateway.port, b"GET /api/persons/1 HTTP/1.1" + many)
+    assert answer.startswith(b"HTTP/1.1 431") and PROBLEM.encode() in answer
+
+
+def test_a_cors_preflight_allows_every_cloudevents_header(gateway: Gateway) -> None:
+    """Finding 7: browsers could not send ce-time or ce-partitionkey in binary mode."""
+    asked = "content-type, ce-id, ce-source, ce-type, ce-specversion, ce-time, ce-subject, ce-dataschema, " \
+            "ce-partitionkey, ce-myextension"
+    status, headers, _ = call(gateway.url + "/api/events", "OPTIONS",
+                              headers={"Origin": "http://localhost:30000", "Access-Control-Request-Method": "POST",
+                                       "Access-Control-Request-Headers": asked})
+    assert status == 204 and headers["access-control-max-age"]
+    allowed = {name.strip().lower() for name in headers["access-control-allow-headers"].split(",")}
+    assert {name.strip() for name in asked.split(",")} <= allowed
+
+
+def _rss(pid: int) -> int:
+    """Resident memory of `pid` and its children (gunicorn serves from a forked worker)."""
+    total = 0
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            total += int(line.split()[1]) * 1024
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        for child in (task / "children").read_text().split():
+            total += _rss(int(child))
+    return total
