@@ -5,10 +5,11 @@ set -euo pipefail
 
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 
-"$SCRIPT_DIR/packages.sh"
-"$SCRIPT_DIR/k3s.sh"
-"$SCRIPT_DIR/knative.sh"
-"$SCRIPT_DIR/strimzi.sh"
-"$SCRIPT_DIR/clis.sh"
-"$SCRIPT_DIR/build-image.sh"
-"$SCRIPT_DIR/deploy.sh"
+# Through bash rather than by their executable bit, which a synced folder from a Windows host does not keep.
+bash "$SCRIPT_DIR/packages.sh"
+bash "$SCRIPT_DIR/k3s.sh"
+bash "$SCRIPT_DIR/knative.sh"
+bash "$SCRIPT_DIR/strimzi.sh"
+bash "$SCRIPT_DIR/clis.sh"
+bash "$SCRIPT_DIR/build-image.sh"
+bash "$SCRIPT_DIR/deploy.sh"
