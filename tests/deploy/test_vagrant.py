@@ -47,17 +47,47 @@ def test_every_runnable_script_is_strict_and_executable() -> None:
         assert os.access(script, os.X_OK), f"{script.name} is not executable"
 
 
+#: The release each pin names, and the files the scripts download from it: checked on 2026-12-01 against each
+#: project's own git tags and release scripts (serving hack/generate-yamls.sh, net-kourier hack/release.sh,
+#: eventing hack/generate-yamls.sh, eventing-kafka-broker hack/artifacts-env.sh, client hack/release.sh, func
+#: hack/release.sh) and knative/operator's bundled 1.23.0 manifests. K3s from its v1.34 channel as reported in
+#: October 2026 (v1.34.12+k3s1; the installer picks k3s or k3s-arm64 itself).
+RELEASES = {
+    "KNATIVE_SERVING_VERSION": ("knative-v1.23.0", {"serving-crds.yaml", "serving-core.yaml"}),
+    "KNATIVE_KOURIER_VERSION": ("knative-v1.23.0", {"kourier.yaml"}),
+    "KNATIVE_EVENTING_VERSION": ("knative-v1.23.0", {"eventing-crds.yaml", "eventing-core.yaml"}),
+    "KNATIVE_KAFKA_BROKER_VERSION": ("knative-v1.23.0", {"eventing-kafka-controller.yaml",
+                                                         "eventing-kafka-broker.yaml", "eventing-kafka-sink.yaml"}),
+    "KN_VERSION": ("knative-v1.23.0", {"kn-linux-amd64", "kn-linux-arm64"}),
+    "FUNC_VERSION": ("knative-v1.23.1", {"func_linux_amd64", "func_linux_arm64"}),
+    "STRIMZI_VERSION": ("1.2.0", {"strimzi-cluster-operator-1.2.0.yaml"}),
+    "K3S_VERSION": ("v1.34.12+k3s1", set()),
+}
+
+
 def test_versions_are_pinned_to_the_set_that_fits_together() -> None:
     versions = pinned()
     major, minor = map(int, re.match(r"v(\d+)\.(\d+)\.\d+\+k3s\d+$", versions["K3S_VERSION"]).groups())  # type: ignore[union-attr]
-    assert (major, minor) >= (1, 34), "Knative 1.22 needs Kubernetes >= 1.34"
-    assert versions["KNATIVE_SERVING_VERSION"] == "knative-v1.22.1"
-    assert versions["KNATIVE_KOURIER_VERSION"] == "knative-v1.22.0"
-    assert versions["KNATIVE_EVENTING_VERSION"] == "knative-v1.22.2"
-    assert versions["KNATIVE_KAFKA_BROKER_VERSION"] == "knative-v1.22.3"
-    assert versions["STRIMZI_VERSION"] == "1.2.0"
-    assert versions["KN_VERSION"] == "knative-v1.22.1"
-    assert versions["FUNC_VERSION"] == "knative-v1.22.2"
+    assert (major, minor) >= (1, 34), "Knative 1.23 needs Kubernetes >= 1.34"
+    assert {name: tag for name, (tag, _) in RELEASES.items()} == {name: versions[name] for name in RELEASES}
+
+
+def test_every_downloaded_asset_is_one_the_release_publishes() -> None:
+    # The asset names the scripts build, for both architectures machine_arch can return.
+    scripts = {name: (PROJECT_ROOT / "deploy" / "vagrant" / name).read_text()
+               for name in ("knative.sh", "clis.sh", "strimzi.sh")}
+    knative = scripts["knative.sh"]
+    for variable in ("KNATIVE_SERVING_VERSION", "KNATIVE_KOURIER_VERSION", "KNATIVE_EVENTING_VERSION",
+                     "KNATIVE_KAFKA_BROKER_VERSION"):
+        named = set(re.findall(rf'"\${variable}" ([\w.-]+\.yaml)', knative))
+        loop = re.search(rf'for file in ([\w. -]+); do\n\s+apply_release \S+ "\${variable}"', knative)
+        named |= set(loop.group(1).split()) if loop else set()
+        assert named == RELEASES[variable][1], variable
+    clis = scripts["clis.sh"]
+    for arch in ("amd64", "arm64"):
+        assert f"kn-linux-{arch}" in RELEASES["KN_VERSION"][1] and '"kn-linux-${arch}"' in clis
+        assert f"func_linux_{arch}" in RELEASES["FUNC_VERSION"][1] and '"func_linux_${arch}"' in clis
+    assert 'file="strimzi-cluster-operator-${STRIMZI_VERSION}.yaml"' in scripts["strimzi.sh"]
 
 
 def test_the_vm_image_is_the_one_the_vagrant_overlay_deploys() -> None:
