@@ -94,3 +94,29 @@ def test_func_subscriptions_match_the_eventing_trigger(func_yaml, rendered) -> N
         assert subscription["source"] == trigger["spec"]["broker"]
         exact = {k: v for f in trigger["spec"]["filters"] for k, v in f.get("exact", {}).items()}
         assert subscription["filters"] == exact
+
+
+def test_func_yaml_gives_tmp_the_volume_the_manifests_give_it(func_yaml, rendered) -> None:
+    # func's update path replaces the Service's volumes with func.yaml's but keeps the container's security
+    # context (read-only root): every writable mount the manifests give persist must be in func.yaml too.
+    ksvc = find(knative_services(rendered["vagrant"]), "Service", func_yaml["name"])[0]["spec"]["template"]["spec"]
+    assert ksvc["containers"][0]["securityContext"]["readOnlyRootFilesystem"] is True
+    volumes = {v["name"]: v for v in ksvc["volumes"]}
+    wanted = {m["mountPath"]: volumes[m["name"]]["emptyDir"] for m in ksvc["containers"][0]["volumeMounts"]}
+    declared = {v["path"]: v.get("emptyDir") for v in func_yaml["run"].get("volumes", [])}
+    assert "/tmp" in wanted and declared == wanted
+
+
+def test_func_yaml_keeps_the_labels_the_manifests_set(func_yaml, rendered) -> None:
+    # func replaces the Service's labels with func.yaml's: cluster-local visibility must be among them.
+    ksvc = find(knative_services(rendered["vagrant"]), "Service", func_yaml["name"])[0]
+    labels = {label["key"]: label.get("value", "") for label in func_yaml["deploy"]["labels"]}
+    assert labels.get("networking.knative.dev/visibility") == "cluster-local"
+    assert ksvc["metadata"]["labels"].items() <= labels.items()
+
+
+def test_func_yaml_scales_as_the_manifests_do(func_yaml, rendered) -> None:
+    notes = find(knative_services(rendered["vagrant"]), "Service", func_yaml["name"])[0]["spec"]["template"][
+        "metadata"]["annotations"]
+    utilization = notes.get("autoscaling.knative.dev/target-utilization-percentage", "70")
+    assert float(func_yaml["deploy"]["options"]["scale"].get("utilization", 70)) == float(utilization)
