@@ -13,6 +13,7 @@ from pydantic import (
     field_serializer,
 )
 
+from udaconnect.contracts import names
 from udaconnect.contracts.person import Model as _Model
 from udaconnect.contracts.person import NewPerson, Person, Printable
 
@@ -27,7 +28,7 @@ MAX_TRACK = 50_000
 
 
 #: Years a conference can plausibly be in; also keeps "the day after" inside what Python and PostgreSQL hold.
-FIRST_YEAR, LAST_YEAR = 1900, 9998
+FIRST_YEAR, LAST_YEAR = names.FIRST_YEAR, names.LAST_YEAR
 
 
 def _day_or_instant(value: object) -> date | datetime:

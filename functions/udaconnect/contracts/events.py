@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
 
 from udaconnect.contracts.names import (
     ACCURACY_MAX,
+    ACCURACY_MIN,
     DEVICE_SOURCE_PREFIX,
+    FIRST_YEAR,
+    LAST_YEAR,
     LATITUDE_MAX,
     LOCATION_REPORTED,
     LONGITUDE_MAX,
+    MAX_OFFSET_MINUTES,
     PERSON_CREATED,
     PERSON_ID_MAX,
     PERSONS_SOURCE,
@@ -23,10 +27,39 @@ __all__ = ["DEVICE_SOURCE_PREFIX", "EVENT_TYPES", "LOCATION_REPORTED", "PERSON_C
            "LocationReported", "PersonCreated"]
 
 
-def _aware(value: datetime) -> datetime:
-    if value.utcoffset() is None:
+def _storable_time(value: datetime) -> datetime:
+    """An instant with an offset PostgreSQL takes, in a year the database and every reader hold."""
+    offset = value.utcoffset()
+    if offset is None:
         raise ValueError("must include a UTC offset, e.g. 2020-07-07T10:00:00Z")
+    if abs(offset) > timedelta(minutes=MAX_OFFSET_MINUTES):
+        raise ValueError("the UTC offset must be between -15:59 and +15:59")
+    if not FIRST_YEAR <= value.year <= LAST_YEAR or not FIRST_YEAR <= value.astimezone(UTC).year <= LAST_YEAR:
+        raise ValueError(f"must be between the years {FIRST_YEAR} and {LAST_YEAR}")
     return value
+
+
+def _not_boolean(value: Any) -> Any:
+    """JSON true/false are not numbers (pydantic would take them as 1 and 0)."""
+    if isinstance(value, bool):
+        raise ValueError("must be a number, not a boolean")
+    return value
+
+
+def _storable_accuracy(value: float | None) -> float | None:
+    if value is not None and 0 < value < ACCURACY_MIN:
+        raise ValueError(f"must be 0 or at least {ACCURACY_MIN} (meters)")
+    return value
+
+
+NotBoolean = BeforeValidator(_not_boolean)
+Accuracy = Annotated[
+    float | None, NotBoolean, AfterValidator(_storable_accuracy),
+    WithJsonSchema({"anyOf": [{"type": "number", "minimum": ACCURACY_MIN, "maximum": ACCURACY_MAX},
+                              {"type": "number", "const": 0}, {"type": "null"}],
+                    "description": f"Horizontal accuracy in meters (68 % confidence), when known: 0 or "
+                                   f"{ACCURACY_MIN} to {ACCURACY_MAX}."}),
+]
 
 
 class LocationReported(BaseModel):
@@ -34,13 +67,15 @@ class LocationReported(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True, title="io.udaconnect.location.reported.v1")
 
-    person_id: int = Field(ge=1, le=PERSON_ID_MAX, examples=[5])
-    latitude: float = Field(ge=-LATITUDE_MAX, le=LATITUDE_MAX, allow_inf_nan=False, examples=[37.55363])
-    longitude: float = Field(ge=-LONGITUDE_MAX, le=LONGITUDE_MAX, allow_inf_nan=False, examples=[-122.290883])
-    recorded_at: Annotated[datetime, AfterValidator(_aware)] = Field(
-        description="When the fix was taken, ISO 8601 with offset.", examples=["2020-08-18T10:37:06Z"])
-    accuracy: float | None = Field(default=None, ge=0, le=ACCURACY_MAX, allow_inf_nan=False,
-                                   description="Horizontal accuracy in meters (68 % confidence), when known.")
+    person_id: Annotated[int, NotBoolean] = Field(ge=1, le=PERSON_ID_MAX, examples=[5])
+    latitude: Annotated[float, NotBoolean] = Field(ge=-LATITUDE_MAX, le=LATITUDE_MAX, allow_inf_nan=False,
+                                                   examples=[37.55363])
+    longitude: Annotated[float, NotBoolean] = Field(ge=-LONGITUDE_MAX, le=LONGITUDE_MAX, allow_inf_nan=False,
+                                                    examples=[-122.290883])
+    recorded_at: Annotated[datetime, AfterValidator(_storable_time)] = Field(
+        description=f"When the fix was taken, ISO 8601 with a UTC offset between -15:59 and +15:59, in the "
+                    f"years {FIRST_YEAR} to {LAST_YEAR}.", examples=["2020-08-18T10:37:06Z"])
+    accuracy: Accuracy = Field(default=None, ge=0, le=ACCURACY_MAX, allow_inf_nan=False)
 
 
 class PersonCreated(Person):

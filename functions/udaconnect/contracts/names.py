@@ -18,3 +18,12 @@ PERSON_ID_MAX = 2**31 - 1  # PostgreSQL integer
 LATITUDE_MAX = 90
 LONGITUDE_MAX = 180
 ACCURACY_MAX = 100_000  # meters
+#: A non-zero accuracy is at least a millimetre: the column is a REAL, which cannot hold values below ~1e-38.
+ACCURACY_MIN = 0.001
+#: Years a fix (and a search) can be in, local and UTC alike: PostgreSQL and Python both hold them, with a day
+#: to spare either side.
+FIRST_YEAR, LAST_YEAR = 1900, 9998
+#: The largest UTC offset PostgreSQL takes in a timestamptz literal (±15:59); Python parses up to ±23:59.
+MAX_OFFSET_MINUTES = 15 * 60 + 59
+#: At most this many attributes per CloudEvent (required, optional and extensions): each travels as a header.
+MAX_ATTRIBUTES = 50

@@ -78,7 +78,7 @@ def read(headers: Mapping[str, str], body: bytes) -> tuple[list[RawEvent], bool]
     if body:
         try:
             event.data = json.loads(body)
-        except (ValueError, UnicodeDecodeError) as error:
+        except (ValueError, UnicodeDecodeError, RecursionError) as error:
             event.data_error = f"not valid JSON: {error}"
     return [event], False
 
@@ -91,7 +91,7 @@ def structured(item: Any) -> RawEvent:
     if "data_base64" in item:
         try:
             event.data = json.loads(base64.b64decode(item["data_base64"], validate=True))
-        except (binascii.Error, TypeError, ValueError, UnicodeDecodeError) as error:
+        except (binascii.Error, TypeError, ValueError, UnicodeDecodeError, RecursionError) as error:
             event.data_error = f"data_base64 is not base64-encoded JSON: {error}"
     elif "data" in item:
         event.data = item["data"]
@@ -101,5 +101,5 @@ def structured(item: Any) -> RawEvent:
 def _json(body: bytes) -> Any:
     try:
         return json.loads(body)
-    except (ValueError, UnicodeDecodeError) as error:
-        raise InvalidInput("the body is not valid JSON", [FieldError("body", str(error))]) from None
+    except (ValueError, UnicodeDecodeError, RecursionError) as error:  # RecursionError: nested too deeply
+        raise InvalidInput("the body is not valid JSON", [FieldError("body", str(error)[:200])]) from None

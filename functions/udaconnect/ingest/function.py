@@ -32,7 +32,7 @@ async def handle(request: Request) -> Response:
     if path in _LOCATIONS:
         return await _legacy(request)
     body = await asgi.read_body(request, envelope.MAX_BODY_BYTES, envelope.TooLarge)
-    raws, batch = envelope.read(dict(request.headers), body)
+    raws, batch = envelope.read(dict(request.headers.items()), body)  # items(): linear, dict() is not
     reports, invalid = [], []
     for index, raw in enumerate(raws):
         result = check(raw)

@@ -13,16 +13,27 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from udaconnect.contracts.names import ACCURACY_MAX, LATITUDE_MAX, LOCATION_FIELDS, LONGITUDE_MAX, PERSON_ID_MAX
+from udaconnect.contracts.names import (
+    ACCURACY_MAX,
+    ACCURACY_MIN,
+    FIRST_YEAR,
+    LAST_YEAR,
+    LATITUDE_MAX,
+    LOCATION_FIELDS,
+    LONGITUDE_MAX,
+    MAX_OFFSET_MINUTES,
+    PERSON_ID_MAX,
+)
 from udaconnect.errors import FieldError
 
 _REQUIRED = frozenset(LOCATION_FIELDS) - {"accuracy"}
 _ALL = frozenset(LOCATION_FIELDS)
 _RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,6})?(?:Z|[+-]\d{2}:\d{2})\Z")
 _NO = object()  # "not the usual shape": the contract decides
+_MAX_OFFSET = timedelta(minutes=MAX_OFFSET_MINUTES)
 
 
 class InvalidPayload(Exception):
@@ -66,13 +77,24 @@ def usual(data: Any) -> Fix | object:
     accuracy = data.get("accuracy")
     if accuracy is not None:
         accuracy = _number(accuracy, ACCURACY_MAX, 0)
+        if accuracy is not _NO and 0 < accuracy < ACCURACY_MIN:  # type: ignore[operator]
+            return _NO
     if latitude is _NO or longitude is _NO or accuracy is _NO or type(when) is not str or not _RFC3339.match(when):
         return _NO
     try:
         recorded_at = datetime.fromisoformat(when)
     except ValueError:  # e.g. February 30th: the contract says how
         return _NO
+    if not _storable(recorded_at):
+        return _NO
     return Fix(person_id, latitude, longitude, recorded_at, accuracy, when)  # type: ignore[arg-type]
+
+
+def _storable(moment: datetime) -> bool:
+    """As the contract's time check: an offset PostgreSQL takes, local and UTC years it and every reader hold."""
+    offset = moment.utcoffset()
+    return (offset is not None and abs(offset) <= _MAX_OFFSET and FIRST_YEAR <= moment.year <= LAST_YEAR
+            and FIRST_YEAR <= moment.astimezone(UTC).year <= LAST_YEAR)
 
 
 def _number(value: Any, bound: float, low: float | None = None) -> float | object:

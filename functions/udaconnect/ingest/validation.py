@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from udaconnect.broker.event import Event
-from udaconnect.contracts.names import LOCATION_REPORTED
+from udaconnect.contracts.names import LOCATION_REPORTED, MAX_ATTRIBUTES
 from udaconnect.errors import FieldError
 from udaconnect.ingest.envelope import RawEvent, media_type
 from udaconnect.ingest.payload import Fix, InvalidPayload, parse
@@ -19,6 +19,8 @@ __all__ = ["Fix", "InvalidPayload", "Report", "check", "check_payload"]
 MAX_CLOCK_SKEW = timedelta(minutes=5)
 REQUIRED = ("specversion", "id", "source", "type")
 _NAME = re.compile(r"^[a-z0-9]{1,64}$")
+#: CloudEvents `time`: an RFC 3339 timestamp.
+_TIME = re.compile(r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(?P<fraction>\.\d+)?(?:[Zz]|[+-]\d{2}:\d{2})\Z")
 _JSON_TYPES = ("application/json", "text/json")
 
 
@@ -67,6 +69,8 @@ def check_payload(data: Any, now: datetime | None = None) -> Fix:
 
 
 def _envelope(attributes: dict[str, Any]) -> list[FieldError]:
+    if len(attributes) > MAX_ATTRIBUTES:  # before any per-attribute work
+        return [FieldError("attributes", f"at most {MAX_ATTRIBUTES} attributes, got {len(attributes)}")]
     errors = []
     for name in REQUIRED:
         value = attributes.get(name)
@@ -81,12 +85,39 @@ def _envelope(attributes: dict[str, Any]) -> list[FieldError]:
     content_type = attributes.get("datacontenttype", "application/json")
     if not isinstance(content_type, str) or media_type(content_type) not in _JSON_TYPES:
         errors.append(FieldError("datacontenttype", f"{content_type!r}: the data must be application/json"))
+    if "time" in attributes and not _rfc3339(attributes["time"]):
+        errors.append(FieldError("time", "must be an RFC 3339 timestamp, e.g. 2020-08-18T10:37:06Z"))
     for name, value in attributes.items():
         if not _NAME.match(name):
-            errors.append(FieldError(name, "attribute names are 1-64 lower-case letters and digits"))
+            errors.append(FieldError(name[:64], "attribute names are 1-64 lower-case letters and digits"))
         elif name not in REQUIRED and not isinstance(value, (str, int, bool)):
             errors.append(FieldError(name, f"must be a string, integer or boolean, got {type(value).__name__}"))
+        elif isinstance(value, str) and not _unicode(value):
+            errors.append(FieldError(name, "must be valid Unicode (it holds a lone surrogate)"))
     return errors
+
+
+def _unicode(text: str) -> bool:
+    """Whether `text` can be written as UTF-8 (Kafka headers, PostgreSQL text): JSON's \\ud800 cannot."""
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _rfc3339(value: Any) -> bool:
+    match = _TIME.match(value) if isinstance(value, str) else None
+    if match is None:
+        return False
+    text = value.upper().replace("Z", "+00:00")
+    if match["fraction"]:  # Python takes at most 6 digits of a second
+        text = text.replace(match["fraction"], match["fraction"][:7], 1)
+    try:
+        datetime.fromisoformat(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _text(value: Any) -> str:

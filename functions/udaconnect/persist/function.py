@@ -2,7 +2,8 @@
 
 Answers, as the Kafka broker's dispatcher reads them: 204 with an empty body once the row is committed (or was
 already, for a redelivery); 503 when the database failed (retried with backoff); 400/422 with a problem+json
-reason for an event that can never be stored (not retried: dead-lettered with the reason).
+reason for an event that can never be stored (not retried: dead-lettered with the reason), including one the
+database itself refuses (422: a value out of a column's range); 431 for more headers than any event carries.
 """
 
 from __future__ import annotations
@@ -21,8 +22,11 @@ from udaconnect.contracts.names import LOCATION_REPORTED
 from udaconnect.errors import FieldError, InvalidInput
 from udaconnect.ingest.validation import InvalidPayload, check_payload
 from udaconnect.persist import writer
+from udaconnect.persist.store import UNSTORABLE
 
 _PATHS = ("/", "/api/persist")
+#: A location report is a few hundred bytes; ingest takes at most 1 MiB per request.
+MAX_BODY_BYTES = 1024 * 1024
 
 
 class Unstorable(InvalidInput):
@@ -38,10 +42,14 @@ async def handle(request: Request) -> Response:
         return asgi.problem(404, f"no such resource: {path}")
     if request.method != "POST":
         return asgi.method_not_allowed("POST")
-    row = _row(dict(request.headers), await request.body())
+    body = await asgi.read_body(request, MAX_BODY_BYTES)
+    row = _row(dict(request.headers.items()), body)  # items(): linear, dict(headers) looks each name up
     outcome = await writer.for_url(_database_url()).write_async(row)
     if outcome == writer.UNKNOWN_PERSON:
         raise Unstorable(f"person {row.person_id} does not exist", [FieldError("data.person_id", "unknown person")])
+    if outcome == UNSTORABLE:
+        raise Unstorable("the database refused the location report's values",
+                         [FieldError("data", "out of what the location table holds")])
     # Never a body: the dispatcher counts a non-empty 2xx body that is not a CloudEvent as a failed delivery.
     return Response(status_code=204)
 
@@ -51,18 +59,24 @@ def _row(headers: dict[str, str], body: bytes) -> writer.Row:
         event = from_http(headers, body)
     except InvalidEvent as error:
         raise InvalidInput(f"not a CloudEvent: {error}") from None
+    except RecursionError:
+        raise InvalidInput("not a CloudEvent: its JSON is nested too deeply") from None
     attributes = event.attributes
     if attributes["type"] != LOCATION_REPORTED:
         raise Unstorable(f"persist stores {LOCATION_REPORTED} only", [FieldError("type", attributes["type"])])
     try:
         data = json.loads(event.data or b"")
         payload = check_payload(data)
-    except ValueError as error:
+    except (ValueError, RecursionError) as error:
         raise Unstorable("the data is not JSON", [FieldError("data", str(error))]) from None
     except InvalidPayload as invalid:
         raise Unstorable("invalid location report", invalid.errors) from None
     if "\x00" in attributes["source"] + attributes["id"]:  # PostgreSQL text cannot hold NUL
         raise Unstorable("source and id must not contain NUL", [FieldError("id", "contains NUL")])
+    try:
+        (attributes["source"] + attributes["id"]).encode()
+    except UnicodeEncodeError:  # a lone surrogate from a structured event's JSON: no text column holds it
+        raise Unstorable("source and id must be valid Unicode", [FieldError("id", "lone surrogate")]) from None
     return writer.Row(payload.person_id, payload.longitude, payload.latitude, payload.recorded_at, payload.accuracy,
                attributes["source"], attributes["id"])
 

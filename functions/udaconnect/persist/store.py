@@ -16,6 +16,8 @@ from datetime import datetime
 from typing import Any
 
 STORED, DUPLICATE, UNKNOWN_PERSON = "stored", "duplicate", "unknown-person"
+#: The database refused the row's values (e.g. out of a column's range): it never will take them.
+UNSTORABLE = "unstorable"
 _STAGING = ("CREATE TEMPORARY TABLE IF NOT EXISTS persist_staging (person_id integer, longitude float8, "
             "latitude float8, creation_time timestamptz, accuracy float8, event_source text, event_id text) "
             "ON COMMIT DELETE ROWS")
@@ -58,11 +60,33 @@ def store(connection: Any, rows: list[Row]) -> list[str]:
         return [STORED] * len(rows)
     except (errors.UniqueViolation, errors.ForeignKeyViolation):
         connection.rollback()
+    except _refused():
+        connection.rollback()
     except BaseException:
         if not connection.closed:
             connection.rollback()
         raise
-    return _sorted_out(connection, rows)
+    return _isolated(connection, rows)
+
+
+def _refused() -> tuple[type[Exception], ...]:
+    """Errors saying a value can never be stored (SQLSTATE classes 22 and 23 but for the two sorted out)."""
+    from psycopg2 import errors
+
+    return errors.DataError, errors.CheckViolation, errors.NotNullViolation
+
+
+def _isolated(connection: Any, rows: list[Row]) -> list[str]:
+    """_sorted_out, and when the database refuses a value (which fails the whole group), the group halved until
+    each refused row stands alone as UNSTORABLE: one bad report never fails its neighbours (no 503 for them, no
+    retry for it)."""
+    try:
+        return _sorted_out(connection, rows)
+    except _refused():
+        if len(rows) == 1:
+            return [UNSTORABLE]
+    middle = len(rows) // 2
+    return _isolated(connection, rows[:middle]) + _isolated(connection, rows[middle:])
 
 
 def _sorted_out(connection: Any, rows: list[Row]) -> list[str]:
