@@ -121,3 +121,31 @@ def test_production_keeps_pods_warm_and_larger_than_vagrant(rendered) -> None:
         assert production[0] >= 1, f"{target}: production keeps at least one pod warm"
         assert production[1] >= vagrant[1], target
         assert mebibytes(production[2]) >= mebibytes(vagrant[2]), target
+
+
+def test_vagrant_pulls_the_rebuilt_dev_image_everywhere_it_runs(rendered) -> None:
+    # build-image.sh pushes a new "dev" under the same tag: any container of it that may use the node's cached
+    # copy runs stale code (the outbox relay CronJob did).
+    for doc in rendered["vagrant"]:
+        if doc["kind"] in ("Service", "Deployment", "StatefulSet", "Job", "CronJob") and (
+                "template" in doc["spec"] or "jobTemplate" in doc["spec"]):
+            for container in containers(doc):
+                if container["image"] == "localhost:5000/udaconnect:dev":
+                    assert container.get("imagePullPolicy") == "Always", f"{doc['kind']}/{doc['metadata']['name']}"
+
+
+def test_postgis_gets_a_shared_memory_volume_larger_than_the_runtimes_64_mib(rendered) -> None:
+    pod = find(rendered["vagrant"], "StatefulSet", "postgis")[0]["spec"]["template"]["spec"]
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    mounts = {m["mountPath"]: m["name"] for m in pod["containers"][0]["volumeMounts"]}
+    assert "/dev/shm" in mounts, "PostgreSQL's parallel queries fail once /dev/shm's 64 MiB are used"
+    shm = volumes[mounts["/dev/shm"]]["emptyDir"]
+    number, unit = re.fullmatch(r"(\d+)(Mi|Gi)", shm["sizeLimit"]).groups()  # type: ignore[union-attr]
+    assert shm["medium"] == "Memory" and int(number) * (1024 if unit == "Gi" else 1) > 64
+
+
+def test_the_namespace_comment_does_not_blame_queue_proxy() -> None:
+    # Knative Serving 1.23's queue-proxy runs with RuntimeDefault seccomp, a read-only root and no capabilities
+    # (pkg/reconciler/revision/resources/queue.go): it meets "restricted" whatever secure-pod-defaults says.
+    text = (MANIFESTS / "base" / "namespaces.yaml").read_text()
+    assert not re.search(r"queue-proxy[^\n]*\n?[^\n]*sets no seccomp", text)
