@@ -181,7 +181,8 @@ def test_openapi_is_served_and_names_every_route(persons_client) -> None:
     document = persons_client.get("/api/openapi.json").get_json()
     assert document == json.loads(render())
     assert set(document["paths"]) == {"/api/persons", "/api/persons/{person_id}", "/api/persons/{person_id}/locations",
-                                      "/api/persons/{person_id}/connection", "/api/locations/{location_id}"}
+                                      "/api/persons/{person_id}/connection", "/api/locations/{location_id}",
+                                      "/api/events", "/api/locations"}
     params = {p["name"] for p in document["paths"]["/api/persons/{person_id}/connection"]["get"]["parameters"]}
     assert params == {"person_id", "start_date", "end_date", "distance", "window", "limit"}
 
@@ -194,3 +195,42 @@ def test_a_persons_own_track(seeded, connections_client) -> None:
     assert connections_client.get("/api/persons/1/locations?start_date=2020-08-16&end_date=2020-08-16").get_json() == []
     assert_problem(connections_client.get("/api/persons/1/locations?start_date=2020-08-16"), 400, "end_date")
     assert_problem(connections_client.get("/api/persons/9/locations?start_date=2020-08-16&end_date=2020-08-17"), 404)
+
+
+def test_openapi_documents_ingest_every_status_and_the_input_rules() -> None:
+    """Finding 8: the document omitted POST /api/events and /api/locations, 413/503/504 and the input rules."""
+    document = json.loads(render())
+    events = document["paths"]["/api/events"]["post"]
+    assert set(events["requestBody"]["content"]) == {"application/json", "application/cloudevents+json",
+                                                     "application/cloudevents-batch+json"}
+    assert {"ce-id", "ce-source", "ce-type", "ce-specversion", "ce-time"} <= {p["name"] for p in events["parameters"]}
+    assert {"202", "400", "408", "413", "415", "431", "503", "504"} <= set(events["responses"])
+    assert {"202", "400", "413", "503"} <= set(document["paths"]["/api/locations"]["post"]["responses"])
+    search = document["paths"]["/api/persons/{person_id}/connection"]["get"]["responses"]
+    assert "took too long" in search["504"]["description"]
+    assert search["504"]["content"] == {PROBLEM: {"schema": {"$ref": "#/components/schemas/Problem"}}}
+    for path in document["paths"].values():
+        for operation in path.values():
+            assert {"503", "504", "431"} <= set(operation["responses"]), operation["operationId"]
+            for status, answer in operation["responses"].items():
+                assert status < "400" or list(answer["content"]) == [PROBLEM], (operation["operationId"], status)
+    text = json.dumps(document)
+    assert "1900" in text and "9998" in text and "control characters" in text and "trimmed" in text
+    assert "405" in document["info"]["description"] and "Allow" in document["info"]["description"]
+
+
+def test_a_distance_that_is_not_a_number_is_reported_as_such(seeded, connections_client) -> None:
+    for value in ("nan", "inf", "-inf"):
+        body = assert_problem(connections_client.get(
+            f"/api/persons/1/connection?start_date=2020-01-01&end_date=2020-01-02&distance={value}"), 400, "distance")
+        (message,) = [e["message"] for e in body["errors"] if e["field"] == "distance"]
+        assert "finite number" in message and "10000" not in message, message
+
+
+def test_allow_names_only_the_methods_a_path_serves() -> None:
+    """Finding 8: GET /api/persons/{id} said Allow: POST but answered POST with 405."""
+    from udaconnect.routes import route_for
+
+    assert route_for("/api/persons/1").allow == "GET, HEAD, OPTIONS"  # type: ignore[union-attr]
+    assert "POST" in route_for("/api/persons").allow  # type: ignore[union-attr]
+    assert route_for("/api/events").allow == "OPTIONS, POST"  # type: ignore[union-attr]

@@ -10,6 +10,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from udaconnect.contracts import api
+from udaconnect.contracts.events import LOCATION_REPORTED, LocationReported
 
 _REF = "#/components/schemas/{model}"
 _MODELS = (api.NewPerson, api.Person, api.Location, api.Connection, api.Problem, api.Health)
@@ -44,9 +45,102 @@ def _path(name: str, description: str) -> dict[str, Any]:
             "schema": {"type": "integer", "minimum": 1}}
 
 
+#: Answers any operation may get from the gateway in front (each a problem+json).
+_EVERYWHERE = {
+    "431": "Too many request headers (more than 100) or more than 32 KiB of them.",
+    "503": "The function behind this path, or its database or broker, is unavailable: try again (Retry-After).",
+    "504": "The function behind this path did not answer within the gateway's timeout for it.",
+}
+#: Answers to any request with a body.
+_WITH_BODY = {
+    "408": "The body did not arrive in time.",
+    "413": "The body is larger than this operation takes (64 KiB; 1 MiB for ingest), refused before it is read.",
+}
+
+
+def _problems(operation: dict[str, Any], *extra: dict[str, str]) -> dict[str, Any]:
+    """`operation` with the problem answers every such operation can give added to its responses."""
+    for answers in (_EVERYWHERE, *extra):
+        for status, description in answers.items():
+            operation["responses"].setdefault(status, _problem(description))
+    return operation
+
+
+def _ce_headers() -> list[dict[str, Any]]:
+    described = {
+        "ce-specversion": "Binary mode: `1.0`.",
+        "ce-id": "Binary mode: the event's id, unique per source (a redelivered id is stored once).",
+        "ce-source": "Binary mode: the device, `/devices/<device-id>`.",
+        "ce-type": f"Binary mode: `{LOCATION_REPORTED}`.",
+        "ce-time": "Binary mode, optional: when the event happened, an RFC 3339 timestamp.",
+        "ce-subject": "Binary mode, optional.",
+        "ce-dataschema": "Binary mode, optional.",
+        "ce-partitionkey": "Binary mode, optional: ingest sets it to the person's id (their fixes stay in order).",
+    }
+    return [{"name": name, "in": "header", "required": False, "description": text, "schema": {"type": "string"}}
+            for name, text in described.items()]
+
+
+def _cloudevent(data: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "type": "object", "description": "A structured-mode CloudEvent (at most 50 attributes; extension attributes "
+                                         "are 1-64 lower-case letters and digits, with string, integer or boolean "
+                                         "values).",
+        "required": ["specversion", "id", "source", "type"],
+        "properties": {"specversion": {"const": "1.0"}, "id": {"type": "string", "minLength": 1},
+                       "source": {"type": "string", "minLength": 1}, "type": {"const": LOCATION_REPORTED},
+                       "time": {"type": "string", "format": "date-time"},
+                       "datacontenttype": {"type": "string", "description": "application/json (the default)."},
+                       "data": data, "data_base64": {"type": "string", "description": "The data as base64 JSON."}},
+    }
+
+
+def _ingest_paths(fix: dict[str, Any]) -> dict[str, Any]:
+    accepted = _json({"type": "object", "required": ["accepted", "ids"],
+                      "properties": {"accepted": {"type": "integer"}, "ids": {"type": "array",
+                                                                                 "items": {"type": "string"}}}},
+                     "Every event was published to the broker; persist stores each once.")
+    refused = _problem("An event is invalid (none of the request was accepted): `errors` names each field, "
+                       "prefixed with the event's index in a batch; `invalid` lists the bad events' index and id.")
+    events = _problems({
+        "operationId": "reportLocations", "summary": "Report location fixes as CloudEvents",
+        "description": "Binary mode (`ce-*` headers, the fix as the application/json body), structured mode "
+                       "(`application/cloudevents+json`) or batch mode (`application/cloudevents-batch+json`, at "
+                       "most 1000 events and 1 MiB). All or nothing: when any event is invalid, none is published. "
+                       "A fix is stored when its person exists (else it is dead-lettered).",
+        "parameters": _ce_headers(),
+        "requestBody": {"required": True, "content": {
+            "application/json": {"schema": fix},
+            "application/cloudevents+json": {"schema": _cloudevent(fix)},
+            "application/cloudevents-batch+json": {"schema": {"type": "array", "minItems": 1, "maxItems": 1000,
+                                                              "items": _cloudevent(fix)}}}},
+        "responses": {"202": accepted, "400": refused,
+                      "413": _problem("More than 1000 events or 1 MiB: split the batch."),
+                      "415": _problem("Not a CloudEvent: no ce-* headers and no CloudEvents content type.")},
+    }, _WITH_BODY)
+    legacy = _problems({
+        "operationId": "reportLocation", "summary": "Report one location (the original UdaConnect body)",
+        "description": "Stored asynchronously, as a location.reported event: the id names the report, not a row.",
+        "requestBody": {"required": True, "content": {"application/json": {"schema": {
+            "type": "object", "required": ["person_id", "latitude", "longitude"],
+            "properties": {
+                "person_id": {"type": ["integer", "string"], "description": "The person's id (a number, or a "
+                                                                          "numeric string as the original sent)."},
+                "latitude": {"type": ["number", "string"], "description": "Degrees, -90 to 90."},
+                "longitude": {"type": ["number", "string"], "description": "Degrees, -180 to 180."},
+                "creation_time": {"type": "string", "description": "ISO 8601, UTC when it has no offset; offsets "
+                                  "within ±15:59, years 1900 to 9998. Now when absent."}}}}}},
+        "responses": {"202": _json({"type": "object", "required": ["id"], "properties": {"id": {"type": "string"}}},
+                                   "Accepted: published to the broker."),
+                      "400": _problem("Invalid input: each bad field is named in `errors`.")},
+    }, _WITH_BODY)
+    return {"/api/events": {"post": events}, "/api/locations": {"post": legacy}}
+
+
 @lru_cache(maxsize=1)
 def document() -> dict[str, Any]:
     _, definitions = models_json_schema([(m, "serialization") for m in _MODELS], ref_template=_REF)
+    fix_schema = LocationReported.model_json_schema(ref_template=_REF)
     person_id = _path("person_id", "The person's id.")
     bad = _problem("Invalid input: each bad field is named in `errors`.")
     missing = _problem("No such person or location.")
@@ -54,40 +148,48 @@ def document() -> dict[str, Any]:
                            "One entry per other person, at their first meeting, ordered by time.")
     connections_ok["content"]["application/geo+json"] = {"schema": {
         "type": "object", "description": "A GeoJSON FeatureCollection of the meeting points (RFC 7946)."}}
+    too_long = _problem("Search took too long: it was stopped at its budget (UDACONNECT_SEARCH_TIMEOUT). Ask "
+                        "for fewer days, a shorter distance or a time window.")
     return {
         "openapi": "3.1.0",
         "info": {"title": "UdaConnect API", "version": "1.0.0",
                  "description": "Whom did a conference attendee cross paths with? Compatible with the original "
-                                "UdaConnect API's paths and fields."},
+                                "UdaConnect API's paths and fields. Every error is application/problem+json "
+                                "(RFC 9457); a method a path does not serve is 405 with a true `Allow` header; "
+                                "text is trimmed and may not hold control characters; dates are in the years "
+                                f"{api.FIRST_YEAR} to {api.LAST_YEAR}."},
         "paths": {
             "/api/persons": {
-                "get": {"operationId": "listPersons", "summary": "List or search persons, ordered by id",
-                        "parameters": _query_parameters(api.PersonQuery),
-                        "responses": {"200": _json({"type": "array", "items": _ref("Person")},
-                                                   "Persons; X-Total-Count and a next Link header when paged."),
-                                      "400": bad}},
-                "post": {"operationId": "createPerson", "summary": "Create a person",
-                         "requestBody": {"required": True,
-                                         "content": {"application/json": {"schema": _ref("NewPerson")}}},
-                         "responses": {"201": _json(_ref("Person"), "Created; Location names the new person."),
-                                       "400": bad}},
+                "get": _problems({"operationId": "listPersons", "summary": "List or search persons, ordered by id",
+                                  "parameters": _query_parameters(api.PersonQuery),
+                                  "responses": {"200": _json({"type": "array", "items": _ref("Person")},
+                                                             "Persons; X-Total-Count and a next Link header when "
+                                                             "paged."),
+                                                "400": bad}}),
+                "post": _problems({"operationId": "createPerson", "summary": "Create a person",
+                                   "requestBody": {"required": True,
+                                                   "content": {"application/json": {"schema": _ref("NewPerson")}}},
+                                   "responses": {"201": _json(_ref("Person"), "Created; Location names the new "
+                                                                              "person."),
+                                                 "400": bad}}, _WITH_BODY),
             },
-            "/api/persons/{person_id}": {"get": {
+            "/api/persons/{person_id}": {"get": _problems({
                 "operationId": "getPerson", "summary": "One person", "parameters": [person_id],
-                "responses": {"200": _json(_ref("Person"), "The person."), "404": missing}}},
-            "/api/persons/{person_id}/connection": {"get": {
+                "responses": {"200": _json(_ref("Person"), "The person."), "404": missing}})},
+            "/api/persons/{person_id}/connection": {"get": _problems({
                 "operationId": "findConnections", "summary": "Whom this person crossed paths with",
                 "parameters": [person_id, *_query_parameters(api.ConnectionQuery)],
-                "responses": {"200": connections_ok, "400": bad, "404": missing}}},
-            "/api/persons/{person_id}/locations": {"get": {
+                "responses": {"200": connections_ok, "400": bad, "404": missing, "504": too_long}})},
+            "/api/persons/{person_id}/locations": {"get": _problems({
                 "operationId": "getTrack", "summary": "The person's own locations, by time",
                 "parameters": [person_id, *_query_parameters(api.TrackQuery)],
                 "responses": {"200": _json({"type": "array", "items": _ref("Location")}, "Locations by time."),
-                              "400": bad, "404": missing}}},
-            "/api/locations/{location_id}": {"get": {
+                              "400": bad, "404": missing}})},
+            "/api/locations/{location_id}": {"get": _problems({
                 "operationId": "getLocation", "summary": "One location",
                 "parameters": [_path("location_id", "The location's id.")],
-                "responses": {"200": _json(_ref("Location"), "The location."), "404": missing}}},
+                "responses": {"200": _json(_ref("Location"), "The location."), "404": missing}})},
+            **_ingest_paths(fix_schema),
         },
         "components": {"schemas": definitions["$defs"]},
     }

@@ -56,7 +56,9 @@ def _day_or_instant(value: object) -> date | datetime:
 DayOrInstant = Annotated[
     date | datetime,
     PlainValidator(_day_or_instant),
-    WithJsonSchema({"anyOf": [{"type": "string", "format": "date"}, {"type": "string", "format": "date-time"}]}),
+    WithJsonSchema({"anyOf": [{"type": "string", "format": "date"}, {"type": "string", "format": "date-time"}],
+                    "description": f"YYYY-MM-DD (a whole UTC day) or an ISO 8601 instant with a UTC offset, in the "
+                                   f"years {names.FIRST_YEAR} to {names.LAST_YEAR}; surrounding spaces are trimmed."}),
 ]
 
 
@@ -90,9 +92,10 @@ class ConnectionQuery(_Model):
         description="First day (inclusive, UTC) as YYYY-MM-DD, or an ISO 8601 instant with offset.")
     end_date: DayOrInstant = Field(
         description="Last day (inclusive, UTC) as YYYY-MM-DD, or an ISO 8601 instant with offset (inclusive).")
-    distance: float = Field(default=5, gt=0, le=MAX_DISTANCE_M, description="Meters between the two fixes.")
+    distance: float = Field(default=5, gt=0, le=MAX_DISTANCE_M, allow_inf_nan=False,
+                            description="Meters between the two fixes (a finite number).")
     window: float | None = Field(
-        default=None, gt=0, le=MAX_WINDOW_MIN,
+        default=None, gt=0, le=MAX_WINDOW_MIN, allow_inf_nan=False,
         description="Minutes: the two fixes must also be this close in time (people who were there together).")
     limit: int | None = Field(default=None, ge=1, le=MAX_CONNECTIONS, description="At most this many people.")
 
@@ -109,7 +112,8 @@ class PersonQuery(_Model):
     """Search and paging of the person directory."""
 
     q: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200), Printable] | None = Field(
-        default=None, description="Case-insensitive match on first name, last name or company.")
+        default=None, description="Case-insensitive match on first name, last name or company; trimmed, at most "
+                                  "200 characters, no control characters.")
     limit: int | None = Field(default=None, ge=1, le=MAX_PAGE, description="Page size (all when absent).")
     offset: int = Field(default=0, ge=0, le=2**31 - 1, description="Persons to skip.")
 

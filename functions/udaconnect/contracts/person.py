@@ -18,7 +18,9 @@ def _printable(value: str) -> str:
 
 
 Printable = AfterValidator(_printable)
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), Printable]
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), Printable,
+                 Field(description="1 to 200 characters once surrounding whitespace is trimmed; no control "
+                                   "characters.")]
 
 
 class Model(BaseModel):
