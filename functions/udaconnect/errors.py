@@ -6,6 +6,7 @@
     │   ├── PayloadTooLarge   its body is larger than we take (-> 413)
     │   └── HeadersTooLarge   too many or too large request headers (-> 431)
     ├── Conflict              it collides with what exists (-> 409)
+    ├── SearchTimeout         a search did not finish within its budget and was cancelled (-> 504)
     └── InfrastructureError   the database or the broker failed (-> 5xx/503, the caller or broker retries)
 """
 
@@ -51,3 +52,16 @@ class Conflict(UdaConnectError):
 
 class InfrastructureError(UdaConnectError):
     """A dependency (database, broker, binary) failed or is missing."""
+
+
+class SearchTimeout(UdaConnectError):
+    """A search ran past its budget; PostgreSQL cancelled it. Asking less (fewer days, a shorter distance) helps,
+    asking again does not."""
+
+    status = 504
+
+    def __init__(self, budget: float) -> None:
+        self.budget = budget
+        super().__init__(f"the search was stopped after its budget of {budget:g} s: "
+                         "try a shorter date range, a shorter distance or a time window")
+        self.detail = str(self)

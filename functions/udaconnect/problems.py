@@ -11,7 +11,15 @@ import logging
 import re
 from typing import Any
 
-from udaconnect.errors import Conflict, FieldError, InfrastructureError, InvalidInput, PayloadTooLarge, UdaConnectError
+from udaconnect.errors import (
+    Conflict,
+    FieldError,
+    InfrastructureError,
+    InvalidInput,
+    PayloadTooLarge,
+    SearchTimeout,
+    UdaConnectError,
+)
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +42,9 @@ CORS = {
 MAX_HEADERS = 100
 MAX_HEADER_BYTES = 32 * 1024
 _TOKEN = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,64}$")
+#: The problem type of a search (or another read) stopped at its deadline: 504, and asking again will not help.
+SEARCH_TIMEOUT_TYPE = "urn:udaconnect:problem:search-timeout"
+SEARCH_TIMEOUT_TITLE = "Search took too long"
 TITLES = {400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed", 406: "Not Acceptable",
           408: "Request Timeout", 409: "Conflict", 413: "Payload Too Large", 415: "Unsupported Media Type",
           422: "Unprocessable Content", 431: "Request Header Fields Too Large", 503: "Service Unavailable",
@@ -46,6 +57,11 @@ def error_answer(error: Exception) -> tuple[int, str, list[FieldError], dict[str
         return error.status, error.detail, error.errors, {}
     if isinstance(error, Conflict):
         return 409, str(error), [], {}
+    if isinstance(error, SearchTimeout):
+        return 504, Detail(error.detail, SEARCH_TIMEOUT_TYPE, SEARCH_TIMEOUT_TITLE), [], {}
+    if _cancelled(error):  # another read past its statement_timeout
+        return 504, Detail("the database did not answer within the budget of this request: ask for less",
+                           SEARCH_TIMEOUT_TYPE, SEARCH_TIMEOUT_TITLE), [], {}
     if isinstance(error, InfrastructureError):
         log.warning("infrastructure failure: %s", error)
         return 503, "a backing service is unavailable, try again", [], {"Retry-After": "1"}
@@ -76,9 +92,29 @@ def headers_problem(headers: list[tuple[bytes, bytes]]) -> str:
     return ""
 
 
+class Detail(str):
+    """A problem's detail that also names its own type and title (RFC 9457), where about:blank and the status
+    phrase would say too little; every answer path passes it on to problem_body unchanged."""
+
+    def __new__(cls, text: str, type_: str, title: str) -> Detail:
+        detail = super().__new__(cls, text)
+        detail.problem_type, detail.problem_title = type_, title
+        return detail
+
+    problem_type: str
+    problem_title: str
+
+
 def problem_body(status: int, detail: str, errors: list[FieldError] | None = None) -> dict[str, Any]:
-    return {"type": "about:blank", "title": TITLES.get(status, "Error"), "status": status, "detail": detail,
+    kind = getattr(detail, "problem_type", "about:blank")
+    title = getattr(detail, "problem_title", TITLES.get(status, "Error"))
+    return {"type": kind, "title": title, "status": status, "detail": str(detail),
             "errors": [{"field": e.field, "message": e.message} for e in errors or []]}
+
+
+def _cancelled(error: Exception) -> bool:
+    """PostgreSQL cancelled the statement (SQLSTATE 57014: statement_timeout or a cancel request)."""
+    return getattr(getattr(error, "orig", error), "pgcode", None) == "57014"
 
 
 def _database_unavailable(error: Exception) -> bool:

@@ -39,6 +39,9 @@ class Settings:
     eventing_dir: Path = field(default_factory=lambda: PROJECT_ROOT / "eventing")
     #: Database connection pool size per process.
     pool_size: int = 8
+    #: Seconds a search (and any other read of the connections target) may run in PostgreSQL before it is
+    #: cancelled and answered 504; the gateway's own timeout for the route is longer.
+    search_timeout: float = 10.0
 
     @property
     def broker_topic(self) -> str:
@@ -60,4 +63,5 @@ class Settings:
             schema_dir=Path(env.get("UDACONNECT_SCHEMA_DIR", defaults.schema_dir)),
             eventing_dir=Path(env.get("UDACONNECT_EVENTING_DIR", defaults.eventing_dir)),
             pool_size=int(env.get("UDACONNECT_DB_POOL_SIZE", defaults.pool_size)),
+            search_timeout=float(env.get("UDACONNECT_SEARCH_TIMEOUT", defaults.search_timeout)),
         )

@@ -7,6 +7,7 @@ import re
 from datetime import UTC, date, datetime, time, timedelta
 
 from flask import Request, Response
+from sqlalchemy import Connection, text
 
 from udaconnect import http
 from udaconnect.api import path_id
@@ -35,6 +36,7 @@ def handle(request: Request) -> Response:
     if match.re is _LOCATION:
         location_id = path_id(match.group(1), "location")
         with context().engine.connect() as conn:
+            _bound(conn)
             return http.json_response(locations.get_location(conn, location_id).model_dump(mode="json"))
     person_id = path_id(match.group(1), "person", 2**31 - 1)
     if match.re is _TRACK:
@@ -46,6 +48,7 @@ def _track(request: Request, person_id: int) -> Response:
     query = http.parse(TrackQuery, http.query_args(request), "query")
     start, end = _range(query.start_date, query.end_date)
     with context().engine.connect() as conn:
+        _bound(conn)
         if not persons.person_exists(conn, person_id):
             raise NotFound(f"person {person_id} does not exist")
         found = locations.track(conn, person_id, start, end, query.limit)
@@ -59,10 +62,17 @@ def _connections(request: Request, person_id: int) -> Response:
             cur.execute("SELECT 1 FROM person WHERE id = %s", (person_id,))
             if cur.fetchone() is None:
                 raise NotFound(f"person {person_id} does not exist")
-        body = search_json(conn, info, search)
+        body = search_json(conn, info, search, context().settings.search_timeout)
     if GEOJSON in (request.headers.get("Accept") or ""):
         return http.json_response(to_geojson(json.loads(body)), content_type=GEOJSON)
     return http.json_response(body)
+
+
+def _bound(conn: Connection) -> None:
+    """The search budget for this transaction's reads too: PostgreSQL cancels them past it (-> 504)."""
+    budget = context().settings.search_timeout
+    if budget > 0:
+        conn.execute(text("SELECT set_config('statement_timeout', :ms, true)"), {"ms": f"{round(budget * 1000)}ms"})
 
 
 def _start(value: date | datetime) -> datetime:

@@ -1,11 +1,23 @@
 """The connection search: whom a person crossed paths with, as one set-based query answered in JSON by PostGIS.
 
-One statement per request, prepared once per database connection (planning it costs more than running it).
-The person's own fixes in the range drive a nested loop; each probes either the space-time grid (an
-index-only scan of the few ~8 m cells a short distance can reach, see migration 0002) or, for long distances
-and near the poles, the (coordinate, creation_time) GiST. Both read only fixes near the point *and* inside the
-time range. DISTINCT ON keeps each other person's first fix; PostgreSQL writes the JSON body itself, which
-halves the time of building it in Python.
+One statement per request, prepared once per database connection (planning it costs more than running it). It
+holds two plans and runs one, chosen inside the statement by an estimate of their costs:
+
+- **probe** (short distances, sparse data): each of the person's own fixes in the range probes either the
+  space-time grid (an index-only scan of the few ~8 m cells a short distance can reach, see migration 0002) or,
+  for long distances and near the poles, the (coordinate, creation_time) GiST; DISTINCT ON keeps each other
+  person's first fix. Its cost is own fixes x fixes near each: it grows with the square of the distance.
+- **walk** (when most candidates match): the person's own fixes are collected once into a coarse grid whose
+  cells are at least `distance` wide; each other person's fixes in the range are walked in time order and the
+  walk stops at the first one within `distance` of one of the own fixes in its cell or the 8 around it. Its
+  cost is one index descent per person plus the fixes walked before the first meeting: it follows the answer.
+
+The estimate counts the fixes near one of the person's own fixes (the middle one by time, at most one per
+person in the database) and compares own fixes x that count with persons x the fixes a walk should take
+(`CHOICE`). Both plans test the same predicate (`_ST_DWithin` on the WGS 84 spheroid between two points), so
+they give the same answers. PostgreSQL writes the JSON body itself, which halves the time of building it.
+A search runs under a statement_timeout (settings.search_timeout): past it PostgreSQL cancels it and the caller
+gets SearchTimeout (504), so nothing keeps running after the answer.
 """
 
 from __future__ import annotations
@@ -14,11 +26,26 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-_HITS = """
-WITH own AS (
-    SELECT coordinate, creation_time, udaconnect_cells_near(coordinate, $4) AS cells FROM location
+from udaconnect.errors import SearchTimeout
+
+#: How a search runs: "auto" chooses by the estimate; "probe" and "walk" force a plan (benchmarks, tests).
+PLANS = ("auto", "probe", "walk")
+#: Columns of migration 0002's fine grid around a parallel, and its rows per degree of latitude.
+_COLUMNS = 5_009_400
+_ROWS_PER_DEGREE = _COLUMNS / 360.0
+#: Rough costs in microseconds (EXPLAIN ANALYZE on the demo and the 1M benchmark conferences, 2026-12): a
+#: candidate pair of the probe plan (index-only scan, distance, DISTINCT ON's sort); a person walked (one index
+#: descent); a fix walked (heap fetch, coarse cell, the exact test where the cell matches).
+_PAIR_US, _PERSON_US, _FIX_US = 4.0, 10.0, 7.0
+
+_OWN = """
+WITH own AS MATERIALIZED (
+    SELECT coordinate, creation_time, cell, udaconnect_cells_near(coordinate, $4) AS cells FROM location
     WHERE person_id = $1 AND creation_time >= $2 AND creation_time < $3
-), near AS (
+)"""
+
+_PROBE = """
+near AS (
     -- LATERAL makes every probe a parameterised index scan, whatever a generic plan guesses of the sizes
     SELECT o.* FROM own p CROSS JOIN LATERAL unnest(p.cells) AS c(cell) CROSS JOIN LATERAL (
         SELECT o.id, o.person_id, o.coordinate, o.creation_time FROM location o
@@ -40,18 +67,87 @@ WITH own AS (
         OFFSET 0
     ) AS o
     WHERE p.cells IS NULL
-), hits AS (
+), probed AS (
     SELECT DISTINCT ON (person_id) id, person_id, coordinate, creation_time
     FROM near
     ORDER BY person_id, creation_time, id
-), page AS (
+)"""
+
+# A coarse cell is a block of the fine grid's cells at least `distance` (+1 %) high and wide at the own fixes'
+# highest latitude; columns divide a parallel evenly so blocks wrap at the antimeridian. A fix within `distance`
+# of an own fix is in that fix's block or one of the 8 around it (`reach`), whose own fixes are then tested.
+_WALK = """
+grid AS (
+    SELECT ceil($4 * 1.01 / 110574.0 * {rows_per_degree})::bigint + 1 AS block_rows,
+           greatest(1, floor({columns} / (ceil(CASE WHEN lat >= 89 THEN 360.0
+                ELSE $4 * 1.01 / (110574.0 * cos(radians(lat))) END * {rows_per_degree}) + 1)))::bigint AS block_columns
+    FROM (SELECT max(abs(ST_Y(coordinate::geometry))) + $4 * 1.01 / 110574.0 AS lat FROM own) AS bounds
+), reach AS (
+    SELECT k.key, array_agg(o.coordinate) AS points FROM own o CROSS JOIN grid g CROSS JOIN LATERAL (
+        SELECT ((((o.cell >> 32) / g.block_rows + dr) << 32) | mod(
+                   (o.cell & 4294967295) * g.block_columns / {columns} + dc + g.block_columns, g.block_columns)) AS key
+        FROM (VALUES (-1), (0), (1)) AS r(dr), (VALUES (-1), (0), (1)) AS c(dc)) AS k
+    GROUP BY k.key
+), walked AS (
+    SELECT f.* FROM person q CROSS JOIN LATERAL (
+        SELECT * FROM (
+            SELECT w.id, w.person_id, w.coordinate, w.creation_time FROM location w
+            WHERE w.person_id = q.id AND w.creation_time >= $2 AND w.creation_time < $3
+              AND {coarse} = ANY ((SELECT array_agg(key) FROM reach)::bigint[])
+              -- a scalar subquery, not EXISTS: a semi-join would be planned as a hash join over every fix,
+              -- and the walk would no longer stop at the first meeting
+              AND (SELECT true FROM reach r CROSS JOIN LATERAL unnest(r.points) AS p(point)
+                   WHERE r.key = {coarse} AND _ST_DWithin(w.coordinate, p.point, $4, true) LIMIT 1)
+            ORDER BY w.creation_time
+            FETCH FIRST 1 ROW WITH TIES  -- the index gives time order; ties are few
+        ) AS t
+        ORDER BY t.creation_time, t.id
+        LIMIT 1
+    ) AS f
+    WHERE q.id <> $1
+)"""
+
+# Lazily evaluated InitPlans: a forced plan ($6 <> 'auto') never runs the estimate.
+CHOICE = f"""
+persons AS (
+    SELECT CASE WHEN reltuples >= 1 THEN reltuples ELSE (SELECT count(*) FROM person) END AS n
+    FROM pg_class WHERE oid = 'person'::regclass
+), sample AS (
+    SELECT coordinate, cells FROM own ORDER BY creation_time OFFSET (SELECT count(*) / 2 FROM own) LIMIT 1
+), sampled AS (
+    SELECT count(*)::float8 AS n FROM (
+        SELECT 1 FROM sample s CROSS JOIN LATERAL unnest(s.cells) AS c(cell) CROSS JOIN LATERAL (
+            SELECT 1 FROM location nearby
+            WHERE nearby.cell = c.cell AND nearby.creation_time >= $2 AND nearby.creation_time < $3
+              AND _ST_DWithin(nearby.coordinate, s.coordinate, $4, true) OFFSET 0) AS o
+        UNION ALL
+        SELECT 1 FROM sample s CROSS JOIN LATERAL (
+            SELECT 1 FROM location nearby
+            WHERE ST_DWithin(nearby.coordinate, s.coordinate, $4)
+              AND nearby.creation_time >= $2 AND nearby.creation_time < $3
+            OFFSET 0) AS o
+        WHERE s.cells IS NULL
+        LIMIT (SELECT n FROM persons)::bigint
+    ) AS near_one
+), choice AS (
+    SELECT CASE WHEN $6 <> 'auto' THEN $6 = 'walk'
+        ELSE (SELECT count(*) FROM own) * (SELECT n FROM sampled) * {_PAIR_US}
+             > (SELECT n FROM persons) * ({_PERSON_US} + {_FIX_US} * least((SELECT count(*) FROM own),
+                   greatest(1.0, (SELECT n FROM persons) / greatest((SELECT n FROM sampled), 1.0))))
+        END AS walk
+), hits AS (
+    SELECT * FROM probed WHERE NOT (SELECT walk FROM choice)
+    UNION ALL
+    SELECT * FROM walked WHERE (SELECT walk FROM choice)
+)"""
+
+_PAGE = """
+page AS (
     SELECT h.*, p.first_name, p.last_name, p.company_name
     FROM hits h JOIN person p ON p.id = h.person_id
     ORDER BY h.creation_time, h.person_id
     LIMIT $5
 )
-"""
-_JSON = _HITS + """
 SELECT '[' || coalesce(string_agg(
     '{"person":{"id":' || person_id
     || ',"first_name":' || to_json(first_name) || ',"last_name":' || to_json(last_name)
@@ -65,11 +161,28 @@ SELECT '[' || coalesce(string_agg(
 FROM page
 """
 _WINDOW = "AND o.creation_time >= p.creation_time - $6 AND o.creation_time <= p.creation_time + $6"
-_TYPES = "(int, timestamptz, timestamptz, float8, bigint{extra})"
+_TYPES = "(int, timestamptz, timestamptz, float8, bigint, {extra})"
+
+
+def _walk_sql() -> str:
+    coarse = (f"((((w.cell >> 32) / (SELECT block_rows FROM grid)) << 32)"
+              f" | ((w.cell & 4294967295) * (SELECT block_columns FROM grid) / {_COLUMNS}))")
+    return _WALK.format(columns=_COLUMNS, rows_per_degree=_ROWS_PER_DEGREE, coarse=coarse)
+
+
+def _chosen_sql() -> str:
+    return ",".join([_OWN, _PROBE.replace("{window}", ""), _walk_sql(), CHOICE, _PAGE])
+
+
+def _window_sql() -> str:
+    """Searches with a time window keep to the probe plan: the window already makes every probe small."""
+    return ",".join([_OWN, _PROBE.replace("{window}", _WINDOW),
+                     "\nhits AS (SELECT * FROM probed)", _PAGE])
+
 
 STATEMENTS = {
-    "udaconnect_connections": (_TYPES.format(extra=""), _JSON.replace("{window}", "")),
-    "udaconnect_connections_window": (_TYPES.format(extra=", interval"), _JSON.replace("{window}", _WINDOW)),
+    "udaconnect_connections": (_TYPES.format(extra="text"), _chosen_sql()),
+    "udaconnect_connections_window": (_TYPES.format(extra="interval"), _window_sql()),
 }
 
 
@@ -83,11 +196,13 @@ class ConnectionSearch:
     distance: float
     window: timedelta | None = None
     limit: int | None = None
+    #: "auto", or a forced plan (see PLANS); searches with a window always probe.
+    plan: str = "auto"
 
     def statement(self) -> tuple[str, list[Any]]:
         params: list[Any] = [self.person_id, self.start, self.end, self.distance, self.limit]
         if self.window is None:
-            return "udaconnect_connections", params
+            return "udaconnect_connections", [*params, self.plan]
         return "udaconnect_connections_window", [*params, self.window]
 
 
@@ -100,14 +215,33 @@ def prepare(cursor) -> None:
         cursor.execute(f"PREPARE {name} {types} AS {sql}")
 
 
-def search_json(dbapi_connection, info: dict[str, Any], search: ConnectionSearch) -> str:
-    """The connections as a JSON array text: [{"person": {...}, "location": {...}}, ...] ordered by time."""
+def ensure_prepared(dbapi_connection, info: dict[str, Any]) -> None:
+    """Prepare once per database session, committed at once: a search that later fails cannot roll it back."""
+    if info.get("udaconnect_connections_prepared"):
+        return
     with dbapi_connection.cursor() as cur:
-        if not info.get("udaconnect_connections_prepared"):
-            prepare(cur)
-            info["udaconnect_connections_prepared"] = True
-        name, params = search.statement()
-        placeholders = ", ".join(["%s"] * len(params))
-        cur.execute(f"EXECUTE {name} ({placeholders})", params)
+        prepare(cur)
+    dbapi_connection.commit()
+    info["udaconnect_connections_prepared"] = True
+
+
+def search_json(dbapi_connection, info: dict[str, Any], search: ConnectionSearch, timeout: float = 0) -> str:
+    """The connections as a JSON array text: [{"person": {...}, "location": {...}}, ...] ordered by time.
+
+    With `timeout` (seconds), PostgreSQL cancels the search past it (statement_timeout for this transaction
+    only) and SearchTimeout is raised; the caller's transaction is then aborted and must be rolled back.
+    """
+    import psycopg2.errors
+
+    ensure_prepared(dbapi_connection, info)
+    name, params = search.statement()
+    placeholders = ", ".join(["%s"] * len(params))
+    with dbapi_connection.cursor() as cur:
+        if timeout > 0:
+            cur.execute("SELECT set_config('statement_timeout', %s, true)", (f"{max(1, round(timeout * 1000))}ms",))
+        try:
+            cur.execute(f"EXECUTE {name} ({placeholders})", params)
+        except psycopg2.errors.QueryCanceled as error:
+            raise SearchTimeout(timeout) from error
         row = cur.fetchone()
     return str(row[0])

@@ -1,0 +1,74 @@
+"""Every search has a deadline that reaches the database (issue 10, finding 1 and "every request has a deadline"):
+past settings.search_timeout PostgreSQL cancels it, the API answers 504 problem+json, nothing keeps running."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import Engine, text
+
+from udaconnect.errors import SearchTimeout
+from udaconnect.problems import PROBLEM, SEARCH_TIMEOUT_TITLE, SEARCH_TIMEOUT_TYPE, error_answer, problem_body
+from udaconnect.seed import seed
+from udaconnect.settings import PROJECT_ROOT, Settings
+from udaconnect.synthetic import Conference
+
+SEARCH = "/api/persons/7/connection?start_date=2020-07-01&end_date=2020-07-30&distance=5000"
+
+
+@pytest.fixture
+def slow_client(db: Engine, app_env: Settings, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    """The connections target with a 1 ms budget over 20,000 fixes: a 30-day, 5 km search cannot make it."""
+    from functions_framework import create_app
+
+    seed(db, Conference(persons=400, fixes_per_person=50, booths=40), show_progress=False)
+    monkeypatch.setenv("UDACONNECT_SEARCH_TIMEOUT", "0.001")
+    return create_app("connections", str(PROJECT_ROOT / "functions" / "main.py")).test_client()
+
+
+def running_searches(db: Engine) -> list[str]:
+    with db.connect() as conn:
+        return list(conn.execute(text(
+            "SELECT query FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            " AND state <> 'idle' AND query LIKE '%udaconnect_connections%'")).scalars())
+
+
+def test_a_search_past_its_budget_is_cancelled_and_answers_504(db, slow_client) -> None:
+    reply = slow_client.get(SEARCH)
+    assert reply.status_code == 504, reply.data
+    assert reply.headers["Content-Type"].startswith(PROBLEM)
+    body = reply.get_json()
+    assert body["type"] == SEARCH_TIMEOUT_TYPE and body["title"] == SEARCH_TIMEOUT_TITLE and body["status"] == 504
+    assert "0.001 s" in body["detail"] and "shorter date range" in body["detail"]
+    assert running_searches(db) == []  # cancelled in PostgreSQL, not merely abandoned
+
+
+def test_the_connection_stays_usable_after_a_cancelled_search(db, slow_client, monkeypatch) -> None:
+    assert slow_client.get(SEARCH).status_code == 504
+    from udaconnect import bootstrap
+
+    monkeypatch.setenv("UDACONNECT_SEARCH_TIMEOUT", "30")
+    bootstrap.context.cache_clear()
+    reply = slow_client.get(SEARCH)
+    assert reply.status_code == 200 and len(reply.get_json()) > 300
+
+
+def test_the_default_budget_is_ten_seconds_and_read_from_the_environment() -> None:
+    assert Settings().search_timeout == 10.0
+    assert Settings.from_env({"UDACONNECT_SEARCH_TIMEOUT": "2.5"}).search_timeout == 2.5
+
+
+def test_any_cancelled_statement_is_a_504_never_a_503_or_500() -> None:
+    """A read that is not the search (a track, a location) is bounded by the same budget: SQLSTATE 57014."""
+
+    class QueryCanceled(Exception):
+        pgcode = "57014"
+
+    class OperationalError(Exception):  # as SQLAlchemy wraps the driver's error
+        __module__ = "sqlalchemy.exc"
+        orig = QueryCanceled()
+
+    for error in (SearchTimeout(10), OperationalError()):
+        status, detail, errors, headers = error_answer(error)
+        body = problem_body(status, detail, errors)
+        assert (status, body["type"], body["title"]) == (504, SEARCH_TIMEOUT_TYPE, SEARCH_TIMEOUT_TITLE)
+        assert "Retry-After" not in headers  # asking the same again will not help
