@@ -80,7 +80,8 @@ def _dev(args: argparse.Namespace, settings: Settings) -> int:
     from udaconnect.storage.embedded import EmbeddedPostgres
 
     stack = LocalStack(settings, api_port=args.api_port, web_port=args.web_port,
-                       log_dir=settings.data_dir / "logs", host=args.host)
+                       log_dir=settings.data_dir / "logs", host=args.host,
+                       say=lambda line: print(f"udaconnect: {line}", flush=True))
     # the embedded cluster is ours to stop on the way out unless it was already running (e.g. a second stack)
     embedded = None if settings.database_url else EmbeddedPostgres(settings.data_dir / "postgres")
     started_here = embedded is not None and not embedded.running()
@@ -97,24 +98,50 @@ def _dev(args: argparse.Namespace, settings: Settings) -> int:
         persons, locations = seed(database.engine(settings), _conference(args))
         print(f"seeded the demo conference: {persons:,} persons, {locations:,} locations", flush=True)
     stop = threading.Event()
+    devices = threading.Event()  # the simulated phones stop first, so the drain has an end
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
-        stack.start()
+        stack.start(supervise=True)
         print(f"\nUdaConnect is running (logs in {settings.data_dir / 'logs'}):\n"
               f"  web client  {stack.web_url}\n  API         {stack.api_url}/api/persons\n"
               f"  API docs    {stack.api_url}/api/docs/\n"
               f"  database    {stack.database_url}\nPress Ctrl-C to stop.", flush=True)
-        _demo_devices(stack, args.device_rate, stop)
-        stop.wait()
+        _demo_devices(stack, args.device_rate, devices)
+        _watch_dead_letters(stack, stop)
     except KeyboardInterrupt:
         pass
     finally:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the clean-up short
-        print("\nstopping...", flush=True)
-        stack.stop()
+        devices.set()
+        print(f"\nstopping: no new reports; delivering what was accepted (at most {args.drain_timeout:g} s)...",
+              flush=True)
+        left = stack.stop(drain_timeout=args.drain_timeout)
+        print("stopped: every accepted event was delivered" if not left else
+              f"stopped: {left} accepted event(s) were left undelivered", flush=True)
         if embedded is not None and started_here:
             embedded.stop()
     return 0
+
+
+def _watch_dead_letters(stack, stop: threading.Event, every: float = 5.0) -> None:  # noqa: ANN001 - a LocalStack
+    """Until `stop`: say loudly whenever events reach the dead-letter topic, and how to replay them."""
+    import json
+    import urllib.request
+
+    shown = 0
+    while not stop.wait(every):
+        broker = stack.processes.get("broker")
+        try:
+            with urllib.request.urlopen(broker.url + "/status", timeout=2) as reply:
+                triggers = json.loads(reply.read())["triggers"]
+        except (OSError, ValueError, AttributeError):
+            continue  # restarting: the supervisor says so
+        dead = sum(t["counts"].get("dead-lettered", 0) for t in triggers)
+        if dead > shown:
+            print(f"udaconnect: WARNING {dead - shown} event(s) reached the dead-letter topic "
+                  "(see `udaconnect dead-letters list`; once the cause is fixed: `udaconnect dead-letters replay`)",
+                  flush=True)
+        shown = dead if dead >= shown else 0  # a restarted broker counts from zero
 
 
 def _demo_devices(stack, rate: float, stop: threading.Event) -> None:  # noqa: ANN001 - a LocalStack
@@ -181,6 +208,8 @@ def _addresses(settings: Settings) -> dict[str, str]:
 
 
 def _dead_letters(args: argparse.Namespace, settings: Settings) -> int:
+    from kafka.errors import KafkaError
+
     from udaconnect import deadletters
 
     kafka = args.bootstrap or _addresses(settings).get("kafka")
@@ -188,14 +217,22 @@ def _dead_letters(args: argparse.Namespace, settings: Settings) -> int:
         print("udaconnect: no Kafka known: run `udaconnect dev`, or pass --bootstrap / KAFKA_BOOTSTRAP_SERVERS",
               file=sys.stderr)
         return 2
-    letters = [d for d in deadletters.read(kafka) if not args.id or d.event.attributes.get("id") in args.id]
+    try:
+        letters = [d for d in deadletters.read(kafka) if not args.id or d.event.attributes.get("id") in args.id]
+    except KafkaError as exc:
+        print(f"udaconnect: Kafka at {kafka} does not answer ({type(exc).__name__}); is the stack running? "
+              "Start it with `udaconnect dev`", file=sys.stderr)
+        return 2
     if args.action == "list":
         for letter in letters:
             a = letter.event.attributes
-            print(f"{letter.partition}:{letter.offset}  {a.get('type')}  {a.get('source')}  {a.get('id')}\n"
-                  f"    {letter.reason}")
-        print(f"{len(letters)} dead-lettered event(s)")
+            print(f"{letter.partition}:{letter.offset}  {a.get('type')}  {a.get('source')}  {a.get('id')}"
+                  f"{'  (replayed)' if letter.replayed else ''}\n    {letter.reason}")
+        waiting = sum(not letter.replayed for letter in letters)
+        print(f"{len(letters)} dead-lettered event(s), {waiting} not replayed yet")
         return 0
+    if not args.id and not args.all:
+        letters = [letter for letter in letters if not letter.replayed]  # what is new since the last replay
     print(f"replayed {deadletters.replay(kafka, settings.broker_topic, letters)} event(s) into "
           f"{settings.broker_topic}")
     return 0
@@ -205,18 +242,44 @@ def _status(args: argparse.Namespace, settings: Settings) -> int:
     import json
     import urllib.request
 
-    broker = _addresses(settings).get("broker")
+    addresses = _addresses(settings)
+    broker = addresses.get("broker")
     if not broker:
         print("udaconnect: no local stack running (start it with `udaconnect dev`)", file=sys.stderr)
         return 2
-    with urllib.request.urlopen(broker + "/status", timeout=5) as reply:
-        status = json.loads(reply.read())
+    try:
+        with urllib.request.urlopen(broker + "/status", timeout=5) as reply:
+            status = json.loads(reply.read())
+    except OSError as exc:
+        print(f"udaconnect: the local broker at {broker} does not answer ({exc}); is `udaconnect dev` running?",
+              file=sys.stderr)
+        return 2
+    lag = _lag(addresses.get("kafka", ""), {t["group"]: t["topic"] for t in status["triggers"]})
     for b in status["brokers"]:
         print(f"broker  {b['namespace']}/{b['name']}  topic {b['topic']}  ingress {b['ingress']}")
+    dead = 0
     for t in status["triggers"]:
         state = "ready" if t["ready"] else f"not ready: {t['problem']}"
-        print(f"trigger {t['name']}  {state}  -> {t['subscriber']}  in flight {t['in_flight']}  {t['counts']}")
+        behind = lag.get(t["group"])
+        print(f"trigger {t['name']}  {state}  -> {t['subscriber']}  lag {'?' if behind is None else behind}  "
+              f"in flight {t['in_flight']}  {t['counts']}")
+        dead += t["counts"].get("dead-lettered", 0)
+    if dead:
+        print(f"WARNING: {dead} event(s) went to the dead-letter topic since the broker started: "
+              "`udaconnect dead-letters list`, then `udaconnect dead-letters replay` once the cause is fixed")
     return 0
+
+
+def _lag(kafka: str, groups: dict[str, str]) -> dict[str, int]:
+    """Each Trigger's lag (accepted, not yet delivered), or nothing when Kafka cannot tell."""
+    from kafka.errors import KafkaError
+
+    from udaconnect.broker.lag import trigger_lag
+
+    try:
+        return trigger_lag(kafka, groups) if kafka else {}
+    except KafkaError:
+        return {}
 
 
 def _openapi(args: argparse.Namespace, settings: Settings) -> int:
@@ -237,6 +300,10 @@ def _schemas(args: argparse.Namespace, settings: Settings) -> int:
     for path in schemas.write():
         print(path)
     return 0
+
+
+def settings_default(name: str) -> object:
+    return getattr(Settings.from_env(), name)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -266,6 +333,8 @@ def parser() -> argparse.ArgumentParser:
     dev.add_argument("--host", default="127.0.0.1")
     dev.add_argument("--device-rate", type=float, default=2.0,
                      help="fixes/s the simulated demo devices report (0: none)")
+    dev.add_argument("--drain-timeout", type=float, default=settings_default("drain_timeout"),
+                     help="seconds a stop waits for accepted events to be delivered (UDACONNECT_DRAIN_TIMEOUT)")
     dev.set_defaults(run=_dev)
 
     send = commands.add_parser("send", help="simulated devices posting location reports (CloudEvents)")
@@ -280,7 +349,9 @@ def parser() -> argparse.ArgumentParser:
 
     dead = commands.add_parser("dead-letters", help="list or replay events in the dead-letter topic")
     dead.add_argument("action", choices=["list", "replay"])
-    dead.add_argument("--id", action="append", help="only this event id (repeatable); default: all")
+    dead.add_argument("--id", action="append",
+                      help="only this event id (repeatable); default: every one not replayed yet")
+    dead.add_argument("--all", action="store_true", help="replay every dead letter, replayed before or not")
     dead.add_argument("--bootstrap", help="Kafka (default: the running local stack's, or KAFKA_BOOTSTRAP_SERVERS)")
     dead.set_defaults(run=_dead_letters)
     commands.add_parser("status", help="the local broker's brokers and triggers").set_defaults(run=_status)

@@ -1,7 +1,9 @@
 """Operators' view of the dead-letter topic: list what failed and why, and replay events once the cause is fixed.
 
 Replaying writes the event, without its knativeerror* extensions, back into the broker topic: every Trigger
-that matches sees it again (persist is idempotent, so replaying twice stores once).
+that matches sees it again (persist is idempotent, so replaying twice stores once). What was replayed is
+remembered as the offsets of the consumer group `udaconnect-replay` on the dead-letter topic, so a plain
+`replay` after an outage feeds back exactly the events that are new since the last one.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from pathlib import Path
 from udaconnect.broker.event import Event
 
 TOPIC = "udaconnect-dead-letters"
+REPLAY_GROUP = "udaconnect-replay"
 ERROR_EXTENSIONS = ("knativeerrordest", "knativeerrorcode", "knativeerrordata")
 
 
@@ -23,6 +26,7 @@ class DeadLetter:
     partition: int
     offset: int
     event: Event
+    replayed: bool = False
 
     @property
     def reason(self) -> str:
@@ -40,35 +44,58 @@ class DeadLetter:
         return Event({k: v for k, v in self.event.attributes.items() if k not in ERROR_EXTENSIONS}, self.event.data)
 
 
-def read(bootstrap_servers: str, topic: str = TOPIC) -> Iterator[DeadLetter]:
-    """Every dead letter from the start of the topic up to now."""
+def read(bootstrap_servers: str, topic: str = TOPIC, timeout: float = 5.0) -> Iterator[DeadLetter]:
+    """Every dead letter from the start of the topic up to now, each marked whether it was replayed already."""
     from kafka import KafkaConsumer, TopicPartition
 
     from udaconnect.broker.kafka_binding import from_binary
 
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap_servers, group_id=None, enable_auto_commit=False)
+    options = {"bootstrap_servers": bootstrap_servers, "enable_auto_commit": False, "fetch_max_wait_ms": 50}
+    if "bootstrap_timeout_ms" in KafkaConsumer.DEFAULT_CONFIG:  # a stopped Kafka fails in seconds, not 30
+        options["bootstrap_timeout_ms"] = int(timeout * 1000)
+    consumer = KafkaConsumer(group_id=REPLAY_GROUP, **options)
     try:
         partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
+        replayed = {tp: consumer.committed(tp) or 0 for tp in partitions}
         consumer.assign(partitions)
         consumer.seek_to_beginning(*partitions)
-        end = consumer.end_offsets(partitions)
-        while any(consumer.position(tp) < end[tp] for tp in partitions):
-            for tp, records in consumer.poll(timeout_ms=500).items():
+        empty = 0
+        # Read until the fetches come back empty: the end offsets tansu reports can stop short (see broker.lag).
+        while partitions and empty < 5:
+            batches = consumer.poll(timeout_ms=100)
+            empty = 0 if batches else empty + 1
+            for tp, records in batches.items():
                 for record in records:
-                    yield DeadLetter(tp.partition, record.offset, from_binary(record.headers, record.value))
+                    yield DeadLetter(tp.partition, record.offset, from_binary(record.headers, record.value),
+                                     record.offset < replayed[tp])
     finally:
-        consumer.close()
+        consumer.close(autocommit=False)
 
 
-def replay(bootstrap_servers: str, broker_topic: str, letters: list[DeadLetter]) -> int:
+def replay(bootstrap_servers: str, broker_topic: str, letters: list[DeadLetter], topic: str = TOPIC) -> int:
+    """Write `letters` back into the broker topic, then remember them as replayed."""
+    from kafka import KafkaConsumer, TopicPartition
+
+    from udaconnect.broker.kafka_group import offsets
     from udaconnect.broker.writer import KafkaWriter
 
     writer = KafkaWriter(bootstrap_servers)
     try:
-        for letter in letters:
-            writer.write(broker_topic, letter.original())
+        writer.write_many(broker_topic, [letter.original() for letter in letters])
     finally:
         writer.close()
+    done: dict[TopicPartition, int] = {}
+    for letter in letters:
+        tp = TopicPartition(topic, letter.partition)
+        done[tp] = max(done.get(tp, 0), letter.offset + 1)
+    if done:
+        consumer = KafkaConsumer(bootstrap_servers=bootstrap_servers, group_id=REPLAY_GROUP, enable_auto_commit=False)
+        try:
+            ahead = {tp: o for tp, o in done.items() if o > (consumer.committed(tp) or 0)}
+            if ahead:
+                consumer.commit(offsets(ahead))
+        finally:
+            consumer.close(autocommit=False)
     return len(letters)
 
 

@@ -3,17 +3,22 @@
 The same shape as the cluster: each target in its own process (as each Knative Service has its own pods),
 the gateway in front of the API by the routing table, the web client on its own port, and the broker data plane
 (python -m udaconnect.broker, driven by eventing/) delivering to the persist process as the Trigger says.
+The cluster's promises hold here too: the edge (gateway, web) starts only once the whole flow is ready; a process
+that dies is restarted, as Kubernetes restarts a pod (`supervise`); a stop first drains what was accepted.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -28,6 +33,8 @@ MAIN = PROJECT_ROOT / "functions" / "main.py"
 HTTP_TARGETS = ("persons", "connections", "ingest", "persist")
 #: Targets that talk to the broker (they get KAFKA_BOOTSTRAP_SERVERS and K_SINK).
 EVENT_TARGETS = frozenset({"persons", "ingest", "persist"})
+#: Targets that accept events from outside: stopped first, so a drain has an end.
+ACCEPTING = ("ingest", "persons")
 
 
 def function_command(target: str, port: int, host: str = "127.0.0.1", source: Path = MAIN) -> list[str]:
@@ -68,7 +75,12 @@ class LocalStack:
     processes: dict[str, Process] = field(default_factory=dict)
     database_url: str = ""
     kafka: KafkaServer | None = None
+    #: Where supervision and drain messages go (the dev command prints them).
+    say: Callable[[str], None] = field(default=lambda line: log.warning("%s", line), repr=False)
     _stopped: dict[str, Process] = field(default_factory=dict, repr=False)
+    _lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
+    _stopping: threading.Event = field(default_factory=threading.Event, repr=False)
+    _supervisor: threading.Thread | None = field(default=None, repr=False)
 
     @property
     def api_url(self) -> str:
@@ -101,7 +113,9 @@ class LocalStack:
             self.kafka = KafkaServer(external=self.settings.kafka_bootstrap_servers, log_path=log_path).start()
         return self.kafka.bootstrap_servers
 
-    def start(self, targets: tuple[str, ...] = HTTP_TARGETS) -> LocalStack:
+    def start(self, targets: tuple[str, ...] = HTTP_TARGETS, supervise: bool = False) -> LocalStack:
+        """Start the flow, wait until all of it is ready, and only then the edge: a report the gateway accepts
+        from its first answer on reaches a Trigger whose start offsets are committed and a persist that answers."""
         if not self.database_url:
             self.start_database()
         env = {"DATABASE_URL": self.database_url}
@@ -113,29 +127,103 @@ class LocalStack:
         for target in targets:
             self.spawn(target, free_port(), env)
         if events:
-            self.spawn_broker(broker_port)
+            self.spawn_broker(broker_port)  # healthy = topics made, initial offsets committed, groups joined
+        for process in list(self.processes.values()):
+            self.wait_healthy(process, timeout=90 if process.target == "broker" else 60)
         upstreams = {f"UDACONNECT_UPSTREAM_{p.target.upper()}": p.url for p in self.processes.values()
                      if p.target in targets}
-        self.spawn("gateway", self.api_port, upstreams)
+        edge = [self.spawn("gateway", self.api_port, upstreams)]
         if (PROJECT_ROOT / "functions" / "udaconnect" / "web").exists():
-            self.spawn("web", self.web_port, {"UDACONNECT_API_BASE_URL": self.api_url})
-        for process in self.processes.values():
-            self.wait_healthy(process, timeout=90 if process.target == "broker" else 60)
+            edge.append(self.spawn("web", self.web_port, {"UDACONNECT_API_BASE_URL": self.api_url}))
+        for process in edge:
+            self.wait_healthy(process)
         if events:
             self._write_addresses()
+        if supervise:
+            self.supervise()
         return self
 
     def _write_addresses(self) -> None:
-        """For `udaconnect status` and `udaconnect dead-letters` run beside this stack."""
-        import json
-
+        """For the CLI (`udaconnect status`, `dead-letters`, `send`) run beside this stack; removed at stop."""
         from udaconnect.deadletters import stack_file
 
         assert self.kafka is not None
         path = stack_file(self.settings.data_dir)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps({"kafka": self.kafka.bootstrap_servers, "broker": self.processes["broker"].url,
-                                    "api": self.api_url}))
+                                    "api": self.api_url, "pid": os.getpid()}))
+
+    @property
+    def trigger_groups(self) -> dict[str, str]:
+        """consumer group -> topic of every Trigger in eventing/."""
+        from udaconnect.broker.loader import load_dir
+        from udaconnect.broker.topics import trigger_groups
+
+        return trigger_groups(load_dir(self.settings.eventing_dir))
+
+    def lag(self) -> dict[str, int]:
+        """Per Trigger consumer group: events accepted into Kafka and not yet delivered (committed)."""
+        from udaconnect.broker.lag import trigger_lag
+
+        assert self.kafka is not None
+        return trigger_lag(self.kafka.bootstrap_servers, self.trigger_groups)
+
+    def wait_drained(self, timeout: float) -> int:
+        """Wait until every Trigger delivered what is in its topic; the events still undelivered at the bound."""
+        deadline = time.monotonic() + timeout
+        left = -1
+        while True:
+            try:
+                left = sum(self.lag().values())
+            except Exception as exc:  # Kafka unreachable: nothing more can be delivered
+                self.say(f"cannot read the Triggers' progress from Kafka: {exc!r}")
+                return max(left, 0)
+            if left == 0 or time.monotonic() >= deadline:
+                return left
+            time.sleep(0.5)
+
+    # Supervision: what Kubernetes does for a pod whose container exits.
+    def supervise(self, interval: float = 0.5) -> None:
+        if self._supervisor is None:
+            self._supervisor = threading.Thread(target=self._watch, args=(interval,), name="supervisor", daemon=True)
+            self._supervisor.start()
+
+    def _watch(self, interval: float) -> None:
+        backoff: dict[str, float] = {}  # CrashLoopBackOff: 1 s, doubling to 30 s, for a process that keeps dying
+        while not self._stopping.wait(interval):
+            with self._lock:
+                if self._stopping.is_set():
+                    return
+                if self.kafka is not None and self.kafka.process is not None and self.kafka.process.poll() is not None:
+                    self._restart_kafka()
+                for name, process in list(self.processes.items()):
+                    code = process.popen.poll()
+                    if code is None:
+                        continue
+                    wait = backoff.get(name, 0.0)
+                    self.say(f"{name} exited with {code}; restarting it" + (f" in {wait:g} s" if wait else ""))
+                    if wait and self._stopping.wait(wait):
+                        return
+                    try:
+                        self.restart(name)
+                        backoff[name] = min(max(wait * 2, 1.0), 30.0)
+                        self.say(f"{name} is back on port {process.port}")
+                    except Exception as exc:
+                        self.say(f"{name} did not come back: {exc}")
+
+    def _restart_kafka(self) -> None:
+        assert self.kafka is not None
+        self.say("Kafka exited; restarting it on the same port. It kept events in memory: those not yet "
+                 "delivered are gone (set KAFKA_BOOTSTRAP_SERVERS to a real Kafka for durability)")
+        self.kafka.process = None
+        self.kafka.start()
+        from udaconnect.broker.loader import load_dir
+        from udaconnect.broker.topics import ensure_topics, wanted_topics
+
+        # Before a producer can make them with default settings: the topics as eventing/ says. The Triggers'
+        # groups find no committed offsets and read the new topics from their start (nothing accepted is skipped).
+        ensure_topics(self.kafka.bootstrap_servers, wanted_topics(load_dir(self.settings.eventing_dir)))
+        self.say("Kafka is back")
 
     def spawn_broker(self, port: int) -> Process:
         """The local broker data plane, its Trigger subscribers resolved to this stack's processes."""
@@ -148,10 +236,11 @@ class LocalStack:
 
     def restart(self, target: str) -> Process:
         """Start `target` again on its port with its environment (after stop_process or a crash)."""
-        process = self.processes.get(target) or self._stopped[target]
-        self.stop_process(target)
-        restarted = self._popen(target, process.port, list(process.popen.args), process.env)  # type: ignore[arg-type]
-        self.wait_healthy(restarted)
+        with self._lock:
+            process = self.processes.get(target) or self._stopped[target]
+            self.stop_process(target)
+            restarted = self._popen(target, process.port, list(process.popen.args), process.env)  # type: ignore[arg-type]
+        self.wait_healthy(restarted, timeout=90 if target == "broker" else 60)
         return restarted
 
     def spawn(self, target: str, port: int, env: dict[str, str]) -> Process:
@@ -185,9 +274,10 @@ class LocalStack:
         raise TimeoutError(f"{process.target} did not become healthy on port {process.port}")
 
     def stop_process(self, target: str, sig: int = signal.SIGTERM) -> None:
-        process = self.processes.pop(target, None)
-        if process is not None:
-            self._stopped[target] = process
+        with self._lock:
+            process = self.processes.pop(target, None)
+            if process is not None:
+                self._stopped[target] = process
         if process is None or process.popen.poll() is not None:
             return
         os.killpg(process.popen.pid, sig)
@@ -197,12 +287,35 @@ class LocalStack:
             os.killpg(process.popen.pid, signal.SIGKILL)
             process.popen.wait()
 
-    def stop(self) -> None:
+    def stop(self, drain_timeout: float = 0.0) -> int:
+        """Stop supervising; with a drain_timeout, first stop accepting (ingest, persons: the gateway answers 503
+        with Retry-After) and wait until every Trigger delivered what Kafka holds. Returns the events left
+        undelivered (0 without a drain), which an in-memory Kafka then loses."""
+        self._stopping.set()
+        if self._supervisor is not None:
+            self._supervisor.join(5)
+        left = 0
+        if drain_timeout > 0 and "broker" in self.processes and self.kafka is not None:
+            for target in ACCEPTING:
+                self.stop_process(target)  # SIGTERM: requests in flight finish; theirs are in Kafka
+            left = self.wait_drained(drain_timeout)
+            if left:
+                self.say(f"{left} accepted event(s) were not delivered within {drain_timeout:g} s"
+                         + ("" if self.kafka.external else "; the in-memory Kafka loses them now"))
         for target in reversed(list(self.processes)):
             self.stop_process(target)
         if self.kafka is not None:
             self.kafka.stop()
             self.kafka = None
+        from udaconnect.deadletters import stack_file
+
+        address = stack_file(self.settings.data_dir)
+        try:
+            if json.loads(address.read_text()).get("pid") == os.getpid():
+                address.unlink()
+        except (OSError, ValueError):
+            pass
+        return left
 
     def __enter__(self) -> LocalStack:
         return self.start()

@@ -42,6 +42,8 @@ class Settings:
     #: Seconds a search (and any other read of the connections target) may run in PostgreSQL before it is
     #: cancelled and answered 504; the gateway's own timeout for the route is longer.
     search_timeout: float = 10.0
+    #: Seconds a local stack's stop waits for every accepted event to be delivered.
+    drain_timeout: float = 30.0
 
     @property
     def broker_topic(self) -> str:
@@ -64,4 +66,5 @@ class Settings:
             eventing_dir=Path(env.get("UDACONNECT_EVENTING_DIR", defaults.eventing_dir)),
             pool_size=int(env.get("UDACONNECT_DB_POOL_SIZE", defaults.pool_size)),
             search_timeout=float(env.get("UDACONNECT_SEARCH_TIMEOUT", defaults.search_timeout)),
+            drain_timeout=float(env.get("UDACONNECT_DRAIN_TIMEOUT", defaults.drain_timeout)),
         )

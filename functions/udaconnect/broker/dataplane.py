@@ -119,6 +119,7 @@ class DataPlane:
                 {
                     "name": r.trigger.name,
                     "group": r.trigger.consumer_group,
+                    "topic": self.eventing.brokers[(r.trigger.namespace, r.trigger.broker)].topic,
                     "ordered": r.trigger.ordered,
                     "ready": bool(r.consumer and r.consumer.ready.is_set() and not r.consumer.failed),
                     "problem": r.problem or (repr(r.consumer.failed) if r.consumer and r.consumer.failed else ""),
