@@ -1,8 +1,15 @@
-"""Connection search: the original algorithm on the original schema vs our `connections` function over HTTP.
+"""Connection search: the original algorithm on the original schema vs our `connections` function over HTTP,
+and our two plans against each other at every distance.
 
-One run, one database per table size (10k, 100k, 1M locations by default; --rows adds sizes such as 10M):
-the synthetic conference of the reference figures (persons x 100 fixes, 300 booths in 500 m x 300 m, 30 days),
+Sizes: one database per table size (10k, 100k, 1M locations by default; --rows adds sizes such as 10M): the
+synthetic conference of the reference figures (persons x 100 fixes, 300 booths in 500 m x 300 m, 30 days),
 queries for random persons over random 7-day ranges at 5 m. Prints a table, writes JSON and a PNG plot.
+
+Distances (--distances): on the demo conference (400 persons, 3 days) and the 1M benchmark conference, random
+persons over one day and over the full range at 5, 25, 50, 100, 500 m and 5 km, the search's SQL run directly
+(JSON included) with the probe plan forced (the search as it was before issue 10) and as chosen by the estimate.
+Each search runs under --budget seconds (statement_timeout); a plan that hits it in a cell is not asked again
+there, and the cell reports "> budget".
 """
 
 from __future__ import annotations
@@ -21,13 +28,15 @@ import psycopg2
 from sqlalchemy import create_engine, text
 
 from udaconnect.bench import original
+from udaconnect.errors import SearchTimeout
 from udaconnect.localstack import LocalStack
 from udaconnect.ports import free_port
+from udaconnect.queries.connections import ConnectionSearch, search_json
 from udaconnect.seed import seed
 from udaconnect.settings import PROJECT_ROOT, Settings
 from udaconnect.storage import database
 from udaconnect.storage.embedded import EmbeddedPostgres
-from udaconnect.synthetic import Conference
+from udaconnect.synthetic import Conference, DemoConference
 
 FIXES_PER_PERSON = 100
 
@@ -191,6 +200,104 @@ def plot(results: list[dict[str, Any]], path: Path) -> None:
     fig.savefig(path, dpi=110)
 
 
+DISTANCES = (5.0, 25.0, 50.0, 100.0, 500.0, 5000.0)
+
+
+def prepare_demo(server: str) -> Settings:
+    """The demo conference in its own database (kept between runs)."""
+    admin = create_engine(f"{server}/postgres", isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        if not conn.execute(text("SELECT 1 FROM pg_database WHERE datname = 'bench_demo'")).first():
+            conn.execute(text('CREATE DATABASE "bench_demo"'))
+    admin.dispose()
+    settings = Settings(database_url=f"{server}/bench_demo", pool_size=2)
+    database.upgrade(settings)
+    engine = database.engine(settings)
+    with engine.connect() as conn:
+        empty = conn.execute(text("SELECT NOT EXISTS (SELECT 1 FROM location)")).scalar_one()
+    if empty:
+        print("loading the demo conference...", flush=True)
+        seed(engine, DemoConference(), show_progress=False)
+    with engine.connect() as conn:
+        conn.execution_options(isolation_level="AUTOCOMMIT").execute(text("VACUUM ANALYZE location"))
+    engine.dispose()
+    return settings
+
+
+def distance_queries(conference: Conference, count: int, full: bool,
+                     seed_value: int = 11) -> list[tuple[int, datetime, datetime]]:
+    """`count` random (person, start, end): one random day of the conference, or all of it."""
+    rng = random.Random(seed_value)
+    first = conference.start
+    out = []
+    for _ in range(count):
+        start = first if full else first + timedelta(days=rng.randrange(conference.days))
+        out.append((rng.randint(1, conference.persons), start,
+                    start + timedelta(days=conference.days if full else 1)))
+    return out
+
+
+def time_plan(conn: Any, info: dict[str, Any], plan: str, meters: float, queries_: list[tuple[int, datetime, datetime]],
+              budget: float) -> dict[str, Any]:
+    """p50/p95 of the search with `plan`; stops at the first search that hits the budget."""
+    timings: list[float] = []
+    answers: list[str | None] = []
+    for person, start, end in queries_:
+        began = time.perf_counter()
+        try:
+            answers.append(search_json(conn, info, ConnectionSearch(person, start, end, meters, plan=plan), budget))
+            conn.commit()
+        except SearchTimeout:
+            conn.rollback()
+            return {"timeout": True, "n": len(timings) + 1, "budget_s": budget, "answers": answers}
+        timings.append(time.perf_counter() - began)
+    met = statistics.median(len(json.loads(a)) for a in answers if a is not None) if answers else 0
+    return {**summarise(timings), "timeout": False, "persons_met_median": met, "answers": answers}
+
+
+def run_distances(server: str, args: argparse.Namespace) -> list[dict[str, Any]]:
+    conferences = [("demo", DemoConference(), prepare_demo(server)),
+                   ("1M", Conference(), prepare_database(server, 1_000_000, with_original=False))]
+    rows = []
+    for label, conference, settings in conferences:
+        conn = psycopg2.connect(settings.database_url.replace("postgresql+psycopg2://", "postgresql://"))
+        info: dict[str, Any] = {}
+        try:
+            for full in (False, True):
+                plan_queries = distance_queries(conference, args.distance_queries, full)
+                person, start, end = plan_queries[0]
+                search_json(conn, info, ConnectionSearch(person, start, end, 5.0))  # warm-up: prepare, caches
+                conn.commit()
+                for meters in DISTANCES:
+                    old = time_plan(conn, info, "probe", meters, plan_queries[:args.probe_queries], args.budget)
+                    new = time_plan(conn, info, "auto", meters, plan_queries, args.budget)
+                    both = zip(old.pop("answers"), new.pop("answers"), strict=False)
+                    agree = [a == b for a, b in both]
+                    row = {"conference": label, "range": "full" if full else "1 day", "distance_m": meters,
+                           "before": old, "after": new, "agree": f"{sum(agree)}/{len(agree)}"}
+                    rows.append(row)
+                    print(distance_report([row]).splitlines()[-1], flush=True)
+        finally:
+            conn.close()
+    return rows
+
+
+def _cell(result: dict[str, Any]) -> str:
+    if result["timeout"]:
+        return f"> {result['budget_s']:g} s (1 of {result['n']})"
+    return f"{result['p50_ms']:8.1f} / {result['p95_ms']:8.1f} (n={result['n']})"
+
+
+def distance_report(rows: list[dict[str, Any]]) -> str:
+    lines = ["| conference | range | distance | before: probe plan p50 / p95 ms | after: chosen plan p50 / p95 ms "
+             "| met (median) | same answers |", "|---|---|---|---|---|---|---|"]
+    for r in rows:
+        met = r["after"].get("persons_met_median", "-")
+        lines.append(f"| {r['conference']} | {r['range']} | {r['distance_m']:g} m | {_cell(r['before'])} | "
+                     f"{_cell(r['after'])} | {met} | {r['agree']} |")
+    return "\n".join(lines)
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="bench connections", description=__doc__)
     parser.add_argument("--rows", type=int, action="append", help="table sizes (repeatable); default 10k 100k 1M")
@@ -199,11 +306,25 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--original-queries", type=int, default=5, help="queries of the original per size")
     parser.add_argument("--original-max-rows", type=int, default=1_000_000, help="skip the original above this")
     parser.add_argument("--out", type=Path, default=PROJECT_ROOT / "bench-results")
+    parser.add_argument("--distances", action="store_true",
+                        help="only the plans at every distance (demo and 1M conferences), not the table sizes")
+    parser.add_argument("--distance-queries", type=int, default=10, help="searches per cell with the chosen plan")
+    parser.add_argument("--probe-queries", type=int, default=3, help="searches per cell with the probe plan")
+    parser.add_argument("--budget", type=float, default=30.0, help="seconds one search may take (statement_timeout)")
     args = parser.parse_args(argv)
     sizes = sorted(set((args.rows or [10_000, 100_000, 1_000_000]) + args.extra_rows))
     args.out.mkdir(parents=True, exist_ok=True)
     server = Settings.from_env().database_url.rsplit("/", 1)[0] if Settings.from_env().database_url else \
         EmbeddedPostgres(PROJECT_ROOT / ".udaconnect" / "bench-postgres").start().rsplit("/", 1)[0]
+    if args.distances:
+        rows = run_distances(server, args)
+        table = distance_report(rows)
+        print("\n" + table)
+        (args.out / "connections-distances.json").write_text(json.dumps(
+            {"results": rows, "when": datetime.now().isoformat()}, indent=2, default=str))
+        (args.out / "connections-distances.md").write_text(table + "\n")
+        print(f"\nwrote {args.out / 'connections-distances.md'}")
+        return 0
     results = []
     for rows in sizes:
         results.append(run_size(server, rows, args, args.out))

@@ -8,9 +8,10 @@ holds two plans and runs one, chosen inside the statement by an estimate of thei
   for long distances and near the poles, the (coordinate, creation_time) GiST; DISTINCT ON keeps each other
   person's first fix. Its cost is own fixes x fixes near each: it grows with the square of the distance.
 - **walk** (when most candidates match): the person's own fixes are collected once into a coarse grid whose
-  cells are at least `distance` wide; each other person's fixes in the range are walked in time order and the
-  walk stops at the first one within `distance` of one of the own fixes in its cell or the 8 around it. Its
-  cost is one index descent per person plus the fixes walked before the first meeting: it follows the answer.
+  cells are at least `distance` wide (a JSON object: coarse cell -> the own fixes in it or the 8 around it,
+  looked up by binary search); each other person's fixes in the range are walked in time order and the walk
+  stops at the first one within `distance` of one of those own fixes. Its cost is one index descent per person
+  plus the fixes walked before the first meeting: it follows the answer, not the square of the distance.
 
 The estimate counts the fixes near one of the person's own fixes (the middle one by time, at most one per
 person in the database) and compares own fixes x that count with persons x the fixes a walk should take
@@ -36,7 +37,7 @@ _ROWS_PER_DEGREE = _COLUMNS / 360.0
 #: Rough costs in microseconds (EXPLAIN ANALYZE on the demo and the 1M benchmark conferences, 2026-12): a
 #: candidate pair of the probe plan (index-only scan, distance, DISTINCT ON's sort); a person walked (one index
 #: descent); a fix walked (heap fetch, coarse cell, the exact test where the cell matches).
-_PAIR_US, _PERSON_US, _FIX_US = 4.0, 10.0, 7.0
+_PAIR_US, _PERSON_US, _FIX_US = 4.0, 15.0, 4.0
 
 _OWN = """
 WITH own AS MATERIALIZED (
@@ -82,22 +83,27 @@ grid AS (
            greatest(1, floor({columns} / (ceil(CASE WHEN lat >= 89 THEN 360.0
                 ELSE $4 * 1.01 / (110574.0 * cos(radians(lat))) END * {rows_per_degree}) + 1)))::bigint AS block_columns
     FROM (SELECT max(abs(ST_Y(coordinate::geometry))) + $4 * 1.01 / 110574.0 AS lat FROM own) AS bounds
+), numbered AS MATERIALIZED (
+    SELECT row_number() OVER () AS i, coordinate, cell FROM own
 ), reach AS (
-    SELECT k.key, array_agg(o.coordinate) AS points FROM own o CROSS JOIN grid g CROSS JOIN LATERAL (
+    -- coarse cell -> the own fixes within reach of it, as a JSON object: its keys are found by binary search
+    SELECT jsonb_object_agg(key::text, fixes) AS cells,
+           (SELECT array_agg(coordinate ORDER BY i) FROM numbered) AS points
+    FROM (SELECT k.key, jsonb_agg(o.i) AS fixes FROM numbered o CROSS JOIN grid g CROSS JOIN LATERAL (
         SELECT ((((o.cell >> 32) / g.block_rows + dr) << 32) | mod(
                    (o.cell & 4294967295) * g.block_columns / {columns} + dc + g.block_columns, g.block_columns)) AS key
         FROM (VALUES (-1), (0), (1)) AS r(dr), (VALUES (-1), (0), (1)) AS c(dc)) AS k
-    GROUP BY k.key
+        GROUP BY k.key) AS near_cells
 ), walked AS (
     SELECT f.* FROM person q CROSS JOIN LATERAL (
         SELECT * FROM (
             SELECT w.id, w.person_id, w.coordinate, w.creation_time FROM location w
             WHERE w.person_id = q.id AND w.creation_time >= $2 AND w.creation_time < $3
-              AND {coarse} = ANY ((SELECT array_agg(key) FROM reach)::bigint[])
-              -- a scalar subquery, not EXISTS: a semi-join would be planned as a hash join over every fix,
+              AND (SELECT cells FROM reach) ? {coarse}::text
+              -- a scalar subquery, not EXISTS: a semi-join could be planned as a hash join over every fix,
               -- and the walk would no longer stop at the first meeting
-              AND (SELECT true FROM reach r CROSS JOIN LATERAL unnest(r.points) AS p(point)
-                   WHERE r.key = {coarse} AND _ST_DWithin(w.coordinate, p.point, $4, true) LIMIT 1)
+              AND (SELECT true FROM jsonb_array_elements_text((SELECT cells FROM reach) -> {coarse}::text) AS f(i)
+                   WHERE _ST_DWithin(w.coordinate, ((SELECT points FROM reach))[f.i::int], $4, true) LIMIT 1)
             ORDER BY w.creation_time
             FETCH FIRST 1 ROW WITH TIES  -- the index gives time order; ties are few
         ) AS t
