@@ -1,8 +1,14 @@
-"""No input a client can send produces a 500: random query strings, paths and bodies against the API targets."""
+"""No input a client can send produces a 500: random query strings, paths and bodies against the API targets
+in-process, then schemathesis, the CloudEvents SDK and curl-style bodies against the local stack's gateway."""
 
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+from pathlib import Path
 from urllib.parse import quote
 
 import pytest
@@ -80,3 +86,100 @@ def test_person_bodies(clients, body, raw: bytes, content_type: str) -> None:  #
     persons, _ = clients
     check(persons.post("/api/persons", data=json.dumps(body), content_type="application/json"))
     check(persons.post("/api/persons", data=raw, content_type=content_type))
+
+
+# --- Against the local stack's gateway: schemathesis, the CloudEvents SDK and curl-style raw bodies ---------------
+
+SCHEMATHESIS_CONFIG = Path(__file__).with_name("schemathesis.toml")
+#: Bounded so the whole run stays under a minute on two cores; the seed makes every run the same.
+FUZZ_EXAMPLES, FUZZ_SEED = 50, 20261201
+
+
+@pytest.fixture(scope="module")
+def stack(postgres_server: str, tmp_path_factory):  # type: ignore[no-untyped-def]
+    from conftest import create_database
+    from udaconnect.localstack import LocalStack
+    from udaconnect.ports import free_port
+    from udaconnect.seed import seed
+    from udaconnect.storage import database
+    from udaconnect.synthetic import DemoConference
+
+    settings = create_database(postgres_server, "udaconnect_fuzz")
+    seed(database.engine(settings), DemoConference(persons=12, days=1), show_progress=False)
+    with LocalStack(settings, api_port=free_port(), web_port=free_port(),
+                    log_dir=tmp_path_factory.mktemp("fuzz-logs")) as running:
+        yield running
+
+
+def test_schemathesis_finds_no_500_no_schema_violation_and_no_undocumented_status(stack, tmp_path) -> None:
+    """Every operation of the served OpenAPI document through the gateway: examples, coverage (positive and
+    negative), fuzzing and stateful sequences (links inferred from Location headers and ids)."""
+    command = [str(Path(sys.executable).with_name("st")), "--config-file", str(SCHEMATHESIS_CONFIG), "run",
+               stack.api_url + "/api/openapi.json", "--url", stack.api_url, "--mode", "all",
+               "--phases", "examples,coverage,fuzzing,stateful", "--max-examples", str(FUZZ_EXAMPLES),
+               "--seed", str(FUZZ_SEED), "--workers", "2", "--request-timeout", "20", "--no-color",
+               "--report", "junit", "--report-dir", str(tmp_path)]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=240, cwd=tmp_path)
+    summary = done.stdout[-6000:]
+    assert done.returncode == 0, summary
+    assert "8/8" in done.stdout and "Stateful" in done.stdout, summary
+
+
+def _post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int, str, bytes]:
+    request = urllib.request.Request(url, data=body, method="POST", headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=30) as reply:
+            return reply.status, reply.headers.get("Content-Type", ""), reply.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.headers.get("Content-Type", ""), error.read()
+
+
+def test_cloudevents_from_the_python_sdk_in_binary_and_structured_mode(stack) -> None:
+    from cloudevents.conversion import to_binary, to_structured
+    from cloudevents.http import CloudEvent
+
+    fix = {"person_id": 1, "latitude": 37.55363, "longitude": -122.290883, "recorded_at": "2020-08-18T10:37:06Z"}
+    for encode in (to_binary, to_structured):
+        attributes = {"type": "io.udaconnect.location.reported.v1", "source": "/devices/sdk",
+                      "datacontenttype": "application/json"}
+        event = CloudEvent(attributes, fix)
+        headers, body = encode(event)
+        status, _, reply = _post(stack.api_url + "/api/events", body, headers)
+        assert status == 202 and json.loads(reply)["ids"] == [event["id"]], reply
+        bad = CloudEvent(attributes, {**fix, "person_id": True})
+        headers, body = encode(bad)
+        status, content_type, reply = _post(stack.api_url + "/api/events", body, headers)
+        assert status == 400 and content_type == PROBLEM, reply
+
+
+CURL_FORM = "application/x-www-form-urlencoded"  # what `curl -d` sends unless told otherwise
+CURL_BODIES = [
+    ("/api/persons", b'{"first_name":"A","last_name":"B","company_name":"C"}', CURL_FORM),
+    ("/api/persons", b"first_name=A&last_name=B", CURL_FORM),
+    ("/api/persons", b"", "application/json"),
+    ("/api/persons", b'{"first_name":"A\\u0000","last_name":"B","company_name":"C"}', "application/json"),
+    ("/api/events", b'{"person_id":1}', CURL_FORM),
+    ("/api/events", b"[" * 5000, "application/cloudevents-batch+json"),
+    ("/api/events", b'{"specversion":"1.0"}', "application/cloudevents+json"),
+    ("/api/events", b"\xff\xfe\x00", "application/cloudevents+json"),
+    ("/api/locations", b'{"person_id":"1","latitude":"37.5","longitude":"-122.2"}', CURL_FORM),
+    ("/api/locations", b'{"person_id":"x","latitude":"north"}', "application/json"),
+    ("/api/locations", b"null", "application/json"),
+]
+
+
+@pytest.mark.parametrize("path, body, content_type", CURL_BODIES)
+def test_curl_style_raw_bodies_get_a_problem_never_a_500(stack, path: str, body: bytes, content_type: str) -> None:
+    status, answered, reply = _post(stack.api_url + path, body, {"Content-Type": content_type,
+                                                                 "User-Agent": "curl/8.5.0", "Accept": "*/*"})
+    assert 400 <= status < 500 and answered == PROBLEM and json.loads(reply)["detail"], (status, reply[:300])
+
+
+def test_curl_style_good_bodies_are_accepted(stack) -> None:
+    event = {"specversion": "1.0", "id": "curl-1", "source": "/devices/curl",
+             "type": "io.udaconnect.location.reported.v1",
+             "data": {"person_id": 2, "latitude": 37.5, "longitude": -122.2, "recorded_at": "2020-08-18T10:37:06Z"}}
+    assert _post(stack.api_url + "/api/events", json.dumps(event).encode(),
+                 {"Content-Type": "application/cloudevents+json"})[0] == 202
+    legacy = b'{"person_id":"2","latitude":"37.5","longitude":"-122.2","creation_time":"2020-08-18T10:37:06"}'
+    assert _post(stack.api_url + "/api/locations", legacy, {"Content-Type": "application/json"})[0] == 202

@@ -13,7 +13,8 @@ from udaconnect.contracts import api
 from udaconnect.contracts.events import LOCATION_REPORTED, LocationReported
 
 _REF = "#/components/schemas/{model}"
-_MODELS = (api.NewPerson, api.Person, api.Location, api.Connection, api.Problem, api.Health)
+_MODELS = (api.NewPerson, api.Person, api.Location, api.Connection, api.Problem, api.EventsProblem,
+           api.Health)
 
 
 def _ref(name: str) -> dict[str, str]:
@@ -24,8 +25,11 @@ def _json(schema: dict[str, Any], description: str, media: str = "application/js
     return {"description": description, "content": {media: {"schema": schema}}}
 
 
+PROBLEM = "application/problem+json"
+
+
 def _problem(description: str) -> dict[str, Any]:
-    return _json(_ref("Problem"), description, "application/problem+json")
+    return _json(_ref("Problem"), description, PROBLEM)
 
 
 def _query_parameters(model: type[BaseModel]) -> list[dict[str, Any]]:
@@ -100,8 +104,9 @@ def _ingest_paths(fix: dict[str, Any]) -> dict[str, Any]:
                       "properties": {"accepted": {"type": "integer"}, "ids": {"type": "array",
                                                                                  "items": {"type": "string"}}}},
                      "Every event was published to the broker; persist stores each once.")
-    refused = _problem("An event is invalid (none of the request was accepted): `errors` names each field, "
-                       "prefixed with the event's index in a batch; `invalid` lists the bad events' index and id.")
+    refused = _json(_ref("EventsProblem"), "An event is invalid (none of the request was accepted): `errors` "
+                    "names each field, prefixed with the event's index in a batch; `invalid` lists the bad events' "
+                    "index and id.", PROBLEM)
     events = _problems({
         "operationId": "reportLocations", "summary": "Report location fixes as CloudEvents",
         "description": "Binary mode (`ce-*` headers, the fix as the application/json body), structured mode "
@@ -112,7 +117,8 @@ def _ingest_paths(fix: dict[str, Any]) -> dict[str, Any]:
         "requestBody": {"required": True, "content": {
             "application/json": {"schema": fix},
             "application/cloudevents+json": {"schema": _cloudevent(fix)},
-            "application/cloudevents-batch+json": {"schema": {"type": "array", "minItems": 1, "maxItems": 1000,
+            # at most 1000 events, said in words: a longer batch is a 413, which JSON Schema cannot tell from a 400
+            "application/cloudevents-batch+json": {"schema": {"type": "array", "minItems": 1,
                                                               "items": _cloudevent(fix)}}}},
         "responses": {"202": accepted, "400": refused,
                       "413": _problem("More than 1000 events or 1 MiB: split the batch."),
@@ -128,8 +134,8 @@ def _ingest_paths(fix: dict[str, Any]) -> dict[str, Any]:
                                                                           "numeric string as the original sent)."},
                 "latitude": {"type": ["number", "string"], "description": "Degrees, -90 to 90."},
                 "longitude": {"type": ["number", "string"], "description": "Degrees, -180 to 180."},
-                "creation_time": {"type": "string", "description": "ISO 8601, UTC when it has no offset; offsets "
-                                  "within ±15:59, years 1900 to 9998. Now when absent."}}}}}},
+                "creation_time": {"type": ["string", "null"], "description": "ISO 8601, UTC when it has no offset; "
+                                  "offsets within ±15:59, years 1900 to 9998. Now when absent, null or empty."}}}}}},
         "responses": {"202": _json({"type": "object", "required": ["id"], "properties": {"id": {"type": "string"}}},
                                    "Accepted: published to the broker."),
                       "400": _problem("Invalid input: each bad field is named in `errors`.")},

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import (
     Field,
@@ -131,6 +131,19 @@ class Problem(_Model):
     status: int
     detail: str
     errors: list[FieldProblem] = Field(default_factory=list)
+
+
+class InvalidEvent(_Model):
+    """One refused event of a request: its index (0 outside a batch) and its id as sent."""
+
+    index: int
+    id: Any = Field(default=None, description="The event's id as sent (any JSON value, when it was not a string).")
+
+
+class EventsProblem(Problem):
+    """Problem details naming each refused event of a POST /api/events."""
+
+    invalid: list[InvalidEvent] = Field(default_factory=list)
 
 
 class Health(_Model):

@@ -22,6 +22,8 @@ def to_event(body: Any, now: datetime | None = None) -> RawEvent:
         raise InvalidInput("the body must be a JSON object", [FieldError("body", f"got {type(body).__name__}")])
     now = now or datetime.now(UTC)
     created = body.get("creation_time")
+    if created is not None and not isinstance(created, str):  # {} or 0 would otherwise mean "now"
+        raise InvalidInput("invalid location", [FieldError("creation_time", "must be an ISO 8601 string")])
     if isinstance(created, str) and created:
         try:
             parsed = datetime.fromisoformat(created.replace("Z", "+00:00"))
