@@ -4,13 +4,17 @@ import config from "/config.js";
 export const apiBase = config.apiBaseUrl || "";
 export const docsUrl = `${apiBase}/api/docs`;
 
+/** The problem type of a search the API stopped at its deadline (504): asking the same again will not help. */
+export const SEARCH_TIMEOUT = "urn:udaconnect:problem:search-timeout";
+
 export class ApiError extends Error {
-  constructor(title, detail, errors = [], status = 0) {
+  constructor(title, detail, errors = [], status = 0, type = "") {
     super(detail || title);
     this.title = title;
     this.detail = detail;
     this.errors = errors;
     this.status = status;
+    this.type = type;
   }
 }
 
@@ -26,7 +30,7 @@ async function problemFrom(response) {
     ? body.errors.map((e) => ({ field: e?.field ?? "", message: String(e?.message ?? e) }))
     : [];
   const detail = body?.detail || body?.message || (errors.length ? "" : `${fallback}.`);
-  return new ApiError(body?.title || "Request failed", detail, errors, response.status);
+  return new ApiError(body?.title || "Request failed", detail, errors, response.status, String(body?.type || ""));
 }
 
 /** The API URL of `path` with the non-empty `params`. */
