@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from kafka import KafkaConsumer, TopicPartition
 from tests.broker.conftest import broker_yaml, trigger_yaml
 
@@ -59,3 +61,23 @@ def test_initial_offsets_are_committed_once_and_kept_afterwards(namespace, kafka
     # a restart of the data plane: the group has offsets, which must not move to the new end
     assert init_offsets(kafka.bootstrap_servers, {group: topic}) == {}
     assert _committed(kafka.bootstrap_servers, group, topic) == {0: 0, 1: 0, 2: 0}
+
+
+def test_lag_counts_what_a_trigger_has_not_delivered_yet(plane, namespace, kafka, subscriber):
+    from udaconnect.broker.lag import trigger_lag
+
+    eventing = _eventing(namespace)
+    ensure_topics(kafka.bootstrap_servers, wanted_topics(eventing))
+    groups = trigger_groups(eventing)
+    init_offsets(kafka.bootstrap_servers, groups)
+    writer = KafkaWriter(kafka.bootstrap_servers)
+    writer.write_many(f"knative-broker-{namespace}-default", [_event(n) for n in range(7)])
+    writer.close()
+    assert trigger_lag(kafka.bootstrap_servers, groups) == dict.fromkeys(groups, 7)
+    sub = subscriber()
+    plane(broker_yaml(namespace) + trigger_yaml(namespace, "sub", "  filter: {attributes: {}}"), {"sub": sub.url})
+    assert len(sub.wait_for(7)) == 7
+    deadline = time.monotonic() + 10
+    while trigger_lag(kafka.bootstrap_servers, groups) != dict.fromkeys(groups, 0):
+        assert time.monotonic() < deadline, "the delivered events were never committed"
+        time.sleep(0.2)

@@ -1,12 +1,13 @@
-"""`python -m udaconnect.bench connections|dispatch|ingest [options]`."""
+"""`python -m udaconnect.bench connections|dispatch|ingest|faults [options]`."""
 
 from __future__ import annotations
 
 import sys
 
-from udaconnect.bench import connections, dispatch, ingest
+from udaconnect.bench import connections, dispatch, faults, ingest
 
-BENCHMARKS = {"connections": connections.main, "dispatch": dispatch.main, "ingest": ingest.main}
+BENCHMARKS = {"connections": connections.main, "dispatch": dispatch.main, "ingest": ingest.main,
+              "faults": faults.main}
 
 if __name__ == "__main__":
     name, *rest = sys.argv[1:] or ["connections"]

@@ -7,6 +7,7 @@ two batches, end offset 5), which would make a drain stop early. Reading costs w
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 
@@ -35,11 +36,19 @@ def _lag(bootstrap_servers: str, group: str, topic: str, timeout_ms: int) -> int
                 reader.seek_to_beginning(tp)
             else:
                 reader.seek(tp, committed)
+        # Count what was in the topic when asked: under load records keep coming, so a partition is done at its
+        # first record written after that instant, and the count at half a second of empty fetches.
+        asked = time.time() * 1000
         count, empty = 0, 0
-        while empty < 5:  # half a second of empty fetches: nothing more past the committed offsets
+        while empty < 5 and reader.assignment() - set(reader.paused()):
             batches = reader.poll(timeout_ms=100)
-            count += sum(len(records) for records in batches.values())
             empty = 0 if batches else empty + 1
+            for tp, records in batches.items():
+                for record in records:
+                    if record.timestamp > asked:
+                        reader.pause(tp)
+                        break
+                    count += 1
         return count
     finally:
         member.close(autocommit=False)
