@@ -57,9 +57,28 @@ def tests(session: nox.Session) -> None:
     session.run("pytest", *(session.posargs or ["-q"]))
 
 
+def _ports_free(session: nox.Session) -> None:
+    """Refuse at once, before installing anything, when the stack's ports are taken."""
+    import argparse
+    import socket
+
+    parser = argparse.ArgumentParser(add_help=False)
+    parser.add_argument("--api-port", type=int, default=30001)
+    parser.add_argument("--web-port", type=int, default=30000)
+    parser.add_argument("--host", default="127.0.0.1")
+    wanted, _ = parser.parse_known_args(session.posargs)
+    for port in (wanted.api_port, wanted.web_port):
+        with socket.socket() as probe:
+            probe.settimeout(0.5)
+            if probe.connect_ex((wanted.host, port)) == 0:
+                session.error(f"port {port} is in use (another `nox -s dev`?); stop it, or choose other ports: "
+                              "nox -s dev -- --api-port 31001 --web-port 31000")
+
+
 @nox.session
 def dev(session: nox.Session) -> None:
     """The local stack with the demo conference: web client on :30000, API on :30001."""
+    _ports_free(session)
     ensure_postgis(session)
     session.install("-q", "-e", ".[local]")
     # Ctrl-C reaches both nox and the stack: give the stack time to stop its processes and database

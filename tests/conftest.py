@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,6 +15,21 @@ from udaconnect.storage import database
 from udaconnect.storage.embedded import EmbeddedPostgres
 
 SHARED_REFERENCE = PROJECT_ROOT.parent / "shared" / "reference"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _the_developers_stack_is_not_touched() -> Iterator[None]:
+    """The address file of a `udaconnect dev` running beside the tests is its stack's alone."""
+    from udaconnect.deadletters import stack_file
+
+    path = stack_file(Settings().data_dir)
+
+    def state() -> tuple[bool, float]:
+        return (path.exists(), path.stat().st_mtime if path.exists() else 0.0)
+
+    before = state()
+    yield
+    assert state() == before, f"the test session wrote or removed {path}"
 
 
 @pytest.fixture(scope="session")
@@ -36,7 +52,9 @@ def create_database(server: str, name: str) -> Settings:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         conn.execute(text(f'CREATE DATABASE "{name}"'))
     admin.dispose()
-    settings = Settings(database_url=f"{server}/{name}", pool_size=4)
+    # its own data directory: a stack started on these settings never touches the repository's .udaconnect/
+    settings = Settings(database_url=f"{server}/{name}", pool_size=4,
+                        data_dir=Path(tempfile.mkdtemp(prefix=f"udaconnect-{name}-")))
     database.upgrade(settings)
     return settings
 
@@ -71,7 +89,10 @@ def app_env(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Settings:
 def persons_client(app_env: Settings):  # type: ignore[no-untyped-def]
     from functions_framework import create_app
 
-    return create_app("persons", str(PROJECT_ROOT / "functions" / "main.py")).test_client()
+    from udaconnect import outbox
+
+    yield create_app("persons", str(PROJECT_ROOT / "functions" / "main.py")).test_client()
+    outbox.settle()  # persons publishes after its answers: let that finish before the next test empties tables
 
 
 @pytest.fixture

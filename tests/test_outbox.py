@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import socket
 import threading
+import time
 from collections import Counter
 from collections.abc import Sequence
 
@@ -66,6 +68,32 @@ def _person_count(engine: Engine) -> int:
         return int(conn.execute(text("SELECT count(*) FROM person")).scalar_one())
 
 
+def _wait(check, timeout: float = 15.0) -> None:  # noqa: ANN001
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, "timed out waiting for the outbox"
+        time.sleep(0.05)
+
+
+def test_the_answer_never_waits_on_a_stalled_broker(ingest_env, outbox_db, persons_client, monkeypatch) -> None:
+    """A Kafka that accepts connections and never answers held each POST /api/persons for the publish timeout."""
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(16)  # connections complete in the backlog; nothing ever answers
+    try:
+        monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", f"127.0.0.1:{silent.getsockname()[1]}")
+        monkeypatch.setenv("UDACONNECT_PUBLISH_TIMEOUT", "5")
+        publisher.for_settings.cache_clear()
+        began = time.monotonic()
+        reply = persons_client.post("/api/persons", json=ADA)
+        took = time.monotonic() - began
+        assert reply.status_code == 201 and took < 1.0, took
+        assert len(_rows(outbox_db)) == 1  # the event waits in the outbox
+    finally:
+        silent.close()
+        publisher.for_settings.cache_clear()
+
+
 def test_a_created_person_is_announced_once_and_leftovers_follow(ingest_env, kafka, outbox_db,
                                                                   persons_client) -> None:
     leftover = announce.person_created(Person(id=999_999, **ADA))
@@ -73,7 +101,7 @@ def test_a_created_person_is_announced_once_and_leftovers_follow(ingest_env, kaf
         outbox.add(conn, [leftover])
     reply = persons_client.post("/api/persons", json=ADA)
     assert reply.status_code == 201
-    assert _rows(outbox_db) == []  # its own event, and the leftover relayed after it
+    _wait(lambda: _rows(outbox_db) == [])  # its own event, and the leftover relayed after it
     announced = _announced(kafka.bootstrap_servers)
     own = [e for _, e in announced if json.loads(e.data or b"null") == reply.get_json()]
     assert len(own) == 1
@@ -89,6 +117,7 @@ def test_a_person_created_while_the_broker_is_down_is_announced_by_flush(ingest_
     reply = persons_client.post("/api/persons", json=ADA)
     assert reply.status_code == 201  # the person exists, its event waits
     person = reply.get_json()
+    _wait(lambda: [r.attempts for r in _rows(outbox_db)] == [1])
     [row] = _rows(outbox_db)
     assert row.attempts == 1 and "Kafka did not take" in row.last_error
     assert cli.main(["outbox", "list"]) == 0

@@ -23,6 +23,8 @@ def _db(args: argparse.Namespace, settings: Settings) -> int:
         database.downgrade(settings, args.revision)
     else:
         print(database.database_url(settings))
+        if not settings.database_url:
+            print("note: the embedded cluster answers this URL while `udaconnect dev` runs", file=sys.stderr)
     return 0
 
 
@@ -168,13 +170,25 @@ def _send(args: argparse.Namespace, settings: Settings) -> int:
 
     from udaconnect.simulator import Simulator, progress_line
 
+    if args.url is None:
+        api = _addresses(settings).get("api")
+        if not api:
+            print("udaconnect: no local stack running (start it with `udaconnect dev`), or pass --url",
+                  file=sys.stderr)
+            return 2
+        args.url = api + "/api/events"
     if args.persons:
         persons = [int(p) for part in args.persons.split(",") for p in
                    (range(int(part.split("-")[0]), int(part.split("-")[1]) + 1) if "-" in part else [part])]
     else:
         origin = "{0.scheme}://{0.netloc}".format(urlsplit(args.url))
-        with urllib.request.urlopen(f"{origin}/api/persons?limit=1000", timeout=10) as reply:
-            persons = [p["id"] for p in json.loads(reply.read())]
+        try:
+            with urllib.request.urlopen(f"{origin}/api/persons?limit=1000", timeout=10) as reply:
+                persons = [p["id"] for p in json.loads(reply.read())]
+        except OSError as exc:
+            print(f"udaconnect: the API at {origin} does not answer ({exc}); is `udaconnect dev` running?",
+                  file=sys.stderr)
+            return 2
     if not persons:
         print("udaconnect: no persons to report for (seed some, or pass --persons)", file=sys.stderr)
         return 2
@@ -197,11 +211,16 @@ def _send(args: argparse.Namespace, settings: Settings) -> int:
 
 def _addresses(settings: Settings) -> dict[str, str]:
     import json
+    import os
 
     from udaconnect.deadletters import stack_file
 
     path = stack_file(settings.data_dir)
-    found = json.loads(path.read_text()) if path.exists() else {}
+    try:
+        found = json.loads(path.read_text())
+        os.kill(int(found.get("pid", 0)) or -1, 0)  # the stack's process still exists
+    except (OSError, ValueError, TypeError):
+        found = {}  # no file, or left by a stack that died without its clean-up
     if settings.kafka_bootstrap_servers:
         found["kafka"] = settings.kafka_bootstrap_servers
     return found
@@ -309,6 +328,7 @@ def settings_default(name: str) -> object:
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="udaconnect", description=__doc__)
     root.add_argument("--data-dir", type=Path, help="local state (embedded PostgreSQL); default .udaconnect/")
+    root.add_argument("--verbose", action="store_true", help="log Kafka and database clients at INFO")
     commands = root.add_subparsers(dest="command", required=True)
 
     db = commands.add_parser("db", help="database migrations")
@@ -338,7 +358,7 @@ def parser() -> argparse.ArgumentParser:
     dev.set_defaults(run=_dev)
 
     send = commands.add_parser("send", help="simulated devices posting location reports (CloudEvents)")
-    send.add_argument("--url", default="http://127.0.0.1:30001/api/events", help="ingest (through the gateway)")
+    send.add_argument("--url", help="ingest (default: the running local stack's /api/events)")
     send.add_argument("--rate", type=float, default=10.0, help="fixes per second, all devices together")
     send.add_argument("--devices", type=int, default=10)
     send.add_argument("--duration", type=float, help="seconds (default: until Ctrl-C or --count)")
@@ -372,22 +392,51 @@ def parser() -> argparse.ArgumentParser:
     return root
 
 
+def _embedded_started(settings: Settings, before: bool | None) -> None:
+    """Stop the embedded PostgreSQL if this command started it: a command leaves no process behind."""
+    if before is False:
+        from udaconnect.storage import database
+        from udaconnect.storage.embedded import EmbeddedPostgres
+
+        server = EmbeddedPostgres(settings.data_dir / "postgres")
+        if server.running():
+            database.dispose()
+            server.stop()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("alembic").setLevel(logging.WARNING)
     args = parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for name in ("alembic", "kafka") if not args.verbose else ():
+        logging.getLogger(name).setLevel(logging.WARNING)
     settings = Settings.from_env()
     if args.data_dir:
         settings = Settings(**{**settings.__dict__, "data_dir": args.data_dir})
+    embedded_before: bool | None = None  # None: not ours to look after (DATABASE_URL, or the stack's own job)
+    if not settings.database_url and args.command != "dev":
+        from udaconnect.storage.embedded import EmbeddedPostgres
+
+        embedded = EmbeddedPostgres(settings.data_dir / "postgres")
+        embedded_before = (embedded.data / "PG_VERSION").exists() and embedded.running()
     try:
         return int(args.run(args, settings))
     except Exception as error:  # a clear one-line message for operators, not a traceback
+        from sqlalchemy.exc import OperationalError, ProgrammingError
+
         from udaconnect.errors import UdaConnectError
 
         if isinstance(error, UdaConnectError):
             print(f"udaconnect: {error}", file=sys.stderr)
             return 2
+        if isinstance(error, OperationalError | ProgrammingError):
+            reason = str(error.orig).strip().splitlines()[0] if error.orig else type(error).__name__
+            hint = ("run `udaconnect db upgrade` (or `udaconnect dev`)" if isinstance(error, ProgrammingError)
+                    else "is the database running? `udaconnect dev` starts the embedded one")
+            print(f"udaconnect: the database answered: {reason}; {hint}", file=sys.stderr)
+            return 2
         raise
+    finally:
+        _embedded_started(settings, embedded_before)
 
 
 if __name__ == "__main__":

@@ -150,6 +150,14 @@ class LocalStack:
         assert self.kafka is not None
         path = stack_file(self.settings.data_dir)
         path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            owner = int(json.loads(path.read_text()).get("pid", 0))
+            if owner and owner != os.getpid():
+                os.kill(owner, 0)
+                self.say(f"{path} belongs to the stack of process {owner}, which still runs: left as it is")
+                return
+        except (OSError, ValueError, TypeError):
+            pass  # no file, or its stack is gone: ours now
         path.write_text(json.dumps({"kafka": self.kafka.bootstrap_servers, "broker": self.processes["broker"].url,
                                     "api": self.api_url, "pid": os.getpid()}))
 

@@ -9,7 +9,9 @@ the row again later: the same event (same source and id), which consumers drop a
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -115,6 +117,28 @@ def deliver(engine: Engine, settings: Settings, events: Sequence[Event]) -> bool
     if failure is not None:
         log.warning("outbox relay stopped: %s", failure)
     return True
+
+
+_background: Any = None
+_background_lock = threading.Lock()
+
+
+def deliver_soon(engine: Engine, settings: Settings, events: Sequence[Event]) -> Future[bool]:
+    """deliver() on this process's one outbox thread: an answer never waits on the broker (a stalled Kafka took
+    the publish timeout, 10 s, per request). The outbox holds the events meanwhile, so nothing depends on it."""
+    global _background
+    with _background_lock:
+        if _background is None:
+            _background = ThreadPoolExecutor(max_workers=1, thread_name_prefix="outbox")
+        return _background.submit(deliver, engine, settings, events)
+
+
+def settle(timeout: float = 15.0) -> None:
+    """Wait until what deliver_soon queued so far has run (tests; a clean stop)."""
+    with _background_lock:
+        background = _background
+    if background is not None:
+        background.submit(lambda: None).result(timeout)
 
 
 def pending(conn: Connection) -> list[Any]:

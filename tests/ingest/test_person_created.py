@@ -7,6 +7,7 @@ import json
 from sqlalchemy import text
 
 from ingest.conftest import TOPIC
+from udaconnect import outbox
 from udaconnect.contracts.events import PERSON_CREATED, PERSONS_SOURCE
 
 
@@ -31,6 +32,7 @@ def test_creating_a_person_publishes_person_created(ingest_env, kafka, db, perso
     reply = persons_client.post("/api/persons", json={"first_name": "Ada", "last_name": "L", "company_name": "AE"})
     assert reply.status_code == 201
     person = reply.get_json()
+    outbox.settle()  # published after the answer
     matching = [(k, e) for k, e in _person_events(kafka.bootstrap_servers) if json.loads(e.data) == person]
     assert len(matching) == 1
     key, event = matching[0]

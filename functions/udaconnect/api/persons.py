@@ -62,6 +62,6 @@ def _create(request: Request) -> Response:
         created = queries.create_person(conn, new)
         event = announce.person_created(created)
         outbox.add(conn, [event])
-    # The person exists: a broker failure leaves the event in the outbox for a later relay, never fails the answer.
-    outbox.deliver(context().engine, context().settings, [event])
+    # The person exists and its event is safe in the outbox: publish it after the answer, never delaying it.
+    outbox.deliver_soon(context().engine, context().settings, [event])
     return http.json_response(created.model_dump(), 201, {"Location": f"/api/persons/{created.id}"})

@@ -23,6 +23,9 @@ def database_url(settings: Settings) -> str:
     return EmbeddedPostgres(settings.data_dir / "postgres").start()
 
 
+_ENGINES: list[Engine] = []
+
+
 @lru_cache(maxsize=8)
 def _engine(url: str, pool_size: int) -> Engine:
     engine = create_engine(
@@ -39,12 +42,20 @@ def _engine(url: str, pool_size: int) -> Engine:
         with dbapi_connection.cursor() as cur:
             cur.execute("SET TIME ZONE 'UTC'")
 
+    _ENGINES.append(engine)
     return engine
 
 
 def engine(settings: Settings) -> Engine:
     """The process-wide engine for these settings."""
     return _engine(database_url(settings), settings.pool_size)
+
+
+def dispose() -> None:
+    """Close every engine's connections and forget the engines (before stopping the server they talk to)."""
+    while _ENGINES:
+        _ENGINES.pop().dispose()
+    _engine.cache_clear()
 
 
 def _alembic_config(settings: Settings, url: str):
