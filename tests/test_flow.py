@@ -304,3 +304,4 @@ def test_a_fresh_stack_stores_what_it_accepts_from_its_first_answer_and_a_stop_u
         duplicates = conn.execute(text("SELECT count(*) - count(DISTINCT (event_source, event_id)) FROM location"))
         assert duplicates.scalar() == 0
     assert not (tmp_path / "stack.json").exists(), "the address file outlived its stack"
+    assert fresh.last_stop() == "the last stop delivered every accepted event"  # what the next start says

@@ -94,6 +94,8 @@ def _dev(args: argparse.Namespace, settings: Settings) -> int:
         print(f"udaconnect: port {busy[0]} is in use (another `udaconnect dev`?); stop it or pass "
               "--api-port/--web-port", file=sys.stderr)
         return 2
+    if last := stack.last_stop():
+        print(f"udaconnect: {last}", flush=True)
     print("starting PostGIS and applying migrations...", flush=True)
     stack.start_database()
     if args.demo and is_empty(database.engine(settings)):

@@ -162,6 +162,22 @@ class LocalStack:
                                     "api": self.api_url, "pid": os.getpid()}))
 
     @property
+    def last_stop_file(self) -> Path:
+        """What the last drained stop left undelivered, for the next start to report."""
+        return self.settings.data_dir / "last-stop.json"
+
+    def last_stop(self) -> str:
+        """One line on what the previous stop of a stack on this data directory left, or ''."""
+        try:
+            last = json.loads(self.last_stop_file.read_text())
+        except (OSError, ValueError):
+            return ""
+        if not last.get("undelivered"):
+            return "the last stop delivered every accepted event"
+        kept = "they wait in Kafka" if last.get("kafka_kept_them") else "the in-memory Kafka lost them"
+        return f"WARNING: the last stop left {last['undelivered']} accepted event(s) undelivered; {kept}"
+
+    @property
     def trigger_groups(self) -> dict[str, str]:
         """consumer group -> topic of every Trigger in eventing/."""
         from udaconnect.broker.loader import load_dir
@@ -310,6 +326,8 @@ class LocalStack:
             if left:
                 self.say(f"{left} accepted event(s) were not delivered within {drain_timeout:g} s"
                          + ("" if self.kafka.external else "; the in-memory Kafka loses them now"))
+            self.last_stop_file.write_text(json.dumps({"undelivered": left, "at": time.time(),
+                                                       "kafka_kept_them": bool(self.kafka.external)}))
         for target in reversed(list(self.processes)):
             self.stop_process(target)
         if self.kafka is not None:
