@@ -102,7 +102,7 @@ def test_a_lookup_stays_fast_with_eight_slow_searches_in_flight(gateway: Gateway
         thread.start()
     time.sleep(0.3)
     latencies = []
-    for _ in range(40):
+    for _ in range(100):
         started = time.perf_counter()
         status, _, body = call(gateway.url + "/api/persons/7")
         latencies.append(time.perf_counter() - started)
@@ -111,8 +111,10 @@ def test_a_lookup_stays_fast_with_eight_slow_searches_in_flight(gateway: Gateway
     for thread in slow:
         thread.join()
     latencies.sort()
+    figures = f"p50 {latencies[49] * 1000:.1f} ms, p99 {latencies[98] * 1000:.1f} ms, max {latencies[-1] * 1000:.1f} ms"
+    print(f"GET /api/persons/{{id}} with 8 slow searches in flight, 100 lookups: {figures}")
     assert in_flight == 8, "the slow searches ended before the lookups did: the test proved nothing"
-    assert latencies[-1] < 0.5, f"p99 {latencies[-2] * 1000:.0f} ms, max {latencies[-1] * 1000:.0f} ms"
+    assert latencies[98] < 0.1 and latencies[-1] < 0.5, figures
 
 
 def test_a_timed_out_post_is_never_sent_twice(gateway: Gateway) -> None:
