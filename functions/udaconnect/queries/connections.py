@@ -79,21 +79,22 @@ near AS (
 # of an own fix is in that fix's block or one of the 8 around it (`reach`), whose own fixes are then tested.
 _WALK = """
 grid AS (
-    SELECT ceil($4 * 1.01 / 110574.0 * {rows_per_degree})::bigint + 1 AS block_rows,
-           greatest(1, floor({columns} / (ceil(CASE WHEN lat >= 89 THEN 360.0
-                ELSE $4 * 1.01 / (110574.0 * cos(radians(lat))) END * {rows_per_degree}) + 1)))::bigint AS block_columns
+    SELECT greatest(1, ceil($4 * 1.01 / 110574.0 * {rows_per_degree}))::bigint AS block_rows,
+           greatest(1, floor({columns} / greatest(1, ceil(CASE WHEN lat >= 89 THEN 360.0
+                ELSE $4 * 1.01 / (110574.0 * cos(radians(lat))) END * {rows_per_degree}))))::bigint AS block_columns
     FROM (SELECT max(abs(ST_Y(coordinate::geometry))) + $4 * 1.01 / 110574.0 AS lat FROM own) AS bounds
-), numbered AS MATERIALIZED (
-    SELECT row_number() OVER () AS i, coordinate, cell FROM own
-), reach AS (
-    -- coarse cell -> the own fixes within reach of it, as a JSON object: its keys are found by binary search
-    SELECT jsonb_object_agg(key::text, fixes) AS cells,
-           (SELECT array_agg(coordinate ORDER BY i) FROM numbered) AS points
-    FROM (SELECT k.key, jsonb_agg(o.i) AS fixes FROM numbered o CROSS JOIN grid g CROSS JOIN LATERAL (
+), near_cells AS MATERIALIZED (
+    SELECT k.key, o.coordinate, row_number() OVER (ORDER BY k.key) AS i
+    FROM own o CROSS JOIN grid g CROSS JOIN LATERAL (
         SELECT ((((o.cell >> 32) / g.block_rows + dr) << 32) | mod(
                    (o.cell & 4294967295) * g.block_columns / {columns} + dc + g.block_columns, g.block_columns)) AS key
         FROM (VALUES (-1), (0), (1)) AS r(dr), (VALUES (-1), (0), (1)) AS c(dc)) AS k
-        GROUP BY k.key) AS near_cells
+), reach AS (
+    -- the own fixes within reach of each coarse cell, as one array sorted by cell and a JSON object from each
+    -- cell to its slice of it ([first, last]): JSON finds its keys by binary search, a slice is read in order
+    SELECT (SELECT jsonb_object_agg(key::text, jsonb_build_array(first, last)) FROM (
+                SELECT key, min(i) AS first, max(i) AS last FROM near_cells GROUP BY key) AS slices) AS cells,
+           (SELECT array_agg(coordinate ORDER BY i) FROM near_cells) AS points
 ), walked AS (
     SELECT f.* FROM person q CROSS JOIN LATERAL (
         SELECT * FROM (
@@ -102,8 +103,10 @@ grid AS (
               AND (SELECT cells FROM reach) ? {coarse}::text
               -- a scalar subquery, not EXISTS: a semi-join could be planned as a hash join over every fix,
               -- and the walk would no longer stop at the first meeting
-              AND (SELECT true FROM jsonb_array_elements_text((SELECT cells FROM reach) -> {coarse}::text) AS f(i)
-                   WHERE _ST_DWithin(w.coordinate, ((SELECT points FROM reach))[f.i::int], $4, true) LIMIT 1)
+              AND (SELECT true FROM (SELECT (SELECT cells FROM reach) -> {coarse}::text AS slice) AS c
+                   CROSS JOIN LATERAL unnest(
+                       (SELECT points FROM reach)[(c.slice ->> 0)::int:(c.slice ->> 1)::int]) AS p(point)
+                   WHERE _ST_DWithin(w.coordinate, p.point, $4, true) LIMIT 1)
             ORDER BY w.creation_time
             FETCH FIRST 1 ROW WITH TIES  -- the index gives time order; ties are few
         ) AS t
