@@ -44,6 +44,12 @@ class Settings:
     search_timeout: float = 10.0
     #: Seconds a local stack's stop waits for every accepted event to be delivered.
     drain_timeout: float = 30.0
+    #: Two persons are in contact when fixes of both are within this many meters ...
+    encounter_distance: float = 5.0
+    #: ... and this many minutes of each other; a run of contacts with no longer gap is one encounter.
+    encounter_window: float = 5.0
+    #: Seconds a live encounter stream stays open before it ends and the client reconnects (Last-Event-ID).
+    live_timeout: float = 240.0
 
     @property
     def broker_topic(self) -> str:
@@ -67,4 +73,7 @@ class Settings:
             pool_size=int(env.get("UDACONNECT_DB_POOL_SIZE", defaults.pool_size)),
             search_timeout=float(env.get("UDACONNECT_SEARCH_TIMEOUT", defaults.search_timeout)),
             drain_timeout=float(env.get("UDACONNECT_DRAIN_TIMEOUT", defaults.drain_timeout)),
+            encounter_distance=float(env.get("UDACONNECT_ENCOUNTER_DISTANCE", defaults.encounter_distance)),
+            encounter_window=float(env.get("UDACONNECT_ENCOUNTER_WINDOW", defaults.encounter_window)),
+            live_timeout=float(env.get("UDACONNECT_LIVE_TIMEOUT", defaults.live_timeout)),
         )

@@ -11,20 +11,25 @@ from udaconnect.contracts.names import (
     ACCURACY_MAX,
     ACCURACY_MIN,
     DEVICE_SOURCE_PREFIX,
+    ENCOUNTER_DETECTED,
+    ENCOUNTERS_SOURCE,
     FIRST_YEAR,
     LAST_YEAR,
     LATITUDE_MAX,
     LOCATION_REPORTED,
+    LOCATION_STORED,
     LONGITUDE_MAX,
     MAX_OFFSET_MINUTES,
+    PERSIST_SOURCE,
     PERSON_CREATED,
     PERSON_ID_MAX,
     PERSONS_SOURCE,
 )
 from udaconnect.contracts.person import Person
 
-__all__ = ["DEVICE_SOURCE_PREFIX", "EVENT_TYPES", "LOCATION_REPORTED", "PERSON_CREATED", "PERSONS_SOURCE",
-           "LocationReported", "PersonCreated"]
+__all__ = ["DEVICE_SOURCE_PREFIX", "ENCOUNTERS_SOURCE", "ENCOUNTER_DETECTED", "EVENT_TYPES", "LOCATION_REPORTED",
+           "LOCATION_STORED", "PERSIST_SOURCE", "PERSON_CREATED", "PERSONS_SOURCE", "EncounterDetected",
+           "LocationReported", "LocationStored", "PersonCreated"]
 
 
 def _storable_time(value: datetime) -> datetime:
@@ -84,5 +89,39 @@ class PersonCreated(Person):
     model_config = ConfigDict(extra="forbid", frozen=True, title="io.udaconnect.person.created.v1", defer_build=True)
 
 
+class LocationStored(BaseModel):
+    """A reported fix is in the location table (persist's reply; sent again for a redelivered report)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, title="io.udaconnect.location.stored.v1")
+
+    person_id: int = Field(ge=1, le=PERSON_ID_MAX, examples=[5])
+    latitude: float = Field(ge=-LATITUDE_MAX, le=LATITUDE_MAX, allow_inf_nan=False, examples=[37.55363])
+    longitude: float = Field(ge=-LONGITUDE_MAX, le=LONGITUDE_MAX, allow_inf_nan=False, examples=[-122.290883])
+    recorded_at: datetime = Field(description="When the fix was taken (ISO 8601 with offset).",
+                                  examples=["2020-08-18T10:37:06Z"])
+    report_source: str = Field(description="The reporting CloudEvent's source: with report_id, the fix's key.",
+                               examples=["/devices/phone-5"])
+    report_id: str = Field(description="The reporting CloudEvent's id.", examples=["b8f5c7de-0001"])
+
+
+class EncounterDetected(BaseModel):
+    """Two persons started an encounter: a run of contacts within the encounter distance and window."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, title="io.udaconnect.encounter.detected.v1")
+
+    encounter_id: int = Field(ge=1, examples=[12])
+    person_ids: list[int] = Field(min_length=2, max_length=2, description="The pair, lower id first.",
+                                  examples=[[5, 8]])
+    first_seen: datetime = Field(description="The earliest fix of the run's contacts so far.",
+                                 examples=["2020-08-18T10:37:06Z"])
+    last_seen: datetime = Field(description="The latest fix of the run's contacts so far.",
+                                examples=["2020-08-18T10:38:06Z"])
+    longitude: float = Field(ge=-LONGITUDE_MAX, le=LONGITUDE_MAX, examples=[-122.290883],
+                             description="Where: the mean of the contacts' midpoints so far.")
+    latitude: float = Field(ge=-LATITUDE_MAX, le=LATITUDE_MAX, examples=[37.55363])
+    contacts: int = Field(ge=0, description="Contacts counted so far (0 until both fixes of one were seen).")
+
+
 #: Every event type this project produces or consumes, with its payload.
-EVENT_TYPES: dict[str, type[BaseModel]] = {LOCATION_REPORTED: LocationReported, PERSON_CREATED: PersonCreated}
+EVENT_TYPES: dict[str, type[BaseModel]] = {LOCATION_REPORTED: LocationReported, PERSON_CREATED: PersonCreated,
+                                           LOCATION_STORED: LocationStored, ENCOUNTER_DETECTED: EncounterDetected}

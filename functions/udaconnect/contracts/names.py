@@ -8,9 +8,14 @@ from __future__ import annotations
 #: Reverse-DNS, versioned: a breaking payload change gets a new type, so old and new can flow side by side.
 LOCATION_REPORTED = "io.udaconnect.location.reported.v1"
 PERSON_CREATED = "io.udaconnect.person.created.v1"
+#: persist announces each fix it holds (stored now or by an earlier delivery); encounters announces each new run.
+LOCATION_STORED = "io.udaconnect.location.stored.v1"
+ENCOUNTER_DETECTED = "io.udaconnect.encounter.detected.v1"
 #: The CloudEvent source prefix of a device's reports: /devices/<device-id>.
 DEVICE_SOURCE_PREFIX = "/devices/"
 PERSONS_SOURCE = "/udaconnect/persons"
+PERSIST_SOURCE = "/udaconnect/persist"
+ENCOUNTERS_SOURCE = "/udaconnect/encounters"
 
 #: A location report's fields and their bounds (inclusive).
 LOCATION_FIELDS = ("person_id", "latitude", "longitude", "recorded_at", "accuracy")

@@ -1,7 +1,8 @@
 """The `persist` target: the Trigger's subscriber for location reports.
 
-Answers, as the Kafka broker's dispatcher reads them: 204 with an empty body once the row is committed (or was
-already, for a redelivery); 503 when the database failed (retried with backoff); 400/422 with a problem+json
+Answers, as the Kafka broker's dispatcher reads them: 200 with a reply event, io.udaconnect.location.stored.v1 in
+binary mode, once the row is committed (or was already, for a redelivery: the first reply may have been lost);
+503 when the database failed (retried with backoff); 400/422 with a problem+json
 reason for an event that can never be stored (not retried: dead-lettered with the reason), including one the
 database itself refuses (422: a value out of a column's range); 431 for more headers than any event carries.
 """
@@ -17,8 +18,9 @@ from starlette.responses import Response
 
 from udaconnect import asgi
 from udaconnect.broker.errors import InvalidEvent
-from udaconnect.broker.http_binding import from_http
-from udaconnect.contracts.names import LOCATION_REPORTED
+from udaconnect.broker.event import Event
+from udaconnect.broker.http_binding import from_http, to_binary
+from udaconnect.contracts.names import LOCATION_REPORTED, LOCATION_STORED, PERSIST_SOURCE
 from udaconnect.errors import FieldError, InvalidInput
 from udaconnect.ingest.validation import InvalidPayload, check_payload
 from udaconnect.persist import writer
@@ -50,8 +52,23 @@ async def handle(request: Request) -> Response:
     if outcome == UNSTORABLE:
         raise Unstorable("the database refused the location report's values",
                          [FieldError("data", "out of what the location table holds")])
-    # Never a body: the dispatcher counts a non-empty 2xx body that is not a CloudEvent as a failed delivery.
-    return Response(status_code=204)
+    return _stored(row)
+
+
+def _stored(row: writer.Row) -> Response:
+    """The reply announcing the stored fix. A Knative reply rather than a publish: the dispatcher writes it to the
+    broker before it counts the delivery done, so "stored" is announced at least once with no producer here and no
+    window between the commit and a publish where a crash would lose it (a failed write means a redelivery, which
+    answers this same event: same source and id). The body is the event's data, never anything else: the
+    dispatcher counts a non-empty 2xx body that is not a CloudEvent as a failed delivery."""
+    data = json.dumps({"person_id": row.person_id, "latitude": row.latitude, "longitude": row.longitude,
+                       "recorded_at": row.recorded_at.isoformat(), "report_source": row.event_source,
+                       "report_id": row.event_id}, separators=(",", ":")).encode()
+    event = Event({"specversion": "1.0", "id": f"{row.event_source}#{row.event_id}", "source": PERSIST_SOURCE,
+                   "type": LOCATION_STORED, "datacontenttype": "application/json",
+                   "partitionkey": str(row.person_id)}, data)
+    headers, body = to_binary(event)
+    return Response(body, 200, headers)
 
 
 def _row(headers: dict[str, str], body: bytes) -> writer.Row:
