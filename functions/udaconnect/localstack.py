@@ -236,18 +236,28 @@ class LocalStack:
                         self.say(f"{name} did not come back: {exc}")
 
     def _restart_kafka(self) -> None:
+        """A new, empty in-memory Kafka behind the same address, and a broker that knows nothing of the old one.
+
+        The broker goes first, gracefully (its deliveries in flight finish; Kafka is down, so it can commit
+        nothing), so that no offset of the old topics is ever committed into the new ones. Then Kafka, its
+        topics, and each Trigger's start committed at the beginning of the new topics: everything in them was
+        accepted after the Trigger existed. Then a fresh broker."""
         assert self.kafka is not None
-        self.say("Kafka exited; restarting it on the same port. It kept events in memory: those not yet "
-                 "delivered are gone (set KAFKA_BOOTSTRAP_SERVERS to a real Kafka for durability)")
+        self.say("Kafka exited; restarting it on the same port. It kept events in memory: those the broker had "
+                 "not fetched are gone (set KAFKA_BOOTSTRAP_SERVERS to a real Kafka for durability)")
+        broker = self.processes.get("broker")
+        if broker is not None:
+            self.stop_process("broker")
         self.kafka.process = None
         self.kafka.start()
         from udaconnect.broker.loader import load_dir
-        from udaconnect.broker.topics import ensure_topics, wanted_topics
+        from udaconnect.broker.topics import ensure_topics, init_offsets, wanted_topics
 
-        # Before a producer can make them with default settings: the topics as eventing/ says. The Triggers'
-        # groups find no committed offsets and read the new topics from their start (nothing accepted is skipped).
         ensure_topics(self.kafka.bootstrap_servers, wanted_topics(load_dir(self.settings.eventing_dir)))
-        self.say("Kafka is back")
+        init_offsets(self.kafka.bootstrap_servers, self.trigger_groups, start="beginning")
+        if broker is not None:
+            self.restart("broker")
+        self.say("Kafka is back, with the broker")
 
     def spawn_broker(self, port: int) -> Process:
         """The local broker data plane, its Trigger subscribers resolved to this stack's processes."""

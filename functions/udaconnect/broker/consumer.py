@@ -89,16 +89,28 @@ class TriggerConsumer:
     def _run(self) -> None:
         try:
             self._consumer = open_consumer(self.group, self.topic, self.bootstrap_servers, self.tuning, self)
-            self._loop(self._consumer)
+            while not self._loop(self._consumer):
+                # Stuck outside the group: a new member joins afresh and resumes from the committed offsets.
+                self._consumer.close(autocommit=False)
+                self._consumer = open_consumer(self.group, self.topic, self.bootstrap_servers, self.tuning, self)
         except BaseException as exc:  # surfaced to the data plane, which refuses to start
             self.failed = exc
             log.exception("consumer group %s failed", self.group)
             self.ready.set()
 
-    def _loop(self, consumer: Any) -> None:
+    def _loop(self, consumer: Any) -> bool:
+        """Poll until stopped (True), or until the member has held no partition for `rejoin_after` seconds
+        (False): seen after a restart of tansu, a rebalance that never completed while the consumer polled on."""
+        unassigned_since = time.monotonic()
         while not self.stop.is_set():
             batches = consumer.poll(timeout_ms=100)
             release_parked(consumer)  # else a partition paused by _flow_control may never deliver again
+            if consumer.assignment():
+                unassigned_since = time.monotonic()
+            elif time.monotonic() - unassigned_since > self.tuning.rejoin_after:
+                log.warning("%s: no partitions for %.0f s; leaving and joining the group again",
+                            self.group, self.tuning.rejoin_after)
+                return False
             if not self.ready.is_set() and consumer.assignment():
                 self.ready.set()  # its start offsets were committed before it joined (topics.init_offsets)
             started: Started = []
@@ -113,6 +125,7 @@ class TriggerConsumer:
             self._commit(consumer)
             self._watch(consumer)
         self._drain(consumer)
+        return True
 
     def _accept(self, tracker: PartitionTracker, record: Any) -> None:
         event = from_binary(record.headers or [], record.value)

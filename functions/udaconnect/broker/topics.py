@@ -55,8 +55,9 @@ def _topic(eventing: Eventing, trigger: TriggerSpec) -> str:
     return eventing.brokers[(trigger.namespace, trigger.broker)].topic
 
 
-def init_offsets(bootstrap_servers: str, groups: dict[str, str]) -> dict[str, dict[int, int]]:
-    """Commit, for every partition a group has no committed offset for, the end of that partition now.
+def init_offsets(bootstrap_servers: str, groups: dict[str, str], start: str = "end") -> dict[str, dict[int, int]]:
+    """Commit, for every partition a group has no committed offset for, the end of that partition now (or its
+    beginning, for topics made anew after a Kafka that kept them in memory restarted).
 
     Knative's rule (eventing-kafka's InitOffsets, called by the Kafka broker's Trigger reconciler before the
     Trigger is Ready): a new Trigger starts at the end of the topic *as of its creation*, and that start is
@@ -82,7 +83,7 @@ def init_offsets(bootstrap_servers: str, groups: dict[str, str]) -> dict[str, di
                 raise ConfigError(f"topic {topic} of consumer group {group} does not exist")
             missing = [tp for tp in partitions if consumer.committed(tp) is None]
             if missing:
-                ends = consumer.end_offsets(missing)
+                ends = consumer.end_offsets(missing) if start == "end" else consumer.beginning_offsets(missing)
                 consumer.commit(offsets(ends))
                 done[group] = {tp.partition: offset for tp, offset in ends.items()}
                 log.info("%s: initial offsets committed at the end of %s: %s", group, topic, done[group])

@@ -25,3 +25,6 @@ class ConsumerTuning:
     commit_interval: float = 0.2
     drain_timeout: float = 10.0
     stall_after: float = 10.0  # seconds a partition may sit below its high-water mark, unpaused, before a warning
+    # Seconds a member may hold no partition before it leaves and joins again: longer than a normal rebalance
+    # (tansu holds a join about half the session timeout), short enough that a stuck one resumes soon.
+    rejoin_after: float = 20.0
