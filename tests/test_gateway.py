@@ -241,3 +241,13 @@ def _rss(pid: int) -> int:
         for child in (task / "children").read_text().split():
             total += _rss(int(child))
     return total
+
+
+@pytest.mark.parametrize("path", ["/api/persons/1%0Ax", "/api/persons/%0A%0D%09x", "/api/nothing%0Ax"])
+def test_a_newline_mid_path_reaches_the_gateway(gateway: Gateway, path: str) -> None:
+    """Finding 4: functions-framework's router stopped at a decoded newline (a text/plain 404 of its own)."""
+    status, headers, body = call(gateway.url + path)
+    if path.startswith("/api/persons/"):
+        assert status == 200 and json.loads(body)["raw_path"] == path
+    else:
+        assert status == 404 and headers["content-type"] == PROBLEM
