@@ -59,3 +59,10 @@ async def gateway(request):  # type: ignore[no-untyped-def]
     """One origin for the API: proxies each path to its function by the routing table (ASGI: every upstream call
     is a coroutine, so slow searches or slow clients never hold the other routes up)."""
     return await _handler("gateway")(request)
+
+
+@functions_framework.aio.http
+async def encounters(request):  # type: ignore[no-untyped-def]
+    """Trigger subscriber for stored fixes (merges contacts into encounters) and a person's encounters, listed
+    and live (ASGI: each Server-Sent Events stream is a coroutine waiting on one LISTEN per process)."""
+    return await _handler("encounters.function")(request)

@@ -10,7 +10,7 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 
-from udaconnect import outbox_command
+from udaconnect import encounters_command, outbox_command
 from udaconnect.settings import Settings
 
 
@@ -378,6 +378,7 @@ def parser() -> argparse.ArgumentParser:
     dead.set_defaults(run=_dead_letters)
     commands.add_parser("status", help="the local broker's brokers and triggers").set_defaults(run=_status)
     outbox_command.register(commands)
+    encounters_command.register(commands)
 
     commands.add_parser("openapi", help="print the OpenAPI document").set_defaults(run=_openapi)
     schemas = commands.add_parser("schemas", help="write the CloudEvent payload JSON Schemas to schema/events/")

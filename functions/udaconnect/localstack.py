@@ -30,9 +30,9 @@ from udaconnect.settings import PROJECT_ROOT, Settings
 log = logging.getLogger(__name__)
 MAIN = PROJECT_ROOT / "functions" / "main.py"
 #: What the local stack runs, in start order; the broker follows persist, the gateway and web come last.
-HTTP_TARGETS = ("persons", "connections", "ingest", "persist")
+HTTP_TARGETS = ("persons", "connections", "ingest", "persist", "encounters")
 #: Targets that talk to the broker (they get KAFKA_BOOTSTRAP_SERVERS and K_SINK).
-EVENT_TARGETS = frozenset({"persons", "ingest", "persist"})
+EVENT_TARGETS = frozenset({"persons", "ingest", "persist", "encounters"})
 #: Targets that accept events from outside: stopped first, so a drain has an end.
 ACCEPTING = ("ingest", "persons")
 

@@ -14,7 +14,7 @@ from udaconnect.contracts.events import LOCATION_REPORTED, LocationReported
 
 _REF = "#/components/schemas/{model}"
 _MODELS = (api.NewPerson, api.Person, api.Location, api.Connection, api.Problem, api.EventsProblem,
-           api.Health)
+           api.Health, api.Encounter)
 
 
 def _ref(name: str) -> dict[str, str]:
@@ -143,6 +143,32 @@ def _ingest_paths(fix: dict[str, Any]) -> dict[str, Any]:
     return {"/api/events": {"post": events}, "/api/locations": {"post": legacy}}
 
 
+def _encounter_paths(person_id: dict[str, Any], bad: dict[str, Any], missing: dict[str, Any]) -> dict[str, Any]:
+    listed = _problems({
+        "operationId": "listEncounters", "summary": "The person's encounters with a contact in the range",
+        "description": "An encounter is a run of contacts with one other person (fixes of both within "
+                       "UDACONNECT_ENCOUNTER_DISTANCE meters and UDACONNECT_ENCOUNTER_WINDOW minutes, defaults "
+                       "5 and 5) with no gap longer than the window, detected as fixes are stored.",
+        "parameters": [person_id, *_query_parameters(api.EncounterQuery)],
+        "responses": {"200": _json({"type": "array", "items": _ref("Encounter")}, "Encounters, earliest first."),
+                      "400": bad, "404": missing}})
+    stream = {"description": "Server-Sent Events: `event: encounter`, `id:` the encounter id, `data:` an "
+                             "Encounter as JSON; first a `ready` event whose id is where to resume from.",
+              "content": {"text/event-stream": {"schema": {"type": "string"}}}}
+    live = _problems({
+        "operationId": "liveEncounters", "summary": "The person's new encounters as they are detected (SSE)",
+        "description": "Each new encounter of the person within about a second of its detection, from any "
+                       "replica. The stream ends after UDACONNECT_LIVE_TIMEOUT seconds (240, inside Knative's "
+                       "300 s request timeout) and asks the client to reconnect after 1 s; with Last-Event-ID "
+                       "it resumes after that encounter. A comment is sent every 15 s to keep it open.",
+        "parameters": [person_id, {"name": "Last-Event-ID", "in": "header", "required": False,
+                                   "description": "Resume after this encounter id (EventSource sends it).",
+                                   "schema": {"type": "string", "pattern": "^[0-9]{1,18}$"}}],
+        "responses": {"200": stream, "400": bad, "404": missing}})
+    return {"/api/persons/{person_id}/encounters": {"get": listed},
+            "/api/persons/{person_id}/encounters/live": {"get": live}}
+
+
 @lru_cache(maxsize=1)
 def document() -> dict[str, Any]:
     _, definitions = models_json_schema([(m, "serialization") for m in _MODELS], ref_template=_REF)
@@ -191,6 +217,7 @@ def document() -> dict[str, Any]:
                 "parameters": [person_id, *_query_parameters(api.TrackQuery)],
                 "responses": {"200": _json({"type": "array", "items": _ref("Location")}, "Locations by time."),
                               "400": bad, "404": missing}})},
+            **_encounter_paths(person_id, bad, missing),
             "/api/locations/{location_id}": {"get": _problems({
                 "operationId": "getLocation", "summary": "One location",
                 "parameters": [_path("location_id", "The location's id.")],

@@ -12,9 +12,11 @@ import re
 from dataclasses import dataclass
 
 #: Every function target served from functions/main.py, in the order the local stack starts them.
-TARGETS = ("persons", "connections", "ingest", "persist", "web", "gateway")
+TARGETS = ("persons", "connections", "ingest", "persist", "encounters", "web", "gateway")
 #: Seconds a search may take at the gateway (beyond the search's own deadline, which answers 504 itself).
 SEARCH_TIMEOUT = float(os.environ.get("UDACONNECT_GATEWAY_TIMEOUT", "60"))
+#: Seconds a live encounter stream may go without a byte at the gateway: it sends a keep-alive every 15 s.
+LIVE_TIMEOUT = 60.0
 #: Seconds any other call may take.
 DEFAULT_TIMEOUT = float(os.environ.get("UDACONNECT_GATEWAY_CALL_TIMEOUT", "15"))
 #: Bodies: the API's JSON bodies are a few hundred bytes (the functions take 64 KiB); ingest takes 1 MiB batches.
@@ -46,6 +48,8 @@ def _route(methods: str, pattern: str, target: str, timeout: float = DEFAULT_TIM
 ROUTES: tuple[Route, ...] = (
     _route("GET HEAD OPTIONS", r"^/api/persons/[^/]+/connection/?$", "connections", SEARCH_TIMEOUT),
     _route("GET HEAD OPTIONS", r"^/api/persons/[^/]+/locations/?$", "connections", SEARCH_TIMEOUT),
+    _route("GET HEAD OPTIONS", r"^/api/persons/[^/]+/encounters/?$", "encounters"),
+    _route("GET OPTIONS", r"^/api/persons/[^/]+/encounters/live/?$", "encounters", LIVE_TIMEOUT),
     _route("GET HEAD OPTIONS", r"^/api/locations/[^/]+/?$", "connections"),
     _route("POST OPTIONS", r"^/api/locations/?$", "ingest", max_body=INGEST_BODY),
     _route("POST OPTIONS", r"^/api/events/?$", "ingest", max_body=INGEST_BODY),

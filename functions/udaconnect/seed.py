@@ -49,8 +49,11 @@ def is_empty(engine: Engine) -> bool:
         return conn.execute(text("SELECT NOT EXISTS (SELECT 1 FROM person)")).scalar_one() is True
 
 
-def seed(engine: Engine, conference: Conference, show_progress: bool = True) -> tuple[int, int]:
-    """Load the conference's persons and fixes in one transaction; returns (persons, locations)."""
+def seed(engine: Engine, conference: Conference, show_progress: bool = True,
+         encounters: bool | None = None) -> tuple[int, int]:
+    """Load the conference's persons and fixes in one transaction, then (by default for the demo conference only:
+    the benchmark conference's are built by `udaconnect encounters rebuild` when wanted) their encounters;
+    returns (persons, locations)."""
     progress = ProgressBar(conference.expected_fixes, "locations") if show_progress else None
     raw = engine.raw_connection()
     try:
@@ -63,4 +66,9 @@ def seed(engine: Engine, conference: Conference, show_progress: bool = True) -> 
         raw.close()
     with engine.connect() as conn:
         conn.execution_options(isolation_level="AUTOCOMMIT").execute(text("ANALYZE person; ANALYZE location"))
+    if encounters if encounters is not None else type(conference).__name__ == "DemoConference":
+        from udaconnect.encounters_command import rebuild
+        from udaconnect.settings import Settings
+
+        rebuild(engine, Settings.from_env())
     return persons, locations

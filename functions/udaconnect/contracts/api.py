@@ -108,6 +108,31 @@ class TrackQuery(_Model):
     limit: int = Field(default=5000, ge=1, le=MAX_TRACK, description="At most this many locations, earliest first.")
 
 
+class EncounterQuery(_Model):
+    """A person's encounters over a range: those with a contact between start_date and end_date."""
+
+    start_date: DayOrInstant = Field(description="First day (inclusive, UTC), or an instant with offset.")
+    end_date: DayOrInstant = Field(description="Last day (inclusive, UTC), or an instant with offset (inclusive).")
+    limit: int = Field(default=1000, ge=1, le=MAX_CONNECTIONS, description="At most this many, earliest first.")
+
+
+class Encounter(_Model):
+    """A run of contacts with another person: fixes of both within the encounter distance and window, with no gap
+    longer than the window."""
+
+    id: int = Field(examples=[12], description="Increasing in the order encounters were detected.")
+    person: Person = Field(description="The other person.")
+    first_seen: datetime = Field(examples=["2020-08-18T10:14:00+00:00"])
+    last_seen: datetime = Field(examples=["2020-08-18T10:31:00+00:00"])
+    longitude: float = Field(examples=[-122.290883], description="Where: the mean of the contacts' midpoints.")
+    latitude: float = Field(examples=[37.55363])
+    contacts: int = Field(ge=0, description="Pairs of fixes within the distance and window.")
+
+    @field_serializer("first_seen", "last_seen", when_used="json")
+    def _iso(self, value: datetime) -> str:
+        return value.isoformat()
+
+
 class PersonQuery(_Model):
     """Search and paging of the person directory."""
 

@@ -213,3 +213,43 @@ def detected_events(created: Sequence[Stored]) -> list[Any]:
                    "subject": f"{s.person_a},{s.person_b}", "datacontenttype": "application/json",
                    "partitionkey": f"{s.person_a},{s.person_b}"},
                   json.dumps(as_json(s), separators=(",", ":")).encode()) for s in created]
+
+
+_OF_PERSON = """
+SELECT e.id, p.id, p.first_name, p.last_name, p.company_name, e.first_seen, e.last_seen, e.longitude, e.latitude,
+       e.contacts
+FROM encounter e JOIN person p ON p.id = CASE WHEN e.person_a = :person THEN e.person_b ELSE e.person_a END
+WHERE (e.person_a = :person OR e.person_b = :person) AND {where}
+ORDER BY {order} LIMIT :limit
+"""
+OF_PERSON_IN_RANGE = _OF_PERSON.format(where="e.first_seen < :end AND e.last_seen >= :start",
+                                       order="e.first_seen, e.id")
+OF_PERSON_AFTER = _OF_PERSON.format(where="e.id > :after", order="e.id")
+
+
+def encounter_json(row: Sequence[Any]) -> dict[str, Any]:
+    """An API Encounter from a row of OF_PERSON_*."""
+    return {"id": row[0], "person": {"id": row[1], "first_name": row[2], "last_name": row[3],
+                                     "company_name": row[4]},
+            "first_seen": row[5].isoformat(), "last_seen": row[6].isoformat(), "longitude": row[7],
+            "latitude": row[8], "contacts": row[9]}
+
+
+def of_person(conn: Connection, person: int, start: datetime, end: datetime, limit: int) -> list[dict[str, Any]]:
+    """`person`'s encounters with a contact in [start, end), earliest first."""
+    return [encounter_json(r) for r in conn.execute(
+        text(OF_PERSON_IN_RANGE), {"person": person, "start": start, "end": end, "limit": limit})]
+
+
+def after(conn: Connection, person: int, last_id: int, limit: int = 100) -> list[dict[str, Any]]:
+    """`person`'s encounters detected after encounter `last_id`, in detection order."""
+    return [encounter_json(r) for r in conn.execute(
+        text(OF_PERSON_AFTER), {"person": person, "after": last_id, "limit": limit})]
+
+
+def latest_id(conn: Connection) -> int:
+    return int(conn.execute(text("SELECT coalesce(max(id), 0) FROM encounter")).scalar_one())
+
+
+def person_exists(conn: Connection, person: int) -> bool:
+    return conn.execute(text("SELECT EXISTS (SELECT 1 FROM person WHERE id = :p)"), {"p": person}).scalar() is True

@@ -1,0 +1,195 @@
+"""The `encounters` target: the Trigger's subscriber for stored fixes, and a person's encounters over HTTP.
+
+- `POST /` (the Trigger io.udaconnect.location.stored.v1): 204 with an empty body once the fix's contacts are
+  merged into encounters and committed (also for a fix seen before: nothing changes); 503 when the database
+  failed (the broker retries); 4xx for an event that can never be taken into account (dead-lettered).
+- `GET /api/persons/{id}/encounters?start_date=&end_date=`: the encounters with a contact in the range.
+- `GET /api/persons/{id}/encounters/live`: Server-Sent Events, one `encounter` event per new encounter of that
+  person (id = the encounter id, increasing in detection order), resumed after `Last-Event-ID`. A stream ends
+  after UDACONNECT_LIVE_TIMEOUT (240 s), inside Knative's request timeout (the Service sets 300 s), and asks
+  the client to reconnect after 1 s (`retry:`); EventSource then resumes from the last id it received.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import time
+from collections.abc import AsyncIterator
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as day_start
+from functools import lru_cache
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+
+from udaconnect import asgi
+from udaconnect.broker.errors import InvalidEvent
+from udaconnect.broker.http_binding import from_http
+from udaconnect.errors import FieldError, InvalidInput, NotFound
+from udaconnect.problems import CORS
+
+_LIST = re.compile(r"^/api/persons/([^/]+)/encounters/?$")
+_LIVE = re.compile(r"^/api/persons/([^/]+)/encounters/live/?$")
+_ID = re.compile(r"^[0-9]{1,10}$")
+_EVENT_ID = re.compile(r"^[0-9]{1,18}$")
+MAX_BODY_BYTES = 64 * 1024
+
+
+class Undetectable(InvalidInput):
+    status = 422
+
+
+@asgi.guarded
+async def handle(request: Request) -> Response:
+    path = request.url.path
+    if path == "/health":
+        return asgi.health()
+    if path == "/":
+        if request.method != "POST":
+            return asgi.method_not_allowed("POST")
+        return await _delivery(request)
+    live, listing = _LIVE.match(path), _LIST.match(path)
+    if live is None and listing is None:
+        return asgi.problem(404, f"no such resource: {path[:200]}")
+    if live is not None:
+        if request.method != "GET":
+            return asgi.method_not_allowed("GET")
+        return await _live(request, _person_id(live.group(1)))
+    if request.method not in ("GET", "HEAD"):
+        return asgi.method_not_allowed("GET, HEAD")
+    return await _list(request, _person_id(listing.group(1)))  # type: ignore[union-attr]
+
+
+def _person_id(value: str) -> int:
+    if not _ID.match(value) or not 0 < int(value) <= 2**31 - 1:
+        raise NotFound(f"person {value[:50]!r} does not exist")
+    return int(value)
+
+
+async def _delivery(request: Request) -> Response:
+    from pydantic import ValidationError
+
+    from udaconnect.contracts.events import LOCATION_STORED, LocationStored
+    from udaconnect.encounters import detector
+    from udaconnect.http import field_errors
+
+    body = await asgi.read_body(request, MAX_BODY_BYTES)
+    try:
+        event = from_http(dict(request.headers.items()), body)
+    except InvalidEvent as error:
+        raise InvalidInput(f"not a CloudEvent: {error}") from None
+    except RecursionError:
+        raise InvalidInput("not a CloudEvent: its JSON is nested too deeply") from None
+    if event.attributes["type"] != LOCATION_STORED:
+        raise Undetectable(f"encounters takes {LOCATION_STORED} only", [FieldError("type", event.attributes["type"])])
+    try:
+        stored = LocationStored.model_validate_json(event.data or b"")
+    except ValidationError as error:
+        raise Undetectable("invalid stored-location event", field_errors(error, "data.")) from None
+    await detector.for_settings(_context().settings).detect((stored.report_source, stored.report_id))
+    return Response(status_code=204)  # never a body: the dispatcher would count it as a failed delivery
+
+
+def _context() -> Any:
+    from udaconnect.bootstrap import context
+
+    return context()
+
+
+async def _read(fn: Any, *args: Any) -> Any:
+    """Run a read on the pooled engine in a thread: the event loop keeps serving streams meanwhile."""
+    def run() -> Any:
+        with _context().engine.connect() as conn:
+            return fn(conn, *args)
+
+    return await asyncio.to_thread(run)
+
+
+def _bounds(first: date | datetime, last: date | datetime) -> tuple[datetime, datetime]:
+    """As the connection search: a day is all of itself, an instant includes itself (end exclusive)."""
+    start = first if isinstance(first, datetime) else datetime.combine(first, day_start.min, UTC)
+    end = (last + timedelta(microseconds=1) if isinstance(last, datetime)
+           else datetime.combine(last + timedelta(days=1), day_start.min, UTC))
+    if end <= start:
+        raise InvalidInput("end_date is before start_date", [FieldError("end_date", "must not be before start_date")])
+    return start, end
+
+
+async def _list(request: Request, person_id: int) -> Response:
+    from udaconnect.contracts.api import EncounterQuery
+    from udaconnect.encounters import store
+    from udaconnect.http import parse
+
+    args: dict[str, str] = {}
+    for key, value in request.query_params.multi_items():
+        if key in args:
+            raise InvalidInput(f"query parameter {key} given more than once", [FieldError(key, "given twice")])
+        args[key] = value
+    query = parse(EncounterQuery, args, "query")
+    start, end = _bounds(query.start_date, query.end_date)
+
+    def read(conn: Any) -> list[dict[str, Any]]:
+        if not store.person_exists(conn, person_id):
+            raise NotFound(f"person {person_id} does not exist")
+        return store.of_person(conn, person_id, start, end, query.limit)
+
+    return asgi.json_response(await _read(read))
+
+
+async def _live(request: Request, person_id: int) -> Response:
+    from udaconnect.encounters import live, store
+
+    header = request.headers.get("last-event-id", "").strip()
+    if header and not _EVENT_ID.match(header):
+        raise InvalidInput("Last-Event-ID must be an encounter id", [FieldError("Last-Event-ID", "not an id")])
+    if not await _read(store.person_exists, person_id):
+        raise NotFound(f"person {person_id} does not exist")
+    hub = live.hub_for(_dsn())
+    subscription = hub.subscribe(person_id)  # before the first read: nothing committed after it is missed
+    try:
+        sent = int(header) if header else await _read(store.latest_id)
+    except BaseException:
+        hub.unsubscribe(subscription)
+        raise
+    timeout = _context().settings.live_timeout
+
+    async def events() -> AsyncIterator[bytes]:
+        nonlocal sent
+        try:
+            yield (f"retry: 1000\n: encounters of person {person_id}; this stream ends after {timeout:g} s, "
+                   f"reconnect with Last-Event-ID\n\n").encode()
+            if not header:  # an id to resume from even before the first encounter
+                yield f"event: ready\nid: {sent}\ndata: {{}}\n\n".encode()
+            deadline = time.monotonic() + timeout
+            while True:
+                subscription.wake.clear()
+                found = await _read(store.after, person_id, sent)
+                for encounter in found:
+                    sent = encounter["id"]
+                    yield f"event: encounter\nid: {sent}\ndata: {json.dumps(encounter)}\n\n".encode()
+                if len(found) == 100:
+                    continue
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return
+                try:
+                    await asyncio.wait_for(subscription.wake.wait(), min(live.HEARTBEAT, remaining))
+                except TimeoutError:
+                    yield b": keep-alive\n\n"
+        finally:
+            hub.unsubscribe(subscription)
+
+    return StreamingResponse(events(), media_type="text/event-stream",
+                             headers={**CORS, "Cache-Control": "no-store", "X-Accel-Buffering": "no"})
+
+
+@lru_cache(maxsize=1)
+def _dsn() -> str:
+    from udaconnect.storage.database import database_url
+
+    url = database_url(_context().settings)
+    scheme, sep, rest = url.partition("://")
+    return "postgresql" + sep + rest if scheme.startswith(("postgresql", "postgres")) else url
