@@ -1,13 +1,13 @@
-"""`python -m udaconnect.bench connections|dispatch|ingest|faults [options]`."""
+"""`python -m udaconnect.bench connections|dispatch|ingest|faults|encounters [options]`."""
 
 from __future__ import annotations
 
 import sys
 
-from udaconnect.bench import connections, dispatch, faults, ingest
+from udaconnect.bench import connections, dispatch, encounters, faults, ingest
 
 BENCHMARKS = {"connections": connections.main, "dispatch": dispatch.main, "ingest": ingest.main,
-              "faults": faults.main}
+              "faults": faults.main, "encounters": encounters.main}
 
 if __name__ == "__main__":
     name, *rest = sys.argv[1:] or ["connections"]
