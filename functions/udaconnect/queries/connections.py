@@ -38,6 +38,10 @@ _ROWS_PER_DEGREE = _COLUMNS / 360.0
 #: candidate pair of the probe plan (index-only scan, distance, DISTINCT ON's sort); a person walked (one index
 #: descent); a fix walked (heap fetch, coarse cell, the exact test where the cell matches).
 _PAIR_US, _PERSON_US, _FIX_US = 4.0, 15.0, 4.0
+#: A candidate pair through the GiST (heap fetch, no index-only scan): long distances.
+_GIST_PAIR_US = 12.0
+#: Percent of the table's pages sampled where the grid does not reach: ~2,000 rows of ~100 bytes.
+_PERCENT = "least(100, 200000.0 / greatest(1, pg_relation_size('location') / 100))"
 
 _OWN = """
 WITH own AS MATERIALIZED (
@@ -124,23 +128,24 @@ persons AS (
 ), sample AS (
     SELECT coordinate, cells FROM own ORDER BY creation_time OFFSET (SELECT count(*) / 2 FROM own) LIMIT 1
 ), sampled AS (
-    SELECT count(*)::float8 AS n FROM (
-        SELECT 1 FROM sample s CROSS JOIN LATERAL unnest(s.cells) AS c(cell) CROSS JOIN LATERAL (
-            SELECT 1 FROM location nearby
-            WHERE nearby.cell = c.cell AND nearby.creation_time >= $2 AND nearby.creation_time < $3
-              AND _ST_DWithin(nearby.coordinate, s.coordinate, $4, true) OFFSET 0) AS o
-        UNION ALL
-        SELECT 1 FROM sample s CROSS JOIN LATERAL (
-            SELECT 1 FROM location nearby
-            WHERE ST_DWithin(nearby.coordinate, s.coordinate, $4)
-              AND nearby.creation_time >= $2 AND nearby.creation_time < $3
-            OFFSET 0) AS o
-        WHERE s.cells IS NULL
-        LIMIT (SELECT n FROM persons)::bigint
-    ) AS near_one
+    -- fixes near the sample: counted in the grid's cells (index-only, at most one per person) or, where the grid
+    -- does not reach (long distances, the poles), estimated from ~0.2 % of the table's pages: a GiST scan would
+    -- read every fix ever recorded near the point, whatever the range
+    SELECT CASE WHEN s.cells IS NOT NULL THEN (SELECT count(*) FROM (
+                SELECT 1 FROM unnest(s.cells) AS c(cell) CROSS JOIN LATERAL (
+                    SELECT 1 FROM location nearby
+                    WHERE nearby.cell = c.cell AND nearby.creation_time >= $2 AND nearby.creation_time < $3
+                      AND _ST_DWithin(nearby.coordinate, s.coordinate, $4, true) OFFSET 0) AS o
+                LIMIT (SELECT n FROM persons)::bigint) AS near_one)
+           ELSE (SELECT count(*) * 100.0 / {_PERCENT}
+                 FROM location nearby TABLESAMPLE SYSTEM ({_PERCENT}) REPEATABLE (0)
+                 WHERE nearby.creation_time >= $2 AND nearby.creation_time < $3
+                   AND _ST_DWithin(nearby.coordinate, s.coordinate, $4, true)) END::float8 AS n,
+           CASE WHEN s.cells IS NULL THEN {_GIST_PAIR_US} ELSE {_PAIR_US} END AS pair_us
+    FROM sample s
 ), choice AS (
     SELECT CASE WHEN $6 <> 'auto' THEN $6 = 'walk'
-        ELSE (SELECT count(*) FROM own) * (SELECT n FROM sampled) * {_PAIR_US}
+        ELSE (SELECT count(*) FROM own) * (SELECT n * pair_us FROM sampled)
              > (SELECT n FROM persons) * ({_PERSON_US} + {_FIX_US} * least((SELECT count(*) FROM own),
                    greatest(1.0, (SELECT n FROM persons) / greatest((SELECT n FROM sampled), 1.0))))
         END AS walk
