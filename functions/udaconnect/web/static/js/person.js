@@ -4,6 +4,7 @@ import { h } from "./dom.js";
 import { dedupe, encounterList } from "./encounters.js";
 import { FiltersForm } from "./filters.js";
 import { formatDateInput, formatDistance, fullName } from "./format.js";
+import { LivePanel } from "./live.js";
 import { renderMap } from "./map.js";
 import { problemBlock } from "./problem.js";
 import { sameFilters } from "./state.js";
@@ -26,10 +27,12 @@ export class PersonView {
     this.results = h("div", { class: "results", "data-testid": "results" });
     // One short sentence is announced per search, not the whole list.
     this.announcer = h("p", { class: "visually-hidden", role: "status", "aria-live": "polite" });
+    this.live = new LivePanel();
   }
 
   welcome() {
     this.personId = null;
+    this.live.close();
     this.root.replaceChildren(h("div", { class: "welcome" },
       h("h2", {}, "Whom did you cross paths with?"),
       h("p", {}, "Pick a person from the list to see everyone they met, where, and when.")));
@@ -42,13 +45,18 @@ export class PersonView {
     if (personChanged) {
       this.personId = personId;
       this.results.replaceChildren();
-      this.root.replaceChildren(this.back, this.heading, this.company, this.form.el, this.announcer, this.results);
+      this.root.replaceChildren(this.back, this.heading, this.company, this.form.el, this.announcer, this.live.el,
+        this.results);
       this.personLoaded = this.loadPerson(personId);
+      this.live.follow(personId);
     }
     this.form.write(filters);
     if (personChanged || !sameFilters(filters, this.filters)) {
       this.filters = { ...filters };
       this.loadConnections(personId, this.filters);
+      this.historyController?.abort();
+      this.historyController = new AbortController();
+      this.live.showHistory(personId, this.filters, this.historyController.signal);
     }
     if (focus) this.heading.focus();
   }

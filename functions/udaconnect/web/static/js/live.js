@@ -1,0 +1,95 @@
+// The live panel of a person's page: new encounters as they happen (Server-Sent Events), the history below.
+import { apiUrl } from "./api.js";
+import { h } from "./dom.js";
+import { fullName, parseIso } from "./format.js";
+
+/** "You just met Ada Lovelace, Acme, at 10:14" */
+export function justMet(encounter) {
+  const person = encounter?.person;
+  const company = person?.company_name ? `, ${person.company_name}` : "";
+  const at = parseIso(encounter?.first_seen);
+  return `You just met ${fullName(person)}${company}${at ? `, at ${at.time}` : ""}`;
+}
+
+/** "Ada Lovelace, Acme: 10:14–10:31 (12 contacts)" */
+export function pastEncounter(encounter) {
+  const person = encounter?.person;
+  const company = person?.company_name ? `, ${person.company_name}` : "";
+  const first = parseIso(encounter?.first_seen);
+  const last = parseIso(encounter?.last_seen);
+  const when = first ? `${first.year}-${String(first.month).padStart(2, "0")}-${String(first.day).padStart(2, "0")} `
+    + `${first.time}${last && last.time !== first.time ? `\u2013${last.time}` : ""}` : "an unknown time";
+  const contacts = Number(encounter?.contacts);
+  const count = Number.isFinite(contacts) && contacts > 0 ? ` (${contacts} ${contacts === 1 ? "contact" : "contacts"})` : "";
+  return `${fullName(person)}${company}: ${when}${count}`;
+}
+
+export class LivePanel {
+  constructor() {
+    this.status = h("p", { class: "status live-status", "data-testid": "live-status" });
+    this.news = h("ul", { class: "live-news", "data-testid": "live-news", "aria-live": "polite" });
+    this.history = h("ul", { class: "live-history", "data-testid": "live-history" });
+    this.historyNote = h("p", { class: "status", "data-testid": "live-history-note" });
+    this.el = h("section", { class: "panel live-panel", "aria-labelledby": "live-title", "data-testid": "live" },
+      h("h3", { id: "live-title" }, "Live encounters"), this.status, this.news,
+      h("h4", {}, "Encounters in these days"), this.historyNote, this.history);
+    this.source = null;
+    this.personId = null;
+  }
+
+  /** Follow `personId`: one EventSource at a time; EventSource reconnects by itself (with Last-Event-ID). */
+  follow(personId) {
+    if (personId === this.personId && this.source) return;
+    this.close();
+    this.personId = personId;
+    this.news.replaceChildren();
+    if (personId === null || typeof EventSource === "undefined") return;
+    this.status.textContent = "Connecting\u2026";
+    const source = (this.source = new EventSource(apiUrl(`/api/persons/${encodeURIComponent(personId)}/encounters/live`)));
+    source.addEventListener("open", () => { this.status.textContent = "Live: new encounters appear here as they happen."; });
+    source.addEventListener("error", () => {
+      this.status.textContent = source.readyState === EventSource.CLOSED
+        ? "Live updates stopped: reload the page to try again."
+        : "Reconnecting\u2026";
+    });
+    source.addEventListener("encounter", (event) => {
+      let encounter;
+      try {
+        encounter = JSON.parse(event.data);
+      } catch {
+        return;
+      }
+      this.news.prepend(h("li", { class: "live-new", "data-testid": "live-encounter", dataset: { id: String(encounter.id) } },
+        justMet(encounter)));
+      const day = String(encounter.first_seen || "").slice(0, 10);
+      if (this.range && day >= this.range.start_date && day <= this.range.end_date) {  // the history's days only
+        this.history.prepend(h("li", {}, pastEncounter(encounter)));
+        this.historyNote.textContent = "";
+      }
+    });
+  }
+
+  async showHistory(personId, filters, signal) {
+    this.range = { start_date: String(filters.start_date || ""), end_date: String(filters.end_date || "") };
+    this.historyNote.textContent = "Loading\u2026";
+    try {
+      const url = apiUrl(`/api/persons/${encodeURIComponent(personId)}/encounters`,
+        { start_date: filters.start_date, end_date: filters.end_date, limit: 200 });
+      const response = await fetch(url, { headers: { Accept: "application/json" }, signal });
+      if (!response.ok) throw new Error(`the API answered ${response.status}`);
+      const encounters = await response.json();
+      this.history.replaceChildren(...(Array.isArray(encounters) ? encounters : []).map((e) => h("li", {}, pastEncounter(e))));
+      this.historyNote.textContent = this.history.children.length ? "" : "No encounters in these days yet.";
+    } catch (err) {
+      if (err.name === "AbortError") return;
+      this.history.replaceChildren();
+      this.historyNote.textContent = `Encounters could not be loaded (${err.message}).`;
+    }
+  }
+
+  close() {
+    this.source?.close();
+    this.source = null;
+    this.personId = null;
+  }
+}
