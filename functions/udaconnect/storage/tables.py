@@ -10,6 +10,7 @@ from sqlalchemy import (
     Column,
     Computed,
     DateTime,
+    Float,
     ForeignKey,
     Identity,
     Integer,
@@ -66,4 +67,28 @@ event_outbox = Table(
     Column("last_attempt_at", DateTime(timezone=True), nullable=True),
     Column("last_error", Text, nullable=True),
     UniqueConstraint("source", "id", name="event_outbox_event_key"),
+)
+
+#: Runs of contacts between two persons (migration 0004); written by udaconnect.encounters.store only.
+encounter = Table(
+    "encounter",
+    metadata,
+    Column("id", BigInteger, Identity(), primary_key=True),
+    Column("person_a", Integer, ForeignKey("person.id", ondelete="CASCADE"), nullable=False),
+    Column("person_b", Integer, ForeignKey("person.id", ondelete="CASCADE"), nullable=False),
+    Column("first_seen", DateTime(timezone=True), nullable=False),
+    Column("last_seen", DateTime(timezone=True), nullable=False),
+    Column("contacts", Integer, nullable=False, server_default="0"),
+    Column("longitude", Float, nullable=False),
+    Column("latitude", Float, nullable=False),
+    Column("detected_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    UniqueConstraint("person_a", "person_b", "first_seen", name="encounter_run_key"),
+)
+
+#: The fixes encounter detection has taken into account (a redelivered fix finds itself here).
+encounter_scan = Table(
+    "encounter_scan",
+    metadata,
+    Column("location_id", BigInteger, ForeignKey("location.id", ondelete="CASCADE"), primary_key=True),
 )
