@@ -229,3 +229,19 @@ def test_import_legacy_command(postgres_server, original):
     bad = subprocess.run([sys.executable, "-m", "udaconnect.cli", "import-legacy", original, "--venue", "x"],
                          capture_output=True, text=True, env=env, timeout=60)
     assert bad.returncode == 2 and "LON,LAT" in bad.stderr
+
+
+def test_a_time_no_read_could_hold_is_reported_not_imported():
+    """Issue 10, finding 5: a row outside years 1900-9998 stored once made every read of it a 500."""
+    from datetime import UTC, datetime
+
+    from udaconnect.legacy import report
+    from udaconnect.legacy.importer import _check
+    from udaconnect.legacy.source import LegacyLocation
+
+    def at(year: int) -> LegacyLocation:
+        return LegacyLocation(1, 5, datetime(year, 1, 1, tzinfo=UTC), "POINT", 0, -122.4, 37.7)
+
+    assert _check(at(1899), {5})[0] == report.TIME_OUT_OF_RANGE  # type: ignore[index]
+    assert _check(at(9999), {5})[0] == report.TIME_OUT_OF_RANGE  # type: ignore[index]
+    assert _check(at(2020), {5}) is None

@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from udaconnect.contracts.names import FIRST_YEAR, LAST_YEAR
 from udaconnect.legacy import report as r
 from udaconnect.legacy.axis_order import AMBIGUOUS, Anchors, Order, by_range, decide
 from udaconnect.legacy.report import ImportReport
@@ -76,6 +77,9 @@ def _check(loc: LegacyLocation, persons: set[int]) -> tuple[str, str] | None:
         return r.UNKNOWN_PERSON, f"person {loc.person_id} was not imported"
     if loc.creation_time is None:
         return r.MISSING_FIELD, "creation_time is NULL"
+    if not FIRST_YEAR <= loc.creation_time.year <= LAST_YEAR:
+        # what ingest refuses too: such a time could not be read back as a datetime everywhere
+        return r.TIME_OUT_OF_RANGE, f"{loc.creation_time.isoformat()}: years {FIRST_YEAR}-{LAST_YEAR} only"
     if loc.x is None or loc.y is None:
         return r.NOT_A_POINT, f"{loc.geometry_type or 'NULL'}"
     if loc.srid not in (0, 4326):

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 MAX_DETAILS = 1000
 
 MISSING_FIELD = "missing field"
+TIME_OUT_OF_RANGE = "time out of range"
 NOT_A_POINT = "not a point"
 UNSUPPORTED_SRID = "unsupported SRID"
 UNKNOWN_PERSON = "unknown person"
