@@ -10,7 +10,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from udaconnect.contracts import api
-from udaconnect.contracts.events import LOCATION_REPORTED, LocationReported
+from udaconnect.contracts.events import LOCATION_REPORTED, LOCATIONS_REPORTED, LocationReported, LocationsReported
 
 _REF = "#/components/schemas/{model}"
 _MODELS = (api.NewPerson, api.Person, api.Location, api.Connection, api.Problem, api.EventsProblem,
@@ -75,7 +75,8 @@ def _ce_headers() -> list[dict[str, Any]]:
         "ce-specversion": "Binary mode: `1.0`.",
         "ce-id": "Binary mode: the event's id, unique per source (a redelivered id is stored once).",
         "ce-source": "Binary mode: the device, `/devices/<device-id>`.",
-        "ce-type": f"Binary mode: `{LOCATION_REPORTED}`.",
+        "ce-type": f"Binary mode: `{LOCATION_REPORTED}` (one fix) or `{LOCATIONS_REPORTED}` (a device's "
+                   f"buffered fixes, oldest first: one event, each fix known by its index).",
         "ce-time": "Binary mode, optional: when the event happened, an RFC 3339 timestamp.",
         "ce-subject": "Binary mode, optional.",
         "ce-dataschema": "Binary mode, optional.",
@@ -92,7 +93,8 @@ def _cloudevent(data: dict[str, Any]) -> dict[str, Any]:
                                          "values).",
         "required": ["specversion", "id", "source", "type"],
         "properties": {"specversion": {"const": "1.0"}, "id": {"type": "string", "minLength": 1},
-                       "source": {"type": "string", "minLength": 1}, "type": {"const": LOCATION_REPORTED},
+                       "source": {"type": "string", "minLength": 1},
+                       "type": {"enum": [LOCATION_REPORTED, LOCATIONS_REPORTED]},
                        "time": {"type": "string", "format": "date-time"},
                        "datacontenttype": {"type": "string", "description": "application/json (the default)."},
                        "data": data, "data_base64": {"type": "string", "description": "The data as base64 JSON."}},
@@ -105,14 +107,18 @@ def _ingest_paths(fix: dict[str, Any]) -> dict[str, Any]:
                                                                                  "items": {"type": "string"}}}},
                      "Every event was published to the broker; persist stores each once.")
     refused = _json(_ref("EventsProblem"), "An event is invalid (none of the request was accepted): `errors` "
-                    "names each field, prefixed with the event's index in a batch; `invalid` lists the bad events' "
-                    "index and id.", PROBLEM)
+                    "names each field, prefixed with the event's index in a batch, a multi-fix event's fix by its "
+                    "index (`data.fixes[3].latitude`); `invalid` lists the bad events' index and id (and `fixes`, "
+                    "the bad fixes' indexes).", PROBLEM)
     events = _problems({
         "operationId": "reportLocations", "summary": "Report location fixes as CloudEvents",
         "description": "Binary mode (`ce-*` headers, the fix as the application/json body), structured mode "
                        "(`application/cloudevents+json`) or batch mode (`application/cloudevents-batch+json`, at "
-                       "most 1000 events and 1 MiB). All or nothing: when any event is invalid, none is published. "
-                       "A fix is stored when its person exists (else it is dead-lettered).",
+                       "most 1000 events and 1 MiB). Each event is one fix or, as "
+                       f"`{LOCATIONS_REPORTED}`, a device's buffered fixes (one person, at most "
+                       "UDACONNECT_MAX_FIXES (500), oldest first). All or nothing: when any event or fix is "
+                       "invalid, none is published. A fix is stored when its person exists (else it is "
+                       "dead-lettered).",
         "parameters": _ce_headers(),
         "requestBody": {"required": True, "content": {
             "application/json": {"schema": fix},
@@ -172,7 +178,9 @@ def _encounter_paths(person_id: dict[str, Any], bad: dict[str, Any], missing: di
 @lru_cache(maxsize=1)
 def document() -> dict[str, Any]:
     _, definitions = models_json_schema([(m, "serialization") for m in _MODELS], ref_template=_REF)
-    fix_schema = LocationReported.model_json_schema(ref_template=_REF)
+    multi = LocationsReported.model_json_schema(ref_template=_REF)
+    fix_defs = multi.pop("$defs")
+    fix_schema = {"oneOf": [LocationReported.model_json_schema(ref_template=_REF), multi]}
     person_id = _path("person_id", "The person's id.")
     bad = _problem("Invalid input: each bad field is named in `errors`.")
     missing = _problem("No such person or location.")
@@ -224,7 +232,7 @@ def document() -> dict[str, Any]:
                 "responses": {"200": _json(_ref("Location"), "The location."), "404": missing}})},
             **_ingest_paths(fix_schema),
         },
-        "components": {"schemas": definitions["$defs"]},
+        "components": {"schemas": {**definitions["$defs"], **fix_defs}},
     }
 
 

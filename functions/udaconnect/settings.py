@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from udaconnect.contracts.names import MAX_FIXES
+
 #: The repository root when running from a checkout (schema/, eventing/ live there).
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
@@ -48,6 +50,8 @@ class Settings:
     encounter_distance: float = 5.0
     #: ... and this many minutes of each other; a run of contacts with no longer gap is one encounter.
     encounter_window: float = 5.0
+    #: The most fixes ingest takes in one io.udaconnect.locations.reported.v1 event (at most the contract's 500).
+    max_fixes: int = MAX_FIXES
     #: Seconds a live encounter stream stays open before it ends and the client reconnects (Last-Event-ID).
     live_timeout: float = 240.0
 
@@ -76,4 +80,5 @@ class Settings:
             encounter_distance=float(env.get("UDACONNECT_ENCOUNTER_DISTANCE", defaults.encounter_distance)),
             encounter_window=float(env.get("UDACONNECT_ENCOUNTER_WINDOW", defaults.encounter_window)),
             live_timeout=float(env.get("UDACONNECT_LIVE_TIMEOUT", defaults.live_timeout)),
+            max_fixes=min(MAX_FIXES, int(env.get("UDACONNECT_MAX_FIXES", defaults.max_fixes))),
         )

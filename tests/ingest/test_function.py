@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from ingest.conftest import read_topic
-from udaconnect.contracts.events import LOCATION_REPORTED
+from udaconnect.contracts.events import LOCATION_REPORTED, LOCATIONS_REPORTED
 from udaconnect.ingest.legacy import LEGACY_SOURCE
 
 BATCH = "application/cloudevents-batch+json"
@@ -169,3 +169,65 @@ def test_health_and_wrong_methods(client) -> None:
     reply = client.get("/api/events")
     assert reply.status_code == 405 and reply.headers["Allow"] == "POST"
     assert client.post("/nowhere", content=b"{}").status_code == 404
+
+
+def fixes(count: int = 3, **changes: object) -> list[dict]:
+    return [{"latitude": 37.55 + i / 1e4, "longitude": -122.29, "recorded_at": f"2020-08-18T10:37:{i:02d}Z",
+             **changes} for i in range(count)]
+
+
+def test_a_phones_buffered_fixes_are_one_record_in_every_mode(client, kafka) -> None:
+    multi = {"person_id": 6, "fixes": fixes(50, accuracy=4.0)}
+    headers = binary_headers(**{"ce-type": LOCATIONS_REPORTED})
+    assert client.post("/api/events", headers=headers, content=json.dumps(multi)).status_code == 202
+    one = structured(6, type=LOCATIONS_REPORTED, data={"person_id": 6, "fixes": fixes(2)})
+    assert client.post("/", content=json.dumps(one), headers={"Content-Type": STRUCTURED}).status_code == 202
+    batch = [structured(7, type=LOCATIONS_REPORTED, data={"person_id": 7, "fixes": fixes(3)}), structured(8)]
+    reply = client.post("/api/events", content=json.dumps(batch), headers={"Content-Type": BATCH})
+    assert reply.status_code == 202 and reply.json()["accepted"] == 2
+    found = read_topic(kafka.bootstrap_servers, {headers["ce-id"], one["id"], *(e["id"] for e in batch)})
+    key, event, _ = found[headers["ce-id"]]
+    assert key == b"6" and event.attributes["type"] == LOCATIONS_REPORTED
+    assert json.loads(event.data) == multi
+    assert [len(json.loads(found[e["id"]][1].data).get("fixes", [])) for e in [one, *batch]] == [2, 3, 0]
+
+
+@pytest.mark.parametrize("mode", ["binary", "structured", "batch"])
+def test_a_multi_fix_event_with_one_bad_fix_is_refused_whole_naming_the_fix(client, kafka, mode: str) -> None:
+    bad = fixes(5)
+    bad[3]["latitude"] = 91
+    payload = {"person_id": 6, "fixes": bad}
+    event = structured(6, type=LOCATIONS_REPORTED, data=payload)
+    if mode == "binary":
+        headers = binary_headers(**{"ce-type": LOCATIONS_REPORTED, "ce-id": event["id"]})
+        reply = client.post("/api/events", headers=headers, content=json.dumps(payload))
+    elif mode == "structured":
+        reply = client.post("/api/events", content=json.dumps(event), headers={"Content-Type": STRUCTURED})
+    else:
+        reply = client.post("/api/events", content=json.dumps([structured(5), event]),
+                            headers={"Content-Type": BATCH})
+    assert reply.status_code == 400 and reply.headers["content-type"] == "application/problem+json"
+    problem = reply.json()
+    prefix = "[1]." if mode == "batch" else ""
+    assert [e["field"] for e in problem["errors"]] == [f"{prefix}data.fixes[3].latitude"]
+    assert "fix 3" in problem["detail"] and problem["invalid"][-1]["fixes"] == [3]
+    assert read_topic(kafka.bootstrap_servers, {event["id"]}) == {}
+
+
+def test_out_of_order_too_many_and_future_fixes_are_refused(client, monkeypatch) -> None:
+    def refused(payload: dict) -> list[str]:
+        headers = binary_headers(**{"ce-type": LOCATIONS_REPORTED})
+        reply = client.post("/api/events", headers=headers, content=json.dumps(payload))
+        assert reply.status_code == 400, reply.text
+        return [e["field"] for e in reply.json()["errors"]]
+
+    shuffled = fixes(4)
+    shuffled[1], shuffled[2] = shuffled[2], shuffled[1]
+    assert refused({"person_id": 6, "fixes": shuffled}) == ["data.fixes[2].recorded_at"]
+    soon = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
+    assert refused({"person_id": 6, "fixes": [*fixes(2), *fixes(1, recorded_at=soon)]}) == [
+        "data.fixes[2].recorded_at"]
+    assert refused({"person_id": 6, "fixes": []}) == ["data.fixes"]
+    monkeypatch.setenv("UDACONNECT_MAX_FIXES", "10")
+    assert refused({"person_id": 6, "fixes": fixes(11)}) == ["data.fixes"]
+    assert refused({"person_id": 6, "fixes": fixes(1, extra=1)}) == ["data.fixes[0].extra"]

@@ -1,5 +1,6 @@
-"""The usual-shape check of location payloads never accepts what the contract (LocationReported) would not,
-never changes a value, and everything else is judged by the contract itself."""
+"""The usual-shape check of location payloads never accepts what the contract (LocationReported, and
+LocationsReported for a device's buffered fixes) would not, never changes a value, and everything else is judged
+by the contract itself."""
 
 from __future__ import annotations
 
@@ -11,8 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from udaconnect.contracts.events import LocationReported
-from udaconnect.ingest.payload import Fix, InvalidPayload, parse, usual
+from udaconnect.contracts.events import LocationReported, LocationsReported
+from udaconnect.ingest.payload import Fix, Fixes, InvalidPayload, parse, parse_fixes, usual, usual_fixes
 
 
 def rfc3339(moment: datetime, fraction: int, zulu: bool) -> str:
@@ -141,3 +142,84 @@ def test_every_bound_is_the_contracts_exactly(field: str) -> None:
         fix, model = usual(data), contract(data)
         if isinstance(fix, Fix):
             assert model is not None and same(fix, model), data
+
+
+# A device's buffered fixes (io.udaconnect.locations.reported.v1): the same promise for the multi-fix fast path.
+def fix_of(data: dict) -> dict:
+    return {k: v for k, v in data.items() if k != "person_id"}
+
+
+def when(fix: dict) -> float:
+    try:
+        return datetime.fromisoformat(fix["recorded_at"]).timestamp()
+    except (ValueError, TypeError, OverflowError):
+        return 0.0
+
+
+@st.composite
+def multi_fix_reports(draw: st.DrawFn) -> object:
+    """Mostly usual reports (fixes sorted by time), some with one fix off, out of order, or the wrong shape."""
+    person = draw(valid["person_id"] | values["person_id"])
+    fixes = [fix_of(f) for f in draw(st.lists(usual_shape, min_size=0, max_size=6))]
+    if draw(st.booleans()):
+        fixes.sort(key=when)
+    if fixes and draw(st.booleans()):
+        index = draw(st.integers(0, len(fixes) - 1))
+        fixes[index] = fix_of(draw(one_field_off()))
+    report: dict = {"person_id": person, "fixes": fixes}
+    shape = draw(st.sampled_from(["as is", "as is", "extra key", "fixes not a list", "a fix not an object"]))
+    if shape == "extra key":
+        report["extra"] = 1
+    elif shape == "fixes not a list":
+        report["fixes"] = {"0": fixes[0]} if fixes else None
+    elif shape == "a fix not an object" and fixes:
+        report["fixes"][0] = [1, 2]
+    return report
+
+
+def contract_fixes(data: object) -> LocationsReported | None:
+    try:
+        return LocationsReported.model_validate(data)
+    except ValidationError:
+        return None
+
+
+def same_fixes(fixes: Fixes, model: LocationsReported) -> bool:
+    return (fixes.person_id == model.person_id and len(fixes.fixes) == len(model.fixes)
+            and all(same(fix, LocationReported.model_validate({**f.model_dump(), "person_id": model.person_id}))
+                    for fix, f in zip(fixes.fixes, model.fixes, strict=True)))
+
+
+@settings(max_examples=1500, deadline=None)
+@given(multi_fix_reports())
+def test_the_usual_multi_fix_shape_is_a_subset_of_the_contract_with_the_same_values(data: object) -> None:
+    fixes = usual_fixes(data)
+    if isinstance(fixes, Fixes):
+        model = contract_fixes(data)
+        assert model is not None, f"accepted what the contract refuses: {data}"
+        assert same_fixes(fixes, model)
+
+
+@settings(max_examples=800, deadline=None)
+@given(multi_fix_reports())
+def test_parse_fixes_accepts_exactly_what_the_contract_accepts(data: object) -> None:
+    model = contract_fixes(data)
+    try:
+        fixes = parse_fixes(data)
+    except InvalidPayload as invalid:
+        assert model is None and invalid.errors
+    else:
+        assert model is not None and same_fixes(fixes, model)
+
+
+def test_a_bad_fix_is_named_by_its_index() -> None:
+    fixes = [fix_of({**BASE, "recorded_at": f"2020-08-18T10:37:0{i}Z"}) for i in range(5)]
+    assert isinstance(usual_fixes({"person_id": 5, "fixes": fixes}), Fixes)
+    with pytest.raises(InvalidPayload) as refused:
+        parse_fixes({"person_id": 5, "fixes": [*fixes[:3], {**fixes[3], "latitude": True}, fixes[4]]})
+    assert [e.field for e in refused.value.errors] == ["data.fixes[3].latitude"]
+    with pytest.raises(InvalidPayload) as refused:
+        parse_fixes({"person_id": 5, "fixes": [*fixes[:2], fixes[4], *fixes[2:4]]})
+    assert [e.field for e in refused.value.errors] == ["data.fixes[3].recorded_at"]
+    with pytest.raises(InvalidPayload):
+        parse_fixes({"person_id": 5, "fixes": fixes * 101})  # 505: more than the contract's 500

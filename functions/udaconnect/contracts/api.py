@@ -163,6 +163,8 @@ class InvalidEvent(_Model):
 
     index: int
     id: Any = Field(default=None, description="The event's id as sent (any JSON value, when it was not a string).")
+    fixes: list[int] | None = Field(default=None, description="A multi-fix event's bad fixes, by index (absent "
+                                                              "when no single fix is to blame).")
 
 
 class EventsProblem(Problem):

@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, model_validator
+from pydantic_core import PydanticCustomError
 
 from udaconnect.contracts.names import (
     ACCURACY_MAX,
@@ -18,7 +19,9 @@ from udaconnect.contracts.names import (
     LATITUDE_MAX,
     LOCATION_REPORTED,
     LOCATION_STORED,
+    LOCATIONS_REPORTED,
     LONGITUDE_MAX,
+    MAX_FIXES,
     MAX_OFFSET_MINUTES,
     PERSIST_SOURCE,
     PERSON_CREATED,
@@ -27,9 +30,10 @@ from udaconnect.contracts.names import (
 )
 from udaconnect.contracts.person import Person
 
-__all__ = ["DEVICE_SOURCE_PREFIX", "ENCOUNTERS_SOURCE", "ENCOUNTER_DETECTED", "EVENT_TYPES", "LOCATION_REPORTED",
-           "LOCATION_STORED", "PERSIST_SOURCE", "PERSON_CREATED", "PERSONS_SOURCE", "EncounterDetected",
-           "LocationReported", "LocationStored", "PersonCreated"]
+__all__ = ["DEVICE_SOURCE_PREFIX", "ENCOUNTERS_SOURCE", "ENCOUNTER_DETECTED", "EVENT_TYPES", "LOCATIONS_REPORTED",
+           "LOCATION_REPORTED", "LOCATION_STORED", "PERSIST_SOURCE", "PERSON_CREATED", "PERSONS_SOURCE",
+           "EncounterDetected", "LocationReported", "LocationStored", "LocationsReported", "PersonCreated",
+           "ReportedFix"]
 
 
 def _storable_time(value: datetime) -> datetime:
@@ -67,20 +71,53 @@ Accuracy = Annotated[
 ]
 
 
+Latitude = Annotated[float, NotBoolean]
+Longitude = Annotated[float, NotBoolean]
+RecordedAt = Annotated[datetime, AfterValidator(_storable_time)]
+_RECORDED_AT = (f"When the fix was taken, ISO 8601 with a UTC offset between -15:59 and +15:59, in the "
+                f"years {FIRST_YEAR} to {LAST_YEAR}.")
+
+
 class LocationReported(BaseModel):
     """A position fix reported by a person's device."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, title="io.udaconnect.location.reported.v1")
 
     person_id: Annotated[int, NotBoolean] = Field(ge=1, le=PERSON_ID_MAX, examples=[5])
-    latitude: Annotated[float, NotBoolean] = Field(ge=-LATITUDE_MAX, le=LATITUDE_MAX, allow_inf_nan=False,
-                                                   examples=[37.55363])
-    longitude: Annotated[float, NotBoolean] = Field(ge=-LONGITUDE_MAX, le=LONGITUDE_MAX, allow_inf_nan=False,
-                                                    examples=[-122.290883])
-    recorded_at: Annotated[datetime, AfterValidator(_storable_time)] = Field(
-        description=f"When the fix was taken, ISO 8601 with a UTC offset between -15:59 and +15:59, in the "
-                    f"years {FIRST_YEAR} to {LAST_YEAR}.", examples=["2020-08-18T10:37:06Z"])
+    latitude: Latitude = Field(ge=-LATITUDE_MAX, le=LATITUDE_MAX, allow_inf_nan=False, examples=[37.55363])
+    longitude: Longitude = Field(ge=-LONGITUDE_MAX, le=LONGITUDE_MAX, allow_inf_nan=False, examples=[-122.290883])
+    recorded_at: RecordedAt = Field(description=_RECORDED_AT, examples=["2020-08-18T10:37:06Z"])
     accuracy: Accuracy = Field(default=None, ge=0, le=ACCURACY_MAX, allow_inf_nan=False)
+
+
+class ReportedFix(BaseModel):
+    """One fix of a multi-fix report (its person is the report's)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, title="ReportedFix")
+
+    latitude: Latitude = Field(ge=-LATITUDE_MAX, le=LATITUDE_MAX, allow_inf_nan=False, examples=[37.55363])
+    longitude: Longitude = Field(ge=-LONGITUDE_MAX, le=LONGITUDE_MAX, allow_inf_nan=False, examples=[-122.290883])
+    recorded_at: RecordedAt = Field(description=_RECORDED_AT, examples=["2020-08-18T10:37:06Z"])
+    accuracy: Accuracy = Field(default=None, ge=0, le=ACCURACY_MAX, allow_inf_nan=False)
+
+
+class LocationsReported(BaseModel):
+    """A device's buffered fixes as one event: one person, 1 to MAX_FIXES fixes in time order. A fix is known by
+    the event's (source, id) and its index in `fixes` (from 0), so a redelivery stores each fix once."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, title="io.udaconnect.locations.reported.v1")
+
+    person_id: Annotated[int, NotBoolean] = Field(ge=1, le=PERSON_ID_MAX, examples=[5])
+    fixes: list[ReportedFix] = Field(min_length=1, max_length=MAX_FIXES, description=(
+        f"1 to {MAX_FIXES} fixes, oldest first (recorded_at never decreases); each is known by its index."))
+
+    @model_validator(mode="after")
+    def _in_time_order(self) -> LocationsReported:
+        for index in range(1, len(self.fixes)):
+            if self.fixes[index].recorded_at < self.fixes[index - 1].recorded_at:
+                raise PydanticCustomError("time_order", "fixes[{index}].recorded_at is earlier than fix {before}: "
+                                          "send fixes oldest first", {"index": index, "before": index - 1})
+        return self
 
 
 class PersonCreated(Person):
@@ -90,7 +127,8 @@ class PersonCreated(Person):
 
 
 class LocationStored(BaseModel):
-    """A reported fix is in the location table (persist's reply; sent again for a redelivered report)."""
+    """A reported fix is in the location table (persist's reply; sent again for a redelivered report; for a
+    multi-fix report, one per fix, published by persist before it answers)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, title="io.udaconnect.location.stored.v1")
 
@@ -102,6 +140,10 @@ class LocationStored(BaseModel):
     report_source: str = Field(description="The reporting CloudEvent's source: with report_id, the fix's key.",
                                examples=["/devices/phone-5"])
     report_id: str = Field(description="The reporting CloudEvent's id.", examples=["b8f5c7de-0001"])
+    report_index: int | None = Field(
+        default=None, ge=0, examples=[3],
+        description=f"The fix's index in a {LOCATIONS_REPORTED} report (with source and id, the fix's key); "
+                    f"absent for a single-fix report.")
 
 
 class EncounterDetected(BaseModel):
@@ -123,5 +165,6 @@ class EncounterDetected(BaseModel):
 
 
 #: Every event type this project produces or consumes, with its payload.
-EVENT_TYPES: dict[str, type[BaseModel]] = {LOCATION_REPORTED: LocationReported, PERSON_CREATED: PersonCreated,
-                                           LOCATION_STORED: LocationStored, ENCOUNTER_DETECTED: EncounterDetected}
+EVENT_TYPES: dict[str, type[BaseModel]] = {LOCATION_REPORTED: LocationReported, LOCATIONS_REPORTED: LocationsReported,
+                                           PERSON_CREATED: PersonCreated, LOCATION_STORED: LocationStored,
+                                           ENCOUNTER_DETECTED: EncounterDetected}

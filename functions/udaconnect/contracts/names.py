@@ -7,6 +7,8 @@ from __future__ import annotations
 
 #: Reverse-DNS, versioned: a breaking payload change gets a new type, so old and new can flow side by side.
 LOCATION_REPORTED = "io.udaconnect.location.reported.v1"
+#: A phone's buffered fixes as one event: one person, up to MAX_FIXES fixes in time order (each keeps its index).
+LOCATIONS_REPORTED = "io.udaconnect.locations.reported.v1"
 PERSON_CREATED = "io.udaconnect.person.created.v1"
 #: persist announces each fix it holds (stored now or by an earlier delivery); encounters announces each new run.
 LOCATION_STORED = "io.udaconnect.location.stored.v1"
@@ -19,6 +21,10 @@ ENCOUNTERS_SOURCE = "/udaconnect/encounters"
 
 #: A location report's fields and their bounds (inclusive).
 LOCATION_FIELDS = ("person_id", "latitude", "longitude", "recorded_at", "accuracy")
+#: A fix's fields inside a multi-fix report (the person is the report's).
+FIX_FIELDS = ("latitude", "longitude", "recorded_at", "accuracy")
+#: The most fixes one multi-fix report may hold (the contract's bound; Settings.max_fixes may lower it).
+MAX_FIXES = 500
 PERSON_ID_MAX = 2**31 - 1  # PostgreSQL integer
 LATITUDE_MAX = 90
 LONGITUDE_MAX = 180

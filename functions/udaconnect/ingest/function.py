@@ -1,10 +1,13 @@
 """The `ingest` target: POST / and /api/events (CloudEvents), POST /api/locations (the original body).
 
 A request is all-or-nothing: when any event of a batch is invalid none is published, and the problem
-names each bad event by index and id, so a client fixes or drops those and resends the whole batch.
+names each bad event by index and id, so a client fixes or drops those and resends the whole batch. So is a
+multi-fix event (io.udaconnect.locations.reported.v1): one bad fix refuses it whole, the fix named by its index.
 """
 
 from __future__ import annotations
+
+import re
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -17,6 +20,7 @@ from udaconnect.ingest.validation import Report, check
 
 _EVENTS = ("/", "/api/events", "/api/events/")
 _LOCATIONS = ("/api/locations", "/api/locations/")
+_FIX = re.compile(r"^data\.fixes\[(\d+)\]")
 
 
 @asgi.guarded
@@ -34,8 +38,9 @@ async def handle(request: Request) -> Response:
     body = await asgi.read_body(request, envelope.MAX_BODY_BYTES, envelope.TooLarge)
     raws, batch = envelope.read(dict(request.headers.items()), body)  # items(): linear, dict() is not
     reports, invalid = [], []
+    max_fixes = _settings().max_fixes
     for index, raw in enumerate(raws):
-        result = check(raw)
+        result = check(raw, max_fixes=max_fixes)
         if isinstance(result, Report):
             reports.append(result)
         else:
@@ -56,22 +61,37 @@ async def _legacy(request: Request) -> Response:
     return asgi.json_response({"id": result.id}, 202)
 
 
-def _publisher():  # noqa: ANN202 - a udaconnect.publisher.Publisher, imported lazily
-    from udaconnect import publisher
+def _settings():  # noqa: ANN202 - a udaconnect.settings.Settings, imported lazily
     from udaconnect.settings import Settings
 
     # Not udaconnect.bootstrap: it imports SQLAlchemy, which ingest never needs (cold start, memory).
-    return publisher.for_settings(Settings.from_env())
+    return Settings.from_env()
+
+
+def _publisher():  # noqa: ANN202 - a udaconnect.publisher.Publisher, imported lazily
+    from udaconnect import publisher
+
+    return publisher.for_settings(_settings())
 
 
 def _refused(invalid: list[tuple[int, object, list[FieldError]]], total: int, batch: bool) -> Response:
     errors = [{"field": f"[{index}].{e.field}" if batch else e.field, "message": e.message}
               for index, _, found in invalid for e in found]
+    fixes = {index: sorted({int(m[1]) for e in found if (m := _FIX.match(e.field))}) for index, _, found in invalid}
     if batch:
-        named = ", ".join(f"{index} (id {event_id!r})" for index, event_id, _ in invalid)
+        named = ", ".join(f"{index} (id {event_id!r}{_fixes_named(fixes[index], ', ')})"
+                          for index, event_id, _ in invalid)
         detail = f"{len(invalid)} of {total} events are invalid: {named}; none was accepted"
     else:
-        detail = "the event is invalid; it was not accepted"
+        detail = f"the event is invalid{_fixes_named(fixes[invalid[0][0]], ': ')}; it was not accepted"
     body = {"type": "about:blank", "title": "Bad Request", "status": 400, "detail": detail, "errors": errors,
-            "invalid": [{"index": index, "id": event_id} for index, event_id, _ in invalid]}
+            "invalid": [{"index": index, "id": event_id, **({"fixes": fixes[index]} if fixes[index] else {})}
+                        for index, event_id, _ in invalid]}
     return asgi.json_response(body, 400, content_type=asgi.PROBLEM)
+
+
+def _fixes_named(indexes: list[int], joiner: str) -> str:
+    if not indexes:
+        return ""
+    return f"{joiner}{'fix' if len(indexes) == 1 else 'fixes'} {', '.join(map(str, indexes))} (none of its fixes " \
+           f"was accepted)"

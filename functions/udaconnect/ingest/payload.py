@@ -1,6 +1,7 @@
 """A location report's payload: the shape every device sends is checked here; anything else, by the contract.
 
-The contract is udaconnect.contracts.events.LocationReported (pydantic; its JSON Schema is published). Loading
+The contracts are udaconnect.contracts.events.LocationReported (one fix) and LocationsReported (a device's
+buffered fixes; pydantic; their JSON Schemas are published). Loading
 pydantic costs ingest and persist ~50 ms of every cold start, so the usual payload (a JSON object of exactly
 these fields, integers and finite numbers in range, an RFC 3339 time with offset) is accepted here without it.
 Any other input (a numeric string, a Unix time, a value out of range, a missing field) goes to the contract, so
@@ -20,10 +21,12 @@ from udaconnect.contracts.names import (
     ACCURACY_MAX,
     ACCURACY_MIN,
     FIRST_YEAR,
+    FIX_FIELDS,
     LAST_YEAR,
     LATITUDE_MAX,
     LOCATION_FIELDS,
     LONGITUDE_MAX,
+    MAX_FIXES,
     MAX_OFFSET_MINUTES,
     PERSON_ID_MAX,
 )
@@ -31,6 +34,9 @@ from udaconnect.errors import FieldError
 
 _REQUIRED = frozenset(LOCATION_FIELDS) - {"accuracy"}
 _ALL = frozenset(LOCATION_FIELDS)
+_FIX_REQUIRED = frozenset(FIX_FIELDS) - {"accuracy"}
+_FIX_ALL = frozenset(FIX_FIELDS)
+_REPORT_KEYS = frozenset({"person_id", "fixes"})
 _RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,6})?(?:Z|[+-]\d{2}:\d{2})\Z")
 _NO = object()  # "not the usual shape": the contract decides
 _MAX_OFFSET = timedelta(minutes=MAX_OFFSET_MINUTES)
@@ -60,6 +66,19 @@ class Fix:
                           separators=(",", ":")).encode()
 
 
+@dataclass(frozen=True, slots=True)
+class Fixes:
+    """A valid multi-fix report's payload: one person's fixes, oldest first; a fix's index is its position."""
+
+    person_id: int
+    fixes: tuple[Fix, ...]
+
+    def json(self) -> bytes:
+        return json.dumps({"person_id": self.person_id, "fixes": [
+            {"latitude": f.latitude, "longitude": f.longitude, "recorded_at": f.recorded_text, "accuracy": f.accuracy}
+            for f in self.fixes]}, separators=(",", ":")).encode()
+
+
 def parse(data: Any) -> Fix:
     """The payload as a Fix, or InvalidPayload naming each bad field (in the contract's words)."""
     fix = usual(data)
@@ -70,9 +89,14 @@ def usual(data: Any) -> Fix | object:
     """The Fix when `data` has the usual shape, else _NO (which does not mean invalid)."""
     if type(data) is not dict or not _REQUIRED <= data.keys() <= _ALL:
         return _NO
-    person_id, when = data["person_id"], data["recorded_at"]
+    person_id = data["person_id"]
     if type(person_id) is not int or not 1 <= person_id <= PERSON_ID_MAX:
         return _NO
+    return _usual_fix(person_id, data)
+
+
+def _usual_fix(person_id: int, data: dict) -> Fix | object:
+    when = data["recorded_at"]
     latitude, longitude = _number(data["latitude"], LATITUDE_MAX), _number(data["longitude"], LONGITUDE_MAX)
     accuracy = data.get("accuracy")
     if accuracy is not None:
@@ -88,6 +112,32 @@ def usual(data: Any) -> Fix | object:
     if not _storable(recorded_at):
         return _NO
     return Fix(person_id, latitude, longitude, recorded_at, accuracy, when)  # type: ignore[arg-type]
+
+
+def usual_fixes(data: Any) -> Fixes | object:
+    """The Fixes when `data` is a multi-fix report of the usual shape (fixes in time order), else _NO."""
+    if type(data) is not dict or data.keys() != _REPORT_KEYS:
+        return _NO
+    person_id, items = data["person_id"], data["fixes"]
+    if (type(person_id) is not int or not 1 <= person_id <= PERSON_ID_MAX or type(items) is not list
+            or not 1 <= len(items) <= MAX_FIXES):
+        return _NO
+    fixes = []
+    for item in items:
+        if type(item) is not dict or not _FIX_REQUIRED <= item.keys() <= _FIX_ALL:
+            return _NO
+        fix = _usual_fix(person_id, item)
+        if fix is _NO or (fixes and fix.recorded_at < fixes[-1].recorded_at):  # type: ignore[union-attr]
+            return _NO
+        fixes.append(fix)
+    return Fixes(person_id, tuple(fixes))  # type: ignore[arg-type]
+
+
+def parse_fixes(data: Any) -> Fixes:
+    """A multi-fix report's payload as Fixes, or InvalidPayload naming each bad field by the fix's index
+    (data.fixes[3].latitude), in the contract's words."""
+    fixes = usual_fixes(data)
+    return fixes if isinstance(fixes, Fixes) else _fixes_by_contract(data)
 
 
 def _storable(moment: datetime) -> bool:
@@ -113,6 +163,39 @@ def _by_contract(data: Any) -> Fix:
         payload = LocationReported.model_validate(data)
     except ValidationError as error:
         raise InvalidPayload(field_errors(error, "data.")) from None
-    text = payload.recorded_at.isoformat()
-    text = text[:-6] + "Z" if text.endswith("+00:00") else text
-    return Fix(payload.person_id, payload.latitude, payload.longitude, payload.recorded_at, payload.accuracy, text)
+    return Fix(payload.person_id, payload.latitude, payload.longitude, payload.recorded_at, payload.accuracy,
+               _text(payload.recorded_at))
+
+
+def _fixes_by_contract(data: Any) -> Fixes:
+    from pydantic import ValidationError
+
+    from udaconnect.contracts.events import LocationsReported
+
+    try:
+        payload = LocationsReported.model_validate(data)
+    except ValidationError as error:
+        raise InvalidPayload(_indexed_errors(error)) from None
+    return Fixes(payload.person_id, tuple(Fix(payload.person_id, f.latitude, f.longitude, f.recorded_at, f.accuracy,
+                                              _text(f.recorded_at)) for f in payload.fixes))
+
+
+def _indexed_errors(error: Any) -> list[FieldError]:
+    """The contract's errors, a fix named by its index: data.fixes[3].latitude."""
+    out = []
+    for item in error.errors(include_url=False):
+        if item["type"] == "time_order":
+            context = item["ctx"]
+            out.append(FieldError(f"data.fixes[{context['index']}].recorded_at",
+                                  f"earlier than fix {context['before']}: send fixes oldest first"))
+            continue
+        name = "data"
+        for part in item["loc"]:
+            name += f"[{part}]" if isinstance(part, int) else f".{part}"
+        out.append(FieldError(name, str(item["msg"]).removeprefix("Value error, ")))
+    return out
+
+
+def _text(moment: datetime) -> str:
+    text = moment.isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text

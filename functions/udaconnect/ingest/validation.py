@@ -8,12 +8,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from udaconnect.broker.event import Event
-from udaconnect.contracts.names import LOCATION_REPORTED, MAX_ATTRIBUTES
+from udaconnect.contracts.names import LOCATION_REPORTED, LOCATIONS_REPORTED, MAX_ATTRIBUTES, MAX_FIXES
 from udaconnect.errors import FieldError
 from udaconnect.ingest.envelope import RawEvent, media_type
-from udaconnect.ingest.payload import Fix, InvalidPayload, parse
+from udaconnect.ingest.payload import Fix, Fixes, InvalidPayload, parse, parse_fixes
 
-__all__ = ["Fix", "InvalidPayload", "Report", "check", "check_payload"]
+__all__ = ["Fix", "Fixes", "InvalidPayload", "Report", "check", "check_fixes", "check_payload"]
+#: The event types ingest takes: one fix, or a device's buffered fixes.
+TYPES = (LOCATION_REPORTED, LOCATIONS_REPORTED)
 
 #: A phone's clock may run a little fast; a fix further in the future than this is refused.
 MAX_CLOCK_SKEW = timedelta(minutes=5)
@@ -29,23 +31,27 @@ class Report:
     """A valid location report, ready to publish (data re-serialized from the validated payload)."""
 
     event: Event
-    payload: Fix
+    payload: Fix | Fixes
 
     @property
     def id(self) -> str:
         return self.event.attributes["id"]
 
 
-def check(raw: RawEvent, now: datetime | None = None) -> Report | list[FieldError]:
+def check(raw: RawEvent, now: datetime | None = None, max_fixes: int = MAX_FIXES) -> Report | list[FieldError]:
+    """The report, or the errors naming each bad field (a multi-fix report's fix by its index: data.fixes[3].x)."""
     errors = _envelope(raw.attributes)
-    payload: Fix | None = None
+    payload: Fix | Fixes | None = None
     if raw.data_error:
         errors.append(FieldError("data", raw.data_error))
     elif not raw.has_data:
         errors.append(FieldError("data", "missing: a location report carries its fix as data"))
     else:
         try:
-            payload = check_payload(raw.data, now)
+            if raw.attributes.get("type") == LOCATIONS_REPORTED:
+                payload = check_fixes(raw.data, now, max_fixes)
+            else:
+                payload = check_payload(raw.data, now)
         except InvalidPayload as invalid:
             errors.extend(invalid.errors)
     if errors or payload is None:
@@ -68,6 +74,22 @@ def check_payload(data: Any, now: datetime | None = None) -> Fix:
     return payload
 
 
+def check_fixes(data: Any, now: datetime | None = None, max_fixes: int = MAX_FIXES) -> Fixes:
+    """The validated multi-fix payload, or InvalidPayload naming each bad fix by its index."""
+    if not isinstance(data, dict):
+        raise InvalidPayload([FieldError("data", f"must be a JSON object, got {type(data).__name__}")])
+    if isinstance(data.get("fixes"), list) and len(data["fixes"]) > max_fixes:
+        raise InvalidPayload([FieldError("data.fixes", f"at most {max_fixes} fixes, got {len(data['fixes'])}: "
+                                                       f"upload more often")])
+    payload = parse_fixes(data)
+    late = (now or datetime.now(UTC)) + MAX_CLOCK_SKEW
+    if payload.fixes[-1].recorded_at > late:  # oldest first: the last is the latest
+        first = next(i for i, fix in enumerate(payload.fixes) if fix.recorded_at > late)
+        raise InvalidPayload([FieldError(f"data.fixes[{first}].recorded_at",
+                                         f"is in the future ({payload.fixes[first].recorded_at.isoformat()})")])
+    return payload
+
+
 def _envelope(attributes: dict[str, Any]) -> list[FieldError]:
     if len(attributes) > MAX_ATTRIBUTES:  # before any per-attribute work
         return [FieldError("attributes", f"at most {MAX_ATTRIBUTES} attributes, got {len(attributes)}")]
@@ -80,8 +102,9 @@ def _envelope(attributes: dict[str, Any]) -> list[FieldError]:
             errors.append(FieldError(name, f"must be a string, got {type(value).__name__}"))
     if isinstance(attributes.get("specversion"), str) and attributes["specversion"] != "1.0":
         errors.append(FieldError("specversion", f"unsupported {attributes['specversion']!r}; use 1.0"))
-    if isinstance(attributes.get("type"), str) and attributes["type"] not in ("", LOCATION_REPORTED):
-        errors.append(FieldError("type", f"{attributes['type']!r} is not accepted here; use {LOCATION_REPORTED}"))
+    if isinstance(attributes.get("type"), str) and attributes["type"] not in ("", *TYPES):
+        errors.append(FieldError("type", f"{attributes['type']!r} is not accepted here; use {LOCATION_REPORTED} "
+                                         f"(one fix) or {LOCATIONS_REPORTED} (a device's buffered fixes)"))
     content_type = attributes.get("datacontenttype", "application/json")
     if not isinstance(content_type, str) or media_type(content_type) not in _JSON_TYPES:
         errors.append(FieldError("datacontenttype", f"{content_type!r}: the data must be application/json"))
