@@ -186,11 +186,20 @@ class LocalStack:
         return trigger_groups(load_dir(self.settings.eventing_dir))
 
     def lag(self) -> dict[str, int]:
-        """Per Trigger consumer group: events accepted into Kafka and not yet delivered (committed)."""
+        """Per ready Trigger's consumer group: events accepted into Kafka and not yet delivered (committed).
+        A Trigger that is not ready (its subscriber does not resolve) delivers nothing, as in Knative: no wait."""
         from udaconnect.broker.lag import trigger_lag
 
         assert self.kafka is not None
-        return trigger_lag(self.kafka.bootstrap_servers, self.trigger_groups)
+        groups = self.trigger_groups
+        broker = self.processes.get("broker")
+        try:
+            with urllib.request.urlopen(broker.url + "/status", timeout=5) as reply:  # type: ignore[union-attr]
+                ready = {t["group"] for t in json.loads(reply.read())["triggers"] if t["ready"]}
+            groups = {group: topic for group, topic in groups.items() if group in ready}
+        except (OSError, ValueError, KeyError, AttributeError):
+            pass  # no broker to ask: count every Trigger
+        return trigger_lag(self.kafka.bootstrap_servers, groups)
 
     def wait_drained(self, timeout: float) -> int:
         """Wait until every Trigger delivered what is in its topic; the events still undelivered at the bound."""
