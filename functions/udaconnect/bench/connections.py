@@ -314,10 +314,25 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--probe-queries", type=int, default=3, help="probe-plan searches per cell (5 m: all)")
     parser.add_argument("--budget", type=float, default=30.0, help="seconds one search may take (statement_timeout)")
     args = parser.parse_args(argv)
-    sizes = sorted(set((args.rows or [10_000, 100_000, 1_000_000]) + args.extra_rows))
     args.out.mkdir(parents=True, exist_ok=True)
-    server = Settings.from_env().database_url.rsplit("/", 1)[0] if Settings.from_env().database_url else \
-        EmbeddedPostgres(PROJECT_ROOT / ".udaconnect" / "bench-postgres").start().rsplit("/", 1)[0]
+    if Settings.from_env().database_url:
+        return _run(args, Settings.from_env().database_url.rsplit("/", 1)[0])
+    # Its own cluster, kept on disk (the seeded conferences are reused by the next run) but stopped on the way
+    # out unless it was already running: a benchmark leaves no server behind that it started.
+    embedded = EmbeddedPostgres(PROJECT_ROOT / ".udaconnect" / "bench-postgres")
+    running = embedded.running() if (embedded.data / "PG_VERSION").exists() else False
+    try:
+        return _run(args, embedded.start().rsplit("/", 1)[0])
+    finally:
+        if not running:
+            from udaconnect.storage import database
+
+            database.dispose()
+            embedded.stop()
+
+
+def _run(args: argparse.Namespace, server: str) -> int:
+    sizes = sorted(set((args.rows or [10_000, 100_000, 1_000_000]) + args.extra_rows))
     if args.distances:
         rows = run_distances(server, args)
         table = distance_report(rows)
