@@ -49,7 +49,7 @@ def _row(i: int, now: datetime, tag: str) -> Row:
 
 def _truncate(url: str) -> None:
     with psycopg2.connect(url) as conn, conn.cursor() as cur:
-        cur.execute("TRUNCATE location RESTART IDENTITY")
+        cur.execute("TRUNCATE location RESTART IDENTITY CASCADE")
     conn.close()
 
 
