@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from udaconnect import encounters_command, outbox_command
+from udaconnect.places import command as places_command
 from udaconnect.settings import Settings
 
 
@@ -379,6 +380,7 @@ def parser() -> argparse.ArgumentParser:
     commands.add_parser("status", help="the local broker's brokers and triggers").set_defaults(run=_status)
     outbox_command.register(commands)
     encounters_command.register(commands)
+    places_command.register(commands)
 
     commands.add_parser("openapi", help="print the OpenAPI document").set_defaults(run=_openapi)
     schemas = commands.add_parser("schemas", help="write the CloudEvent payload JSON Schemas to schema/events/")

@@ -230,6 +230,20 @@ def document() -> dict[str, Any]:
                 "operationId": "getLocation", "summary": "One location",
                 "parameters": [_path("location_id", "The location's id.")],
                 "responses": {"200": _json(_ref("Location"), "The location."), "404": missing}})},
+            "/api/places": {"get": _problems({
+                "operationId": "listPlaces", "summary": "The venue's places (halls, rooms, booths, ...) as GeoJSON",
+                "description": "Imported with `udaconnect places import VENUE.geojson`. A location in any answer "
+                               "names the smallest place holding it, or the nearest within 3 m (`place`).",
+                "responses": {"200": _json({"type": "object", "required": ["type", "features", "time_zone"],
+                                            "description": "A GeoJSON FeatureCollection (RFC 7946), largest place "
+                                                           "first; each feature's properties hold name, kind and "
+                                                           "the venue file's own (a booth's exhibitor); time_zone "
+                                                           "is the venue's (UDACONNECT_VENUE_TIME_ZONE).",
+                                            "properties": {"type": {"const": "FeatureCollection"},
+                                                           "time_zone": {"type": "string"},
+                                                           "features": {"type": "array",
+                                                                        "items": {"type": "object"}}}},
+                                           "The places.", "application/geo+json")}})},
             **_ingest_paths(fix_schema),
         },
         "components": {"schemas": {**definitions["$defs"], **fix_defs}},

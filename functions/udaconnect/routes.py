@@ -51,6 +51,7 @@ ROUTES: tuple[Route, ...] = (
     _route("GET HEAD OPTIONS", r"^/api/persons/[^/]+/encounters/?$", "encounters"),
     _route("GET OPTIONS", r"^/api/persons/[^/]+/encounters/live/?$", "encounters", LIVE_TIMEOUT),
     _route("GET HEAD OPTIONS", r"^/api/locations/[^/]+/?$", "connections"),
+    _route("GET HEAD OPTIONS", r"^/api/places/?$", "connections"),
     _route("POST OPTIONS", r"^/api/locations/?$", "ingest", max_body=INGEST_BODY),
     _route("POST OPTIONS", r"^/api/events/?$", "ingest", max_body=INGEST_BODY),
     _route("GET HEAD POST OPTIONS", r"^/api/persons/?$", "persons"),

@@ -54,6 +54,8 @@ class Settings:
     max_fixes: int = MAX_FIXES
     #: Seconds a live encounter stream stays open before it ends and the client reconnects (Last-Event-ID).
     live_timeout: float = 240.0
+    #: The venue's IANA time zone: the demo's schedules, and the time zone the web client names times in.
+    venue_time_zone: str = "America/Los_Angeles"
 
     @property
     def broker_topic(self) -> str:
@@ -80,5 +82,6 @@ class Settings:
             encounter_distance=float(env.get("UDACONNECT_ENCOUNTER_DISTANCE", defaults.encounter_distance)),
             encounter_window=float(env.get("UDACONNECT_ENCOUNTER_WINDOW", defaults.encounter_window)),
             live_timeout=float(env.get("UDACONNECT_LIVE_TIMEOUT", defaults.live_timeout)),
+            venue_time_zone=env.get("UDACONNECT_VENUE_TIME_ZONE", defaults.venue_time_zone),
             max_fixes=min(MAX_FIXES, int(env.get("UDACONNECT_MAX_FIXES", defaults.max_fixes))),
         )

@@ -1,4 +1,4 @@
-"""The `connections` target: whom a person crossed paths with, and single locations."""
+"""The `connections` target: whom a person crossed paths with, single locations, and the venue's places."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from udaconnect.queries.connections import ConnectionSearch, search_json
 _CONNECTION = re.compile(r"^/api/persons/([^/]+)/connection/?$")
 _LOCATION = re.compile(r"^/api/locations/([^/]+)/?$")
 _TRACK = re.compile(r"^/api/persons/([^/]+)/locations/?$")
+_PLACES = re.compile(r"^/api/places/?$")
 GEOJSON = "application/geo+json"
 
 
@@ -28,11 +29,17 @@ def handle(request: Request) -> Response:
     path = request.path
     if path == "/health":
         return http.health()
-    match = _CONNECTION.match(path) or _LOCATION.match(path) or _TRACK.match(path)
+    match = _CONNECTION.match(path) or _LOCATION.match(path) or _TRACK.match(path) or _PLACES.match(path)
     if match is None:
         return http.problem(404, f"no such resource: {path}")
     if request.method not in ("GET", "HEAD"):
         return http.method_not_allowed("GET")
+    if match.re is _PLACES:
+        from udaconnect.places.store import venue_geojson
+
+        with context().engine.connect() as conn:
+            _bound(conn)
+            return http.json_response(venue_geojson(conn, context().settings.venue_time_zone), content_type=GEOJSON)
     if match.re is _LOCATION:
         location_id = path_id(match.group(1), "location")
         with context().engine.connect() as conn:
@@ -109,7 +116,8 @@ def to_geojson(connections: list[dict]) -> dict:
                 "id": c["location"]["id"],
                 "geometry": {"type": "Point", "coordinates": [c["location"]["longitude"], c["location"]["latitude"]]},
                 "properties": {"person": c["person"], "location_id": c["location"]["id"],
-                               "creation_time": c["location"]["creation_time"]},
+                               "creation_time": c["location"]["creation_time"],
+                               "place": c["location"].get("place")},
             }
             for c in connections
         ],

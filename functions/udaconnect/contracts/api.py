@@ -62,6 +62,15 @@ DayOrInstant = Annotated[
 ]
 
 
+class PlaceRef(_Model):
+    """The venue place a location falls in (the smallest that holds it), or is within a few meters of."""
+
+    id: str = Field(examples=["booth-12"])
+    name: str = Field(examples=["Booth 12"])
+    kind: str = Field(description="hall, room, stage, booth, coffee, food, lobby, entrance, ...",
+                      examples=["booth"])
+
+
 class Location(_Model):
     """One position fix of a person: (longitude, latitude) in WGS 84 degrees."""
 
@@ -71,6 +80,8 @@ class Location(_Model):
     latitude: float = Field(ge=-90, le=90, examples=[37.55363])
     creation_time: datetime = Field(description="When the fix was taken, ISO 8601 with offset.",
                                     examples=["2020-08-18T10:37:06+00:00"])
+    place: PlaceRef | None = Field(default=None, description="Where in the venue (null: in no place, or no venue "
+                                                             "imported); added to the original's fields.")
 
     @field_serializer("creation_time", when_used="json")
     def _iso(self, value: datetime) -> str:
