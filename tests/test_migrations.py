@@ -23,7 +23,7 @@ def test_upgrade_downgrade_upgrade(postgres_server: str) -> None:
     assert "TIMESTAMP WITH TIME ZONE" in str(columns["creation_time"]["type"]).upper() or \
         columns["creation_time"]["type"].timezone
     uniques = {u["name"]: u["column_names"] for u in inspect(engine).get_unique_constraints("location")}
-    assert uniques["location_event_key"] == ["event_source", "event_id"]
+    assert uniques["location_event_key"] == ["event_source", "event_id", "event_index"]
     outbox = {c["name"] for c in inspect(engine).get_columns("event_outbox")}
     assert {"seq", "id", "source", "type", "attributes", "data", "created_at", "attempts", "last_error"} <= outbox
     uniques = {u["name"]: u["column_names"] for u in inspect(engine).get_unique_constraints("event_outbox")}
@@ -82,3 +82,22 @@ def test_the_search_uses_the_space_time_index(db) -> None:
     assert "never executed" in gist or "loops=0" in gist, plan  # ...not the GiST
     assert "location_person_time_idx" in plan, plan
     assert "Seq Scan on location" not in plan, plan
+
+
+def test_0005_keys_fixes_by_index_and_its_downgrade_keeps_every_row(postgres_server: str) -> None:
+    settings = create_database(postgres_server, "udaconnect_migration_0005")
+    engine = database.engine(settings)
+    insert = ("INSERT INTO location (person_id, coordinate, creation_time, event_source, event_id{}) "
+              "VALUES (1, 'SRID=4326;POINT(1 2)', now(), '/devices/p', 'e'{})")
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO person (first_name, last_name, company_name) VALUES ('a', 'b', 'c')"))
+        for index in range(3):
+            conn.execute(text(insert.format(", event_index", f", {index}")))
+    with pytest.raises(IntegrityError), engine.begin() as conn:
+        conn.execute(text(insert.format(", event_index", ", 2")))
+    database.downgrade(settings, "0004")
+    with engine.connect() as conn:
+        ids = sorted(conn.execute(text("SELECT event_id FROM location")).scalars())
+    assert ids == ["e", "e#1", "e#2"]
+    database.upgrade(settings)
+    engine.dispose()

@@ -2,6 +2,8 @@
 
 Answers, as the Kafka broker's dispatcher reads them: 200 with a reply event, io.udaconnect.location.stored.v1 in
 binary mode, once the row is committed (or was already, for a redelivery: the first reply may have been lost);
+for io.udaconnect.locations.reported.v1 (a device's buffered fixes), 204 once its rows are committed as one
+group and one location.stored.v1 per fix is published (a reply carries one event);
 503 when the database failed (retried with backoff); 400/422 with a problem+json
 reason for an event that can never be stored (not retried: dead-lettered with the reason), including one the
 database itself refuses (422: a value out of a column's range); 431 for more headers than any event carries.
@@ -20,9 +22,9 @@ from udaconnect import asgi
 from udaconnect.broker.errors import InvalidEvent
 from udaconnect.broker.event import Event
 from udaconnect.broker.http_binding import from_http, to_binary
-from udaconnect.contracts.names import LOCATION_REPORTED, LOCATION_STORED, PERSIST_SOURCE
+from udaconnect.contracts.names import LOCATION_REPORTED, LOCATION_STORED, LOCATIONS_REPORTED, PERSIST_SOURCE
 from udaconnect.errors import FieldError, InvalidInput
-from udaconnect.ingest.validation import InvalidPayload, check_payload
+from udaconnect.ingest.validation import Fix, InvalidPayload, check_fixes, check_payload
 from udaconnect.persist import writer
 from udaconnect.persist.store import UNSTORABLE
 
@@ -45,7 +47,10 @@ async def handle(request: Request) -> Response:
     if request.method != "POST":
         return asgi.method_not_allowed("POST")
     body = await asgi.read_body(request, MAX_BODY_BYTES)
-    row = _row(dict(request.headers.items()), body)  # items(): linear, dict(headers) looks each name up
+    rows = _rows(dict(request.headers.items()), body)  # items(): linear, dict(headers) looks each name up
+    if isinstance(rows, list):
+        return await _stored_fixes(rows, await writer.for_url(_database_url()).write_many_async(rows))
+    row = rows
     outcome = await writer.for_url(_database_url()).write_async(row)
     if outcome == writer.UNKNOWN_PERSON:
         raise Unstorable(f"person {row.person_id} does not exist", [FieldError("data.person_id", "unknown person")])
@@ -61,17 +66,47 @@ def _stored(row: writer.Row) -> Response:
     window between the commit and a publish where a crash would lose it (a failed write means a redelivery, which
     answers this same event: same source and id). The body is the event's data, never anything else: the
     dispatcher counts a non-empty 2xx body that is not a CloudEvent as a failed delivery."""
-    data = json.dumps({"person_id": row.person_id, "latitude": row.latitude, "longitude": row.longitude,
-                       "recorded_at": row.recorded_at.isoformat(), "report_source": row.event_source,
-                       "report_id": row.event_id}, separators=(",", ":")).encode()
-    event = Event({"specversion": "1.0", "id": f"{row.event_source}#{row.event_id}", "source": PERSIST_SOURCE,
-                   "type": LOCATION_STORED, "datacontenttype": "application/json",
-                   "partitionkey": str(row.person_id)}, data)
-    headers, body = to_binary(event)
+    headers, body = to_binary(_stored_event(row))
     return Response(body, 200, headers)
 
 
-def _row(headers: dict[str, str], body: bytes) -> writer.Row:
+def _stored_event(row: writer.Row, multi: bool = False) -> Event:
+    """io.udaconnect.location.stored.v1 for one fix; a multi-fix report's fix is named by its index too."""
+    data = {"person_id": row.person_id, "latitude": row.latitude, "longitude": row.longitude,
+            "recorded_at": row.recorded_at.isoformat(), "report_source": row.event_source, "report_id": row.event_id}
+    event_id = f"{row.event_source}#{row.event_id}"
+    if multi:
+        data["report_index"] = row.event_index
+        event_id += f"#{row.event_index}"
+    return Event({"specversion": "1.0", "id": event_id, "source": PERSIST_SOURCE, "type": LOCATION_STORED,
+                  "datacontenttype": "application/json", "partitionkey": str(row.person_id)},
+                 json.dumps(data, separators=(",", ":")).encode())
+
+
+async def _stored_fixes(rows: list[writer.Row], outcomes: list[str]) -> Response:
+    """A multi-fix report's answer: each fix it holds (stored now or by an earlier delivery) announced, then 204.
+
+    Published here, not replied (a reply is one event), and before the answer, so a delivery is done only once the
+    broker holds every announcement: a failed publish is a 503, the broker redelivers, and the fixes, now
+    duplicates, are announced again (at least once, as for a single fix's reply)."""
+    if writer.UNKNOWN_PERSON in outcomes:  # one person per report: all or none of its fixes
+        raise Unstorable(f"person {rows[0].person_id} does not exist",
+                         [FieldError("data.person_id", "unknown person")])
+    held = [row for row, outcome in zip(rows, outcomes, strict=True) if outcome != UNSTORABLE]
+    if held:
+        from udaconnect import publisher
+        from udaconnect.settings import Settings
+
+        await publisher.for_settings(Settings.from_env()).publish_async([_stored_event(r, True) for r in held])
+    if len(held) < len(rows):
+        raise Unstorable("the database refused some fixes' values (the others are stored)",
+                         [FieldError(f"data.fixes[{row.event_index}]", "out of what the location table holds")
+                          for row, outcome in zip(rows, outcomes, strict=True) if outcome == UNSTORABLE])
+    return Response(status_code=204)  # never a body: the dispatcher would count it as a failed delivery
+
+
+def _rows(headers: dict[str, str], body: bytes) -> writer.Row | list[writer.Row]:
+    """A single fix's row, or a multi-fix report's rows (a list, one per fix, by index)."""
     try:
         event = from_http(headers, body)
     except InvalidEvent as error:
@@ -79,11 +114,12 @@ def _row(headers: dict[str, str], body: bytes) -> writer.Row:
     except RecursionError:
         raise InvalidInput("not a CloudEvent: its JSON is nested too deeply") from None
     attributes = event.attributes
-    if attributes["type"] != LOCATION_REPORTED:
-        raise Unstorable(f"persist stores {LOCATION_REPORTED} only", [FieldError("type", attributes["type"])])
+    if attributes["type"] not in (LOCATION_REPORTED, LOCATIONS_REPORTED):
+        raise Unstorable(f"persist stores {LOCATION_REPORTED} and {LOCATIONS_REPORTED} only",
+                         [FieldError("type", attributes["type"])])
     try:
         data = json.loads(event.data or b"")
-        payload = check_payload(data)
+        payload = check_fixes(data) if attributes["type"] == LOCATIONS_REPORTED else check_payload(data)
     except (ValueError, RecursionError) as error:
         raise Unstorable("the data is not JSON", [FieldError("data", str(error))]) from None
     except InvalidPayload as invalid:
@@ -94,8 +130,12 @@ def _row(headers: dict[str, str], body: bytes) -> writer.Row:
         (attributes["source"] + attributes["id"]).encode()
     except UnicodeEncodeError:  # a lone surrogate from a structured event's JSON: no text column holds it
         raise Unstorable("source and id must be valid Unicode", [FieldError("id", "lone surrogate")]) from None
-    return writer.Row(payload.person_id, payload.longitude, payload.latitude, payload.recorded_at, payload.accuracy,
-               attributes["source"], attributes["id"])
+    source, event_id = attributes["source"], attributes["id"]
+    if isinstance(payload, Fix):
+        return writer.Row(payload.person_id, payload.longitude, payload.latitude, payload.recorded_at,
+                          payload.accuracy, source, event_id)
+    return [writer.Row(f.person_id, f.longitude, f.latitude, f.recorded_at, f.accuracy, source, event_id, index)
+            for index, f in enumerate(payload.fixes)]
 
 
 def _database_url() -> str:

@@ -1,6 +1,7 @@
 """Group commit: concurrent deliveries share one transaction, and each is answered only after it committed.
 
-One writer thread drains a queue: it takes one waiting row, then everything else queued (up to MAX_BATCH),
+One writer thread drains a queue: it takes one waiting delivery (one row, or a multi-fix report's rows), then
+everything else queued (up to MAX_BATCH rows),
 stores them in one transaction (udaconnect.persist.store), commits, and hands each waiter its own outcome: an
 asyncio waiter through one call_soon_threadsafe per batch, a thread through its own threading.Event.
 """
@@ -27,10 +28,10 @@ MAX_BATCH = 2000
 
 @dataclass
 class _Pending:
-    row: Row
+    rows: list[Row]
     done: threading.Event | None = None  # a waiting thread
     future: asyncio.Future[str] | None = None  # or a waiting coroutine
-    outcome: str = ""
+    outcomes: list[str] = field(default_factory=list)
     error: BaseException | None = field(default=None, repr=False)
 
 
@@ -46,22 +47,26 @@ class GroupCommitWriter:
     def write(self, row: Row, timeout: float = 25.0) -> str:
         """STORED, DUPLICATE (an earlier delivery stored it) or UNKNOWN_PERSON; InfrastructureError when the
         database failed or did not answer in time (the row may still commit: a redelivery is then a DUPLICATE)."""
-        pending = _Pending(row, done=threading.Event())
+        pending = _Pending([row], done=threading.Event())
         self._enqueue(pending)
         if not pending.done.wait(timeout):  # type: ignore[union-attr]
             raise InfrastructureError(f"the database did not commit within {timeout:.0f} s")
-        return _outcome(pending)
+        return _outcomes(pending)[0]
 
     async def write_async(self, row: Row, timeout: float = 25.0) -> str:
         """As write(), for a coroutine: the event loop is never blocked while the group commits."""
-        pending = _Pending(row, future=asyncio.get_running_loop().create_future())
+        return (await self.write_many_async([row], timeout))[0]
+
+    async def write_many_async(self, rows: list[Row], timeout: float = 25.0) -> list[str]:
+        """As write_async() for a multi-fix report's rows, committed in one group: each row's outcome, in order."""
+        pending = _Pending(rows, future=asyncio.get_running_loop().create_future())
         self._enqueue(pending)
         try:
             async with asyncio.timeout(timeout):
                 await pending.future  # type: ignore[misc]
         except TimeoutError:
             raise InfrastructureError(f"the database did not commit within {timeout:.0f} s") from None
-        return _outcome(pending)
+        return _outcomes(pending)
 
     def _enqueue(self, pending: _Pending) -> None:
         if not self._thread.is_alive():
@@ -73,17 +78,21 @@ class GroupCommitWriter:
     def _run(self) -> None:
         while True:
             batch = [self._queue.get()]
-            while len(batch) < self.max_batch:
+            size = len(batch[0].rows)
+            while size < self.max_batch:
                 try:
                     batch.append(self._queue.get_nowait())
                 except queue.Empty:
                     break
+                size += len(batch[-1].rows)
             try:
-                outcomes = store(self._connect(), [p.row for p in batch])
+                outcomes = store(self._connect(), [row for p in batch for row in p.rows])
                 self.batches += 1
                 self.rows += outcomes.count(STORED)
-                for pending, outcome in zip(batch, outcomes, strict=True):
-                    pending.outcome = outcome
+                start = 0
+                for pending in batch:
+                    pending.outcomes = outcomes[start:start + len(pending.rows)]
+                    start += len(pending.rows)
             except Exception as error:  # one failed transaction fails its batch only; the thread lives on
                 log.warning("group commit of %d rows failed: %s", len(batch), error)
                 self._discard_connection()
@@ -111,10 +120,10 @@ class GroupCommitWriter:
                 connection.close()
 
 
-def _outcome(pending: _Pending) -> str:
+def _outcomes(pending: _Pending) -> list[str]:
     if pending.error is not None:
         raise InfrastructureError(f"the database failed: {pending.error}") from pending.error
-    return pending.outcome
+    return pending.outcomes
 
 
 def _wake(batch: list[_Pending]) -> None:

@@ -7,6 +7,7 @@ from sqlalchemy import (
     JSON,
     REAL,
     BigInteger,
+    CheckConstraint,
     Column,
     Computed,
     DateTime,
@@ -46,9 +47,12 @@ location = Table(
     # the CloudEvent that reported this fix: a redelivered event never makes a second row
     Column("event_source", Text, nullable=True),
     Column("event_id", Text, nullable=True),
+    # the fix's index in a multi-fix report (migration 0005; 0 for a single fix): with source and id, its key
+    Column("event_index", Integer, CheckConstraint("event_index >= 0", name="location_event_index_check"),
+           nullable=False, server_default="0"),
     # the ~8 m space-time grid cell (migration 0002): computed by PostgreSQL, never written
     Column("cell", BigInteger, Computed("udaconnect_cell(ST_X(coordinate::geometry), ST_Y(coordinate::geometry))")),
-    UniqueConstraint("event_source", "event_id", name="location_event_key"),
+    UniqueConstraint("event_source", "event_id", "event_index", name="location_event_key"),
 )
 
 #: CloudEvents committed with the change they announce, until the broker holds them (udaconnect.outbox).
