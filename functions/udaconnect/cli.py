@@ -196,7 +196,7 @@ def _send(args: argparse.Namespace, settings: Settings) -> int:
         print("udaconnect: no persons to report for (seed some, or pass --persons)", file=sys.stderr)
         return 2
     simulator = Simulator(args.url, persons, devices=args.devices, rate=args.rate, batch=args.batch,
-                          workers=min(args.devices, 32))
+                          buffer_seconds=args.buffer_seconds, workers=min(args.devices, 32))
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
 
@@ -367,6 +367,9 @@ def parser() -> argparse.ArgumentParser:
     send.add_argument("--duration", type=float, help="seconds (default: until Ctrl-C or --count)")
     send.add_argument("--count", type=int, help="stop after this many fixes")
     send.add_argument("--batch", type=int, default=1, help="fixes per request (>1: batch mode)")
+    send.add_argument("--buffer-seconds", type=float, default=0.0,
+                      help="report as a phone does: each device buffers its fixes and uploads them every this "
+                           "many seconds as one multi-fix event (io.udaconnect.locations.reported.v1)")
     send.add_argument("--persons", help="person ids, e.g. 1-20,25 (default: every person the API lists)")
     send.set_defaults(run=_send)
 

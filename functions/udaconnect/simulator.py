@@ -1,5 +1,7 @@
 """Simulated devices: each reports its person's position fixes to ingest as CloudEvents, at a steady overall rate.
 
+With `buffer_seconds`, each device reports as a real phone does: it takes fixes at its share of the rate, buffers
+them and uploads every `buffer_seconds` (devices out of step) one io.udaconnect.locations.reported.v1 event.
 Devices retry a refused-for-now report (503, 5xx, no answer) with backoff, as a phone would, so a load
 survives a broker or function restart; 4xx means the report itself is wrong and it is counted, not retried.
 """
@@ -13,9 +15,9 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
-from udaconnect.contracts.names import DEVICE_SOURCE_PREFIX, LOCATION_REPORTED
+from udaconnect.contracts.names import DEVICE_SOURCE_PREFIX, LOCATION_REPORTED, LOCATIONS_REPORTED, MAX_FIXES
 
 BATCH = "application/cloudevents-batch+json"
 #: Where demo devices wander: around a Bay Area venue of a few hundred meters.
@@ -40,13 +42,32 @@ class Device:
                          "longitude": round(self.longitude, 7), "recorded_at": now.isoformat(),
                          "accuracy": round(rng.uniform(3, 15), 1)}}
 
+    def buffered(self, rng: random.Random, fixes: int, interval: float) -> dict:
+        """`fixes` fixes taken every `interval` seconds up to now, as one multi-fix structured CloudEvent."""
+        now = datetime.now(UTC)
+        taken = []
+        for index in range(fixes):
+            self.latitude += rng.gauss(0, 0.00003)
+            self.longitude += rng.gauss(0, 0.00003)
+            taken.append({"latitude": round(self.latitude, 7), "longitude": round(self.longitude, 7),
+                          "recorded_at": (now - timedelta(seconds=(fixes - 1 - index) * interval)).isoformat(),
+                          "accuracy": round(rng.uniform(3, 15), 1)})
+        return {"specversion": "1.0", "id": str(uuid.uuid4()), "source": f"{DEVICE_SOURCE_PREFIX}{self.device_id}",
+                "type": LOCATIONS_REPORTED, "datacontenttype": "application/json", "time": now.isoformat(),
+                "data": {"person_id": self.person_id, "fixes": taken}}
+
+
+def fixes_in(events: Sequence[dict]) -> int:
+    """Fixes carried by these events (a multi-fix event counts each of its fixes)."""
+    return sum(len(e["data"]["fixes"]) if e.get("type") == LOCATIONS_REPORTED else 1 for e in events)
+
 
 @dataclass
 class Stats:
-    sent: int = 0  # events accepted (202)
-    refused: int = 0  # events answered 4xx
+    sent: int = 0  # fixes accepted (202)
+    refused: int = 0  # fixes answered 4xx
     retries: int = 0  # posts retried after 5xx or no answer
-    failed: int = 0  # events given up on after every retry
+    failed: int = 0  # fixes given up on after every retry
     latencies: list[float] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -73,8 +94,9 @@ class Simulator:
     url: str
     person_ids: Sequence[int]
     devices: int = 10
-    rate: float = 10.0  # events per second, all devices together
+    rate: float = 10.0  # fixes per second, all devices together
     batch: int = 1  # events per request
+    buffer_seconds: float = 0.0  # > 0: each device uploads its buffered fixes this often, as one event
     workers: int = 8
     max_retries: int = 30
     record: bool = False  # keep every accepted event (tests re-send them)
@@ -84,7 +106,7 @@ class Simulator:
 
     def run(self, duration: float | None = None, count: int | None = None, stop: threading.Event | None = None,
             progress: Callable[[Stats, float], None] | None = None) -> Stats:
-        """Report until `duration` seconds pass, `count` events were sent, or `stop` is set."""
+        """Report until `duration` seconds pass, `count` fixes were sent, or `stop` is set."""
         rng = random.Random(self.seed)
         devices = [Device(f"phone-{self.seed}-{i}", self.person_ids[i % len(self.person_ids)],
                           VENUE[0] + rng.uniform(-0.002, 0.002), VENUE[1] + rng.uniform(-0.002, 0.002))
@@ -93,7 +115,8 @@ class Simulator:
         workers = max(1, min(self.workers, len(devices)))
         quota = [count // workers + (1 if i < count % workers else 0) for i in range(workers)] if count else None
         started = time.monotonic()
-        threads = [threading.Thread(target=self._work, daemon=True, name=f"device-{i}",
+        target = self._work_buffered if self.buffer_seconds > 0 else self._work
+        threads = [threading.Thread(target=target, daemon=True, name=f"device-{i}",
                                     args=(devices[i::workers], self.rate / workers, started, duration,
                                           quota[i] if quota else None, stop, random.Random(self.seed * 1000 + i)))
                    for i in range(workers)]
@@ -122,27 +145,47 @@ class Simulator:
             self._send(events, stop)
             done += size
 
+    def _work_buffered(self, devices: list[Device], rate: float, started: float, duration: float | None,
+                       quota: int | None, stop: threading.Event, rng: random.Random) -> None:
+        """Each device uploads every buffer_seconds what it took meanwhile, phases spread over the period."""
+        period = self.buffer_seconds
+        interval = len(devices) / rate if rate > 0 else 1.0  # seconds between one device's fixes
+        per_upload = max(1, min(MAX_FIXES, round(period / interval)))
+        due = [started + period * (i + 1) / len(devices) for i in range(len(devices))]
+        done = 0
+        while not stop.is_set() and (quota is None or done < quota):
+            turn = min(range(len(devices)), key=due.__getitem__)
+            now = time.monotonic()
+            if duration is not None and due[turn] - started > duration:
+                return
+            if due[turn] > now and stop.wait(due[turn] - now):
+                return
+            size = per_upload if quota is None else min(per_upload, quota - done)
+            self._send([devices[turn].buffered(rng, size, interval)], stop)
+            due[turn] += period
+            done += size
+
     def _send(self, events: list[dict], stop: threading.Event) -> None:
         began = time.monotonic()
         for attempt in range(self.max_retries + 1):
             status = post(self.url, events)
             if 200 <= status < 300:
                 with self.stats.lock:
-                    self.stats.sent += len(events)
+                    self.stats.sent += fixes_in(events)
                     self.stats.latencies.append(time.monotonic() - began)
                     if self.record:
                         self.accepted.extend(events)
                 return
             if 400 <= status < 500 and status not in (408, 429):
                 with self.stats.lock:
-                    self.stats.refused += len(events)
+                    self.stats.refused += fixes_in(events)
                 return
             with self.stats.lock:
                 self.stats.retries += 1
             if stop.wait(min(0.1 * 2**attempt, 2.0)):
                 break
         with self.stats.lock:
-            self.stats.failed += len(events)
+            self.stats.failed += fixes_in(events)
 
 
 def progress_line(stats: Stats, elapsed: float) -> str:

@@ -1,0 +1,55 @@
+"""Simulated phones against a real ingest process: buffered fixes go up every k seconds as one multi-fix event."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+import urllib.request
+from collections.abc import Iterator
+
+import pytest
+
+from ingest.conftest import read_topic
+from udaconnect.contracts.names import LOCATIONS_REPORTED
+from udaconnect.localstack import function_command
+from udaconnect.ports import free_port
+from udaconnect.simulator import Simulator
+
+
+@pytest.fixture
+def ingest_url(kafka) -> Iterator[str]:  # type: ignore[no-untyped-def]
+    port = free_port()
+    env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap_servers, "UDACONNECT_PUBLISHER": "kafka"}
+    process = subprocess.Popen(function_command("ingest", port), env=env, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1):
+                    break
+            except OSError:
+                assert time.monotonic() < deadline and process.poll() is None, "ingest did not start"
+                time.sleep(0.1)
+        yield f"http://127.0.0.1:{port}/api/events"
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+def test_phones_upload_their_buffered_fixes_every_k_seconds_as_one_event(ingest_url: str, kafka) -> None:
+    sim = Simulator(ingest_url, [1, 2, 3, 4], devices=4, rate=40, buffer_seconds=0.5, workers=2, record=True)
+    stats = sim.run(duration=1.6)
+    # 4 phones x 10 fixes/s, each uploading every 0.5 s: 5 fixes an upload, 3 uploads each within 1.6 s
+    assert stats.refused == stats.failed == 0 and len(sim.accepted) == 12 and stats.sent == 60
+    found = read_topic(kafka.bootstrap_servers, {e["id"] for e in sim.accepted})
+    assert len(found) == 12
+    for event in sim.accepted:
+        key, record, _ = found[event["id"]]
+        data = json.loads(record.data)
+        assert record.attributes["type"] == LOCATIONS_REPORTED and key == str(data["person_id"]).encode()
+        times = [f["recorded_at"] for f in data["fixes"]]
+        assert len(times) == 5 and times == sorted(times)
+    assert len({e["source"] for e in sim.accepted}) == 4
