@@ -43,7 +43,7 @@ def test_the_render_script_renders_the_source(tmp_path: Path) -> None:
 def test_the_test_events_in_the_guide_are_valid_location_reports() -> None:
     from udaconnect.contracts.events import EVENT_TYPES
 
-    guide = (PROJECT_ROOT / "README.md").read_text()
+    guide = (PROJECT_ROOT / "docs" / "cluster.md").read_text()
     commands = re.findall(r"```sh\n(.*?)```", guide, re.S)
     sent = [c for c in commands if "Ce-Type:" in c]
     assert len(sent) >= 2
