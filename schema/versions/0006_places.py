@@ -3,7 +3,7 @@
 A place is a polygon (or point) in WGS 84 degrees with a stable text id (its GeoJSON feature id, so a venue can
 be imported again without changing what answers already said), a name, a kind and free properties (a booth's
 exhibitor). `area_m2` orders nested places (a booth inside a hall): the smallest place that holds a location wins.
-The GiST index serves the lookup of the places within a few meters of a point (udaconnect.places.lookup).
+The GiST index on `reach` serves the lookup of the places within a few meters of a point (udaconnect.places.store).
 
 Revision ID: 0006
 Revises: 0005
@@ -26,9 +26,15 @@ def upgrade() -> None:
             kind text NOT NULL CONSTRAINT place_kind_form CHECK (kind ~ '^[a-z][a-z_-]{0,31}$'),
             properties jsonb NOT NULL DEFAULT '{}',
             area geometry(Geometry, 4326) NOT NULL,
-            area_m2 float8 NOT NULL DEFAULT 0
+            area_m2 float8 NOT NULL DEFAULT 0,
+            -- set at import: the area's box widened by the few meters a nearby location may be off (in degrees
+            -- at the place's latitude), that distance in degrees of longitude, and {"id","name","kind"} as JSON
+            -- text, so the lookup of an answered row is a planar test and no JSON is built per row
+            reach geometry(Polygon, 4326),
+            near_deg float8 NOT NULL DEFAULT 0,
+            ref text
         )""")
-    op.execute("CREATE INDEX place_area_idx ON place USING gist (area)")
+    op.execute("CREATE INDEX place_reach_idx ON place USING gist (reach)")
 
 
 def downgrade() -> None:

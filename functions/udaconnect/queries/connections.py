@@ -172,7 +172,7 @@ SELECT '[' || coalesce(string_agg(
     || ',"company_name":' || to_json(company_name)
     || '},"location":{"id":' || id || ',"person_id":' || person_id
     || ',"longitude":' || ST_X(coordinate::geometry) || ',"latitude":' || ST_Y(coordinate::geometry)
-    || ',"creation_time":' || to_json(creation_time) || ',"place":' || coalesce(place::text, 'null') || '}}',
+    || ',"creation_time":' || to_json(creation_time) || ',"place":' || coalesce(place, 'null') || '}}',
     -- page is sorted and nothing between it and the aggregate reorders rows (no parallel plan, see prepare; the
     -- place join is a nested loop over page): an ORDER BY here would sort the same 10k rows twice
     ','), '') || ']'

@@ -12,7 +12,7 @@ from udaconnect.places.store import place_of
 
 _SELECT = f"""
 SELECT l.id, l.person_id, ST_X(l.coordinate::geometry) AS longitude, ST_Y(l.coordinate::geometry) AS latitude,
-       l.creation_time, pl.place
+       l.creation_time, pl.place::json AS place
 FROM (SELECT * FROM location WHERE {{where}} ORDER BY creation_time, id LIMIT :limit) AS l
 {place_of("l.coordinate")}
 ORDER BY l.creation_time, l.id
