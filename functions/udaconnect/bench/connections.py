@@ -61,7 +61,8 @@ def prepare_database(server: str, rows: int, with_original: bool = True) -> Sett
     if have != rows:
         print(f"loading {rows:,} locations into {name}...", flush=True)
         with engine.begin() as conn:
-            conn.execute(text("DROP TABLE IF EXISTS legacy_location; TRUNCATE person, location RESTART IDENTITY CASCADE"))
+            conn.execute(text("DROP TABLE IF EXISTS legacy_location; "
+                              "TRUNCATE person, location RESTART IDENTITY CASCADE"))
         seed(engine, Conference(persons=rows // FIXES_PER_PERSON, fixes_per_person=FIXES_PER_PERSON))
         legacy = False
     if with_original and not legacy:

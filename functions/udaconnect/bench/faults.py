@@ -96,7 +96,12 @@ def _kill(stack: LocalStack, fault: str, bench: Bench) -> Callable[[], None]:
     if fault.startswith("postgres"):
         bench.postgres.stop(mode="fast")
         outage = float(fault.split("-")[1].rstrip("s"))
-        return lambda: (time.sleep(outage), bench.postgres.start())  # type: ignore[func-returns-value]
+
+        def end_the_outage() -> None:
+            time.sleep(outage)
+            bench.postgres.start()
+
+        return end_the_outage
     os.killpg(stack.processes[fault].popen.pid, signal.SIGKILL)
     return lambda: None
 

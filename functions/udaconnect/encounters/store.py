@@ -151,13 +151,13 @@ def apply(conn: Connection, pairs: dict[tuple[int, int], list[Run]], window: tim
     if not inserts:
         return []
     new = [Stored(0, a, b, run) for a, b, run in inserts]
-    rows = conn.execute(text("""
+    returned = conn.execute(text("""
         INSERT INTO encounter (person_a, person_b, first_seen, last_seen, contacts, longitude, latitude)
         SELECT * FROM unnest(CAST(:a AS int[]), CAST(:b AS int[]), CAST(:first AS timestamptz[]),
                              CAST(:last AS timestamptz[]), CAST(:contacts AS int[]), CAST(:lon AS float8[]),
                              CAST(:lat AS float8[]))
         RETURNING id, person_a, person_b, first_seen"""), _columns(new)).all()
-    ids = {(a, b, first): i for i, a, b, first in rows}
+    ids = {(a, b, first): i for i, a, b, first in returned}
     created = [Stored(ids[(s.person_a, s.person_b, s.run.first_seen)], s.person_a, s.person_b, s.run) for s in new]
     created.sort(key=lambda s: s.id)
     conn.execute(text("SELECT pg_notify(:channel, n) FROM unnest(CAST(:notes AS text[])) AS n"),
