@@ -1,0 +1,36 @@
+"""Phones uploading their buffered fixes through the whole local stack: gateway -> ingest -> Kafka (tansu) ->
+the broker's Trigger persist-locations-reported -> persist (one group per upload) -> PostGIS, each fix once, and
+each stored fix announced to the encounters function."""
+
+# ruff: noqa: F811 - the module-scoped fixtures imported below are taken as arguments under their own names
+
+from __future__ import annotations
+
+from sqlalchemy import Engine, text
+
+from test_flow import PERSONS, engine, postgres, stack, wait_for  # noqa: F401 - fixtures of a stack of our own
+from udaconnect.localstack import LocalStack
+from udaconnect.simulator import Simulator, post
+
+
+def counts(engine: Engine) -> tuple[int, int, int]:
+    with engine.connect() as conn:
+        return tuple(conn.execute(text(  # type: ignore[return-value]
+            "SELECT count(*), count(DISTINCT (event_source, event_id, event_index)), "
+            "(SELECT count(*) FROM encounter_scan) FROM location")).one())
+
+
+def test_buffered_uploads_are_stored_once_per_fix_and_announced(stack: LocalStack, engine: Engine) -> None:
+    sim = Simulator(stack.api_url + "/api/events", list(range(1, PERSONS + 1)), devices=PERSONS, rate=200,
+                    buffer_seconds=1.0, workers=4, record=True, seed=17)
+    stats = sim.run(duration=3.0)
+    assert stats.refused == stats.failed == 0 and stats.sent >= 400 and len(sim.accepted) >= 40
+    wait_for(lambda: counts(engine)[0] == stats.sent, 60, f"{stats.sent} fixes stored")
+    # a phone that did not hear the 202 uploads again: nothing new is stored
+    for event in sim.accepted[:10]:
+        assert 200 <= post(stack.api_url + "/api/events", [event]) < 300
+    wait_for(lambda: not sum(stack.lag().values()), 60, "every Trigger delivered")
+    total, distinct, _ = counts(engine)
+    assert total == distinct == stats.sent
+    # each stored fix announced (io.udaconnect.location.stored.v1) and taken into account by encounters
+    wait_for(lambda: counts(engine)[2] == stats.sent, 60, "encounters saw every fix")
