@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import statistics
 import subprocess
 import sys
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import text
 
 from geodesy import distance
-from udaconnect.synthetic import Conference, DemoConference
+from udaconnect.synthetic import Conference, DemoConference, met_per_day
 
 
 def test_benchmark_conference_has_the_reference_shape() -> None:
@@ -28,11 +31,33 @@ def test_benchmark_conference_has_the_reference_shape() -> None:
 def test_demo_conference_has_talks_where_many_meet_at_once() -> None:
     demo = DemoConference(persons=60, days=1)
     fixes = list(demo.fixes())
-    rooms = demo.room_positions()
-    in_rooms = [f for f in fixes if min(distance(f[1], f[2], *room) for room in rooms) < 5]
+    venue = demo._venue()
+    rooms = venue["stage"] + venue["room"]
+    in_rooms = [f for f in fixes if any(a <= f[1] <= c and b <= f[2] <= d for a, b, c, d in rooms)]
     assert len(in_rooms) > len(fixes) * 0.1
-    assert all(8 <= t.hour < 19 for *_, t in fixes)
-    assert {p for p, *_ in fixes} == set(range(1, 61)) or len({p for p, *_ in fixes}) > 45
+    local = ZoneInfo(demo.time_zone)
+    assert all(8 <= t.astimezone(local).hour < 19 for *_, t in fixes)  # the venue's day, in its time zone
+    assert len({p for p, *_ in fixes}) > 30
+
+
+def test_a_demo_attendee_meets_tens_of_people_a_day_not_everyone() -> None:
+    demo = DemoConference(days=1)
+    met = met_per_day(demo.fixes(), 5.0, 15.0, demo.time_zone)
+    median, p90 = statistics.median(met), met[int(len(met) * 0.9)]
+    print(f"people met per attendee-day at 5 m / 15 min: median {median}, p90 {p90} ({len(met)} attendee-days)")
+    assert 20 <= median <= 120 and p90 < demo.persons / 3
+
+
+def test_demo_dates_come_from_the_flag_or_end_today(settings) -> None:
+    from datetime import date
+
+    from udaconnect.cli import _conference, parser
+
+    args = parser().parse_args(["seed", "--demo", "--start", "2020-07-06"])
+    assert _conference(args).start.date() == date(2020, 7, 6)
+    latest = _conference(parser().parse_args(["seed", "--demo", "--days", "3"]))
+    today = datetime.now(ZoneInfo(latest.time_zone)).date()
+    assert latest.start.date() + timedelta(days=2) == today
 
 
 def test_seed_command_loads_and_refuses_to_seed_twice(settings, db) -> None:
@@ -44,6 +69,7 @@ def test_seed_command_loads_and_refuses_to_seed_twice(settings, db) -> None:
     with db.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM person")).scalar() == 12
         assert conn.execute(text("SELECT count(*) FROM location")).scalar() > 12 * 50
+        assert conn.execute(text("SELECT count(*) FROM place WHERE kind = 'booth'")).scalar() == 60  # its venue
     again = subprocess.run(command, capture_output=True, text=True, env=env, timeout=120)
     assert again.returncode == 1 and "--force" in again.stderr
     idempotent = subprocess.run([*command, "--if-empty"], capture_output=True, text=True, env=env, timeout=120)

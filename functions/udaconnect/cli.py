@@ -35,6 +35,14 @@ def _conference(args: argparse.Namespace):
     kind = DemoConference if args.demo else Conference
     options = {k: v for k, v in {"persons": args.persons, "days": args.days, "booths": args.booths,
                                  "seed": args.seed}.items() if v is not None}
+    if args.demo:  # its days: --start, else the last few up to today at the venue, so live phones continue it
+        from datetime import UTC, datetime, timedelta
+        from zoneinfo import ZoneInfo
+
+        zone = Settings.from_env().venue_time_zone
+        days = options.get("days", DemoConference.days)
+        first = args.start or (datetime.now(ZoneInfo(zone)).date() - timedelta(days=days - 1))
+        options.update(start=datetime(first.year, first.month, first.day, tzinfo=UTC), time_zone=zone)
     if not args.demo and args.fixes is not None:
         options["fixes_per_person"] = args.fixes
     return kind(**options)
@@ -55,6 +63,15 @@ def _seed(args: argparse.Namespace, settings: Settings) -> int:
     persons, locations = seed(engine, _conference(args), show_progress=not args.quiet)
     print(f"seeded {persons:,} persons and {locations:,} locations")
     return 0
+
+
+def _date(text: str):  # noqa: ANN202 - a datetime.date
+    from datetime import date
+
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected YYYY-MM-DD, got {text!r}") from None
 
 
 def _lon_lat(text: str) -> tuple[float, float]:
@@ -341,12 +358,14 @@ def parser() -> argparse.ArgumentParser:
 
     seed = commands.add_parser("seed", help="load a synthetic conference")
     for sub in (seed, dev := commands.add_parser("dev", help="run the local stack until Ctrl-C")):
-        sub.add_argument("--demo", action="store_true", help="the demo conference (booths, talks, 3 days)")
+        sub.add_argument("--demo", action="store_true", help="the demo conference (its venue, talks, 3 days)")
         sub.add_argument("--persons", type=int)
         sub.add_argument("--days", type=int)
         sub.add_argument("--booths", type=int)
         sub.add_argument("--fixes", type=int, help="fixes per person (benchmark conference only)")
         sub.add_argument("--seed", type=int, help="random seed")
+        sub.add_argument("--start", type=_date, help="the demo's first day, YYYY-MM-DD (default: the last --days "
+                         "days up to today in UDACONNECT_VENUE_TIME_ZONE; 2020-07-06 gives the original's dates)")
     seed.add_argument("--force", action="store_true", help="seed even when persons exist")
     seed.add_argument("--if-empty", action="store_true", help="succeed without seeding when persons exist")
     seed.add_argument("--quiet", action="store_true")

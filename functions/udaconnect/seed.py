@@ -9,7 +9,7 @@ from typing import TextIO
 from sqlalchemy import Engine, text
 
 from udaconnect.storage import bulk
-from udaconnect.synthetic import Conference
+from udaconnect.synthetic import Conference, DemoConference
 
 
 class ProgressBar:
@@ -64,6 +64,12 @@ def seed(engine: Engine, conference: Conference, show_progress: bool = True,
             progress.finish()
     finally:
         raw.close()
+    if isinstance(conference, DemoConference):  # the demo's answers name its venue's places
+        from udaconnect.places import DEMO_VENUE, read_venue
+        from udaconnect.places.store import import_venue
+
+        with engine.begin() as conn:
+            import_venue(conn, read_venue(DEMO_VENUE))
     with engine.connect() as conn:
         conn.execution_options(isolation_level="AUTOCOMMIT").execute(text("ANALYZE person; ANALYZE location"))
     if encounters if encounters is not None else type(conference).__name__ == "DemoConference":

@@ -20,8 +20,10 @@ from datetime import UTC, datetime, timedelta
 from udaconnect.contracts.names import DEVICE_SOURCE_PREFIX, LOCATION_REPORTED, LOCATIONS_REPORTED, MAX_FIXES
 
 BATCH = "application/cloudevents-batch+json"
-#: Where demo devices wander: around a Bay Area venue of a few hundred meters.
-VENUE = (37.5536, -122.2909)
+#: Where demo devices wander: the demo venue (udaconnect.places.DEMO_VENUE), its halls about (latitude, longitude)
+#: and half their extent in degrees (~45 m north-south, ~115 m east-west).
+VENUE = (37.78365, -122.40162)
+VENUE_SPREAD = (0.0004, 0.0013)
 
 
 @dataclass
@@ -109,7 +111,8 @@ class Simulator:
         """Report until `duration` seconds pass, `count` fixes were sent, or `stop` is set."""
         rng = random.Random(self.seed)
         devices = [Device(f"phone-{self.seed}-{i}", self.person_ids[i % len(self.person_ids)],
-                          VENUE[0] + rng.uniform(-0.002, 0.002), VENUE[1] + rng.uniform(-0.002, 0.002))
+                          VENUE[0] + rng.uniform(-VENUE_SPREAD[0], VENUE_SPREAD[0]),
+                          VENUE[1] + rng.uniform(-VENUE_SPREAD[1], VENUE_SPREAD[1]))
                    for i in range(self.devices)]
         stop = stop or threading.Event()
         workers = max(1, min(self.workers, len(devices)))
