@@ -126,8 +126,14 @@ def test_clicking_a_person_shows_the_apis_connections(page, urls, api, subject, 
     assert query(page)["start_date"] == defaults["start_date"]
     assert query(page)["distance"] == defaults["distance"]
     item = page.locator("[data-testid=connection]").first
-    assert re.search(r"-?\d+\.\d{5}, -?\d+\.\d{5}", item.locator("[data-testid=connection-where]").inner_text())
-    assert re.search(r"\d{4}, \d{2}:\d{2}", item.locator("[data-testid=connection-when]").inner_text())
+    # words, not coordinates: the demo venue's place, the time in the venue's zone (July: PDT)
+    places = page.locator("[data-testid=connection-where]").all_inner_texts()
+    assert all(re.fullmatch(r"(Booth \d+|Hall [AB]|Main Stage|Room 10\d|Workshop Room|Dining Hall|Lobby|"
+                            r"Coffee Bar [AB]|Lobby Coffee|\w+ Entrance|-?\d+\.\d{5}, -?\d+\.\d{5})", p)
+               for p in places), places
+    assert any(not re.match(r"-?\d", p) for p in places), places
+    assert re.fullmatch(r"(Mon|Tue) \d{1,2} Jul, \d{2}:\d{2} \(PDT\)",
+                        item.locator("[data-testid=connection-when]").inner_text())
     page.screenshot(path=str(screenshots / "person.png"), full_page=True)
 
 
@@ -161,7 +167,8 @@ def test_map_shows_one_marker_per_meeting_point(page, urls, api, subject, defaul
     # Pointer: hovering shows who and when; clicking selects the encounter in the list.
     marker.locator("circle").hover()
     assert names[other] in page.inner_text("[data-testid=map-card]")
-    assert re.search(r"\d{4}, \d{2}:\d{2}", page.inner_text("[data-testid=map-card]"))
+    card = page.inner_text("[data-testid=map-card]")
+    assert re.search(r" met (Mon|Tue) \d{1,2} Jul, \d{2}:\d{2} \(PDT\) at [A-Z]", card), card  # words, local
     page.locator(f"[data-testid=timeline-event][data-person-id='{first}']").dispatch_event("click")
     marker.locator("circle").click()
     assert "selected" in page.get_attribute(f"[data-testid=connection][data-person-id='{other}']", "class")

@@ -74,6 +74,16 @@ def test_dedupe_keeps_each_persons_first_meeting_in_time_order(run):  # type: ig
 def test_times_keep_the_offset_they_were_recorded_with(run):  # type: ignore[no-untyped-def]
     assert run("format", "return m.formatWhen('2020-08-15T10:37:12.5-07:00');") == "15 Aug 2020, 10:37 (UTC\u221207:00)"
     assert run("format", "return m.formatWhen('2020-07-06T08:00:00Z');") == "6 Jul 2020, 08:00 (UTC)"
+    # in the venue's time zone, named: what attendees lived, not UTC
+    assert run("format", "return m.formatLocal('2020-07-07T17:14:00Z', 'America/Los_Angeles');") \
+        == "Tue 7 Jul, 10:14 (PDT)"
+    assert run("format", "return m.formatLocal('2020-01-07T17:14:00Z', 'America/Los_Angeles');") \
+        == "Tue 7 Jan, 09:14 (PST)"
+    assert run("format", "return m.formatLocal('2020-07-07T17:14:00Z', 'Not/AZone');") == ""
+    assert run("format", "return m.formatPlace({latitude: 37.78, longitude: -122.4, "
+                         "place: {id: 'booth-12', name: 'Booth 12', kind: 'booth'}});") == "Booth 12"
+    assert run("format", "return m.formatPlace({latitude: 37.78, longitude: -122.4, place: null});") \
+        == "37.78000, -122.40000"
     assert run("format", "return m.dayKey('2020-07-06T23:30:00-05:00');") == "2020-07-06"
     assert run("format", "return m.formatPlace({latitude: 37.7, longitude: -122.123456789});") == "37.70000, -122.12346"
     assert run("format", "return m.formatDistance(1500);") == "1.5\u00a0km"

@@ -72,6 +72,8 @@ def config_asset(env: Mapping[str, str] | None = None) -> Asset:
         "defaultStartDate": env.get("UDACONNECT_WEB_START_DATE", "2020-01-01"),
         "defaultEndDate": env.get("UDACONNECT_WEB_END_DATE", "2020-12-30"),
         "defaultDistance": env.get("UDACONNECT_WEB_DISTANCE", "5"),
+        # times are shown in the venue's time zone, named ("PDT"), as attendees lived them
+        "timeZone": env.get("UDACONNECT_VENUE_TIME_ZONE", "America/Los_Angeles"),
     }
     body = f"export default Object.freeze({json.dumps(config, sort_keys=True)});\n".encode()
     return Asset(body, CONTENT_TYPES[".js"], _etag(body))

@@ -1,6 +1,7 @@
 // Encounters: one per other person (the first time they met), and the list of them grouped by day.
 import { h } from "./dom.js";
-import { dayKey, formatDay, formatPlace, formatWhen, fullName, parseIso } from "./format.js";
+import config from "/config.js";
+import { dayKey, formatDay, formatLocal, formatPlace, formatWhen, fullName, parseIso } from "./format.js";
 
 /** One entry per other person, the earliest meeting kept, ordered by time then id. */
 export function dedupe(connections) {
@@ -55,8 +56,9 @@ function encounterItem({ person, location }, { hrefFor, onSelect }) {
       { class: "where-when" },
       "Met at ",
       h("span", { class: "where", "data-testid": "connection-where" }, formatPlace(location)),
-      " on ",
-      h("time", { datetime: location.creation_time, "data-testid": "connection-when" }, formatWhen(location.creation_time)),
+      ", ",
+      h("time", { datetime: location.creation_time, "data-testid": "connection-when" },
+        formatLocal(location.creation_time, config.timeZone) || formatWhen(location.creation_time)),
     ),
     h(
       "button",

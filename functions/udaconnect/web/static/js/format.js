@@ -41,7 +41,26 @@ export function formatDateInput(value) {
   return formatDay(parseIso(value));
 }
 
+/** "Tue 7 Jul, 10:14 (PDT)": the instant in `timeZone` (the venue's), the zone named; "" when unreadable. */
+export function formatLocal(iso, timeZone) {
+  const epoch = Date.parse(iso);
+  if (!Number.isFinite(epoch) || !timeZone) return "";
+  let parts;
+  try {
+    parts = Object.fromEntries(new Intl.DateTimeFormat("en-US", {
+      timeZone, weekday: "short", day: "numeric", month: "short", hour: "2-digit", minute: "2-digit",
+      hourCycle: "h23", timeZoneName: "short",
+    }).formatToParts(new Date(epoch)).map((p) => [p.type, p.value]));
+  } catch {
+    return "";  // an unknown time zone in the configuration: the caller falls back to the recorded offset
+  }
+  const zone = parts.timeZoneName.replace(/^GMT/, "UTC");  // "PDT"; "UTC+2" where a zone has no short name
+  return `${parts.weekday} ${parts.day} ${parts.month}, ${parts.hour}:${parts.minute} (${zone})`;
+}
+
+/** The venue place's name when the API named one ("Booth 12"), else the coordinates. */
 export function formatPlace(location) {
+  if (location?.place?.name) return String(location.place.name);
   const lat = Number(location?.latitude);
   const lon = Number(location?.longitude);
   if (!Number.isFinite(lat) || !Number.isFinite(lon)) return "an unknown place";

@@ -1,6 +1,7 @@
 // The meeting points and the person's own track on an offline SVG map (equirectangular, x scaled by cos(lat)).
 import { drawingWidth, h, s } from "./dom.js";
-import { formatDistance, formatPlace, formatWhen, fullName } from "./format.js";
+import config from "/config.js";
+import { formatDistance, formatLocal, formatPlace, formatWhen, fullName } from "./format.js";
 
 // Set per drawing from the screen's width (drawing is synchronous, so one map at a time).
 let W = 640;
@@ -96,7 +97,8 @@ export function renderMap({ encounters, track, onSelect }) {
   const show = (e) => {
     card.replaceChildren(
       h("strong", {}, fullName(e.person)), e.person.company_name ? ` (${e.person.company_name})` : "",
-      " \u2014 met ", h("time", { datetime: e.location.creation_time }, formatWhen(e.location.creation_time)),
+      " \u2014 met ", h("time", { datetime: e.location.creation_time },
+        formatLocal(e.location.creation_time, config.timeZone) || formatWhen(e.location.creation_time)),
       " at ", formatPlace(e.location));
   };
   const markers = points.map(({ e, x, y, mx, my }) => s("g", {
