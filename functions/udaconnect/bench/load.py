@@ -12,10 +12,10 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
-from udaconnect.contracts.names import LOCATION_REPORTED
+from udaconnect.contracts.names import LOCATION_REPORTED, LOCATIONS_REPORTED
 
 
 @dataclass
@@ -25,7 +25,7 @@ class Result:
     errors: int = 0
     seconds: float = 0.0
     latencies: list[float] = field(default_factory=list)
-    sent: dict[str, float] = field(default_factory=dict)  # event id -> monotonic time its POST began
+    sent: dict[str, float] = field(default_factory=dict)  # fix key -> monotonic time its POST began
     statuses: dict[int, int] = field(default_factory=dict)
 
     @property
@@ -52,6 +52,23 @@ def event(person_id: int, device: int) -> tuple[str, dict]:
                                "longitude": -122.2909, "recorded_at": now}}
 
 
+def fix_key(event_id: str, index: int = 0) -> str:
+    """How a benchmark names a fix: its event's id, and `#index` past a multi-fix event's first fix."""
+    return f"{event_id}#{index}" if index else event_id
+
+
+def phone_upload(person_id: int, device: int, fixes: int, period: float = 5.0) -> tuple[list[str], dict]:
+    """A phone's upload: `fixes` fixes taken over the last `period` seconds, as one multi-fix event."""
+    now = datetime.now(UTC)
+    event_id = str(uuid.uuid4())
+    taken = [{"latitude": 37.5536 + device * 1e-5 + i * 1e-6, "longitude": -122.2909, "accuracy": 5.0,
+              "recorded_at": (now - timedelta(seconds=period * (fixes - 1 - i) / fixes)).isoformat()}
+             for i in range(fixes)]
+    return [fix_key(event_id, i) for i in range(fixes)], {
+        "specversion": "1.0", "id": event_id, "source": f"/devices/bench-{device}", "type": LOCATIONS_REPORTED,
+        "datacontenttype": "application/json", "data": {"person_id": person_id, "fixes": taken}}
+
+
 def request(events: list[dict]) -> tuple[dict[str, str], bytes]:
     """Binary mode for one event, batch mode for several."""
     if len(events) == 1:
@@ -69,9 +86,17 @@ def encode(url: str, headers: dict[str, str], body: bytes) -> bytes:
     return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
 
 
-def prepare(url: str, persons: int, total: int, batch: int, devices: int) -> list[Prepared]:
+def prepare(url: str, persons: int, total: int, batch: int, devices: int, fixes: int = 1) -> list[Prepared]:
+    """`total` fixes: single-fix events in requests of `batch`, or with `fixes` > 1 phone uploads (one
+    multi-fix event of `fixes` fixes a request, binary mode)."""
     out: list[Prepared] = []
     done = 0
+    while fixes > 1 and done < total:
+        size = min(fixes, total - done)
+        device = len(out) % max(devices, persons)
+        ids, upload = phone_upload(device % persons + 1, device, size)
+        out.append(Prepared(ids, encode(url, *request([upload]))))
+        done += size
     while done < total:
         size = min(batch, total - done)
         device = len(out) % devices
@@ -82,15 +107,15 @@ def prepare(url: str, persons: int, total: int, batch: int, devices: int) -> lis
 
 
 def run(url: str, persons: int, total: int, batch: int = 1, concurrency: int = 16, expect: int = 202,
-        rate: float | None = None) -> Result:
-    """POST `total` events in requests of `batch` over `concurrency` connections; a failed request is counted,
-    not retried (a benchmark must not hide failures).
+        rate: float | None = None, fixes: int = 1) -> Result:
+    """POST `total` fixes in requests of `batch` single-fix events (or of one `fixes`-fix phone upload) over
+    `concurrency` connections; a failed request is counted, not retried (a benchmark must not hide failures).
 
     Without `rate`, a closed loop: each connection sends its next request when the last is answered (the most
     the system takes). With `rate` (requests/s), an open loop: request i is due at start + i/rate and its
     latency counts from then, so a system falling behind shows it instead of slowing the clients down.
     """
-    return send(url, prepare(url, persons, total, batch, concurrency), concurrency, expect, rate)
+    return send(url, prepare(url, persons, total, batch, concurrency, fixes), concurrency, expect, rate)
 
 
 def send(url: str, prepared: list[Prepared], concurrency: int, expect: int, rate: float | None = None) -> Result:
