@@ -26,7 +26,8 @@ def test_the_real_eventing_objects():
     assert broker.delivery and broker.delivery.backoff_policy == "exponential"
     [persist] = [t for t in eventing.triggers if t.name == "persist-location-reported"]
     assert persist.consumer_group == "knative-trigger-udaconnect-persist-location-reported"
-    assert persist.filters == [{"exact": {"type": "io.udaconnect.location.reported.v1"}}]
+    assert persist.filters == [{"any": [{"exact": {"type": "io.udaconnect.location.reported.v1"}},
+                                        {"exact": {"type": "io.udaconnect.locations.reported.v1"}}]}]
     assert not persist.ordered
     assert persist.subscriber.ref and persist.subscriber.ref.name == "persist"
     delivery = persist.delivery.merged_over(broker.delivery)

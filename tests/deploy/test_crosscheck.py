@@ -55,7 +55,10 @@ def test_every_trigger_subscriber_is_a_service_in_the_manifests(overlay) -> None
 
 def _filtered_types(trigger: Doc) -> set[str]:
     types = {v for k, v in trigger["spec"].get("filter", {}).get("attributes", {}).items() if k == "type"}
-    for item in trigger["spec"].get("filters", []):
+    items = list(trigger["spec"].get("filters", []))
+    while items:
+        item = items.pop()
+        items.extend(item.get("any", []))  # a choice of types, e.g. one fix or a device's buffered fixes
         for dialect in ("exact", "prefix"):
             if "type" in item.get(dialect, {}):
                 types.add(item[dialect]["type"])

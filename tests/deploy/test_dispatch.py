@@ -32,8 +32,7 @@ def in_flight(docs: list[Doc], service: str) -> int:
 def test_persist_is_sized_for_what_the_dispatcher_sends(overlay) -> None:
     name, docs = overlay
     offered = in_flight(docs, "persist")
-    # two unordered Triggers: single fixes, and a device's buffered fixes (io.udaconnect.locations.reported.v1)
-    assert offered == 2 * MAX_POLL_RECORDS, f"{name}: persist's Triggers are expected unordered, two of them"
+    assert offered == MAX_POLL_RECORDS, f"{name}: persist's Trigger is expected unordered, one of them"
     template = find(knative_services(docs), "Service", "persist")[0]["spec"]["template"]
     notes = template["metadata"]["annotations"]
     limit = template["spec"]["containerConcurrency"]
