@@ -127,7 +127,7 @@ def _dev(args: argparse.Namespace, settings: Settings) -> int:
         print(f"\nUdaConnect is running (logs in {settings.data_dir / 'logs'}):\n"
               f"  web client  {stack.web_url}\n  API         {stack.api_url}/api/persons\n"
               f"  API docs    {stack.api_url}/api/docs/\n"
-              f"  database    {stack.database_url}\nPress Ctrl-C to stop.", flush=True)
+              f"  database    {stack.database_url}\n{_a_search(stack)}Press Ctrl-C to stop.", flush=True)
         _demo_devices(stack, args.device_rate, devices)
         _watch_dead_letters(stack, stop)
     except KeyboardInterrupt:
@@ -143,6 +143,23 @@ def _dev(args: argparse.Namespace, settings: Settings) -> int:
         if embedded is not None and started_here:
             embedded.stop()
     return 0
+
+
+def _a_search(stack) -> str:  # noqa: ANN001 - a LocalStack
+    """A line with a search that shows something: the first attendee's first day, 5 m, together within 15 min."""
+    from sqlalchemy import text
+
+    from udaconnect.storage import database
+
+    with database.engine(stack.settings).connect() as conn:
+        found = conn.execute(text(
+            "SELECT p.id, (SELECT min(creation_time) FROM location l WHERE l.person_id = p.id) "
+            "FROM person p ORDER BY p.id LIMIT 1")).first()
+    if found is None or found[1] is None:
+        return ""
+    day = found[1].date().isoformat()
+    query = f"start_date={day}&end_date={day}&distance=5&window=15"
+    return f"  try         {stack.web_url}/persons/{found[0]}?{query}\n"
 
 
 def _watch_dead_letters(stack, stop: threading.Event, every: float = 5.0) -> None:  # noqa: ANN001 - a LocalStack
