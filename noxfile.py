@@ -48,11 +48,22 @@ def ensure_test_tools(session: nox.Session) -> None:
         apt_install(session, missing, "test tools")
 
 
+def ensure_web_assets(session: nox.Session) -> None:
+    """The web client's map library (Leaflet), from package-lock.json into node_modules/, which the web target
+    serves under /vendor/. Without npm the client still runs, with no map, and the map's browser tests skip."""
+    if not shutil.which("npm"):
+        session.warn("npm is missing: the web client's map (Leaflet) is not installed, so the page shows no map "
+                     "and its browser tests skip; install Node.js 20 with npm (apt-get install -y nodejs npm)")
+        return
+    session.run("npm", "ci", "--no-audit", "--no-fund", "--loglevel=error", external=True)
+
+
 @nox.session
 def tests(session: nox.Session) -> None:
     """The whole test suite against real PostGIS (embedded unless UDACONNECT_TEST_DATABASE_URL is set)."""
     ensure_postgis(session)
     ensure_test_tools(session)
+    ensure_web_assets(session)
     session.install("-q", "-e", ".[test]")
     session.run("pytest", *(session.posargs or ["-q"]))
 
@@ -80,6 +91,7 @@ def dev(session: nox.Session) -> None:
     """The local stack with the demo conference: web client on :30000, API on :30001."""
     _ports_free(session)
     ensure_postgis(session)
+    ensure_web_assets(session)
     session.install("-q", "-e", ".[local]")
     # Ctrl-C reaches both nox and the stack: give the stack time to stop its processes and database
     session.run("udaconnect", "dev", "--demo", *session.posargs, interrupt_timeout=60, terminate_timeout=10)

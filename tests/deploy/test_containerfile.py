@@ -32,7 +32,25 @@ def instructions() -> list[tuple[str, str]]:
 
 def test_the_base_is_python_3_11_slim() -> None:
     froms = [rest for keyword, rest in instructions() if keyword == "FROM"]
-    assert froms == ["docker.io/library/python:3.11-slim"]
+    # node only in the stage that builds the web client's assets; the image itself is Python's
+    assert froms == ["docker.io/library/node:20-slim AS web-assets", "docker.io/library/python:3.11-slim"]
+
+
+def final_stage() -> list[tuple[str, str]]:
+    steps = instructions()
+    last_from = max(i for i, (keyword, _) in enumerate(steps) if keyword == "FROM")
+    return steps[last_from:]
+
+
+def test_the_web_assets_stage_installs_the_lockfile_and_the_image_takes_only_dist() -> None:
+    steps = instructions()
+    assert ("COPY", "package.json package-lock.json ./") in steps
+    assert any(keyword == "RUN" and rest.startswith("npm ci ") for keyword, rest in steps)
+    from_stage = [shlex.split(rest) for keyword, rest in final_stage() if keyword == "COPY" and "--from" in rest]
+    assert [args[1] for args in from_stage] == ["/build/node_modules/leaflet/dist/",
+                                                "/build/node_modules/leaflet.markercluster/dist/"]
+    # where the web target looks for them: node_modules/ beside functions/, as in a checkout
+    assert all(args[2] == "./" + args[1].removeprefix("/build/") for args in from_stage)
 
 
 def test_the_image_runs_as_a_numeric_non_root_user() -> None:
@@ -56,7 +74,7 @@ def test_every_copy_source_exists_and_is_in_the_build_context() -> None:
                 keep = negated
         return keep
 
-    copies = [shlex.split(rest) for keyword, rest in instructions() if keyword == "COPY"]
+    copies = [shlex.split(rest) for keyword, rest in instructions() if keyword == "COPY" and "--from" not in rest]
     assert copies
     for args in copies:
         sources = [a for a in args[:-1] if not a.startswith("--")]
@@ -66,7 +84,7 @@ def test_every_copy_source_exists_and_is_in_the_build_context() -> None:
 
 
 def test_dependencies_are_installed_before_the_code_is_copied() -> None:
-    steps = instructions()
+    steps = final_stage()
     copies = [(i, rest) for i, (keyword, rest) in enumerate(steps) if keyword == "COPY"]
     first_code = next(i for i, rest in copies if rest.startswith("functions"))
     deps = next(i for i, (keyword, rest) in enumerate(steps) if keyword == "RUN" and "pip install -r" in rest)
@@ -74,7 +92,7 @@ def test_dependencies_are_installed_before_the_code_is_copied() -> None:
 
 
 def test_the_image_copies_functions_and_migrations_but_not_eventing() -> None:
-    sources = {shlex.split(rest)[0].rstrip("/") for keyword, rest in instructions() if keyword == "COPY"}
+    sources = {shlex.split(rest)[0].rstrip("/") for keyword, rest in final_stage() if keyword == "COPY"}
     assert {"functions", "schema", "pyproject.toml"} <= sources
     assert "eventing" not in sources
 

@@ -137,43 +137,125 @@ def test_clicking_a_person_shows_the_apis_connections(page, urls, api, subject, 
     page.screenshot(path=str(screenshots / "person.png"), full_page=True)
 
 
-def test_map_shows_one_marker_per_meeting_point(page, urls, api, subject, defaults, screenshots):  # type: ignore[no-untyped-def]
+@pytest.fixture(scope="module")
+def leaflet(urls):  # type: ignore[no-untyped-def]
+    """The map library the web target serves from node_modules (installed by `npm ci`)."""
+    if requests.get(urls[0] + "/vendor/leaflet/leaflet.js", timeout=10).status_code != 200:
+        pytest.skip("the map library is not installed: run `npm ci` in the repository (nox -s tests does)")
+
+
+def marker_counts(page) -> int:  # type: ignore[no-untyped-def]
+    """Meeting points on the map: single markers plus the counts the clusters show."""
+    singles = page.locator("[data-testid=map-marker]").count()
+    clustered = page.eval_on_selector_all(".marker-cluster", "els => els.map(e => +e.innerText)")
+    return singles + sum(clustered)
+
+
+def test_map_shows_every_meeting_point_and_selects_with_the_list(page, urls, api, subject, defaults, leaflet,
+                                                                  screenshots):  # type: ignore[no-untyped-def]
     page.goto(person_url(urls, subject["id"], defaults))
     settle(page)
     expected = met(api, subject["id"], defaults)
-    assert sorted(shown(page, "map-marker")) == sorted(expected)
+    page.wait_for_selector("[data-testid=map-marker], .marker-cluster")
+    page.wait_for_function("n => document.querySelectorAll('[data-testid=map-marker]').length"
+                           " + [...document.querySelectorAll('.marker-cluster')].reduce((a, e) => a + +e.innerText, 0)"
+                           " === n", arg=len(expected))
+    assert marker_counts(page) == len(expected)
     assert sorted(shown(page, "timeline-event")) == sorted(expected)
 
-    # Two markers far apart, so neither can cover the other whichever is drawn on top.
-    centres = page.eval_on_selector_all(
-        "[data-testid=map-marker] circle",
-        "els => Object.fromEntries(els.map(c => [c.parentNode.dataset.personId,"
-        " [+c.getAttribute('cx'), +c.getAttribute('cy')]]))",
-    )
-    first = expected[0]
-    other = max(
-        expected, key=lambda i: (centres[i][0] - centres[first][0]) ** 2 + (centres[i][1] - centres[first][1]) ** 2
-    )
+    first, other = expected[0], expected[-1]
     names = {i: api(f"/api/persons/{i}").json()["last_name"] for i in (first, other)}
-    marker = page.locator(f"[data-testid=map-marker][data-person-id='{other}']")
-    page.locator(f"[data-testid=timeline-event][data-person-id='{first}']").dispatch_event("click")
-    assert "selected" in page.get_attribute(f"[data-testid=connection][data-person-id='{first}']", "class")
-    # Keyboard: markers are focusable buttons that select on Enter (a selected marker is drawn on top).
-    marker.focus()
-    page.keyboard.press("Enter")
-    assert "selected" in page.get_attribute(f"[data-testid=connection][data-person-id='{other}']", "class")
-    page.focus(f"[data-testid=map-marker][data-person-id='{first}']")
-    assert names[first] in page.inner_text("[data-testid=map-card]")
-    # Pointer: hovering shows who and when; clicking selects the encounter in the list.
-    marker.locator("circle").hover()
+    # "Show on map" (the list) and the timeline select the meeting on the map, out of its cluster if need be.
+    page.locator(f"[data-testid=connection][data-person-id='{other}'] button").first.click()
+    page.wait_for_selector(f"[data-testid=map-marker][data-person-id='{other}'].selected")
     assert names[other] in page.inner_text("[data-testid=map-card]")
     card = page.inner_text("[data-testid=map-card]")
     assert re.search(r" met (Mon|Tue) \d{1,2} Jul, \d{2}:\d{2} \(PDT\) at [A-Z]", card), card  # words, local
     page.locator(f"[data-testid=timeline-event][data-person-id='{first}']").dispatch_event("click")
-    marker.locator("circle").click()
-    assert "selected" in page.get_attribute(f"[data-testid=connection][data-person-id='{other}']", "class")
-    assert "selected" not in page.get_attribute(f"[data-testid=connection][data-person-id='{first}']", "class")
+    assert "selected" in page.get_attribute(f"[data-testid=connection][data-person-id='{first}']", "class")
+    page.wait_for_selector(f"[data-testid=map-marker][data-person-id='{first}'].selected")
+    assert names[first] in page.inner_text("[data-testid=map-card]")
     page.locator("[data-testid=map]").screenshot(path=str(screenshots / "map.png"))
+
+
+def test_the_venue_layer_is_drawn_offline_without_tiles(page, urls, api, subject, defaults, leaflet,
+                                                         screenshots):  # type: ignore[no-untyped-def]
+    places = api("/api/places").json()["features"]
+    outside: list[str] = []
+    page.on("request", lambda r: r.url.startswith(("http://", "https://"))
+            and not r.url.startswith((urls[0], urls[1])) and outside.append(r.url))
+    page.goto(person_url(urls, subject["id"], defaults))
+    settle(page)
+    page.wait_for_function("n => document.querySelectorAll('[data-testid=venue-place]').length === n",
+                           arg=len(places))
+    ids = page.eval_on_selector_all("[data-testid=venue-place]", "els => els.map(e => e.dataset.placeId)")
+    assert sorted(ids) == sorted(str(f["id"]) for f in places)
+    labels = page.locator(".place-label").all_inner_texts()
+    assert "Hall A" in labels and "Main Stage" in labels
+    assert page.locator(".leaflet-tile").count() == 0 and outside == []
+    # zoom and pan: the buttons zoom in, a drag moves the view
+    before = page.evaluate("() => document.querySelector('.leaflet-map-pane').style.transform")
+    page.click(".leaflet-control-zoom-in")
+    page.wait_for_timeout(400)
+    box = page.locator("[data-testid=map]").bounding_box()
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] / 2 + 80, box["y"] + box["height"] / 2 + 40, steps=5)
+    page.mouse.up()
+    assert page.evaluate("() => document.querySelector('.leaflet-map-pane').style.transform") != before
+    page.locator("[data-testid=map]").screenshot(path=str(screenshots / "map-venue.png"))
+
+
+def many_meetings(person_id: str, count: int) -> list[dict]:
+    """count meetings spread over the demo venue's halls (about 120 x 80 m), one person each."""
+    out = []
+    for i in range(count):
+        lat = 37.7830 + (i % 17) * 0.000042
+        lon = -122.4030 + (i // 17) * 0.000130
+        person = {"id": 10_000 + i, "first_name": f"Guest{i}", "last_name": f"Many{i}", "company_name": "Acme"}
+        location = {"id": 50_000 + i, "person_id": int(person_id), "latitude": str(lat), "longitude": str(lon),
+                    "creation_time": f"2020-07-06T{10 + i % 8:02d}:{i % 60:02d}:00", "place": None}
+        out.append({"person": person, "location": location})
+    return out
+
+
+def test_hundreds_of_meetings_are_clustered_and_a_marker_opens_its_meeting(page, urls, subject, defaults, leaflet,
+                                                                           screenshots):  # type: ignore[no-untyped-def]
+    meetings = many_meetings(str(subject["id"]), 300)
+    page.route(re.compile(r".*/api/persons/\d+/connection\?.*"),
+               lambda route: route.fulfill(status=200, content_type="application/json", body=json.dumps(meetings)))
+    page.goto(person_url(urls, subject["id"], defaults))
+    settle(page)
+    page.wait_for_selector(".marker-cluster")
+    clusters = page.locator(".marker-cluster").count()
+    assert clusters < 60, "300 points should be drawn as a few dozen clusters, not one marker each"
+    assert marker_counts(page) == 300
+    page.locator("[data-testid=map]").screenshot(path=str(screenshots / "map-clustered.png"))
+    # A cluster zooms in on click; keep going until a single marker is on screen, then open its meeting.
+    for _ in range(8):
+        if page.locator("[data-testid=map-marker]").count():
+            break
+        page.locator(".marker-cluster").first.click()
+        page.wait_for_timeout(500)
+    # Pointer: hovering shows who and when; clicking selects the meeting in the list.
+    singles = page.locator("[data-testid=map-marker]")
+    marker = singles.first
+    person_id = marker.get_attribute("data-person-id")
+    marker.hover()
+    assert f"Many{int(person_id) - 10_000}" in page.inner_text("[data-testid=map-card]")
+    marker.click()
+    item = page.locator(f"[data-testid=connection][data-person-id='{person_id}']")
+    assert "selected" in item.get_attribute("class")
+    # Keyboard: markers are focusable buttons that select their meeting on Enter.
+    if singles.count() > 1:
+        second = singles.nth(1)
+        second_id = second.get_attribute("data-person-id")
+        second.focus()
+        assert f"Many{int(second_id) - 10_000}" in page.inner_text("[data-testid=map-card]")
+        page.keyboard.press("Enter")
+        assert "selected" in page.get_attribute(f"[data-testid=connection][data-person-id='{second_id}']", "class")
+        assert "selected" not in item.get_attribute("class")
+    page.locator("[data-testid=map]").screenshot(path=str(screenshots / "map-opened.png"))
 
 
 def test_changing_filters_updates_results_and_url(page, urls, api, subject, defaults):  # type: ignore[no-untyped-def]
@@ -246,7 +328,7 @@ def test_an_unknown_person_shows_the_apis_message(page, urls, api, defaults):  #
     assert problem.json()["detail"] in page.inner_text("[data-testid=error] >> nth=0")
 
 
-def test_own_track_is_drawn_when_the_api_offers_it(page, urls, api, subject, defaults):  # type: ignore[no-untyped-def]
+def test_own_track_is_drawn_when_the_api_offers_it(page, urls, api, subject, defaults, leaflet):  # type: ignore[no-untyped-def]
     paths = api("/api/openapi.json").json()["paths"]
     page.goto(person_url(urls, subject["id"], defaults))
     settle(page)
@@ -254,8 +336,8 @@ def test_own_track_is_drawn_when_the_api_offers_it(page, urls, api, subject, def
         track = api(f"/api/persons/{subject['id']}/locations", start_date=defaults["start_date"],
                     end_date=defaults["end_date"]).json()
         assert isinstance(track, list) and track
-        points = page.get_attribute("[data-testid=own-track]", "points").split()
-        assert len(points) == len(track)
+        # Leaflet simplifies the drawn path to the zoom; the element says how many fixes it was given
+        assert page.get_attribute("[data-testid=own-track]", "data-points") == str(len(track))
     else:
         assert page.locator("[data-testid=own-track]").count() == 0
         assert "own track not available" in page.inner_text(".legend")
@@ -284,6 +366,9 @@ def test_usable_at_phone_width(phone, urls, subject, defaults, screenshots):  # 
     assert phone.is_visible("a.back")
     assert phone.evaluate("document.documentElement.scrollWidth") <= 390
     phone.screenshot(path=str(screenshots / "phone-person.png"), full_page=True)
+    if phone.locator("[data-testid=map]").count():  # the map fits the phone's width and can be screenshotted
+        assert phone.locator("[data-testid=map]").bounding_box()["width"] <= 390
+        phone.locator("[data-testid=map]").screenshot(path=str(screenshots / "phone-map.png"))
     phone.click("a.back")
     phone.wait_for_selector("[data-testid=person-link]")
     assert phone.is_hidden("[data-testid=filters]")

@@ -143,3 +143,49 @@ def test_config_reads_the_api_base_url_from_env(client, monkeypatch):
     # The page may then call that origin, and nothing else.
     csp = client.get("/").headers["Content-Security-Policy"]
     assert "connect-src 'self' http://localhost:30001;" in csp
+
+
+def test_config_has_no_tiles_by_default_and_the_tile_url_from_env(client, monkeypatch):
+    monkeypatch.delenv("UDACONNECT_WEB_TILE_URL", raising=False)
+    assert _config(client)["tileUrl"] == ""
+    assert "img-src 'self' data:;" in client.get("/").headers["Content-Security-Policy"]
+    monkeypatch.setenv("UDACONNECT_WEB_TILE_URL", "https://tile.openstreetmap.org/{z}/{x}/{y}.png")
+    assert _config(client)["tileUrl"] == "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
+    # The page may then load images from the tile server, and from nowhere else.
+    assert "img-src 'self' data: https://tile.openstreetmap.org;" in client.get("/").headers["Content-Security-Policy"]
+
+
+@pytest.mark.parametrize(("url", "origin"), [
+    ("https://{s}.tile.example.org/{z}/{x}/{y}.png", "https://*.tile.example.org"),
+    ("http://127.0.0.1:8081/tiles/{z}/{x}/{y}.png", "http://127.0.0.1:8081"),
+    ("/tiles/{z}/{x}/{y}.png", ""),  # same origin: 'self' already allows it
+])
+def test_tile_origin(url, origin):
+    from udaconnect.web.function import tile_origin
+
+    assert tile_origin(url) == origin
+
+
+NODE_MODULES = REPO / "node_modules"
+
+
+@pytest.mark.skipif(not (NODE_MODULES / "leaflet" / "dist").is_dir(), reason="map library not installed: run `npm ci`")
+@pytest.mark.parametrize(("path", "content_type"), [
+    ("/vendor/leaflet/leaflet.js", "text/javascript; charset=utf-8"),
+    ("/vendor/leaflet/leaflet.css", "text/css; charset=utf-8"),
+    ("/vendor/leaflet/images/layers.png", "image/png"),
+    ("/vendor/leaflet.markercluster/leaflet.markercluster.js", "text/javascript; charset=utf-8"),
+    ("/vendor/leaflet.markercluster/MarkerCluster.Default.css", "text/css; charset=utf-8"),
+])
+def test_the_map_library_is_served_from_node_modules_dist(client, path, content_type):
+    package, _, rest = path.removeprefix("/vendor/").partition("/")
+    response = client.get(path)
+    assert response.status_code == 200
+    assert response.content_type == content_type
+    assert response.data == (NODE_MODULES / package / "dist" / rest).read_bytes()
+
+
+@pytest.mark.parametrize("path", ["/vendor/leaflet/package.json", "/vendor/leaflet/../leaflet/package.json",
+                                  "/vendor/other/index.js", "/vendor/leaflet.markercluster/../../package.json"])
+def test_only_the_map_librarys_dist_is_served(client, path):
+    assert client.get(path).status_code == 404

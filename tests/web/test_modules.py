@@ -89,18 +89,16 @@ def test_times_keep_the_offset_they_were_recorded_with(run):  # type: ignore[no-
     assert run("format", "return m.formatDistance(1500);") == "1.5\u00a0km"
 
 
-def test_projection_fits_points_and_keeps_metres_square(run):  # type: ignore[no-untyped-def]
-    # 100 m east and 100 m north of a corner at 60°N must come out as the same number of pixels.
+def test_map_bounds_fit_the_points_and_keep_a_neighbourhood_around_one(run):  # type: ignore[no-untyped-def]
     corner = {"latitude": 60.0, "longitude": 10.0}
-    east = {"latitude": 60.0, "longitude": 10.0 + 100 / (111320 * 0.5)}
-    north = {"latitude": 60.0 + 100 / 111320, "longitude": 10.0}
-    body = """const { project } = m.fitProjection(arg);
-              return arg.map(project);"""
-    (cx, cy), (ex, ey), (nx, ny) = run("map", body, [corner, east, north])
-    assert ex - cx == pytest.approx(cy - ny, rel=1e-4)
-    assert ey == pytest.approx(cy) and nx == pytest.approx(cx)
-    single = run("map", "return m.fitProjection(arg).project(arg[0]);", [corner])
-    assert single == [320, 200]  # one point sits in the middle of a 640 x 400 drawing
+    far = {"latitude": 60.01, "longitude": 10.02}
+    (south, west), (north, east) = run("map", "return m.boundsOf(arg);", [corner, far])
+    assert [south, west, north, east] == pytest.approx([60.0, 10.0, 60.01, 10.02])
+    # One point gets 40 m on each side: as many degrees of latitude as 40 m, twice as many of longitude at 60°N.
+    (south, west), (north, east) = run("map", "return m.boundsOf(arg);", [corner])
+    assert (north - south) * 111320 == pytest.approx(40)
+    assert (east - west) * 111320 * 0.5 == pytest.approx(40)
+    assert (south + north) / 2 == pytest.approx(60.0) and (west + east) / 2 == pytest.approx(10.0)
 
 
 def test_url_state_round_trips_and_spells_out_defaults(run):  # type: ignore[no-untyped-def]

@@ -1,4 +1,4 @@
-"""The `web` target: static assets, the single-page fallback, /config.js and /health."""
+"""The `web` target: static assets, the map library under /vendor/, the single-page fallback, /config.js and /health."""
 
 from __future__ import annotations
 
@@ -9,10 +9,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path, PurePosixPath
+from urllib.parse import urlsplit
 
 from flask import Request, Response
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
+# The map library, installed by `npm ci` from package-lock.json (nox, the Containerfile's build stage) rather than
+# copied into the repository; only each package's dist/ is served, as /vendor/<package>/<file>.
+NODE_MODULES = Path(__file__).resolve().parents[3] / "node_modules"
+VENDOR = {"leaflet": "leaflet/dist", "leaflet.markercluster": "leaflet.markercluster/dist"}
 
 # Explicit types: the platform's mimetypes table may lack .js/.mjs or call them text/plain,
 # and browsers refuse to run ES modules served with a non-JavaScript type.
@@ -57,7 +62,10 @@ def _asset(relative: str) -> Asset | None:
     parts = PurePosixPath(relative).parts
     if any(part in ("..", ".") or part.startswith(".") for part in parts):
         return None
-    path = STATIC_DIR.joinpath(*parts)
+    if len(parts) > 2 and parts[0] == "vendor" and parts[1] in VENDOR:
+        path = NODE_MODULES.joinpath(VENDOR[parts[1]], *parts[2:])
+    else:
+        path = STATIC_DIR.joinpath(*parts)
     if not path.is_file():
         return None
     stat = path.stat()
@@ -74,15 +82,27 @@ def config_asset(env: Mapping[str, str] | None = None) -> Asset:
         "defaultDistance": env.get("UDACONNECT_WEB_DISTANCE", "5"),
         # times are shown in the venue's time zone, named ("PDT"), as attendees lived them
         "timeZone": env.get("UDACONNECT_VENUE_TIME_ZONE", "America/Los_Angeles"),
+        # the map's base layer; empty = none, the venue's places alone (offline, as in the tests)
+        "tileUrl": env.get("UDACONNECT_WEB_TILE_URL", ""),
+        "tileAttribution": env.get("UDACONNECT_WEB_TILE_ATTRIBUTION", ""),
     }
     body = f"export default Object.freeze({json.dumps(config, sort_keys=True)});\n".encode()
     return Asset(body, CONTENT_TYPES[".js"], _etag(body))
 
 
-def _security_headers(response: Response, api_base: str) -> Response:
+def tile_origin(tile_url: str) -> str:
+    """The origin a tile URL template loads images from, as a CSP source ("{s}." subdomains become "*.")."""
+    parts = urlsplit(tile_url.replace("{s}.", "x-sub."))
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        return ""
+    return f"{parts.scheme}://{parts.netloc}".replace("x-sub.", "*.")
+
+
+def _security_headers(response: Response, api_base: str, tiles: str = "") -> Response:
     connect = "'self'" + (f" {api_base}" if api_base else "")
+    images = "'self' data:" + (f" {tiles}" if tiles else "")
     response.headers["Content-Security-Policy"] = (
-        f"default-src 'self'; connect-src {connect}; img-src 'self' data:; style-src 'self'; "
+        f"default-src 'self'; connect-src {connect}; img-src {images}; style-src 'self'; "
         "script-src 'self'; object-src 'none'; base-uri 'self'; frame-ancestors 'none'"
     )
     response.headers["X-Content-Type-Options"] = "nosniff"
@@ -129,4 +149,5 @@ def handle(request: Request) -> Response:
             asset = _asset("index.html")
     if asset is None:
         return _problem(404, "Not Found", f"No asset at {path}.")
-    return _security_headers(_serve(request, asset), api_base)
+    tiles = tile_origin(os.environ.get("UDACONNECT_WEB_TILE_URL", ""))
+    return _security_headers(_serve(request, asset), api_base, tiles)

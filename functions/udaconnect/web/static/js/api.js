@@ -100,3 +100,13 @@ export async function getOwnTrack(id, filters, signal) {
     return null;
   }
 }
+
+let places;
+
+/** The venue's places as GeoJSON (asked once per page; null where the API has none or cannot answer). */
+export function getPlaces() {
+  places ??= getJson("/api/places", {})
+    .then(({ body }) => (Array.isArray(body?.features) ? body : null))
+    .catch(() => null);
+  return places;
+}
