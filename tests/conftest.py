@@ -72,7 +72,7 @@ def db(settings: Settings) -> Engine:
     """The test database's engine, emptied before the test."""
     engine = database.engine(settings)
     with engine.begin() as conn:
-        conn.execute(text("TRUNCATE person, location, event_outbox RESTART IDENTITY CASCADE"))
+        conn.execute(text("TRUNCATE person, location, event_outbox, place RESTART IDENTITY CASCADE"))
     return engine
 
 
