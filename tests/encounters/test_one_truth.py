@@ -186,3 +186,19 @@ def test_the_rule_is_order_free() -> None:
             (r.first_seen, r.last_seen, r.contacts) for r in expected]
     assert all(b.first_seen - a.last_seen > WINDOW for a, b in zip(expected, expected[1:], strict=False))
     assert by_pair(contacts, WINDOW) == {(1, 2): expected}
+
+
+def test_one_fix_of_a_multi_fix_report_is_taken_alone(people: Engine) -> None:
+    """Each of a report's N announcements scans its own fix: scanning the whole report each time read N x N rows."""
+    with people.begin() as conn:
+        conn.execute(text(
+            "INSERT INTO location (person_id, coordinate, creation_time, event_source, event_id, event_index) "
+            "SELECT 1, ST_SetSRID(ST_MakePoint(-122.4, 37.78), 4326)::geography, "
+            "       timestamptz '2020-07-06 10:00Z' + g * interval '1 minute', '/devices/m', 'r1', g "
+            "FROM generate_series(0, 4) g"))
+        store.detect(conn, [("/devices/m", "r1", 2)], DISTANCE, WINDOW)
+        scanned = conn.execute(text("SELECT l.event_index FROM encounter_scan s JOIN location l "
+                                    "ON l.id = s.location_id WHERE l.event_id = 'r1'")).scalars().all()
+        assert scanned == [2]
+        store.detect(conn, [("/devices/m", "r1")], DISTANCE, WINDOW)  # no index: the whole report
+        assert conn.execute(text("SELECT count(*) FROM encounter_scan")).scalar() == 5

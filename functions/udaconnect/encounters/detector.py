@@ -26,7 +26,7 @@ MAX_BATCH = 1000
 
 @dataclass
 class _Pending:
-    report: tuple[str, str]
+    report: tuple[str, str, int | None]
     future: asyncio.Future[None]
     error: BaseException | None = field(default=None, repr=False)
 
@@ -39,8 +39,9 @@ class Detector:
         self._thread = threading.Thread(target=self._run, name="encounters", daemon=True)
         self._started = threading.Lock()
 
-    async def detect(self, report: tuple[str, str], timeout: float = 25.0) -> None:
-        """Return once the fix of `report` (source, id) is taken into account and committed."""
+    async def detect(self, report: tuple[str, str, int | None], timeout: float = 25.0) -> None:
+        """Return once the fix of `report` (source, id, index in a multi-fix report or None) is taken into
+        account and committed."""
         pending = _Pending(report, asyncio.get_running_loop().create_future())
         if not self._thread.is_alive():
             with self._started:

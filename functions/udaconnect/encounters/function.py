@@ -89,7 +89,8 @@ async def _delivery(request: Request) -> Response:
         stored = LocationStored.model_validate_json(event.data or b"")
     except ValidationError as error:
         raise Undetectable("invalid stored-location event", field_errors(error, "data.")) from None
-    await detector.for_settings(_context().settings).detect((stored.report_source, stored.report_id))
+    await detector.for_settings(_context().settings).detect(
+        (stored.report_source, stored.report_id, stored.report_index))
     return Response(status_code=204)  # never a body: the dispatcher would count it as a failed delivery
 
 

@@ -61,10 +61,12 @@ ALL_CONTACTS = _CONTACTS.format(
     counted="true", fixes="f.creation_time >= CAST(:since AS timestamptz) - :window",
     other="AND g.person_id > f.person_id AND g.creation_time >= CAST(:since AS timestamptz) - :window "
           "AND greatest(f.creation_time, g.creation_time) >= CAST(:since AS timestamptz)")
+#: A fix is keyed by its report's (source, id) and its index in it: a multi-fix report's N announcements each
+#: take their own fix, not all N of them again (N x N rows for N announcements). No index: every fix of the report.
 _SCAN = """
 INSERT INTO encounter_scan (location_id)
-SELECT l.id FROM unnest(CAST(:sources AS text[]), CAST(:ids AS text[])) AS k(source, id)
-JOIN location l ON l.event_source = k.source AND l.event_id = k.id
+SELECT l.id FROM unnest(CAST(:sources AS text[]), CAST(:ids AS text[]), CAST(:indexes AS int[])) AS k(source, id, idx)
+JOIN location l ON l.event_source = k.source AND l.event_id = k.id AND (k.idx IS NULL OR l.event_index = k.idx)
 ON CONFLICT DO NOTHING RETURNING location_id
 """
 _NEAR = """
@@ -95,13 +97,16 @@ def _contacts(rows: Iterable[Sequence[Any]]) -> list[Contact]:
             for p, q, tp, tq, lon, lat, counted in rows]
 
 
-def detect(conn: Connection, reports: Sequence[tuple[str, str]], distance: float,
+def detect(conn: Connection, reports: Sequence[tuple[str, str] | tuple[str, str, int | None]], distance: float,
            window: timedelta) -> list[Stored]:
-    """Take the fixes of these reports ((source, id) of each) into account, in the caller's transaction; the
-    encounters this started (to announce once they commit). Fixes seen before, or not stored, change nothing."""
+    """Take these fixes into account, in the caller's transaction: each is (source, id) of its report, or
+    (source, id, index) for one fix of a multi-fix report. The encounters this started (to announce once they
+    commit). Fixes seen before, or not stored, change nothing."""
     lock(conn)
-    fresh = [row[0] for row in conn.execute(text(_SCAN), {"sources": [s for s, _ in reports],
-                                                           "ids": [i for _, i in reports]})]
+    keys = [(r[0], r[1], r[2] if len(r) > 2 else None) for r in reports]
+    fresh = [row[0] for row in conn.execute(text(_SCAN), {"sources": [k[0] for k in keys],
+                                                           "ids": [k[1] for k in keys],
+                                                           "indexes": [k[2] for k in keys]})]
     if not fresh:
         return []
     found = conn.execute(text(FRESH_CONTACTS), {"fresh": fresh, "distance": distance, "window": window})
