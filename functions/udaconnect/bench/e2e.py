@@ -49,7 +49,7 @@ class _Watcher(threading.Thread):
 def _quiet(stack: LocalStack, limit: float = 300.0) -> float:
     """Seconds until every Trigger delivered what Kafka holds (bounded)."""
     began = time.monotonic()
-    while time.monotonic() - began < limit and sum(stack.lag().values()):
+    while time.monotonic() - began < limit and any(stack.lag().values()):
         time.sleep(1.0)
     return round(time.monotonic() - began, 1)
 

@@ -122,15 +122,15 @@ def usual_fixes(data: Any) -> Fixes | object:
     if (type(person_id) is not int or not 1 <= person_id <= PERSON_ID_MAX or type(items) is not list
             or not 1 <= len(items) <= MAX_FIXES):
         return _NO
-    fixes = []
+    fixes: list[Fix] = []
     for item in items:
         if type(item) is not dict or not _FIX_REQUIRED <= item.keys() <= _FIX_ALL:
             return _NO
         fix = _usual_fix(person_id, item)
-        if fix is _NO or (fixes and fix.recorded_at < fixes[-1].recorded_at):  # type: ignore[union-attr]
+        if not isinstance(fix, Fix) or (fixes and fix.recorded_at < fixes[-1].recorded_at):
             return _NO
         fixes.append(fix)
-    return Fixes(person_id, tuple(fixes))  # type: ignore[arg-type]
+    return Fixes(person_id, tuple(fixes))
 
 
 def parse_fixes(data: Any) -> Fixes:
