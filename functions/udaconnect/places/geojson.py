@@ -105,7 +105,7 @@ def _feature(index: int, feature: object, seen: set[str]) -> tuple[PlaceFeature 
         errors.append(FieldError(f"{where}.properties.kind", "must be a lower-case word, e.g. booth, room, hall"))
     if problem := _geometry(feature.get("geometry")):
         errors.append(FieldError(f"{where}.geometry", problem))
-    if errors:
+    if errors or not isinstance(fid, str) or not isinstance(name, str) or not isinstance(kind, str):
         return None, errors
     seen.add(fid)
     extra = {k: v for k, v in props.items() if k not in ("name", "kind")}
@@ -118,7 +118,7 @@ def read_venue(source: str | bytes | Path | dict[str, Any]) -> Venue:
         try:
             source = source.read_bytes()
         except OSError as error:
-            raise InvalidVenue(f"cannot read {source}: {error.strerror}") from None
+            raise InvalidVenue(f"cannot read {error.filename}: {error.strerror}") from None
     if isinstance(source, str | bytes):
         try:
             source = json.loads(source)
@@ -130,7 +130,9 @@ def read_venue(source: str | bytes | Path | dict[str, Any]) -> Venue:
     features = source["features"]
     if not features or len(features) > MAX_PLACES:
         raise InvalidVenue(f"a venue has 1 to {MAX_PLACES:,} features, this one {len(features):,}")
-    places, errors, seen = [], [], set()
+    places: list[PlaceFeature] = []
+    errors: list[FieldError] = []
+    seen: set[str] = set()
     for index, feature in enumerate(features):
         place, problems = _feature(index, feature, seen)
         errors.extend(problems)
@@ -138,7 +140,7 @@ def read_venue(source: str | bytes | Path | dict[str, Any]) -> Venue:
             places.append(place)
     if errors:
         raise InvalidVenue(f"{len(errors)} problem(s) in the venue", errors)
-    props = source.get("properties") if isinstance(source.get("properties"), dict) else {}
-    zone = props.get("time_zone")
+    props = source.get("properties")
+    zone = props.get("time_zone") if isinstance(props, dict) else None
     return Venue(places, source.get("name") if isinstance(source.get("name"), str) else None,
                  zone if isinstance(zone, str) else None)
