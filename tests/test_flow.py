@@ -22,7 +22,7 @@ import pytest
 from sqlalchemy import Engine, text
 
 from udaconnect.localstack import LocalStack
-from udaconnect.ports import free_port
+from udaconnect.ports import free_port, ok, until_ok
 from udaconnect.settings import Settings
 from udaconnect.simulator import Simulator, post
 from udaconnect.storage import database
@@ -120,8 +120,7 @@ def wait_back(stack: LocalStack, name: str, old_pid: int, timeout: float = 90) -
         process = stack.processes.get(name)
         if process is None or process.popen.pid == old_pid or process.popen.poll() is not None:
             return False
-        with urllib.request.urlopen(process.url + "/health", timeout=2) as reply:
-            return reply.status == 200
+        return ok(process.url + "/health", timeout=2)
     wait_for(back, timeout, f"{name} restarted by the supervisor")
 
 
@@ -269,14 +268,7 @@ def test_a_fresh_stack_stores_what_it_accepts_from_its_first_answer_and_a_stop_u
     early: list[dict] = []
 
     def as_soon_as_it_answers() -> None:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            try:
-                with urllib.request.urlopen(fresh.api_url + "/api/persons", timeout=1) as reply:
-                    if reply.status == 200:
-                        break
-            except OSError:
-                time.sleep(0.02)
+        until_ok(fresh.api_url + "/api/persons", timeout=120)
         first.run(count=50)
         early.extend(first.accepted)
 

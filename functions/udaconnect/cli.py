@@ -247,17 +247,9 @@ def _send(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _addresses(settings: Settings) -> dict[str, str]:
-    import json
-    import os
+    from udaconnect.deadletters import live_stack
 
-    from udaconnect.deadletters import stack_file
-
-    path = stack_file(settings.data_dir)
-    try:
-        found = json.loads(path.read_text())
-        os.kill(int(found.get("pid", 0)) or -1, 0)  # the stack's process still exists
-    except (OSError, ValueError, TypeError):
-        found = {}  # no file, or left by a stack that died without its clean-up
+    found = live_stack(settings.data_dir)
     if settings.kafka_bootstrap_servers:
         found["kafka"] = settings.kafka_bootstrap_servers
     return found

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import IO
 
 from udaconnect.broker.kafka_server import KafkaServer
-from udaconnect.ports import free_port
+from udaconnect.ports import free_port, ok
 from udaconnect.settings import PROJECT_ROOT, Settings
 
 log = logging.getLogger(__name__)
@@ -145,19 +145,15 @@ class LocalStack:
 
     def _write_addresses(self) -> None:
         """For the CLI (`udaconnect status`, `dead-letters`, `send`) run beside this stack; removed at stop."""
-        from udaconnect.deadletters import stack_file
+        from udaconnect.deadletters import live_stack, stack_file
 
         assert self.kafka is not None
         path = stack_file(self.settings.data_dir)
         path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            owner = int(json.loads(path.read_text()).get("pid", 0))
-            if owner and owner != os.getpid():
-                os.kill(owner, 0)
-                self.say(f"{path} belongs to the stack of process {owner}, which still runs: left as it is")
-                return
-        except (OSError, ValueError, TypeError):
-            pass  # no file, or its stack is gone: ours now
+        owner = live_stack(self.settings.data_dir).get("pid")
+        if owner and owner != os.getpid():
+            self.say(f"{path} belongs to the stack of process {owner}, which still runs: left as it is")
+            return
         path.write_text(json.dumps({"kafka": self.kafka.bootstrap_servers, "broker": self.processes["broker"].url,
                                     "api": self.api_url, "pid": os.getpid()}))
 
@@ -308,12 +304,9 @@ class LocalStack:
         while time.monotonic() < deadline:
             if process.popen.poll() is not None:
                 raise RuntimeError(f"{process.target} exited with {process.popen.returncode} (see its log)")
-            try:
-                with urllib.request.urlopen(process.url + "/health", timeout=2) as reply:
-                    if reply.status == 200:
-                        return
-            except OSError:
-                time.sleep(0.1)
+            if ok(process.url + "/health", timeout=2):
+                return
+            time.sleep(0.1)
         raise TimeoutError(f"{process.target} did not become healthy on port {process.port}")
 
     def stop_process(self, target: str, sig: int = signal.SIGTERM) -> None:

@@ -25,7 +25,7 @@ from pathlib import Path
 from sqlalchemy import Engine, text
 
 from udaconnect.localstack import LocalStack
-from udaconnect.ports import free_port
+from udaconnect.ports import free_port, until_ok
 from udaconnect.settings import Settings
 from udaconnect.simulator import Simulator
 from udaconnect.storage import database
@@ -143,14 +143,7 @@ def fresh_starts(bench: Bench, runs: int) -> dict:
         early = Simulator(stack.api_url + "/api/events", [1, 2], devices=2, record=True, seed=1000 + run, rate=0)
 
         def post_at_first_answer(stack: LocalStack = stack, early: Simulator = early) -> None:
-            deadline = time.monotonic() + 120
-            while time.monotonic() < deadline:
-                try:
-                    with urllib.request.urlopen(stack.api_url + "/api/persons", timeout=1) as reply:
-                        if reply.status == 200:
-                            break
-                except OSError:
-                    time.sleep(0.01)
+            until_ok(stack.api_url + "/api/persons", timeout=120, every=0.01)
             early.run(count=50)
 
         poster = threading.Thread(target=post_at_first_answer, daemon=True)
