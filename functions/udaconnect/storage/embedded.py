@@ -1,10 +1,18 @@
-"""An embedded PostgreSQL + PostGIS cluster run from the system binaries, for a machine with no database set up."""
+"""An embedded PostgreSQL + PostGIS cluster run from the system binaries, for a machine with no database set up.
+
+Only its owner gets in: the superuser `postgres` has a random password (data/password, 0600, inside the 0700 data
+directory, made at initdb and kept across restarts), pg_hba.conf asks for it (scram-sha-256) on loopback TCP and
+on the unix socket, and the socket lives in the cluster's own 0700 directory. A cluster made by an older version
+with `trust` is given a password and the same pg_hba.conf at its next start. The URL `start()` returns carries
+the password, so whoever holds it (the local stack's processes, through DATABASE_URL) connects as before.
+"""
 
 from __future__ import annotations
 
 import glob
 import os
 import pwd
+import secrets
 import shutil
 import subprocess
 import time
@@ -27,7 +35,15 @@ SERVER_OPTIONS = {
     "jit": "off",
     "listen_addresses": "127.0.0.1",
     "timezone": "UTC",
+    "password_encryption": "scram-sha-256",
 }
+#: Every way in asks for the owner's password; nothing is trusted, not even the unix socket.
+PG_HBA = """\
+# Written by udaconnect (storage/embedded.py): only the owner, with the password in this directory's password file.
+local all all scram-sha-256
+host  all all 127.0.0.1/32 scram-sha-256
+host  all all ::1/128 scram-sha-256
+"""
 
 
 class PostgresNotInstalled(InfrastructureError):
@@ -82,27 +98,47 @@ class EmbeddedPostgres:
         return self.directory / "data"
 
     @property
+    def password_file(self) -> Path:
+        return self.data / "password"
+
+    @property
+    def password(self) -> str:
+        return self.password_file.read_text().strip()
+
+    @property
     def url(self) -> str:
-        return f"postgresql+psycopg2://postgres@127.0.0.1:{self.port}/{DATABASE}"
+        # hex: nothing in it needs escaping in a URL, an Alembic config or a libpq keyword string
+        return f"postgresql+psycopg2://postgres:{self.password}@127.0.0.1:{self.port}/{DATABASE}"
 
     @property
     def port(self) -> int:
         return int(self._port_file.read_text())
 
-    def _run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    def _run(self, *args: str, check: bool = True, stdin: str | None = None,
+             env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
         """Run a server binary, as the postgres user when we are root (PostgreSQL refuses to run as root)."""
         cmd = [str(_bindir() / args[0]), *args[1:]]
         kwargs: dict[str, object] = {}
         if os.geteuid() == 0:
             user = pwd.getpwnam("postgres")
             kwargs = {"user": user.pw_uid, "group": user.pw_gid, "extra_groups": []}
-        proc = subprocess.run(cmd, capture_output=True, text=True, check=False, **kwargs)  # type: ignore[call-overload]
+        proc = subprocess.run(cmd, capture_output=True, text=True, check=False, input=stdin,  # type: ignore[call-overload]
+                              env=env, **kwargs)
         if check and proc.returncode != 0:
             raise InfrastructureError(f"{args[0]} failed ({proc.returncode}): {proc.stderr.strip() or proc.stdout}")
         return proc
 
+    def _owner(self) -> tuple[int, int] | None:
+        """uid and gid the server runs as when it is not us (we are root), else None."""
+        if os.geteuid() != 0:
+            return None
+        user = pwd.getpwnam("postgres")
+        return user.pw_uid, user.pw_gid
+
     def _prepare_directory(self) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
+        # the unix socket lives here: no other user may reach it (nor the port file, nor the log)
+        os.chmod(self.directory, 0o700)
         if os.geteuid() == 0:
             user = pwd.getpwnam("postgres")
             os.chown(self.directory, user.pw_uid, user.pw_gid)
@@ -119,9 +155,9 @@ class EmbeddedPostgres:
             raise PostgresNotInstalled(f"PostGIS is not installed; install it with: {POSTGIS_APT}")
         self._prepare_directory()
         if not (self.data / "PG_VERSION").exists():
-            self._run("initdb", "-D", str(self.data), "-U", "postgres", "-A", "trust", "-E", "UTF8",
-                      "--no-sync", "--locale=C.UTF-8")
+            self._initdb()
         if self.running():
+            self._secure()
             return self.url
         port = self.port if self._port_file.exists() and not answers("127.0.0.1", self.port) else free_port()
         self._port_file.write_text(str(port))
@@ -131,8 +167,56 @@ class EmbeddedPostgres:
         opts = " ".join(f"-c {k}={v}" for k, v in options.items())
         self._run("pg_ctl", "-D", str(self.data), "-l", str(self.directory / "server.log"), "-o", opts,
                   "-w", "-t", "60", "start")
+        self._secure()
         self._ensure_database()
         return self.url
+
+    def _write_secret(self, path: Path, text: str) -> None:
+        """`text` in a file only the server's user (and root) can read, created with that mode (no window)."""
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(text)
+        os.chmod(path, 0o600)
+        owner = self._owner()
+        if owner:
+            os.chown(path, *owner)
+
+    def _initdb(self) -> None:
+        password = secrets.token_hex(24)
+        pwfile = self.directory / "initdb.password"  # initdb wants an empty data directory: moved in after
+        self._write_secret(pwfile, password + "\n")
+        try:
+            self._run("initdb", "-D", str(self.data), "-U", "postgres", "--auth=scram-sha-256",
+                      f"--pwfile={pwfile}", "-E", "UTF8", "--no-sync", "--locale=C.UTF-8")
+        finally:
+            pwfile.unlink(missing_ok=True)
+        self._write_secret(self.password_file, password + "\n")
+        self._write_secret(self.data / "pg_hba.conf", PG_HBA)
+
+    def _secure(self) -> None:
+        """Upgrade a cluster made with `trust` by an older version (the server is running): set a password,
+        then write our pg_hba.conf and reload. Connecting over the socket still works under trust for the first
+        step; after the reload every connection needs the password."""
+        hba = self.data / "pg_hba.conf"
+        if self.password_file.exists() and hba.read_text() == PG_HBA:
+            return
+        if not self.password_file.exists():
+            password = secrets.token_hex(24)
+            # on stdin, never on a command line other users could read in `ps`
+            self._run("psql", "-h", str(self.directory), "-p", str(self.port), "-U", "postgres", "-d", "postgres",
+                      "-v", "ON_ERROR_STOP=1", "-Atq", "-f", "-", env=self._env(),
+                      stdin=f"SET password_encryption = 'scram-sha-256';\n"
+                            f"ALTER ROLE postgres PASSWORD '{password}';\n")
+            self._write_secret(self.password_file, password + "\n")
+        self._write_secret(hba, PG_HBA)
+        self._run("pg_ctl", "-D", str(self.data), "reload")
+
+    def _env(self) -> dict[str, str]:
+        """The environment of a client binary: the password (if any yet), no password file of the caller's."""
+        env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
+        if self.password_file.exists():
+            env["PGPASSWORD"] = self.password
+        return env
 
     def running(self) -> bool:
         if not (self.data / "postmaster.pid").exists() or not self._port_file.exists():
@@ -144,10 +228,10 @@ class EmbeddedPostgres:
         psql = [str(_bindir() / "psql"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", "-Atq"]
         exists = subprocess.run([*psql, "-d", "postgres", "-c",
                                  f"SELECT 1 FROM pg_database WHERE datname = '{DATABASE}'"],
-                                capture_output=True, text=True, check=True).stdout.strip()
+                                capture_output=True, text=True, check=True, env=self._env()).stdout.strip()
         if not exists:
             subprocess.run([*psql, "-d", "postgres", "-c", f"CREATE DATABASE {DATABASE}"], check=True,
-                           capture_output=True)
+                           capture_output=True, env=self._env())
 
     def stop(self, mode: str = "fast") -> None:
         if (self.data / "postmaster.pid").exists():
