@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, create_engine, text
 
+from bearer import TEST_SECRET, headers
 from udaconnect.settings import PROJECT_ROOT, Settings
 from udaconnect.storage import database
 from udaconnect.storage.embedded import EmbeddedPostgres
@@ -55,7 +56,7 @@ def create_database(server: str, name: str) -> Settings:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
     admin.dispose()
     # its own data directory: a stack started on these settings never touches the repository's .udaconnect/
-    settings = Settings(database_url=f"{server}/{name}", pool_size=4,
+    settings = Settings(database_url=f"{server}/{name}", pool_size=4, auth_secret=TEST_SECRET,
                         data_dir=Path(tempfile.mkdtemp(prefix=f"udaconnect-{name}-")))
     database.upgrade(settings)
     return settings
@@ -72,7 +73,8 @@ def db(settings: Settings) -> Engine:
     """The test database's engine, emptied before the test."""
     engine = database.engine(settings)
     with engine.begin() as conn:
-        conn.execute(text("TRUNCATE person, location, event_outbox, place RESTART IDENTITY CASCADE"))
+        conn.execute(text("TRUNCATE person, location, event_outbox, place, audit_log, person_erasure "
+                          "RESTART IDENTITY CASCADE"))
     return engine
 
 
@@ -82,6 +84,7 @@ def app_env(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Settings:
     from udaconnect import bootstrap
 
     monkeypatch.setenv("DATABASE_URL", settings.database_url)
+    monkeypatch.setenv("UDACONNECT_AUTH_SECRET", TEST_SECRET)
     bootstrap.context.cache_clear()
     yield settings
     bootstrap.context.cache_clear()
@@ -93,7 +96,7 @@ def persons_client(app_env: Settings):  # type: ignore[no-untyped-def]
 
     from udaconnect import outbox
 
-    yield create_app("persons", str(PROJECT_ROOT / "functions" / "main.py")).test_client()
+    yield _as_organizer(create_app("persons", str(PROJECT_ROOT / "functions" / "main.py")).test_client())
     outbox.settle()  # persons publishes after its answers: let that finish before the next test empties tables
 
 
@@ -101,7 +104,13 @@ def persons_client(app_env: Settings):  # type: ignore[no-untyped-def]
 def connections_client(app_env: Settings):  # type: ignore[no-untyped-def]
     from functions_framework import create_app
 
-    return create_app("connections", str(PROJECT_ROOT / "functions" / "main.py")).test_client()
+    return _as_organizer(create_app("connections", str(PROJECT_ROOT / "functions" / "main.py")).test_client())
+
+
+def _as_organizer(client):  # type: ignore[no-untyped-def]
+    """A test client whose requests carry an organizer's token unless they send their own Authorization."""
+    client.environ_base["HTTP_AUTHORIZATION"] = headers()["Authorization"]
+    return client
 
 
 @pytest.fixture(scope="session")

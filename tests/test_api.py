@@ -232,6 +232,6 @@ def test_allow_names_only_the_methods_a_path_serves() -> None:
     """Finding 8: GET /api/persons/{id} said Allow: POST but answered POST with 405."""
     from udaconnect.routes import route_for
 
-    assert route_for("/api/persons/1").allow == "GET, HEAD, OPTIONS"  # type: ignore[union-attr]
+    assert route_for("/api/persons/1").allow == "DELETE, GET, HEAD, OPTIONS"  # type: ignore[union-attr]
     assert "POST" in route_for("/api/persons").allow  # type: ignore[union-attr]
     assert route_for("/api/events").allow == "OPTIONS, POST"  # type: ignore[union-attr]

@@ -4,7 +4,10 @@
     ├── InvalidInput          a client sent something we cannot accept (-> 4xx, never retried)
     │   ├── NotFound          it names a person or location that does not exist (-> 404)
     │   ├── PayloadTooLarge   its body is larger than we take (-> 413)
-    │   └── HeadersTooLarge   too many or too large request headers (-> 431)
+    │   ├── HeadersTooLarge   too many or too large request headers (-> 431)
+    │   ├── Unauthorized      no bearer token, or one that is expired, forged or not for us (-> 401)
+    │   ├── Forbidden         a valid token that may not do this: not yours, not your role (-> 403)
+    │   └── TooManyRequests   this token or device is over its rate limit (-> 429 with Retry-After)
     ├── Conflict              it collides with what exists (-> 409)
     ├── SearchTimeout         a search did not finish within its budget and was cancelled (-> 504)
     └── InfrastructureError   the database or the broker failed (-> 5xx/503, the caller or broker retries)
@@ -44,6 +47,23 @@ class PayloadTooLarge(InvalidInput):
 
 class HeadersTooLarge(InvalidInput):
     status = 431
+
+
+class Unauthorized(InvalidInput):
+    status = 401
+    headers = {"WWW-Authenticate": 'Bearer realm="udaconnect"'}
+
+
+class Forbidden(InvalidInput):
+    status = 403
+
+
+class TooManyRequests(InvalidInput):
+    status = 429
+
+    def __init__(self, detail: str, retry_after: float) -> None:
+        super().__init__(detail)
+        self.headers = {"Retry-After": str(max(1, round(retry_after + 0.49)))}
 
 
 class Conflict(UdaConnectError):

@@ -97,6 +97,16 @@ class LocalStack:
         database.upgrade(self.settings)
         return self.database_url
 
+    def token(self, role: str = "organizer", person_id: int | None = None, device_id: str | None = None,
+              ttl: float = 12 * 3600) -> str:
+        """A bearer token this stack's functions accept (signed with its key)."""
+        from datetime import timedelta
+
+        from udaconnect.auth import issue, keys
+
+        return issue(keys.with_key(self.settings), role, person_id=person_id, device_id=device_id,
+                     ttl=timedelta(seconds=ttl))
+
     @property
     def broker_url(self) -> str:
         """The broker ingress (what K_SINK holds in the cluster)."""
@@ -118,7 +128,9 @@ class LocalStack:
         from its first answer on reaches a Trigger whose start offsets are committed and a persist that answers."""
         if not self.database_url:
             self.start_database()
-        env = {"DATABASE_URL": self.database_url}
+        from udaconnect.auth import keys
+
+        env = {"DATABASE_URL": self.database_url, **keys.environment(self.settings)}
         events = bool(EVENT_TARGETS & set(targets))
         if events:
             broker_port = free_port()
@@ -131,10 +143,11 @@ class LocalStack:
         for process in list(self.processes.values()):
             self.wait_healthy(process, timeout=90 if process.target == "broker" else 60)
         upstreams = {f"UDACONNECT_UPSTREAM_{p.target.upper()}": p.url for p in self.processes.values()
-                     if p.target in targets}
+                     if p.target in targets} | keys.environment(self.settings)
         edge = [self.spawn("gateway", self.api_port, upstreams)]
         if (PROJECT_ROOT / "functions" / "udaconnect" / "web").exists():
-            edge.append(self.spawn("web", self.web_port, {"UDACONNECT_API_BASE_URL": self.api_url}))
+            edge.append(self.spawn("web", self.web_port, {"UDACONNECT_API_BASE_URL": self.api_url,
+                                                          **keys.environment(self.settings)}))
         for process in edge:
             self.wait_healthy(process)
         if events:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 from typing import Any
 
 from udaconnect.errors import (
@@ -26,35 +25,23 @@ log = logging.getLogger(__name__)
 PROBLEM = "application/problem+json"
 #: The largest JSON body an API call takes (a person is a few hundred bytes).
 MAX_BODY = 64 * 1024
-#: Request headers a browser may send: the API's, and every CloudEvents binary-mode header (ce-<attribute>;
-#: a preflight naming other ce-* extensions gets them echoed by cors_preflight).
-CORS_HEADERS = ("Content-Type", "Accept", "Authorization", "ce-id", "ce-source", "ce-type", "ce-specversion",
-                "ce-time", "ce-subject", "ce-dataschema", "ce-partitionkey", "ce-traceparent", "ce-tracestate")
-CORS = {
-    "Access-Control-Allow-Origin": "*",
-    "Access-Control-Allow-Methods": "GET, HEAD, POST, OPTIONS",
-    "Access-Control-Allow-Headers": ", ".join(CORS_HEADERS),
-    "Access-Control-Expose-Headers": "Location, Link, X-Total-Count, Retry-After",
-    "Access-Control-Max-Age": "600",
-}
 #: At most this many request headers, of at most this many bytes in all (431 beyond): a CloudEvent's
 #: extensions travel as headers, and every header costs work in every function that reads the event.
 MAX_HEADERS = 100
 MAX_HEADER_BYTES = 32 * 1024
-_TOKEN = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,64}$")
 #: The problem type of a search (or another read) stopped at its deadline: 504, and asking again will not help.
 SEARCH_TIMEOUT_TYPE = "urn:udaconnect:problem:search-timeout"
 SEARCH_TIMEOUT_TITLE = "Search took too long"
-TITLES = {400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed", 406: "Not Acceptable",
+TITLES = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed", 406: "Not Acceptable",
           408: "Request Timeout", 409: "Conflict", 413: "Payload Too Large", 415: "Unsupported Media Type",
-          422: "Unprocessable Content", 431: "Request Header Fields Too Large", 503: "Service Unavailable",
+          422: "Unprocessable Content", 429: "Too Many Requests", 431: "Request Header Fields Too Large", 503: "Service Unavailable",
           504: "Gateway Timeout"}
 
 
 def error_answer(error: Exception) -> tuple[int, str, list[FieldError], dict[str, str]] | None:
     """(status, detail, field errors, headers) of the problem answering `error`; None for a bug (a 500)."""
     if isinstance(error, InvalidInput):
-        return error.status, error.detail, error.errors, {}
+        return error.status, error.detail, error.errors, dict(getattr(error, "headers", {}))
     if isinstance(error, Conflict):
         return 409, str(error), [], {}
     if isinstance(error, SearchTimeout):
@@ -71,15 +58,6 @@ def error_answer(error: Exception) -> tuple[int, str, list[FieldError], dict[str
         log.warning("database unavailable: %s", error)
         return 503, "the database is unavailable, try again", [], {"Retry-After": "1"}
     return None
-
-
-def cors_preflight(requested: str) -> dict[str, str]:
-    """CORS headers answering a preflight: every header it asks for that is ours or a CloudEvents ce-* one."""
-    names = [name.strip() for name in requested.split(",") if name.strip()][:MAX_HEADERS]
-    known = {name.lower() for name in CORS_HEADERS}
-    extra = [name for name in names if name.lower() not in known and name.lower().startswith("ce-")
-             and _TOKEN.match(name)]
-    return {**CORS, "Access-Control-Allow-Headers": ", ".join([*CORS_HEADERS, *extra])} if extra else CORS
 
 
 def headers_problem(headers: list[tuple[bytes, bytes]]) -> str:

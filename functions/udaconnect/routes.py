@@ -1,6 +1,6 @@
 """The one routing table: which function target answers which HTTP path, locally and on the cluster.
 
-Each route also says how long its function may take to answer and how large a body it takes, so the gateway
+Each route also says who may call it (udaconnect.auth.policy.Access: every function checks it), how long its function may take to answer and how large a body it takes, so the gateway
 gives a search the time it needs without letting a person lookup wait as long, and refuses a body larger than
 the function would take before reading it.
 """
@@ -10,6 +10,8 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass
+
+from udaconnect.auth.policy import Access
 
 #: Every function target served from functions/main.py, in the order the local stack starts them.
 TARGETS = ("persons", "connections", "ingest", "persist", "encounters", "web", "gateway")
@@ -29,6 +31,7 @@ class Route:
     methods: frozenset[str]
     pattern: re.Pattern[str]
     target: str
+    access: Access
     timeout: float = DEFAULT_TIMEOUT
     max_body: int = API_BODY
 
@@ -38,25 +41,27 @@ class Route:
         return ", ".join(sorted(self.methods))
 
 
-def _route(methods: str, pattern: str, target: str, timeout: float = DEFAULT_TIMEOUT,
+def _route(methods: str, pattern: str, target: str, access: Access, timeout: float = DEFAULT_TIMEOUT,
            max_body: int = API_BODY) -> Route:
-    return Route(frozenset(methods.split()), re.compile(pattern), target, timeout, max_body)
+    return Route(frozenset(methods.split()), re.compile(pattern), target, access, timeout, max_body)
 
 
 #: First match wins. The gateway target (local stack and cluster alike) proxies by this table. Patterns are
 #: matched against the path as sent (percent-encoding kept), so `%2F` never splits a segment.
 ROUTES: tuple[Route, ...] = (
-    _route("GET HEAD OPTIONS", r"^/api/persons/[^/]+/connection/?$", "connections", SEARCH_TIMEOUT),
-    _route("GET HEAD OPTIONS", r"^/api/persons/[^/]+/locations/?$", "connections", SEARCH_TIMEOUT),
-    _route("GET HEAD OPTIONS", r"^/api/persons/[^/]+/encounters/?$", "encounters"),
-    _route("GET OPTIONS", r"^/api/persons/[^/]+/encounters/live/?$", "encounters", LIVE_TIMEOUT),
-    _route("GET HEAD OPTIONS", r"^/api/locations/[^/]+/?$", "connections"),
-    _route("GET HEAD OPTIONS", r"^/api/places/?$", "connections"),
-    _route("POST OPTIONS", r"^/api/locations/?$", "ingest", max_body=INGEST_BODY),
-    _route("POST OPTIONS", r"^/api/events/?$", "ingest", max_body=INGEST_BODY),
-    _route("GET HEAD POST OPTIONS", r"^/api/persons/?$", "persons"),
-    _route("GET HEAD OPTIONS", r"^/api/persons/[^/]+/?$", "persons"),
-    _route("GET HEAD OPTIONS", r"^/api/(docs|openapi\.json)(/.*)?$", "persons"),
+    _route("GET HEAD OPTIONS", r"^/api/persons/[^/]+/connection/?$", "connections", Access.SELF, SEARCH_TIMEOUT),
+    _route("GET HEAD OPTIONS", r"^/api/persons/[^/]+/locations/?$", "connections", Access.SELF, SEARCH_TIMEOUT),
+    _route("GET HEAD OPTIONS", r"^/api/persons/[^/]+/encounters/?$", "encounters", Access.SELF),
+    _route("GET OPTIONS", r"^/api/persons/[^/]+/encounters/live/?$", "encounters", Access.SELF, LIVE_TIMEOUT),
+    _route("GET HEAD POST OPTIONS", r"^/api/persons/[^/]+/devices/?$", "persons", Access.SELF),
+    _route("DELETE OPTIONS", r"^/api/persons/[^/]+/devices/[^/]+/?$", "persons", Access.SELF),
+    _route("GET HEAD OPTIONS", r"^/api/locations/[^/]+/?$", "connections", Access.SELF),
+    _route("GET HEAD OPTIONS", r"^/api/places/?$", "connections", Access.SIGNED_IN),
+    _route("POST OPTIONS", r"^/api/locations/?$", "ingest", Access.DEVICE, max_body=INGEST_BODY),
+    _route("POST OPTIONS", r"^/api/events/?$", "ingest", Access.DEVICE, max_body=INGEST_BODY),
+    _route("GET HEAD POST OPTIONS", r"^/api/persons/?$", "persons", Access.ORGANIZER),
+    _route("GET HEAD DELETE OPTIONS", r"^/api/persons/[^/]+/?$", "persons", Access.SELF),
+    _route("GET HEAD OPTIONS", r"^/api/(docs|openapi\.json)(/.*)?$", "persons", Access.PUBLIC),
 )
 
 
@@ -72,3 +77,9 @@ def target_for(method: str, path: str) -> str | None:
     """The target that serves `method path`, or None when no route matches."""
     route = route_for(path)
     return route.target if route is not None and method.upper() in route.methods else None
+
+
+def access_for(path: str) -> Access:
+    """Who may call `path` (a function's own /health and unknown paths are public: they answer nothing private)."""
+    route = route_for(path)
+    return route.access if route is not None else Access.PUBLIC

@@ -57,6 +57,36 @@ class Settings:
     #: The venue's IANA time zone: the demo's schedules, and the time zone the web client names times in.
     venue_time_zone: str = "America/Los_Angeles"
 
+    #: "on" (the default: every route but the public ones needs a bearer token) or "open" (no checks, for the
+    #: original UdaConnect frontend; logged as a warning at every start, refused by the production overlay).
+    auth: str = "on"
+    #: The HMAC key (HS256, at least 32 bytes) that signs UdaConnect's own tokens: from UDACONNECT_AUTH_SECRET or
+    #: the file UDACONNECT_AUTH_SECRET_FILE names (a mounted Secret); the local stack makes one in data_dir.
+    auth_secret: str = field(default="", repr=False)
+    #: The issuer and audience of UdaConnect's own tokens.
+    token_issuer: str = "udaconnect"
+    token_audience: str = "udaconnect"
+    #: An external OpenID Connect issuer whose access tokens are accepted too (empty: none), its JWKS URL, the
+    #: audience its tokens carry for us, the claim naming the person, and the claim listing roles ("organizer").
+    oidc_issuer: str = ""
+    oidc_jwks_url: str = ""
+    oidc_audience: str = ""
+    oidc_person_claim: str = "udaconnect_person"
+    oidc_roles_claim: str = "roles"
+    #: The web client's OAuth client id at that issuer (authorization code flow with PKCE).
+    oidc_client_id: str = ""
+    #: Requests per second (and burst) each device may send to ingest, and each signed-in caller may search.
+    #: A phone reporting every few seconds sends well under 1/s; organizers get ten times as much.
+    ingest_rate: float = 5.0
+    ingest_burst: int = 100
+    search_rate: float = 2.0
+    search_burst: int = 20
+
+    @property
+    def open(self) -> bool:
+        """No authentication at all (UDACONNECT_AUTH=open)."""
+        return self.auth == "open"
+
     @property
     def broker_topic(self) -> str:
         return broker_topic(self.namespace, self.broker)
@@ -84,4 +114,33 @@ class Settings:
             live_timeout=float(env.get("UDACONNECT_LIVE_TIMEOUT", defaults.live_timeout)),
             venue_time_zone=env.get("UDACONNECT_VENUE_TIME_ZONE", defaults.venue_time_zone),
             max_fixes=min(MAX_FIXES, int(env.get("UDACONNECT_MAX_FIXES", defaults.max_fixes))),
+            auth=_auth_mode(env.get("UDACONNECT_AUTH", defaults.auth)),
+            auth_secret=_secret(env),
+            token_issuer=env.get("UDACONNECT_TOKEN_ISSUER", defaults.token_issuer),
+            token_audience=env.get("UDACONNECT_TOKEN_AUDIENCE", defaults.token_audience),
+            oidc_issuer=env.get("UDACONNECT_OIDC_ISSUER", ""),
+            oidc_jwks_url=env.get("UDACONNECT_OIDC_JWKS_URL", ""),
+            oidc_audience=env.get("UDACONNECT_OIDC_AUDIENCE", ""),
+            oidc_person_claim=env.get("UDACONNECT_OIDC_PERSON_CLAIM", defaults.oidc_person_claim),
+            oidc_roles_claim=env.get("UDACONNECT_OIDC_ROLES_CLAIM", defaults.oidc_roles_claim),
+            oidc_client_id=env.get("UDACONNECT_OIDC_CLIENT_ID", ""),
+            ingest_rate=float(env.get("UDACONNECT_INGEST_RATE", defaults.ingest_rate)),
+            ingest_burst=int(env.get("UDACONNECT_INGEST_BURST", defaults.ingest_burst)),
+            search_rate=float(env.get("UDACONNECT_SEARCH_RATE", defaults.search_rate)),
+            search_burst=int(env.get("UDACONNECT_SEARCH_BURST", defaults.search_burst)),
         )
+
+
+def _auth_mode(value: str) -> str:
+    mode = value.strip().lower()
+    if mode not in ("on", "open"):
+        raise ValueError(f"UDACONNECT_AUTH must be on or open, not {value!r}")
+    return mode
+
+
+def _secret(env: Mapping[str, str]) -> str:
+    """UDACONNECT_AUTH_SECRET, or the content of the file UDACONNECT_AUTH_SECRET_FILE (a mounted Secret)."""
+    if env.get("UDACONNECT_AUTH_SECRET"):
+        return env["UDACONNECT_AUTH_SECRET"]
+    path = env.get("UDACONNECT_AUTH_SECRET_FILE", "")
+    return Path(path).read_text().strip() if path else ""

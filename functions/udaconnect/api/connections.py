@@ -11,6 +11,8 @@ from sqlalchemy import Connection, text
 
 from udaconnect import http
 from udaconnect.api import path_id
+from udaconnect.auth import audit, policy
+from udaconnect.auth.ratelimit import Limiter
 from udaconnect.bootstrap import context
 from udaconnect.contracts.api import ConnectionQuery, TrackQuery
 from udaconnect.errors import FieldError, InvalidInput, NotFound
@@ -34,7 +36,9 @@ def handle(request: Request) -> Response:
         return http.problem(404, f"no such resource: {path}")
     if request.method not in ("GET", "HEAD"):
         return http.method_not_allowed("GET")
+    settings = context().settings
     if match.re is _PLACES:
+        policy.check(settings, request.headers, path)
         from udaconnect.places.store import venue_geojson
 
         with context().engine.connect() as conn:
@@ -42,13 +46,33 @@ def handle(request: Request) -> Response:
             return http.json_response(venue_geojson(conn, context().settings.venue_time_zone), content_type=GEOJSON)
     if match.re is _LOCATION:
         location_id = path_id(match.group(1), "location")
+        principal = policy.principal_of(settings, request.headers)
+        policy.authorize(principal, policy.Access.SIGNED_IN)  # 401 before a lookup says whether it exists
         with context().engine.connect() as conn:
             _bound(conn)
-            return http.json_response(locations.get_location(conn, location_id).model_dump(mode="json"))
+            found = locations.get_location(conn, location_id)
+        policy.authorize(principal, policy.Access.SELF, found.person_id)
+        audit.record(context().engine, principal, "read location", found.person_id, f"location {location_id}")
+        return http.json_response(found.model_dump(mode="json"))
     person_id = path_id(match.group(1), "person", 2**31 - 1)
+    principal = policy.check(settings, request.headers, path, person_id)
+    _searches(settings).take(principal.subject, scale=10 if principal.organizer else 1)
     if match.re is _TRACK:
+        audit.record(context().engine, principal, "read track", person_id, request.query_string.decode()[:200])
         return _track(request, person_id)
+    audit.record(context().engine, principal, "read connections", person_id, request.query_string.decode()[:200])
     return _connections(request, person_id)
+
+
+_LIMITERS: dict[tuple[float, int], Limiter] = {}
+
+
+def _searches(settings) -> Limiter:  # noqa: ANN001 - Settings
+    """Searches and tracks per token: a person's page asks a few; a script asking thousands is slowed."""
+    key = (settings.search_rate, settings.search_burst)
+    if key not in _LIMITERS:
+        _LIMITERS[key] = Limiter(settings.search_rate, settings.search_burst, "searches")
+    return _LIMITERS[key]
 
 
 def _track(request: Request, person_id: int) -> Response:

@@ -9,6 +9,7 @@ from flask import Request, Response
 
 from udaconnect import http
 from udaconnect.api import path_id
+from udaconnect.auth import audit, policy
 from udaconnect.bootstrap import context
 from udaconnect.contracts.api import NewPerson, PersonQuery
 from udaconnect.queries import persons as queries
@@ -27,6 +28,7 @@ def handle(request: Request) -> Response:
 
         return docs.handle(request)
     if re.match(r"^/api/persons/?$", path):
+        policy.check(context().settings, request.headers, path)
         if request.method in ("GET", "HEAD"):
             return _list(request)
         if request.method == "POST":
@@ -36,6 +38,8 @@ def handle(request: Request) -> Response:
         if request.method not in ("GET", "HEAD"):
             return http.method_not_allowed("GET")
         person_id = path_id(match.group(1), "person", _INT32)
+        principal = policy.check(context().settings, request.headers, path, person_id)
+        audit.record(context().engine, principal, "read person", person_id)
         with context().engine.connect() as conn:
             return http.json_response(queries.get_person(conn, person_id).model_dump())
     return http.problem(404, f"no such resource: {path}")

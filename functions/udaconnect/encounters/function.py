@@ -29,7 +29,7 @@ from udaconnect import asgi
 from udaconnect.broker.errors import InvalidEvent
 from udaconnect.broker.http_binding import from_http
 from udaconnect.errors import FieldError, InvalidInput, NotFound
-from udaconnect.problems import CORS
+from udaconnect.headers import API
 
 _LIST = re.compile(r"^/api/persons/([^/]+)/encounters/?$")
 _LIVE = re.compile(r"^/api/persons/([^/]+)/encounters/live/?$")
@@ -57,10 +57,24 @@ async def handle(request: Request) -> Response:
     if live is not None:
         if request.method != "GET":
             return asgi.method_not_allowed("GET")
-        return await _live(request, _person_id(live.group(1)))
+        # an EventSource cannot send headers: the live stream also takes its token as ?access_token=
+        person_id = _person_id(live.group(1))
+        await _allowed(request, path, person_id, "watch encounters", request.query_params.get("access_token"))
+        return await _live(request, person_id)
     if request.method not in ("GET", "HEAD"):
         return asgi.method_not_allowed("GET, HEAD")
-    return await _list(request, _person_id(listing.group(1)))  # type: ignore[union-attr]
+    person_id = _person_id(listing.group(1))  # type: ignore[union-attr]
+    await _allowed(request, path, person_id, "read encounters")
+    return await _list(request, person_id)
+
+
+async def _allowed(request: Request, path: str, person_id: int, action: str, query_token: str | None = None) -> None:
+    """401/403 unless the caller may read `person_id`'s encounters; an organizer's read is audited."""
+    from udaconnect.auth import audit, policy
+
+    principal = policy.check(_context().settings, request.headers, path, person_id, query_token)
+    if policy.reads_someone_else(principal, person_id):
+        await asyncio.to_thread(audit.record, _context().engine, principal, action, person_id)
 
 
 def _person_id(value: str) -> int:
@@ -184,7 +198,7 @@ async def _live(request: Request, person_id: int) -> Response:
             hub.unsubscribe(subscription)
 
     return StreamingResponse(events(), media_type="text/event-stream",
-                             headers={**CORS, "Cache-Control": "no-store", "X-Accel-Buffering": "no"})
+                             headers={**API, "X-Accel-Buffering": "no"})
 
 
 @lru_cache(maxsize=1)

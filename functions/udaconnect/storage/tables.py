@@ -22,7 +22,7 @@ from sqlalchemy import (
     UniqueConstraint,
     func,
 )
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import JSONB, UUID
 
 metadata = MetaData()
 
@@ -95,4 +95,36 @@ encounter_scan = Table(
     "encounter_scan",
     metadata,
     Column("location_id", BigInteger, ForeignKey("location.id", ondelete="CASCADE"), primary_key=True),
+)
+
+#: Phones enrolled by their attendee (migration 0007): only the SHA-256 of each token is kept.
+device = Table(
+    "device",
+    metadata,
+    Column("id", UUID(as_uuid=False), primary_key=True),
+    Column("person_id", Integer, ForeignKey("person.id", ondelete="CASCADE"), nullable=False),
+    Column("name", Text, nullable=False, server_default=""),
+    Column("token_sha256", LargeBinary, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("revoked_at", DateTime(timezone=True), nullable=True),
+)
+
+#: Reads of a person's data by someone else (an organizer): who, what, whose, when (migration 0007).
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", BigInteger, Identity(always=True), primary_key=True),
+    Column("at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("actor", Text, nullable=False),
+    Column("action", Text, nullable=False),
+    Column("person_id", Integer, nullable=True),
+    Column("detail", Text, nullable=False, server_default=""),
+)
+
+#: The id of each erased person (migration 0007): persist drops their in-flight events instead of dead-lettering.
+person_erasure = Table(
+    "person_erasure",
+    metadata,
+    Column("person_id", Integer, primary_key=True),
+    Column("erased_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )
