@@ -97,11 +97,16 @@ def test_unsupported_method_is_405_with_allow(db, persons_client) -> None:
     assert reply.headers["Allow"] == "GET"
 
 
-def test_cors_preflight_and_headers(db, persons_client) -> None:
+def test_a_function_grants_no_origin_and_sends_the_security_headers(db, persons_client) -> None:
+    """CORS is the gateway's to decide (UDACONNECT_CORS_ORIGINS): a function never answers `*` any more."""
     reply = persons_client.options("/api/persons", headers={"Origin": "http://localhost:30000",
                                                              "Access-Control-Request-Method": "POST"})
-    assert reply.status_code == 204 and reply.headers["Access-Control-Allow-Origin"] == "*"
-    assert persons_client.get("/api/persons").headers["Access-Control-Allow-Origin"] == "*"
+    assert reply.status_code == 204 and "Access-Control-Allow-Origin" not in reply.headers
+    for answer in (reply, persons_client.get("/api/persons"), persons_client.get("/api/persons/999999")):
+        assert not [name for name, _ in answer.headers if name.lower().startswith("access-control-")]
+        assert answer.headers["X-Content-Type-Options"] == "nosniff"
+        assert answer.headers["Cache-Control"] == "no-store"
+        assert answer.headers["Referrer-Policy"] == "no-referrer"
 
 
 def test_location_has_numbers_with_the_right_labels(seeded, connections_client) -> None:

@@ -25,6 +25,7 @@ from udaconnect.ports import free_port
 
 PROBLEM = "application/problem+json"
 TESTS = Path(__file__).parent
+WEB_ORIGIN = "http://localhost:30000"
 
 
 @dataclass
@@ -55,7 +56,8 @@ def gateway() -> Iterator[Gateway]:
     fake_url = f"http://127.0.0.1:{fake_port}"
     env = {"UDACONNECT_UPSTREAM_" + target.upper(): fake_url for target in ("persons", "connections", "ingest")}
     env.update(UDACONNECT_GATEWAY_TIMEOUT="2", UDACONNECT_GATEWAY_CALL_TIMEOUT="2",
-               UDACONNECT_GATEWAY_BODY_TIMEOUT="2", FUNCTION_TARGET="gateway", PORT=str(port))
+               UDACONNECT_GATEWAY_BODY_TIMEOUT="2", FUNCTION_TARGET="gateway", PORT=str(port),
+               UDACONNECT_CORS_ORIGINS=f"{WEB_ORIGIN}, https://app.example.org/")
     import os
 
     process = subprocess.Popen(function_command("gateway", port), env={**os.environ, **env})
@@ -229,6 +231,38 @@ def test_a_cors_preflight_allows_every_cloudevents_header(gateway: Gateway) -> N
     assert status == 204 and headers["access-control-max-age"]
     allowed = {name.strip().lower() for name in headers["access-control-allow-headers"].split(",")}
     assert {name.strip() for name in asked.split(",")} <= allowed
+    assert headers["access-control-allow-origin"] == "http://localhost:30000" and "authorization" in allowed
+    assert headers["access-control-allow-methods"] == "OPTIONS, POST"
+
+
+def test_cors_is_granted_to_the_configured_origins_alone(gateway: Gateway) -> None:
+    """UDACONNECT_CORS_ORIGINS: a listed origin is echoed (never `*`), any other gets no CORS header at all, and a
+    function's own Access-Control-* headers never pass the gateway."""
+    preflight = {"Access-Control-Request-Method": "GET", "Access-Control-Request-Headers": "authorization"}
+    for origin in (WEB_ORIGIN, "https://app.example.org"):
+        status, headers, _ = call(gateway.url + "/api/persons/1", headers={"Origin": origin})
+        assert status == 200 and headers["access-control-allow-origin"] == origin
+        assert "Origin" in headers["vary"]
+        status, headers, _ = call(gateway.url + "/api/persons/1", "OPTIONS", headers={"Origin": origin, **preflight})
+        assert status == 204 and headers["access-control-allow-origin"] == origin
+    for origin in ("https://evil.example", "null", ""):
+        for method, extra in (("GET", {}), ("OPTIONS", preflight)):
+            status, headers, _ = call(gateway.url + "/api/persons/1", method,
+                                      headers={"Origin": origin, **extra} if origin else extra)
+            assert status in (200, 204)
+            assert not [name for name in headers if name.startswith("access-control-")], (origin, method, headers)
+            assert "Origin" in headers["vary"]
+
+
+def test_every_answer_carries_the_security_headers_and_hsts_only_over_https(gateway: Gateway) -> None:
+    answers = [call(gateway.url + path, method) for path, method in
+               (("/api/persons/1", "GET"), ("/api/unknown", "GET"), ("/api/persons/1", "DELETE"), ("/health", "GET"))]
+    for status, headers, _ in answers:
+        assert headers["x-content-type-options"] == "nosniff", status
+        assert headers["cache-control"] == "no-store" and headers["referrer-policy"] == "no-referrer"
+        assert "strict-transport-security" not in headers
+    status, headers, _ = call(gateway.url + "/api/persons/1", headers={"X-Forwarded-Proto": "https"})
+    assert status == 200 and headers["strict-transport-security"].startswith("max-age=")
 
 
 def _rss(pid: int) -> int:

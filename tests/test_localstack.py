@@ -105,3 +105,70 @@ def test_dev_refuses_ports_in_use(stack: LocalStack, tmp_path) -> None:
          "--web-port", str(free_port())], capture_output=True, text=True, timeout=60,
         env={"DATABASE_URL": "postgresql://nobody@127.0.0.1:1/none", "PATH": "/usr/bin:/bin"})
     assert done.returncode == 2 and f"port {stack.api_port} is in use" in done.stderr
+
+
+def _listening(pid: int) -> set[tuple[str, int]]:
+    """(address, port) of every TCP socket listening in `pid` or its descendants, from /proc."""
+    import ipaddress
+    from pathlib import Path
+
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    pids, inodes = [pid], set()
+    while pids:
+        current = pids.pop()
+        pids += children.get(current, [])
+        for fd in Path(f"/proc/{current}/fd").glob("*"):
+            try:
+                link = fd.readlink().as_posix()
+            except OSError:
+                continue
+            if link.startswith("socket:["):
+                inodes.add(link[8:-1])
+    found = set()
+    for table in ("tcp", "tcp6"):
+        for line in Path(f"/proc/net/{table}").read_text().splitlines()[1:]:
+            cols = line.split()
+            if cols[3] != "0A" or cols[9] not in inodes:  # 0A: LISTEN
+                continue
+            address, port = cols[1].split(":")
+            raw = bytes.fromhex(address)
+            # /proc prints each 32-bit word in host (little-endian) order
+            raw = b"".join(raw[i:i + 4][::-1] for i in range(0, len(raw), 4))
+            found.add((str(ipaddress.ip_address(raw)), int(port, 16)))
+    return found
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_kafka_the_broker_ingress_and_every_function_listen_on_loopback_only(stack: LocalStack) -> None:
+    """No other local user (nor a neighbour on the network) reaches a process that checks nobody."""
+    assert stack.kafka is not None and stack.kafka.process is not None
+    processes = {name: p.popen.pid for name, p in stack.processes.items()} | {"kafka": stack.kafka.process.pid}
+    assert {"broker", "gateway", "web", "persist", "ingest"} <= set(processes)
+    for name, pid in processes.items():
+        sockets = _listening(pid)
+        assert sockets, f"{name} listens nowhere?"
+        assert {address for address, _ in sockets} == {"127.0.0.1"}, (name, sockets)
+
+
+def test_only_the_edge_follows_dev_host(tmp_path) -> None:
+    """`udaconnect dev --host 0.0.0.0` exposes the gateway and the web client, never what sits behind them."""
+    from udaconnect.broker.kafka_server import KafkaServer
+    from udaconnect.settings import Settings
+
+    stack = LocalStack(Settings(data_dir=tmp_path), host="0.0.0.0")
+    commands: dict[str, list[str]] = {}
+    stack._popen = lambda name, port, command, env: commands.setdefault(name, command)  # type: ignore[method-assign]
+    stack.kafka = KafkaServer(external="127.0.0.1:9")
+    for target in ("persons", "ingest", "persist", "gateway", "web"):
+        stack.spawn(target, 1, {})
+    stack.spawn_broker(2)
+    hosts = {name: command[command.index("--host") + 1] for name, command in commands.items()}
+    assert hosts == {"persons": "127.0.0.1", "ingest": "127.0.0.1", "persist": "127.0.0.1", "broker": "127.0.0.1",
+                     "gateway": "0.0.0.0", "web": "0.0.0.0"}
+    assert stack.broker_url.startswith("http://127.0.0.1:")

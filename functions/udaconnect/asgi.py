@@ -16,16 +16,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from udaconnect.errors import FieldError, HeadersTooLarge, InvalidInput, PayloadTooLarge
-from udaconnect.problems import (
-    CORS,
-    MAX_BODY,
-    PROBLEM,
-    cors_preflight,
-    decode_json,
-    error_answer,
-    headers_problem,
-    problem_body,
-)
+from udaconnect.headers import API
+from udaconnect.problems import MAX_BODY, PROBLEM, decode_json, error_answer, headers_problem, problem_body
 
 log = logging.getLogger(__name__)
 Handler = Callable[[Request], Awaitable[Response]]
@@ -34,7 +26,7 @@ Handler = Callable[[Request], Awaitable[Response]]
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None,
                   content_type: str = "application/json") -> Response:
     text = json.dumps(body, default=str, separators=(",", ":"))
-    return Response(text, status, {**CORS, **(headers or {})}, content_type)
+    return Response(text, status, {**API, **(headers or {})}, content_type)
 
 
 def problem(status: int, detail: str, errors: list[FieldError] | None = None,
@@ -59,13 +51,12 @@ def check_headers(request: Request) -> None:
 
 
 def preflight(request: Request, allow: str | None = None) -> Response:
-    """204 answering a CORS preflight (or a plain OPTIONS), with the methods this path allows when known."""
-    headers = cors_preflight(request.headers.get("access-control-request-headers", ""))
-    return Response(status_code=204, headers={**headers, "Allow": allow} if allow else headers)
+    """204 answering OPTIONS, with the methods this path allows when known (the gateway adds CORS to it)."""
+    return Response(status_code=204, headers={**API, "Allow": allow} if allow else API)
 
 
 def guarded(handler: Handler) -> Handler:
-    """As udaconnect.http.guarded: the error tree to status codes, CORS preflights, no 500 for a client's input;
+    """As udaconnect.http.guarded: the error tree to status codes, OPTIONS, no 500 for a client's input;
     requests with too many or too large headers are refused (431) before the handler sees them."""
 
     async def wrapper(request: Request) -> Response:

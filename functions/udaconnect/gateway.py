@@ -11,7 +11,9 @@ httpx2 client, so slow searches or slow clients hold a socket each, never a thre
 - a request is never sent twice: only an idempotent one whose connection failed before it was sent is retried;
 - each route has its own timeout (a search may take a minute, a lookup 15 s) and largest body, refused with
   413 from Content-Length or at the limit while reading, never buffered whole;
-- every answer of the gateway's own is application/problem+json.
+- every answer of the gateway's own is application/problem+json;
+- every answer leaves with the security headers (udaconnect.headers), and CORS is decided here alone: an Origin
+  listed in UDACONNECT_CORS_ORIGINS is echoed, any Access-Control-* header a function sent is dropped.
 """
 
 from __future__ import annotations
@@ -26,9 +28,10 @@ from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
-from udaconnect import asgi
+from udaconnect import asgi, headers
 from udaconnect.errors import FieldError, InvalidInput, PayloadTooLarge
 from udaconnect.routes import Route, route_for
+from udaconnect.settings import Settings
 
 #: Hop-by-hop headers (RFC 9110 7.6.1) are never forwarded.
 HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer",
@@ -60,11 +63,44 @@ def _client() -> Any:
     return httpx2.AsyncClient(limits=limits, follow_redirects=False, trust_env=False)
 
 
+@lru_cache(maxsize=1)
+def _origins() -> frozenset[str]:
+    return frozenset(Settings.from_env().cors_origins)
+
+
 async def handle(request: Request) -> Response:
     try:
-        return await _handle(request)
+        response = await _handle(request)
     except InvalidInput as error:
-        return asgi.problem(error.status, error.detail, error.errors)
+        response = asgi.problem(error.status, error.detail, error.errors)
+    return secured(request, response, _origins())
+
+
+def secured(request: Request, response: Response, origins: frozenset[str]) -> Response:
+    """`response` with the security headers it lacks, HSTS over https, and CORS as this gateway decides it."""
+    raw = [(k, v) for k, v in response.raw_headers if not k.startswith(b"access-control-")]
+    have = {k for k, _ in raw}
+    wanted = dict(headers.API)
+    if headers.over_https(request.url.scheme, request.headers.get("x-forwarded-proto", "")):
+        wanted.update(headers.HSTS)
+    origin = request.headers.get("origin", "")
+    if request.method == "OPTIONS" and response.status_code == 204 and request.headers.get(
+            "access-control-request-method"):
+        allow = dict(response.headers).get("allow", "")
+        wanted.update(headers.cors_preflight(origin, origins, allow, request.headers.get(
+            "access-control-request-headers", "")))
+    else:
+        wanted.update(headers.cors(origin, origins))
+    if origins:  # the answer depends on the Origin: a shared cache must not hand one origin's answer to another
+        vary = [v for k, v in raw if k == b"vary"]
+        raw = [(k, v) for k, v in raw if k != b"vary"]
+        raw.append((b"vary", b", ".join([*vary, b"Origin"])))
+    for name, value in wanted.items():
+        key = name.lower().encode("latin-1")
+        if key not in have or key.startswith(b"access-control-"):
+            raw.append((key, value.encode("latin-1")))
+    response.raw_headers = raw
+    return response
 
 
 async def _handle(request: Request) -> Response:

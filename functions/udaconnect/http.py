@@ -1,4 +1,4 @@
-"""HTTP edge helpers shared by every function: JSON and problem+json answers, query parsing, CORS, errors."""
+"""HTTP edge helpers shared by every function: JSON and problem+json answers, query parsing, errors."""
 
 from __future__ import annotations
 
@@ -10,14 +10,15 @@ from flask import Request, Response
 from pydantic import BaseModel, ValidationError
 
 from udaconnect.errors import FieldError, InvalidInput, PayloadTooLarge
-from udaconnect.problems import CORS, MAX_BODY, PROBLEM, cors_preflight, decode_json, error_answer, problem_body
+from udaconnect.headers import API
+from udaconnect.problems import MAX_BODY, PROBLEM, decode_json, error_answer, problem_body
 
-__all__ = ["CORS", "MAX_BODY", "PROBLEM", "decode_json", "error_answer", "problem_body"]
+__all__ = ["MAX_BODY", "PROBLEM", "decode_json", "error_answer", "problem_body"]
 
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None,
                   content_type: str = "application/json") -> Response:
     text = body if isinstance(body, str) else json.dumps(body, default=str, separators=(",", ":"))
-    return Response(text, status=status, headers={**CORS, **(headers or {})}, content_type=content_type)
+    return Response(text, status=status, headers={**API, **(headers or {})}, content_type=content_type)
 
 
 def problem(status: int, detail: str, errors: list[FieldError] | None = None,
@@ -63,12 +64,12 @@ def json_body(request: Request) -> Any:
 
 
 def guarded(handler: Callable[[Request], Response]) -> Callable[[Request], Response]:
-    """Map the error tree to status codes; answer CORS preflights; never let a client's input become a 500."""
+    """Map the error tree to status codes; answer OPTIONS (CORS is the gateway's); never let a client's input
+    become a 500."""
 
     def wrapper(request: Request) -> Response:
         if request.method == "OPTIONS":
-            requested = request.headers.get("Access-Control-Request-Headers", "")
-            return Response(status=204, headers=cors_preflight(requested))
+            return Response(status=204, headers=API)
         try:
             return handler(request)
         except Exception as error:

@@ -35,6 +35,10 @@ HTTP_TARGETS = ("persons", "connections", "ingest", "persist", "encounters")
 EVENT_TARGETS = frozenset({"persons", "ingest", "persist", "encounters"})
 #: Targets that accept events from outside: stopped first, so a drain has an end.
 ACCEPTING = ("ingest", "persons")
+#: The edge: the only processes that may listen on another address than loopback (`udaconnect dev --host`).
+#: Kafka, the broker ingress and every other function listen on 127.0.0.1 only: none of them checks who calls.
+EDGE = frozenset({"gateway", "web"})
+LOOPBACK = "127.0.0.1"
 
 
 def function_command(target: str, port: int, host: str = "127.0.0.1", source: Path = MAIN) -> list[str]:
@@ -108,11 +112,17 @@ class LocalStack:
                      ttl=timedelta(seconds=ttl))
 
     @property
+    def cors_origins(self) -> str:
+        """The origins the gateway lets call the API: the configured ones, and this stack's web client's."""
+        web = [f"http://{host}:{self.web_port}" for host in dict.fromkeys((self.host, LOOPBACK, "localhost"))]
+        return ",".join(dict.fromkeys([*self.settings.cors_origins, *web]))
+
+    @property
     def broker_url(self) -> str:
         """The broker ingress (what K_SINK holds in the cluster)."""
         process = self.processes.get("broker")
         port = process.port if process else 0
-        return f"http://{self.host}:{port}/{self.settings.namespace}/{self.settings.broker}"
+        return f"http://{LOOPBACK}:{port}/{self.settings.namespace}/{self.settings.broker}"
 
     def start_kafka(self) -> str:
         """Kafka: KAFKA_BOOTSTRAP_SERVERS when set, else a tansu broker in memory (events last as long as it)."""
@@ -135,7 +145,7 @@ class LocalStack:
         if events:
             broker_port = free_port()
             env.update(KAFKA_BOOTSTRAP_SERVERS=self.start_kafka(), UDACONNECT_PUBLISHER=self.settings.publisher,
-                       K_SINK=f"http://{self.host}:{broker_port}/{self.settings.namespace}/{self.settings.broker}")
+                       K_SINK=f"http://{LOOPBACK}:{broker_port}/{self.settings.namespace}/{self.settings.broker}")
         for target in targets:
             self.spawn(target, free_port(), env)
         if events:
@@ -144,7 +154,7 @@ class LocalStack:
             self.wait_healthy(process, timeout=90 if process.target == "broker" else 60)
         upstreams = {f"UDACONNECT_UPSTREAM_{p.target.upper()}": p.url for p in self.processes.values()
                      if p.target in targets} | keys.environment(self.settings)
-        edge = [self.spawn("gateway", self.api_port, upstreams)]
+        edge = [self.spawn("gateway", self.api_port, {**upstreams, "UDACONNECT_CORS_ORIGINS": self.cors_origins})]
         if (PROJECT_ROOT / "functions" / "udaconnect" / "web").exists():
             edge.append(self.spawn("web", self.web_port, {"UDACONNECT_API_BASE_URL": self.api_url,
                                                           **keys.environment(self.settings)}))
@@ -282,7 +292,7 @@ class LocalStack:
         assert self.kafka is not None
         subscribers = [f"--subscriber={p.target}={p.url}" for p in self.processes.values()]
         command = [sys.executable, "-m", "udaconnect.broker", "--eventing-dir", str(self.settings.eventing_dir),
-                   "--host", self.host, "--port", str(port), "--bootstrap", self.kafka.bootstrap_servers,
+                   "--host", LOOPBACK, "--port", str(port), "--bootstrap", self.kafka.bootstrap_servers,
                    *subscribers]
         return self._popen("broker", port, command, {})
 
@@ -297,7 +307,7 @@ class LocalStack:
 
     def spawn(self, target: str, port: int, env: dict[str, str]) -> Process:
         """Start `target` on `port` as its own functions-framework process."""
-        command = function_command(target, port, self.host)
+        command = function_command(target, port, self.host if target in EDGE else LOOPBACK)
         return self._popen(target, port, command, {**env, "FUNCTION_TARGET": target, "PORT": str(port)})
 
     def _popen(self, name: str, port: int, command: list[str], env: dict[str, str]) -> Process:

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from udaconnect.contracts.names import MAX_FIXES
+from udaconnect.headers import parse_origins
 
 #: The repository root when running from a checkout (schema/, eventing/ live there).
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -56,6 +57,9 @@ class Settings:
     live_timeout: float = 240.0
     #: The venue's IANA time zone: the demo's schedules, and the time zone the web client names times in.
     venue_time_zone: str = "America/Los_Angeles"
+    #: Other origins whose pages may call the API from a browser (the gateway answers their CORS requests);
+    #: empty: the same origin only. The local stack adds its own web client's origin.
+    cors_origins: tuple[str, ...] = ()
 
     #: "on" (the default: every route but the public ones needs a bearer token) or "open" (no checks, for the
     #: original UdaConnect frontend; logged as a warning at every start, refused by the production overlay).
@@ -73,8 +77,12 @@ class Settings:
     oidc_audience: str = ""
     oidc_person_claim: str = "udaconnect_person"
     oidc_roles_claim: str = "roles"
-    #: The web client's OAuth client id at that issuer (authorization code flow with PKCE).
+    #: The web client's OAuth client id at that issuer (authorization code flow with PKCE), the scope it asks
+    #: for, and the issuer's endpoints (empty: the browser reads them from the issuer's discovery document).
     oidc_client_id: str = ""
+    oidc_scope: str = "openid"
+    oidc_authorization_endpoint: str = ""
+    oidc_token_endpoint: str = ""
     #: Requests per second (and burst) each device may send to ingest, and each signed-in caller may search.
     #: A phone reporting every few seconds sends well under 1/s; organizers get ten times as much.
     ingest_rate: float = 5.0
@@ -113,6 +121,7 @@ class Settings:
             encounter_window=float(env.get("UDACONNECT_ENCOUNTER_WINDOW", defaults.encounter_window)),
             live_timeout=float(env.get("UDACONNECT_LIVE_TIMEOUT", defaults.live_timeout)),
             venue_time_zone=env.get("UDACONNECT_VENUE_TIME_ZONE", defaults.venue_time_zone),
+            cors_origins=parse_origins(env.get("UDACONNECT_CORS_ORIGINS", "")),
             max_fixes=min(MAX_FIXES, int(env.get("UDACONNECT_MAX_FIXES", defaults.max_fixes))),
             auth=_auth_mode(env.get("UDACONNECT_AUTH", defaults.auth)),
             auth_secret=_secret(env),
@@ -124,6 +133,9 @@ class Settings:
             oidc_person_claim=env.get("UDACONNECT_OIDC_PERSON_CLAIM", defaults.oidc_person_claim),
             oidc_roles_claim=env.get("UDACONNECT_OIDC_ROLES_CLAIM", defaults.oidc_roles_claim),
             oidc_client_id=env.get("UDACONNECT_OIDC_CLIENT_ID", ""),
+            oidc_scope=env.get("UDACONNECT_OIDC_SCOPE", defaults.oidc_scope),
+            oidc_authorization_endpoint=env.get("UDACONNECT_OIDC_AUTHORIZATION_ENDPOINT", ""),
+            oidc_token_endpoint=env.get("UDACONNECT_OIDC_TOKEN_ENDPOINT", ""),
             ingest_rate=float(env.get("UDACONNECT_INGEST_RATE", defaults.ingest_rate)),
             ingest_burst=int(env.get("UDACONNECT_INGEST_BURST", defaults.ingest_burst)),
             search_rate=float(env.get("UDACONNECT_SEARCH_RATE", defaults.search_rate)),

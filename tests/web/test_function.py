@@ -189,3 +189,19 @@ def test_the_map_library_is_served_from_node_modules_dist(client, path, content_
                                   "/vendor/other/index.js", "/vendor/leaflet.markercluster/../../package.json"])
 def test_only_the_map_librarys_dist_is_served(client, path):
     assert client.get(path).status_code == 404
+
+
+def test_every_answer_forbids_sniffing_framing_and_referers(client):
+    for path in ("/", "/persons/5", "/js/app.js", "/config.js", "/health", "/nothing.png"):
+        response = client.get(path)
+        assert response.headers["X-Content-Type-Options"] == "nosniff", path
+        assert response.headers["X-Frame-Options"] == "DENY", path
+        assert response.headers["Referrer-Policy"] == "no-referrer", path
+        assert "Strict-Transport-Security" not in response.headers, path
+    assert "frame-ancestors 'none'" in client.get("/").headers["Content-Security-Policy"]
+    assert client.post("/").headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_hsts_when_the_edge_says_the_request_came_over_https(client):
+    response = client.get("/", headers={"X-Forwarded-Proto": "https"})
+    assert response.headers["Strict-Transport-Security"].startswith("max-age=")

@@ -1,4 +1,4 @@
-"""The `web` target: static assets, the map library under /vendor/, the single-page fallback, /config.js and /health."""
+"""The `web` target: static assets, the libraries under /vendor/, the single-page fallback, /config.js and /health."""
 
 from __future__ import annotations
 
@@ -13,11 +13,16 @@ from urllib.parse import urlsplit
 
 from flask import Request, Response
 
+from udaconnect.headers import HSTS, PAGE, over_https
+from udaconnect.settings import Settings
+
 STATIC_DIR = Path(__file__).resolve().parent / "static"
-# The map library, installed by `npm ci` from package-lock.json (nox, the Containerfile's build stage) rather than
-# copied into the repository; only each package's dist/ is served, as /vendor/<package>/<file>.
+# The map library and the OpenID Connect client, installed by `npm ci` from package-lock.json (nox, the
+# Containerfile's build stage) rather than copied into the repository; only each package's built files are served,
+# as /vendor/<package>/<file>.
 NODE_MODULES = Path(__file__).resolve().parents[3] / "node_modules"
-VENDOR = {"leaflet": "leaflet/dist", "leaflet.markercluster": "leaflet.markercluster/dist"}
+VENDOR = {"leaflet": "leaflet/dist", "leaflet.markercluster": "leaflet.markercluster/dist",
+          "oauth4webapi": "oauth4webapi/build"}
 
 # Explicit types: the platform's mimetypes table may lack .js/.mjs or call them text/plain,
 # and browsers refuse to run ES modules served with a non-JavaScript type.
@@ -85,9 +90,27 @@ def config_asset(env: Mapping[str, str] | None = None) -> Asset:
         # the map's base layer; empty = none, the venue's places alone (offline, as in the tests)
         "tileUrl": env.get("UDACONNECT_WEB_TILE_URL", ""),
         "tileAttribution": env.get("UDACONNECT_WEB_TILE_ATTRIBUTION", ""),
+        # sign-in with the conference's OpenID Connect issuer (null: token links only)
+        "oidc": oidc_config(Settings.from_env(env)),
     }
     body = f"export default Object.freeze({json.dumps(config, sort_keys=True)});\n".encode()
     return Asset(body, CONTENT_TYPES[".js"], _etag(body))
+
+
+def oidc_config(settings: Settings) -> dict[str, str] | None:
+    """What the client needs for the authorization code flow with PKCE (no secret: it is a public client)."""
+    if not (settings.oidc_issuer and settings.oidc_client_id):
+        return None
+    return {"issuer": settings.oidc_issuer, "client_id": settings.oidc_client_id, "scope": settings.oidc_scope,
+            "authorization_endpoint": settings.oidc_authorization_endpoint,
+            "token_endpoint": settings.oidc_token_endpoint,
+            "person_claim": settings.oidc_person_claim, "roles_claim": settings.oidc_roles_claim}
+
+
+def oidc_origins(config: Mapping[str, str] | None) -> list[str]:
+    """The origins the client fetches from to sign in (discovery, the token endpoint), as CSP sources."""
+    urls = [config["issuer"], config["token_endpoint"]] if config else []
+    return list(dict.fromkeys(f"{p.scheme}://{p.netloc}" for p in map(urlsplit, urls) if p.scheme and p.netloc))
 
 
 def tile_origin(tile_url: str) -> str:
@@ -103,10 +126,16 @@ def _security_headers(response: Response, api_base: str, tiles: str = "") -> Res
     images = "'self' data:" + (f" {tiles}" if tiles else "")
     response.headers["Content-Security-Policy"] = (
         f"default-src 'self'; connect-src {connect}; img-src {images}; style-src 'self'; "
-        "script-src 'self'; object-src 'none'; base-uri 'self'; frame-ancestors 'none'"
+        "script-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
     )
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+def _every_answer(request: Request, response: Response) -> Response:
+    """nosniff, no Referer, no framing on every answer (problems and /health too); HSTS when over https."""
+    response.headers.update(PAGE)
+    if over_https(request.scheme, request.headers.get("X-Forwarded-Proto", "")):
+        response.headers.update(HSTS)
     return response
 
 
@@ -133,6 +162,10 @@ def _is_client_route(path: str) -> bool:
 
 
 def handle(request: Request) -> Response:
+    return _every_answer(request, _handle(request))
+
+
+def _handle(request: Request) -> Response:
     path = request.path or "/"
     if path == "/health":
         return Response(json.dumps({"status": "ok"}), content_type="application/json")
@@ -150,4 +183,5 @@ def handle(request: Request) -> Response:
     if asset is None:
         return _problem(404, "Not Found", f"No asset at {path}.")
     tiles = tile_origin(os.environ.get("UDACONNECT_WEB_TILE_URL", ""))
-    return _security_headers(_serve(request, asset), api_base, tiles)
+    connect = " ".join([api_base, *oidc_origins(oidc_config(Settings.from_env()))]).strip()
+    return _security_headers(_serve(request, asset), connect, tiles)
