@@ -10,8 +10,10 @@ from flask import Request, Response
 from udaconnect import http
 from udaconnect.api import path_id
 from udaconnect.auth import audit, policy
+from udaconnect.auth.tokens import Principal
 from udaconnect.bootstrap import context
 from udaconnect.contracts.api import NewPerson, PersonQuery
+from udaconnect.errors import NotFound
 from udaconnect.queries import persons as queries
 
 _PERSON = re.compile(r"^/api/persons/([^/]+)/?$")
@@ -35,10 +37,12 @@ def handle(request: Request) -> Response:
             return _create(request)
         return http.method_not_allowed("GET, POST")
     if match := _PERSON.match(path):
-        if request.method not in ("GET", "HEAD"):
-            return http.method_not_allowed("GET")
+        if request.method not in ("GET", "HEAD", "DELETE"):
+            return http.method_not_allowed("GET, DELETE")
         person_id = path_id(match.group(1), "person", _INT32)
         principal = policy.check(context().settings, request.headers, path, person_id)
+        if request.method == "DELETE":
+            return _erase(principal, person_id)
         audit.record(context().engine, principal, "read person", person_id)
         with context().engine.connect() as conn:
             return http.json_response(queries.get_person(conn, person_id).model_dump())
@@ -69,3 +73,20 @@ def _create(request: Request) -> Response:
     # The person exists and its event is safe in the outbox: publish it after the answer, never delaying it.
     outbox.deliver_soon(context().engine, context().settings, [event])
     return http.json_response(created.model_dump(), 201, {"Location": f"/api/persons/{created.id}"})
+
+
+def _erase(principal: Principal, person_id: int) -> Response:
+    """The person, their devices, fixes and encounters deleted and the erasure announced, in one transaction."""
+    from udaconnect import outbox
+    from udaconnect.api import announce
+    from udaconnect.queries import erasure
+
+    audit.record(context().engine, principal, "erase person", person_id)  # before: the log says who, even if it fails
+    with context().engine.begin() as conn:
+        erased_at = erasure.erase_person(conn, person_id)
+        if erased_at is None:
+            raise NotFound(f"person {person_id} does not exist")
+        event = announce.person_deleted(person_id, erased_at)
+        outbox.add(conn, [event])
+    outbox.deliver_soon(context().engine, context().settings, [event])
+    return Response(status=204)

@@ -25,15 +25,16 @@ from udaconnect.contracts.names import (
     MAX_OFFSET_MINUTES,
     PERSIST_SOURCE,
     PERSON_CREATED,
+    PERSON_DELETED,
     PERSON_ID_MAX,
     PERSONS_SOURCE,
 )
 from udaconnect.contracts.person import Person
 
 __all__ = ["DEVICE_SOURCE_PREFIX", "ENCOUNTERS_SOURCE", "ENCOUNTER_DETECTED", "EVENT_TYPES", "LOCATIONS_REPORTED",
-           "LOCATION_REPORTED", "LOCATION_STORED", "PERSIST_SOURCE", "PERSON_CREATED", "PERSONS_SOURCE",
-           "EncounterDetected", "LocationReported", "LocationStored", "LocationsReported", "PersonCreated",
-           "ReportedFix"]
+           "LOCATION_REPORTED", "LOCATION_STORED", "PERSIST_SOURCE", "PERSON_CREATED", "PERSON_DELETED",
+           "PERSONS_SOURCE", "EncounterDetected", "LocationReported", "LocationStored", "LocationsReported",
+           "PersonCreated", "PersonDeleted", "ReportedFix"]
 
 
 def _storable_time(value: datetime) -> datetime:
@@ -126,6 +127,17 @@ class PersonCreated(Person):
     model_config = ConfigDict(extra="forbid", frozen=True, title="io.udaconnect.person.created.v1", defer_build=True)
 
 
+class PersonDeleted(BaseModel):
+    """A person was erased, with their devices, fixes and encounters, in one transaction. The id is never given
+    to anyone again: events still in flight for it are dropped, never stored."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, title="io.udaconnect.person.deleted.v1")
+
+    person_id: int = Field(ge=1, le=PERSON_ID_MAX, examples=[5])
+    erased_at: datetime = Field(description="When the erasure committed (ISO 8601 with offset).",
+                                examples=["2020-08-18T10:37:06Z"])
+
+
 class LocationStored(BaseModel):
     """A reported fix is in the location table (persist's reply; sent again for a redelivered report; for a
     multi-fix report, one per fix, published by persist before it answers)."""
@@ -166,5 +178,6 @@ class EncounterDetected(BaseModel):
 
 #: Every event type this project produces or consumes, with its payload.
 EVENT_TYPES: dict[str, type[BaseModel]] = {LOCATION_REPORTED: LocationReported, LOCATIONS_REPORTED: LocationsReported,
-                                           PERSON_CREATED: PersonCreated, LOCATION_STORED: LocationStored,
+                                           PERSON_CREATED: PersonCreated, PERSON_DELETED: PersonDeleted,
+                                           LOCATION_STORED: LocationStored,
                                            ENCOUNTER_DETECTED: EncounterDetected}

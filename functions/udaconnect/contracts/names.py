@@ -10,12 +10,16 @@ LOCATION_REPORTED = "io.udaconnect.location.reported.v1"
 #: A phone's buffered fixes as one event: one person, up to MAX_FIXES fixes in time order (each keeps its index).
 LOCATIONS_REPORTED = "io.udaconnect.locations.reported.v1"
 PERSON_CREATED = "io.udaconnect.person.created.v1"
+#: A person erased themselves (or an organizer erased them): their devices, fixes and encounters are gone.
+PERSON_DELETED = "io.udaconnect.person.deleted.v1"
 #: persist announces each fix it holds (stored now or by an earlier delivery); encounters announces each new run.
 LOCATION_STORED = "io.udaconnect.location.stored.v1"
 ENCOUNTER_DETECTED = "io.udaconnect.encounter.detected.v1"
 #: The CloudEvent source prefix of a device's reports: /devices/<device-id>.
 DEVICE_SOURCE_PREFIX = "/devices/"
 PERSONS_SOURCE = "/udaconnect/persons"
+#: The type of a Knative PingSource's events (the retention function's schedule).
+PING = "dev.knative.sources.ping"
 PERSIST_SOURCE = "/udaconnect/persist"
 ENCOUNTERS_SOURCE = "/udaconnect/encounters"
 

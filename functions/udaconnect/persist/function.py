@@ -2,6 +2,7 @@
 
 Answers, as the Kafka broker's dispatcher reads them: 200 with a reply event, io.udaconnect.location.stored.v1 in
 binary mode, once the row is committed (or was already, for a redelivery: the first reply may have been lost);
+204 with no reply for a fix of an erased person (dropped and counted, never stored nor dead-lettered);
 for io.udaconnect.locations.reported.v1 (a device's buffered fixes), 204 once its rows are committed as one
 group and one location.stored.v1 per fix is published (a reply carries one event);
 503 when the database failed (retried with backoff); 400/422 with a problem+json
@@ -12,6 +13,7 @@ database itself refuses (422: a value out of a column's range); 431 for more hea
 from __future__ import annotations
 
 import json
+import logging
 import os
 from functools import lru_cache
 
@@ -28,6 +30,7 @@ from udaconnect.ingest.validation import Fix, InvalidPayload, check_fixes, check
 from udaconnect.persist import writer
 from udaconnect.persist.store import UNSTORABLE
 
+log = logging.getLogger(__name__)
 _PATHS = ("/", "/api/persist")
 #: A location report is a few hundred bytes; ingest takes at most 1 MiB per request.
 MAX_BODY_BYTES = 1024 * 1024
@@ -49,15 +52,28 @@ async def handle(request: Request) -> Response:
     body = await asgi.read_body(request, MAX_BODY_BYTES)
     rows = _rows(dict(request.headers.items()), body)  # items(): linear, dict(headers) looks each name up
     if isinstance(rows, list):
-        return await _stored_fixes(rows, await writer.for_url(_database_url()).write_many_async(rows))
+        outcomes = await writer.for_url(_database_url()).write_many_async(rows)
+        if writer.ERASED in outcomes:  # one person per report: all of its fixes
+            return _dropped(rows[0], len(rows))
+        return await _stored_fixes(rows, outcomes)
     row = rows
     outcome = await writer.for_url(_database_url()).write_async(row)
+    if outcome == writer.ERASED:
+        return _dropped(row, 1)
     if outcome == writer.UNKNOWN_PERSON:
         raise Unstorable(f"person {row.person_id} does not exist", [FieldError("data.person_id", "unknown person")])
     if outcome == UNSTORABLE:
         raise Unstorable("the database refused the location report's values",
                          [FieldError("data", "out of what the location table holds")])
     return _stored(row)
+
+
+def _dropped(row: writer.Row, fixes: int) -> Response:
+    """An erased person's fixes still in flight: done (a 2xx, so never retried nor dead-lettered), not stored,
+    and no location.stored reply (encounters never sees them)."""
+    log.info("dropped %d fix(es) of erased person %d (event %s %s); %d dropped by this process so far",
+             fixes, row.person_id, row.event_source, row.event_id, writer.for_url(_database_url()).erased)
+    return Response(status_code=204)
 
 
 def _stored(row: writer.Row) -> Response:

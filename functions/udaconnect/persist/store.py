@@ -17,6 +17,8 @@ from datetime import datetime
 from typing import Any
 
 STORED, DUPLICATE, UNKNOWN_PERSON = "stored", "duplicate", "unknown-person"
+#: The person was erased (person_erasure): their in-flight fix is dropped, not stored and not dead-lettered.
+ERASED = "erased"
 #: The database refused the row's values (e.g. out of a column's range): it never will take them.
 UNSTORABLE = "unstorable"
 _STAGING = ("CREATE TEMPORARY TABLE IF NOT EXISTS persist_staging (person_id integer, longitude float8, "
@@ -107,18 +109,26 @@ def _sorted_out(connection: Any, rows: list[Row]) -> list[str]:
             inserted = set(cursor.fetchall())
             missing = {r.person_id for r in rows if r.key not in inserted}
             known = missing and _known(cursor, missing)
+            erased = missing - known and _erased(cursor, missing - known)
         connection.commit()
     except BaseException:
         if not connection.closed:
             connection.rollback()
         raise
-    return [STORED if r.key in inserted
-            else DUPLICATE if r.person_id in known else UNKNOWN_PERSON for r in rows]
+    return [STORED if r.key in inserted else DUPLICATE if r.person_id in known
+            else ERASED if r.person_id in erased else UNKNOWN_PERSON for r in rows]
 
 
 def _known(cursor: Any, person_ids: set[int]) -> set[int]:
     # Only rows the INSERT skipped get here: was it a redelivery, or a person that does not exist?
     cursor.execute("SELECT id FROM person WHERE id = ANY(%s)", (sorted(person_ids),))
+    return {found for (found,) in cursor.fetchall()}
+
+
+def _erased(cursor: Any, person_ids: set[int]) -> set[int]:
+    # In the writing transaction: an erasure that committed before it is seen here (its person row is gone, so
+    # the INSERT skipped the rows), and a person id is never reused, so no later fix of theirs is ever stored.
+    cursor.execute("SELECT person_id FROM person_erasure WHERE person_id = ANY(%s)", (sorted(person_ids),))
     return {found for (found,) in cursor.fetchall()}
 
 

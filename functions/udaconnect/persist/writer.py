@@ -19,9 +19,9 @@ from functools import lru_cache
 from typing import Any
 
 from udaconnect.errors import InfrastructureError
-from udaconnect.persist.store import DUPLICATE, STORED, UNKNOWN_PERSON, Row, prepare, store
+from udaconnect.persist.store import DUPLICATE, ERASED, STORED, UNKNOWN_PERSON, Row, prepare, store
 
-__all__ = ["DUPLICATE", "STORED", "UNKNOWN_PERSON", "GroupCommitWriter", "Row", "dsn", "for_url"]
+__all__ = ["DUPLICATE", "ERASED", "STORED", "UNKNOWN_PERSON", "GroupCommitWriter", "Row", "dsn", "for_url"]
 log = logging.getLogger(__name__)
 MAX_BATCH = 2000
 
@@ -39,6 +39,7 @@ class GroupCommitWriter:
     def __init__(self, dsn: str, max_batch: int = MAX_BATCH, connect_timeout: int = 3) -> None:
         self.dsn, self.max_batch, self.connect_timeout = dsn, max_batch, connect_timeout
         self.batches = self.rows = 0  # how many transactions committed, holding how many rows
+        self.erased = 0  # fixes of erased persons dropped (never stored, never dead-lettered)
         self._queue: queue.SimpleQueue[_Pending] = queue.SimpleQueue()
         self._connection: Any = None
         self._thread = threading.Thread(target=self._run, name="group-commit", daemon=True)
@@ -89,6 +90,7 @@ class GroupCommitWriter:
                 outcomes = store(self._connect(), [row for p in batch for row in p.rows])
                 self.batches += 1
                 self.rows += outcomes.count(STORED)
+                self.erased += outcomes.count(ERASED)
                 start = 0
                 for pending in batch:
                     pending.outcomes = outcomes[start:start + len(pending.rows)]
