@@ -118,7 +118,7 @@ def test_schemathesis_finds_no_500_no_schema_violation_and_no_undocumented_statu
     command = [str(Path(sys.executable).with_name("st")), "--config-file", str(SCHEMATHESIS_CONFIG), "run",
                stack.api_url + "/api/openapi.json", "--url", stack.api_url, "--mode", "all",
                "--phases", "examples,coverage,fuzzing,stateful", "--max-examples", str(FUZZ_EXAMPLES),
-               "--seed", str(FUZZ_SEED), "--workers", "2", "--request-timeout", "20", "--no-color",
+               "--seed", str(FUZZ_SEED), "-H", f"Authorization: Bearer {stack.token()}", "--workers", "2", "--request-timeout", "20", "--no-color",
                "--report", "junit", "--report-dir", str(tmp_path)]
     log = tmp_path / "schemathesis.log"
     with log.open("w") as out:
@@ -144,8 +144,9 @@ def _fuzzed_operations() -> set[str]:
     return {f"{method} {path}" for path, item in document()["paths"].items() for method in item if path not in skipped}
 
 
-def _post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int, str, bytes]:
-    request = urllib.request.Request(url, data=body, method="POST", headers=headers)
+def _post(url: str, body: bytes, headers: dict[str, str], token: str) -> tuple[int, str, bytes]:
+    request = urllib.request.Request(url, data=body, method="POST",
+                                     headers={**headers, "Authorization": f"Bearer {token}"})
     try:
         with urllib.request.urlopen(request, timeout=30) as reply:
             return reply.status, reply.headers.get("Content-Type", ""), reply.read()
@@ -163,11 +164,11 @@ def test_cloudevents_from_the_python_sdk_in_binary_and_structured_mode(stack) ->
                       "datacontenttype": "application/json"}
         event = CloudEvent(attributes, fix)
         headers, body = encode(event)
-        status, _, reply = _post(stack.api_url + "/api/events", body, headers)
+        status, _, reply = _post(stack.api_url + "/api/events", body, headers, stack.token())
         assert status == 202 and json.loads(reply)["ids"] == [event["id"]], reply
         bad = CloudEvent(attributes, {**fix, "person_id": True})
         headers, body = encode(bad)
-        status, content_type, reply = _post(stack.api_url + "/api/events", body, headers)
+        status, content_type, reply = _post(stack.api_url + "/api/events", body, headers, stack.token())
         assert status == 400 and content_type == PROBLEM, reply
 
 
@@ -190,7 +191,8 @@ CURL_BODIES = [
 @pytest.mark.parametrize("path, body, content_type", CURL_BODIES)
 def test_curl_style_raw_bodies_get_a_problem_never_a_500(stack, path: str, body: bytes, content_type: str) -> None:
     status, answered, reply = _post(stack.api_url + path, body, {"Content-Type": content_type,
-                                                                 "User-Agent": "curl/8.5.0", "Accept": "*/*"})
+                                                                 "User-Agent": "curl/8.5.0", "Accept": "*/*"},
+                                     stack.token())
     assert 400 <= status < 500 and answered == PROBLEM and json.loads(reply)["detail"], (status, reply[:300])
 
 
@@ -199,6 +201,7 @@ def test_curl_style_good_bodies_are_accepted(stack) -> None:
              "type": "io.udaconnect.location.reported.v1",
              "data": {"person_id": 2, "latitude": 37.5, "longitude": -122.2, "recorded_at": "2020-08-18T10:37:06Z"}}
     assert _post(stack.api_url + "/api/events", json.dumps(event).encode(),
-                 {"Content-Type": "application/cloudevents+json"})[0] == 202
+                 {"Content-Type": "application/cloudevents+json"}, stack.token())[0] == 202
     legacy = b'{"person_id":"2","latitude":"37.5","longitude":"-122.2","creation_time":"2020-08-18T10:37:06"}'
-    assert _post(stack.api_url + "/api/locations", legacy, {"Content-Type": "application/json"})[0] == 202
+    assert _post(stack.api_url + "/api/locations", legacy, {"Content-Type": "application/json"},
+                 stack.token())[0] == 202

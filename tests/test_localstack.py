@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import urllib.error
@@ -21,9 +22,11 @@ from udaconnect.storage import database
 from udaconnect.synthetic import DemoConference
 
 
-def fetch(url: str, method: str = "GET", body: bytes | None = None) -> tuple[int, Message, bytes]:
+def fetch(url: str, method: str = "GET", body: bytes | None = None, token: str | None = None) \
+        -> tuple[int, Message, bytes]:
     """Status, headers (looked up case-insensitively, as HTTP names are) and body."""
-    request = urllib.request.Request(url, data=body, method=method, headers={"Content-Type": "application/json"})
+    headers = {"Content-Type": "application/json", **({"Authorization": f"Bearer {token}"} if token else {})}
+    request = urllib.request.Request(url, data=body, method=method, headers=headers)
     try:
         with urllib.request.urlopen(request, timeout=30) as reply:
             return reply.status, reply.headers, reply.read()
@@ -41,19 +44,21 @@ def stack(postgres_server: str, tmp_path_factory) -> Iterator[LocalStack]:
 
 
 def test_the_gateway_routes_each_path_to_its_function(stack: LocalStack) -> None:
-    status, headers, body = fetch(stack.api_url + "/api/persons")
+    organizer = stack.token()
+    status, headers, body = fetch(stack.api_url + "/api/persons", token=organizer)
     assert status == 200 and len(json.loads(body)) == 30
-    status, _, body = fetch(stack.api_url + "/api/persons/3/connection?start_date=2020-07-06&end_date=2020-07-06")
+    status, _, body = fetch(stack.api_url + "/api/persons/3/connection?start_date=2020-07-06&end_date=2020-07-06",
+                            token=stack.token("attendee", 3))
     assert status == 200 and all(c["person"]["id"] != 3 for c in json.loads(body))
     person = b'{"first_name":"A","last_name":"B","company_name":"C"}'
-    status, _, _ = fetch(stack.api_url + "/api/persons", "POST", person)
+    status, _, _ = fetch(stack.api_url + "/api/persons", "POST", person, token=organizer)
     assert status == 201
 
 
 def test_the_gateway_answers_unknown_paths_and_methods(stack: LocalStack) -> None:
     status, headers, body = fetch(stack.api_url + "/api/unknown")
     assert status == 404 and headers["Content-Type"] == "application/problem+json"
-    status, headers, _ = fetch(stack.api_url + "/api/persons/1", "DELETE")
+    status, headers, _ = fetch(stack.api_url + "/api/persons/1", "PUT")
     assert status == 405 and "GET" in headers["Allow"]
 
 
@@ -94,7 +99,13 @@ def test_dev_command_prints_where_to_open_it(postgres_server: str, tmp_path) -> 
             break
     output = "".join(lines)
     assert f"http://127.0.0.1:{api}" in output, output
-    assert fetch(f"http://127.0.0.1:{api}/api/persons")[0] == 200
+    organizer = re.search(r"as an organizer: http://127\.0\.0\.1:\d+/#token=(\S+)", output)
+    attendee = re.search(r"as attendee (\d+): http://127\.0\.0\.1:\d+/#token=(\S+)", output)
+    assert organizer and attendee, output
+    assert fetch(f"http://127.0.0.1:{api}/api/persons")[0] == 401
+    assert fetch(f"http://127.0.0.1:{api}/api/persons", token=organizer[1])[0] == 200
+    assert fetch(f"http://127.0.0.1:{api}/api/persons", token=attendee[2])[0] == 403
+    assert fetch(f"http://127.0.0.1:{api}/api/persons/{attendee[1]}", token=attendee[2])[0] == 200
     process.terminate()
     assert process.wait(30) == 0
 

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from udaconnect import encounters_command, outbox_command
+from udaconnect.auth import command as auth_command
 from udaconnect.places import command as places_command
 from udaconnect.settings import Settings
 
@@ -127,7 +128,8 @@ def _dev(args: argparse.Namespace, settings: Settings) -> int:
         print(f"\nUdaConnect is running (logs in {settings.data_dir / 'logs'}):\n"
               f"  web client  {stack.web_url}\n  API         {stack.api_url}/api/persons\n"
               f"  API docs    {stack.api_url}/api/docs/\n"
-              f"  database    {stack.database_url}\n{_a_search(stack)}Press Ctrl-C to stop.", flush=True)
+              f"  database    {_without_password(stack.database_url)}\n{_sign_in(stack)}Press Ctrl-C to stop.",
+              flush=True)
         _demo_devices(stack, args.device_rate, devices)
         _watch_dead_letters(stack, stop)
     except KeyboardInterrupt:
@@ -145,8 +147,35 @@ def _dev(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _a_search(stack) -> str:  # noqa: ANN001 - a LocalStack
-    """A line with a search that shows something: the first attendee's first day, 5 m, together within 15 min."""
+def _without_password(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def _sign_in(stack) -> str:  # noqa: ANN001 - a LocalStack
+    """Sign-in links for the first attendee and an organizer, and a search of that attendee's that shows something:
+    their first day, 5 m, together within 15 min (the links hold tokens: valid 12 h, for this stack only)."""
+    from udaconnect.auth.command import link
+
+    if stack.settings.open:
+        return "  auth        OFF (UDACONNECT_AUTH=open): anyone who reaches these ports sees everything\n"
+    organizer = link(stack.web_url, stack.token("organizer"))
+    found = _first_attendee(stack)
+    if found is None:
+        return f"  sign in     as an organizer: {organizer}\n"
+    person, day = found
+    attendee = stack.token("attendee", person)
+    lines = f"  sign in     as attendee {person}: {link(stack.web_url, attendee)}\n" \
+            f"              as an organizer: {organizer}\n"
+    if day:
+        query = f"start_date={day}&end_date={day}&distance=5&window=15"
+        lines += f"  try         {stack.web_url}/persons/{person}?{query}#token={attendee}\n"
+    return lines + "  more links  udaconnect token --person ID --link   (or --organizer)\n"
+
+
+def _first_attendee(stack) -> tuple[int, str] | None:  # noqa: ANN001 - a LocalStack
+    """The first person's id and their first day with a location ("" without one); None without persons."""
     from sqlalchemy import text
 
     from udaconnect.storage import database
@@ -155,11 +184,9 @@ def _a_search(stack) -> str:  # noqa: ANN001 - a LocalStack
         found = conn.execute(text(
             "SELECT p.id, (SELECT min(creation_time) FROM location l WHERE l.person_id = p.id) "
             "FROM person p ORDER BY p.id LIMIT 1")).first()
-    if found is None or found[1] is None:
-        return ""
-    day = found[1].date().isoformat()
-    query = f"start_date={day}&end_date={day}&distance=5&window=15"
-    return f"  try         {stack.web_url}/persons/{found[0]}?{query}\n"
+    if found is None:
+        return None
+    return int(found[0]), found[1].date().isoformat() if found[1] is not None else ""
 
 
 def _watch_dead_letters(stack, stop: threading.Event, every: float = 5.0) -> None:  # noqa: ANN001 - a LocalStack
@@ -412,6 +439,7 @@ def parser() -> argparse.ArgumentParser:
     outbox_command.register(commands)
     encounters_command.register(commands)
     places_command.register(commands)
+    auth_command.register(commands)
 
     commands.add_parser("openapi", help="print the OpenAPI document").set_defaults(run=_openapi)
     schemas = commands.add_parser("schemas", help="write the CloudEvent payload JSON Schemas to schema/events/")

@@ -177,6 +177,11 @@ def _encounter_paths(person_id: dict[str, Any], bad: dict[str, Any], missing: di
 
 @lru_cache(maxsize=1)
 def document() -> dict[str, Any]:
+    """The API's OpenAPI 3.1 document: every operation, and who may call it."""
+    return secured(_operations())
+
+
+def _operations() -> dict[str, Any]:
     _, definitions = models_json_schema([(m, "serialization") for m in _MODELS], ref_template=_REF)
     multi = LocationsReported.model_json_schema(ref_template=_REF)
     fix_defs = multi.pop("$defs")
@@ -246,8 +251,42 @@ def document() -> dict[str, Any]:
                                            "The places.", "application/geo+json")}})},
             **_ingest_paths(fix_schema),
         },
-        "components": {"schemas": {**definitions["$defs"], **fix_defs}},
+        "components": {"schemas": {**definitions["$defs"], **fix_defs},
+                       "securitySchemes": {"bearer": {
+                           "type": "http", "scheme": "bearer", "bearerFormat": "JWT",
+                           "description": "`udaconnect token --person ID` (an attendee), `--organizer`; a device's "
+                                          "token comes from POST /api/persons/{person_id}/devices."}}},
     }
+
+
+#: What each Access allows, said on each operation (udaconnect.routes decides; every function checks).
+_WHO = {"signed-in": "any signed-in attendee or organizer", "self": "the person named in the path, or an organizer",
+        "organizer": "organizers only", "device": "an enrolled device, for its own person and source; or an organizer"}
+_LIMITED = ("connections", "ingest")
+
+
+def secured(doc: dict[str, Any]) -> dict[str, Any]:
+    """Each operation with who may call it (its route's Access), its bearer security and 401/403 (and 429 where
+    a rate limit applies) answers; public operations say `security: []`."""
+    from udaconnect.routes import route_for
+
+    for path, operations in doc["paths"].items():
+        route = route_for(path.replace("{person_id}", "1").replace("{location_id}", "1")
+                          .replace("{device_id}", "00000000-0000-4000-8000-000000000000"))
+        if route is None:
+            continue
+        for operation in operations.values():
+            if route.access == "public":
+                operation["security"] = []
+                continue
+            operation["security"] = [{"bearer": []}]
+            operation["description"] = f"{operation.get('description', '')}\n\nWho may call: {_WHO[route.access]}."\
+                .strip()
+            _problems(operation, {"401": "No bearer token, or one that is expired, forged or for another audience.",
+                                  "403": "A valid token that may not do this (not yours, or not your role)."})
+            if route.target in _LIMITED:
+                _problems(operation, {"429": "Over this token's or device's rate limit: wait Retry-After seconds."})
+    return doc
 
 
 def render() -> str:

@@ -47,7 +47,9 @@ def clients(app_env, monkeypatch):  # type: ignore[no-untyped-def]
 
     monkeypatch.setenv("DATABASE_URL", app_env.database_url)
     monkeypatch.delenv("KAFKA_BOOTSTRAP_SERVERS", raising=False)
-    return TestClient(create_app("persist", MAIN)), TestClient(create_app("encounters", MAIN))
+    from bearer import headers
+
+    return TestClient(create_app("persist", MAIN)), TestClient(create_app("encounters", MAIN), headers=headers())
 
 
 def announced(engine: Engine) -> list[dict]:
@@ -143,7 +145,7 @@ class Stream:
 def server(settings, people):  # type: ignore[no-untyped-def]
     port = free_port()
     env = {**os.environ, "DATABASE_URL": settings.database_url, "UDACONNECT_LIVE_TIMEOUT": "6",
-           "FUNCTION_TARGET": "encounters"}
+           "FUNCTION_TARGET": "encounters", "UDACONNECT_AUTH_SECRET": settings.auth_secret}
     process = subprocess.Popen(function_command("encounters", port), env=env, stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
@@ -172,7 +174,10 @@ def meet(engine: Engine, key: str, minutes: float, *persons: int) -> None:
 
 def test_the_live_stream_pushes_a_new_encounter_within_a_second_and_resumes_after_last_event_id(people,
                                                                                                server) -> None:
-    stream = Stream(server + "/api/persons/1/encounters/live")
+    from bearer import token
+
+    # as an EventSource sends it: the token in the query (it cannot send headers)
+    stream = Stream(server + f"/api/persons/1/encounters/live?access_token={token(role='attendee', person_id=1)}")
     [(_, ready_id, _, _)] = stream.wait("ready")
     time.sleep(0.3)  # listening
     committed = time.monotonic()
@@ -185,7 +190,8 @@ def test_the_live_stream_pushes_a_new_encounter_within_a_second_and_resumes_afte
     found = stream.wait("encounter", 2)
     assert [json.loads(e[2])["person"]["first_name"] for e in found] == ["Alan", "Grace"]
     assert stream.ended.wait(10), "the stream ends after UDACONNECT_LIVE_TIMEOUT"
-    resumed = Stream(server + "/api/persons/1/encounters/live", last_event_id=first_id)
+    resumed = Stream(server + f"/api/persons/1/encounters/live?access_token={token(role='attendee', person_id=1)}",
+                     last_event_id=first_id)
     again = resumed.wait("encounter")
     time.sleep(0.5)
     assert [json.loads(e[2])["person"]["first_name"] for e in resumed.events if e[0] == "encounter"] == ["Grace"]
