@@ -4,6 +4,10 @@ With `buffer_seconds`, each device reports as a real phone does: it takes fixes 
 them and uploads every `buffer_seconds` (devices out of step) one io.udaconnect.locations.reported.v1 event.
 Devices retry a refused-for-now report (503, 5xx, no answer) with backoff, as a phone would, so a load
 survives a broker or function restart; 4xx means the report itself is wrong and it is counted, not retried.
+
+Authentication: `Simulator.enrol` enrols each simulated phone for its person (POST /api/persons/{id}/devices with
+an organizer's token); each then reports with its own device token and source, as a real phone does, and a batch
+holds one phone's fixes only. Without enrolment, `token` (an organizer's) goes with every request.
 """
 
 from __future__ import annotations
@@ -26,12 +30,35 @@ VENUE = (37.78365, -122.40162)
 VENUE_SPREAD = (0.0004, 0.0013)
 
 
+@dataclass(frozen=True)
+class Credential:
+    """An enrolled device: its id (its events' source is /devices/<id>) and its bearer token."""
+
+    device_id: str
+    token: str
+
+
+def enrol(api_url: str, person_id: int, token: str, name: str = "simulated phone", timeout: float = 30.0) -> Credential:
+    """Enrol a device for `person_id` at the API `api_url` (http://host:port) with `token` (the attendee's or an
+    organizer's); OSError when the API does not answer 201."""
+    from udaconnect.broker import http_client
+
+    reply = http_client.post(f"{api_url.rstrip('/')}/api/persons/{person_id}/devices",
+                             {"Content-Type": "application/json", "Authorization": f"Bearer {token}"},
+                             json.dumps({"name": name}).encode(), timeout)
+    if reply.status != 201:
+        raise OSError(f"enrolling a device for person {person_id}: HTTP {reply.status} {reply.body[:200]!r}")
+    body = json.loads(reply.body)
+    return Credential(body["device_id"], body["token"])
+
+
 @dataclass
 class Device:
     device_id: str
     person_id: int
     latitude: float
     longitude: float
+    token: str = ""  # the device's own bearer token (empty: the simulator's)
 
     def fix(self, rng: random.Random) -> dict:
         """The next fix: a few meters' walk from the last one, as a structured CloudEvent."""
@@ -74,8 +101,9 @@ class Stats:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
-def post(url: str, events: Sequence[dict], timeout: float = 30.0) -> int:
-    """POST one event in binary mode, or several as one batch; the HTTP status (0: no answer)."""
+def post(url: str, events: Sequence[dict], timeout: float = 30.0, token: str = "") -> int:
+    """POST one event in binary mode, or several as one batch, with `token` as the bearer when given; the HTTP
+    status (0: no answer)."""
     from udaconnect.broker import http_client
 
     if len(events) == 1:
@@ -85,6 +113,8 @@ def post(url: str, events: Sequence[dict], timeout: float = 30.0) -> int:
         body = json.dumps(event["data"]).encode()
     else:
         headers, body = {"Content-Type": BATCH}, json.dumps(list(events)).encode()
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
     try:
         return http_client.post(url, headers, body, timeout).status
     except OSError:
@@ -103,16 +133,27 @@ class Simulator:
     max_retries: int = 30
     record: bool = False  # keep every accepted event (tests re-send them)
     seed: int = 1
+    token: str = ""  # sent by phones without their own credential (an organizer's token)
+    credentials: Sequence[Credential] = ()  # phone i reports as credentials[i] (see enrol)
     stats: Stats = field(default_factory=Stats)
     accepted: list[dict] = field(default_factory=list)
+
+    def enrol(self, api_url: str, token: str) -> Simulator:
+        """Enrol each phone for its person at the API `api_url` with `token` (an organizer's): each then reports
+        with its own device token and source."""
+        self.credentials = [enrol(api_url, self.person_ids[i % len(self.person_ids)], token,
+                                  f"simulated phone {self.seed}-{i}") for i in range(self.devices)]
+        return self
 
     def run(self, duration: float | None = None, count: int | None = None, stop: threading.Event | None = None,
             progress: Callable[[Stats, float], None] | None = None) -> Stats:
         """Report until `duration` seconds pass, `count` fixes were sent, or `stop` is set."""
         rng = random.Random(self.seed)
-        devices = [Device(f"phone-{self.seed}-{i}", self.person_ids[i % len(self.person_ids)],
+        devices = [Device(self.credentials[i].device_id if self.credentials else f"phone-{self.seed}-{i}",
+                          self.person_ids[i % len(self.person_ids)],
                           VENUE[0] + rng.uniform(-VENUE_SPREAD[0], VENUE_SPREAD[0]),
-                          VENUE[1] + rng.uniform(-VENUE_SPREAD[1], VENUE_SPREAD[1]))
+                          VENUE[1] + rng.uniform(-VENUE_SPREAD[1], VENUE_SPREAD[1]),
+                          self.credentials[i].token if self.credentials else "")
                    for i in range(self.devices)]
         stop = stop or threading.Event()
         workers = max(1, min(self.workers, len(devices)))
@@ -143,9 +184,14 @@ class Simulator:
             due = started + (done + size) / rate if rate > 0 else now
             if due > now and stop.wait(due - now):
                 return
-            events = [devices[(turn + k) % len(devices)].fix(rng) for k in range(size)]
-            turn += size
-            self._send(events, stop)
+            if self.credentials:  # a device's token reports its own fixes only: one phone per request
+                device = devices[turn % len(devices)]
+                events, turn = [device.fix(rng) for _ in range(size)], turn + 1
+                self._send(events, stop, device.token)
+            else:
+                events = [devices[(turn + k) % len(devices)].fix(rng) for k in range(size)]
+                turn += size
+                self._send(events, stop, self.token)
             done += size
 
     def _work_buffered(self, devices: list[Device], rate: float, started: float, duration: float | None,
@@ -164,14 +210,14 @@ class Simulator:
             if due[turn] > now and stop.wait(due[turn] - now):
                 return
             size = per_upload if quota is None else min(per_upload, quota - done)
-            self._send([devices[turn].buffered(rng, size, interval)], stop)
+            self._send([devices[turn].buffered(rng, size, interval)], stop, devices[turn].token or self.token)
             due[turn] += period
             done += size
 
-    def _send(self, events: list[dict], stop: threading.Event) -> None:
+    def _send(self, events: list[dict], stop: threading.Event, token: str) -> None:
         began = time.monotonic()
         for attempt in range(self.max_retries + 1):
-            status = post(self.url, events)
+            status = post(self.url, events, token=token)
             if 200 <= status < 300:
                 with self.stats.lock:
                     self.stats.sent += fixes_in(events)

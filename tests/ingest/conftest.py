@@ -1,4 +1,5 @@
-"""Fixtures for ingest: a real tansu with the broker's topics, the ingest target in-process, a topic reader."""
+"""Fixtures for ingest: a real tansu with the broker's topics, the ingest target in-process (its requests carry an
+organizer's token unless they send their own), a topic reader."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from bearer import TEST_SECRET, headers
 from udaconnect.broker.event import Event
 from udaconnect.broker.kafka_binding import from_binary
 from udaconnect.broker.kafka_server import KafkaServer
@@ -32,6 +34,7 @@ def ingest_env(kafka: KafkaServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[
     monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", kafka.bootstrap_servers)
     monkeypatch.setenv("UDACONNECT_PUBLISHER", "kafka")
     monkeypatch.setenv("UDACONNECT_PUBLISH_TIMEOUT", "5")
+    monkeypatch.setenv("UDACONNECT_AUTH_SECRET", TEST_SECRET)
     publisher.for_settings.cache_clear()
     yield
     if publisher.for_settings.cache_info().currsize:
@@ -45,7 +48,7 @@ def client(ingest_env: None):  # type: ignore[no-untyped-def]
     from functions_framework import create_app
     from starlette.testclient import TestClient
 
-    with TestClient(create_app("ingest", MAIN)) as client:
+    with TestClient(create_app("ingest", MAIN), headers=headers()) as client:
         yield client
 
 

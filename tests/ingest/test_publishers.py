@@ -8,6 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from bearer import TEST_SECRET, headers
 from ingest.conftest import MAIN, read_topic
 from ingest.test_function import binary_headers, data, structured
 from udaconnect.broker.ingress import Ingress
@@ -34,8 +35,9 @@ def _client(monkeypatch, **env: str):  # type: ignore[no-untyped-def]
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     monkeypatch.setenv("UDACONNECT_PUBLISH_TIMEOUT", "3")
+    monkeypatch.setenv("UDACONNECT_AUTH_SECRET", TEST_SECRET)
     publisher.for_settings.cache_clear()
-    return TestClient(create_app("ingest", MAIN))
+    return TestClient(create_app("ingest", MAIN), headers=headers())
 
 
 def test_http_publisher_posts_binary_mode_to_the_broker_ingress(kafka, ingress: Ingress, monkeypatch) -> None:

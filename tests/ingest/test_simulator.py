@@ -7,21 +7,24 @@ import os
 import subprocess
 import time
 import urllib.request
+import uuid
 from collections.abc import Iterator
 
 import pytest
 
+from bearer import TEST_SECRET, token
 from ingest.conftest import read_topic
 from udaconnect.contracts.names import LOCATIONS_REPORTED
 from udaconnect.localstack import function_command
 from udaconnect.ports import free_port
-from udaconnect.simulator import Simulator
+from udaconnect.simulator import Credential, Simulator
 
 
 @pytest.fixture
 def ingest_url(kafka) -> Iterator[str]:  # type: ignore[no-untyped-def]
     port = free_port()
-    env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap_servers, "UDACONNECT_PUBLISHER": "kafka"}
+    env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap_servers, "UDACONNECT_PUBLISHER": "kafka",
+           "UDACONNECT_AUTH_SECRET": TEST_SECRET}
     process = subprocess.Popen(function_command("ingest", port), env=env, stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL)
     try:
@@ -40,7 +43,11 @@ def ingest_url(kafka) -> Iterator[str]:  # type: ignore[no-untyped-def]
 
 
 def test_phones_upload_their_buffered_fixes_every_k_seconds_as_one_event(ingest_url: str, kafka) -> None:
-    sim = Simulator(ingest_url, [1, 2, 3, 4], devices=4, rate=40, buffer_seconds=0.5, workers=2, record=True)
+    ids = [str(uuid.uuid4()) for _ in range(4)]  # ingest checks the signed token only: no enrolment needed here
+    phones = [Credential(d, token(role="device", person_id=p, device_id=d))
+              for p, d in zip([1, 2, 3, 4], ids, strict=True)]
+    sim = Simulator(ingest_url, [1, 2, 3, 4], devices=4, rate=40, buffer_seconds=0.5, workers=2, record=True,
+                    credentials=phones)
     stats = sim.run(duration=1.6)
     # 4 phones x 10 fixes/s, each uploading every 0.5 s: 5 fixes an upload, 3 uploads each within 1.6 s
     assert stats.refused == stats.failed == 0 and len(sim.accepted) == 12 and stats.sent == 60
@@ -52,4 +59,4 @@ def test_phones_upload_their_buffered_fixes_every_k_seconds_as_one_event(ingest_
         assert record.attributes["type"] == LOCATIONS_REPORTED and key == str(data["person_id"]).encode()
         times = [f["recorded_at"] for f in data["fixes"]]
         assert len(times) == 5 and times == sorted(times)
-    assert len({e["source"] for e in sim.accepted}) == 4
+    assert {e["source"] for e in sim.accepted} == {f"/devices/{d}" for d in ids}

@@ -8,7 +8,7 @@ from urllib.parse import urlencode
 from flask import Request, Response
 
 from udaconnect import http
-from udaconnect.api import path_id
+from udaconnect.api import devices, path_id
 from udaconnect.auth import audit, policy
 from udaconnect.auth.tokens import Principal
 from udaconnect.bootstrap import context
@@ -29,6 +29,8 @@ def handle(request: Request) -> Response:
         from udaconnect.api import docs
 
         return docs.handle(request)
+    if devices.serves(path):
+        return devices.handle(request)
     if re.match(r"^/api/persons/?$", path):
         policy.check(context().settings, request.headers, path)
         if request.method in ("GET", "HEAD"):

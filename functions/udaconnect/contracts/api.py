@@ -186,3 +186,39 @@ class EventsProblem(Problem):
 
 class Health(_Model):
     status: str = "ok"
+
+
+class NewDevice(_Model):
+    """A phone to enrol for a person: only a name to tell it apart (optional)."""
+
+    name: Annotated[str, StringConstraints(strip_whitespace=True, max_length=100), Printable] = Field(
+        default="", examples=["Taco's phone"], description="At most 100 characters once trimmed; no control "
+                                                          "characters.")
+
+
+class Device(_Model):
+    """An enrolled phone of a person (its token is never shown again)."""
+
+    device_id: str = Field(examples=["0b7c4a8e-3f0e-4c55-9d0c-2f4e8c1f5a10"],
+                           description="Its events' source is /devices/<device_id>.")
+    name: str = Field(examples=["Taco's phone"])
+    created_at: datetime = Field(examples=["2026-12-01T09:00:00+00:00"])
+    revoked_at: datetime | None = Field(default=None, description="When it was revoked (null: it may report).")
+
+    @field_serializer("created_at", "revoked_at", when_used="json")
+    def _iso(self, value: datetime | None) -> str | None:
+        return value.isoformat() if value is not None else None
+
+
+class EnrolledDevice(_Model):
+    """A device just enrolled, with its bearer token: shown this once, only its SHA-256 is kept."""
+
+    device_id: str = Field(examples=["0b7c4a8e-3f0e-4c55-9d0c-2f4e8c1f5a10"])
+    name: str = Field(examples=["Taco's phone"])
+    token: str = Field(description="The device's bearer token for POST /api/events (Authorization: Bearer); "
+                                   "it reports this person's fixes with source /devices/<device_id> only.")
+    created_at: datetime = Field(examples=["2026-12-01T09:00:00+00:00"])
+
+    @field_serializer("created_at", when_used="json")
+    def _iso(self, value: datetime) -> str:
+        return value.isoformat()

@@ -1,22 +1,88 @@
-"""The one authentication seam of ingest: who is reporting. Today every caller is accepted."""
+"""Who is reporting, and whether they may: ingest's one authentication seam.
+
+- A device reports with its bearer token (a JWT from POST /api/persons/{id}/devices, signed with UdaConnect's
+  key): verified here with no database round trip, the signature proving the device and its person (verified
+  tokens are cached: udaconnect.auth.tokens). Every event it sends (each fix of a multi-fix event too) must be
+  its own person's, with its own source /devices/<device_id>; else 403 naming each such event and field.
+- An organizer may report for anyone, with any source (imports); an attendee's token is 403; none or a bad one 401.
+- Each device is rate limited (Settings.ingest_rate requests/s, bursts of ingest_burst; an organizer's token ten
+  times that): a phone reporting every few seconds never meets it, a stolen token flooding ingest does.
+- Revocation: the token stays valid until it expires (365 days), so a revoked device is refused where its rows
+  would be written: persist re-checks, in the transaction that stores them, that each /devices/<uuid> source is
+  an enrolled device that is not revoked, and drops (counts, logs, 204) the events of any other
+  (udaconnect.persist.store). A revoked phone's reports are accepted (202) by ingest and never stored.
+- UDACONNECT_AUTH=open: every caller is an organizer (legacy clients), and nothing is limited.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from functools import lru_cache
+from typing import TYPE_CHECKING
+
+from udaconnect.errors import FieldError, Forbidden
+
+if TYPE_CHECKING:
+    from udaconnect.auth.ratelimit import Limiter
+    from udaconnect.auth.tokens import Principal
+    from udaconnect.ingest.validation import Report
+    from udaconnect.settings import Settings
+
+#: An organizer's requests may come this much faster than a device's (an import, a replay).
+ORGANIZER_SCALE = 10.0
 
 
-@dataclass(frozen=True)
-class DeviceIdentity:
-    """The authenticated caller; `device` stays None until devices carry credentials."""
+def authenticate(settings: Settings, headers: Mapping[str, str]) -> Principal:
+    """The caller, once allowed to report at all and within its rate; else Unauthorized, Forbidden or
+    TooManyRequests. Checked before the body is read: a refused caller costs no parsing."""
+    from udaconnect.auth.policy import Access, authorize, principal_of
 
-    device: str | None = None
+    principal = principal_of(settings, headers)
+    authorize(principal, Access.DEVICE)
+    if not settings.open:  # a device's tokens share its bucket; an organizer's each have their own
+        key = f"device:{principal.device_id}" if principal.device_id else \
+            "token:" + (headers.get("authorization") or "").rpartition(".")[2]
+        _limiter(settings.ingest_rate, settings.ingest_burst).take(
+            key, scale=ORGANIZER_SCALE if principal.organizer else 1.0)
+    return principal
 
 
-def authenticate(headers: Mapping[str, str]) -> DeviceIdentity:
-    """The caller's identity, or raise (a future `Unauthorized(InvalidInput)` with status 401) to refuse it.
+def admit(principal: Principal, reports: Sequence[Report], batch: bool) -> None:
+    """Forbidden naming each event (by index in a batch) whose person or source is not the device's own."""
+    if principal.role != "device":
+        return
+    source, person_id = principal.source, principal.person_id
+    errors: list[FieldError] = []
+    refused: list[int] = []
+    for index, report in enumerate(reports):
+        prefix = f"[{index}]." if batch else ""
+        found = []
+        if report.payload.person_id != person_id:
+            found.append(FieldError(f"{prefix}data.person_id",
+                                    f"{report.payload.person_id} is not this device's person ({person_id})"))
+        if report.event.attributes.get("source") != source:
+            found.append(FieldError(f"{prefix}source", f"must be this device's own source {source}"))
+        if found:
+            refused.append(index)
+            errors.extend(found)
+    if not errors:
+        return
+    if batch:
+        named = ", ".join(str(i) for i in refused[:20]) + (" ..." if len(refused) > 20 else "")
+        detail = (f"{len(refused)} of {len(reports)} events are not this device's own (events {named}): a device "
+                  f"reports only its person's fixes, with its own source; none was accepted")
+    else:
+        detail = "the event is not this device's own: a device reports only its person's fixes, with its own source"
+    raise Forbidden(detail, errors)
 
-    Device credentials (e.g. a per-device token in `Authorization`, checked against a device registry,
-    then requiring each event's `source` to be that device's /devices/<id>) go here and nowhere else.
-    """
-    return DeviceIdentity()
+
+def source_of(principal: Principal, default: str) -> str:
+    """The source a legacy POST /api/locations report carries: the device's own, else `default`."""
+    return principal.source or default
+
+
+@lru_cache(maxsize=4)
+def _limiter(rate: float, burst: int) -> Limiter:
+    from udaconnect.auth.ratelimit import Limiter
+
+    return Limiter(rate, burst, "reports")

@@ -15,9 +15,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from udaconnect import asgi
-from udaconnect.errors import FieldError, InvalidInput
+from udaconnect.errors import FieldError, Forbidden, InvalidInput
 from udaconnect.ingest import envelope, legacy
-from udaconnect.ingest.auth import authenticate
+from udaconnect.ingest.auth import admit, authenticate, source_of
 from udaconnect.ingest.validation import Report, check
 
 _EVENTS = ("/", "/api/events", "/api/events/")
@@ -26,7 +26,11 @@ _FIX = re.compile(r"^data\.fixes\[(\d+)\]")
 #: The environment ingest's settings depend on. Settings.from_env reads ~20 variables and builds paths: py-spy
 #: put it at ~6 % of ingest's CPU per single event when it ran per request.
 _ENV = ("KAFKA_BOOTSTRAP_SERVERS", "K_SINK", "UDACONNECT_PUBLISHER", "UDACONNECT_PUBLISH_TIMEOUT",
-        "UDACONNECT_NAMESPACE", "UDACONNECT_BROKER", "UDACONNECT_MAX_FIXES")
+        "UDACONNECT_NAMESPACE", "UDACONNECT_BROKER", "UDACONNECT_MAX_FIXES", "UDACONNECT_AUTH",
+        "UDACONNECT_AUTH_SECRET", "UDACONNECT_AUTH_SECRET_FILE", "UDACONNECT_TOKEN_ISSUER",
+        "UDACONNECT_TOKEN_AUDIENCE", "UDACONNECT_OIDC_ISSUER", "UDACONNECT_OIDC_JWKS_URL", "UDACONNECT_OIDC_AUDIENCE",
+        "UDACONNECT_OIDC_PERSON_CLAIM", "UDACONNECT_OIDC_ROLES_CLAIM", "UDACONNECT_INGEST_RATE",
+        "UDACONNECT_INGEST_BURST")
 
 
 @asgi.guarded
@@ -38,13 +42,13 @@ async def handle(request: Request) -> Response:
         return asgi.problem(404, f"no such resource: {path}")
     if request.method != "POST":
         return asgi.method_not_allowed("POST")
-    authenticate(request.headers)
+    settings = _settings()
+    principal = authenticate(settings, request.headers)
     if path in _LOCATIONS:
-        return await _legacy(request)
+        return await _legacy(request, principal)
     body = await asgi.read_body(request, envelope.MAX_BODY_BYTES, envelope.TooLarge)
     raws, batch = envelope.read(dict(request.headers.items()), body)  # items(): linear, dict() is not
     reports, invalid = [], []
-    settings = _settings()
     max_fixes = settings.max_fixes
     for index, raw in enumerate(raws):
         result = check(raw, max_fixes=max_fixes)
@@ -54,15 +58,21 @@ async def handle(request: Request) -> Response:
             invalid.append((index, raw.attributes.get("id"), result))
     if invalid:
         return _refused(invalid, len(raws), batch)
+    admit(principal, reports, batch)
     await _publisher(settings).publish_async([r.event for r in reports])
     return asgi.json_response({"accepted": len(reports), "ids": [r.id for r in reports]}, 202)
 
 
-async def _legacy(request: Request) -> Response:
-    raw = legacy.to_event(await asgi.json_body(request))
+async def _legacy(request: Request, principal) -> Response:  # noqa: ANN001 - a udaconnect.auth.Principal
+    raw = legacy.to_event(await asgi.json_body(request), source=source_of(principal, legacy.LEGACY_SOURCE))
     result = check(raw)
     if not isinstance(result, Report):
         raise InvalidInput("invalid location", [FieldError(legacy.field_name(e.field), e.message) for e in result])
+    try:
+        admit(principal, [result], batch=False)
+    except Forbidden as refused:
+        raise Forbidden(refused.detail, [FieldError(legacy.field_name(e.field), e.message)
+                                         for e in refused.errors]) from None
     await _publisher().publish_async([result.event])
     # Storage is asynchronous now: the id names the report (the CloudEvent id), not a database row.
     return asgi.json_response({"id": result.id}, 202)

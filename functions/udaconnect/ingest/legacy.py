@@ -10,12 +10,13 @@ from udaconnect.contracts.names import LOCATION_REPORTED
 from udaconnect.errors import FieldError, InvalidInput
 from udaconnect.ingest.envelope import RawEvent
 
-#: Old clients have no device identity; their reports share this source (ids are fresh UUIDs).
+#: Old clients have no device identity (an organizer's token, or UDACONNECT_AUTH=open); their reports share this
+#: source (ids are fresh UUIDs). A device's token gives its report the device's own source.
 LEGACY_SOURCE = "/devices/legacy-api"
 _RENAMED = {"recorded_at": "creation_time"}
 
 
-def to_event(body: Any, now: datetime | None = None) -> RawEvent:
+def to_event(body: Any, now: datetime | None = None, source: str = LEGACY_SOURCE) -> RawEvent:
     """{person_id, latitude, longitude, creation_time}: numbers or numeric strings (as the original sent them),
     a time without offset taken as UTC (the original stored naive times), creation_time defaulting to now."""
     if not isinstance(body, dict):
@@ -32,7 +33,7 @@ def to_event(body: Any, now: datetime | None = None) -> RawEvent:
             pass  # left as it is: the payload check names the field
     data = {"person_id": body.get("person_id"), "latitude": body.get("latitude"),
             "longitude": body.get("longitude"), "recorded_at": created or now.isoformat()}
-    attributes = {"specversion": "1.0", "id": str(uuid.uuid4()), "source": LEGACY_SOURCE,
+    attributes = {"specversion": "1.0", "id": str(uuid.uuid4()), "source": source,
                   "type": LOCATION_REPORTED, "datacontenttype": "application/json", "time": now.isoformat()}
     return RawEvent(attributes, {k: v for k, v in data.items() if v is not None})
 

@@ -2,7 +2,8 @@
 
 Answers, as the Kafka broker's dispatcher reads them: 200 with a reply event, io.udaconnect.location.stored.v1 in
 binary mode, once the row is committed (or was already, for a redelivery: the first reply may have been lost);
-204 with no reply for a fix of an erased person (dropped and counted, never stored nor dead-lettered);
+204 with no reply for a fix of an erased person, or from a revoked or unknown device (/devices/<uuid>) while
+auth is on (dropped and counted, never stored nor dead-lettered);
 for io.udaconnect.locations.reported.v1 (a device's buffered fixes), 204 once its rows are committed as one
 group and one location.stored.v1 per fix is published (a reply carries one event);
 503 when the database failed (retried with backoff); 400/422 with a problem+json
@@ -53,6 +54,8 @@ async def handle(request: Request) -> Response:
     rows = _rows(dict(request.headers.items()), body)  # items(): linear, dict(headers) looks each name up
     if isinstance(rows, list):
         outcomes = await writer.for_url(_database_url()).write_many_async(rows)
+        if writer.REVOKED in outcomes:  # one source per report: all of its fixes
+            return _revoked(rows[0], len(rows))
         if writer.ERASED in outcomes:  # one person per report: all of its fixes
             return _dropped(rows[0], len(rows))
         return await _stored_fixes(rows, outcomes)
@@ -60,6 +63,8 @@ async def handle(request: Request) -> Response:
     outcome = await writer.for_url(_database_url()).write_async(row)
     if outcome == writer.ERASED:
         return _dropped(row, 1)
+    if outcome == writer.REVOKED:
+        return _revoked(row, 1)
     if outcome == writer.UNKNOWN_PERSON:
         raise Unstorable(f"person {row.person_id} does not exist", [FieldError("data.person_id", "unknown person")])
     if outcome == UNSTORABLE:
@@ -73,6 +78,13 @@ def _dropped(row: writer.Row, fixes: int) -> Response:
     and no location.stored reply (encounters never sees them)."""
     log.info("dropped %d fix(es) of erased person %d (event %s %s); %d dropped by this process so far",
              fixes, row.person_id, row.event_source, row.event_id, writer.for_url(_database_url()).erased)
+    return Response(status_code=204)
+
+
+def _revoked(row: writer.Row, fixes: int) -> Response:
+    """Fixes from a device that is revoked or was never enrolled: dropped as an erased person's are."""
+    log.warning("dropped %d fix(es) from %s, a revoked or unknown device (event %s); %d dropped by this process "
+                "so far", fixes, row.event_source, row.event_id, writer.for_url(_database_url()).revoked)
     return Response(status_code=204)
 
 

@@ -19,9 +19,10 @@ from functools import lru_cache
 from typing import Any
 
 from udaconnect.errors import InfrastructureError
-from udaconnect.persist.store import DUPLICATE, ERASED, STORED, UNKNOWN_PERSON, Row, prepare, store
+from udaconnect.persist.store import DUPLICATE, ERASED, REVOKED, STORED, UNKNOWN_PERSON, Row, prepare, store
 
-__all__ = ["DUPLICATE", "ERASED", "STORED", "UNKNOWN_PERSON", "GroupCommitWriter", "Row", "dsn", "for_url"]
+__all__ = ["DUPLICATE", "ERASED", "REVOKED", "STORED", "UNKNOWN_PERSON", "GroupCommitWriter", "Row", "dsn",
+           "for_url"]
 log = logging.getLogger(__name__)
 MAX_BATCH = 2000
 
@@ -40,6 +41,7 @@ class GroupCommitWriter:
         self.dsn, self.max_batch, self.connect_timeout = dsn, max_batch, connect_timeout
         self.batches = self.rows = 0  # how many transactions committed, holding how many rows
         self.erased = 0  # fixes of erased persons dropped (never stored, never dead-lettered)
+        self.revoked = 0  # fixes of revoked or unknown devices dropped (the same)
         self._queue: queue.SimpleQueue[_Pending] = queue.SimpleQueue()
         self._connection: Any = None
         self._thread = threading.Thread(target=self._run, name="group-commit", daemon=True)
@@ -91,6 +93,7 @@ class GroupCommitWriter:
                 self.batches += 1
                 self.rows += outcomes.count(STORED)
                 self.erased += outcomes.count(ERASED)
+                self.revoked += outcomes.count(REVOKED)
                 start = 0
                 for pending in batch:
                     pending.outcomes = outcomes[start:start + len(pending.rows)]

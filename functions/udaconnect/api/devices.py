@@ -1,0 +1,53 @@
+"""A person's devices, served by the `persons` target: enrol (POST, 201 with the token shown once), list (GET),
+revoke (DELETE .../devices/{device}, 204). The attendee themself or an organizer (Access.SELF)."""
+
+from __future__ import annotations
+
+import re
+
+from flask import Request, Response
+
+from udaconnect import http
+from udaconnect.api import path_id
+from udaconnect.auth import audit, policy
+from udaconnect.bootstrap import context
+from udaconnect.contracts.api import NewDevice
+from udaconnect.queries import devices as queries
+
+_DEVICES = re.compile(r"^/api/persons/([^/]+)/devices/?$")
+_DEVICE = re.compile(r"^/api/persons/([^/]+)/devices/([^/]+)/?$")
+_INT32 = 2**31 - 1
+
+
+def serves(path: str) -> bool:
+    return bool(_DEVICES.match(path) or _DEVICE.match(path))
+
+
+def handle(request: Request) -> Response:
+    path = request.path
+    one = _DEVICE.match(path)
+    match = one or _DEVICES.match(path)
+    assert match is not None  # serves(path)
+    allowed = "DELETE" if one else "GET, POST"
+    if request.method not in allowed.split(", ") + (["HEAD"] if not one else []):
+        return http.method_not_allowed(allowed)
+    person_id = path_id(match.group(1), "person", _INT32)
+    settings, engine = context().settings, context().engine
+    principal = policy.check(settings, request.headers, path, person_id)
+    if one:
+        audit.record(engine, principal, "revoke device", person_id, f"device {one.group(2)[:64]}")
+        with engine.begin() as conn:
+            queries.revoke(conn, person_id, one.group(2))
+        return Response(status=204)
+    if request.method == "POST":
+        new = http.parse(NewDevice, http.json_body(request) if request.get_data(cache=True) else {}, "device")
+        audit.record(engine, principal, "enrol device", person_id, new.name)
+        with engine.begin() as conn:
+            enrolled = queries.enrol(conn, settings, person_id, new.name)
+        return http.json_response(enrolled.model_dump(mode="json"), 201,
+                                  {"Location": f"/api/persons/{person_id}/devices/{enrolled.device_id}",
+                                   "Cache-Control": "no-store"})
+    audit.record(engine, principal, "list devices", person_id)
+    with engine.connect() as conn:
+        found = queries.list_devices(conn, person_id)
+    return http.json_response([d.model_dump(mode="json") for d in found])
