@@ -32,10 +32,10 @@ MAX_HEADER_BYTES = 32 * 1024
 #: The problem type of a search (or another read) stopped at its deadline: 504, and asking again will not help.
 SEARCH_TIMEOUT_TYPE = "urn:udaconnect:problem:search-timeout"
 SEARCH_TIMEOUT_TITLE = "Search took too long"
-TITLES = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed", 406: "Not Acceptable",
-          408: "Request Timeout", 409: "Conflict", 413: "Payload Too Large", 415: "Unsupported Media Type",
-          422: "Unprocessable Content", 429: "Too Many Requests", 431: "Request Header Fields Too Large", 503: "Service Unavailable",
-          504: "Gateway Timeout"}
+TITLES = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed",
+          406: "Not Acceptable", 408: "Request Timeout", 409: "Conflict", 413: "Payload Too Large",
+          415: "Unsupported Media Type", 422: "Unprocessable Content", 429: "Too Many Requests",
+          431: "Request Header Fields Too Large", 503: "Service Unavailable", 504: "Gateway Timeout"}
 
 
 def error_answer(error: Exception) -> tuple[int, str, list[FieldError], dict[str, str]] | None:

@@ -1,8 +1,8 @@
 """The one routing table: which function target answers which HTTP path, locally and on the cluster.
 
-Each route also says who may call it (udaconnect.auth.policy.Access: every function checks it), how long its function may take to answer and how large a body it takes, so the gateway
-gives a search the time it needs without letting a person lookup wait as long, and refuses a body larger than
-the function would take before reading it.
+Each route also says who may call it (udaconnect.auth.policy.Access: every function checks it), how long its
+function may take to answer and how large a body it takes, so the gateway gives a search the time it needs without
+letting a person lookup wait as long, and refuses a body larger than the function would take before reading it.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from udaconnect.auth.policy import Access
 
 #: Every function target served from functions/main.py, in the order the local stack starts them.
-TARGETS = ("persons", "connections", "ingest", "persist", "encounters", "web", "gateway")
+TARGETS = ("persons", "connections", "ingest", "persist", "encounters", "retention", "web", "gateway")
 #: Seconds a search may take at the gateway (beyond the search's own deadline, which answers 504 itself).
 SEARCH_TIMEOUT = float(os.environ.get("UDACONNECT_GATEWAY_TIMEOUT", "60"))
 #: Seconds a live encounter stream may go without a byte at the gateway: it sends a keep-alive every 15 s.
