@@ -13,6 +13,21 @@ import functions_framework
 import functions_framework.aio
 from starlette import convertors
 
+
+def _warn_if_open() -> None:
+    """UDACONNECT_AUTH=open is for the original frontend only: say so loudly every time a function starts."""
+    import logging
+
+    from udaconnect.settings import Settings
+
+    if Settings.from_env().open:
+        logging.getLogger("udaconnect.auth").warning(
+            "UDACONNECT_AUTH=open: authentication is OFF, every caller is an organizer (legacy clients only; "
+            "never for real attendees)")
+
+
+_warn_if_open()
+
 # functions-framework routes an ASGI target by Starlette's "/{path:path}", whose ".*" stops at a newline: a path
 # holding %0A mid-way got Starlette's text/plain 404 before the function (or the gateway) saw it.
 convertors.CONVERTOR_TYPES["path"].regex = "(?s:.*)"
@@ -66,3 +81,10 @@ async def encounters(request):  # type: ignore[no-untyped-def]
     """Trigger subscriber for stored fixes (merges contacts into encounters) and a person's encounters, listed
     and live (ASGI: each Server-Sent Events stream is a coroutine waiting on one LISTEN per process)."""
     return await _handler("encounters.function")(request)
+
+
+@functions_framework.http
+def retention(request):  # type: ignore[no-untyped-def]
+    """PingSource sink: deletes locations (and encounters) older than UDACONNECT_RETENTION_DAYS in bounded
+    batches, on every tick of the schedule in eventing/retention.yaml."""
+    return _handler("retention.function")(request)

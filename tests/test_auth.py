@@ -275,3 +275,18 @@ def test_the_audit_command_lists_who_read_what(met, tmp_path: Path, settings: Se
                           env={**os.environ, "DATABASE_URL": settings.database_url})
     assert done.returncode == 0, done.stderr
     assert "organizer:grace  read track  person 2  start_date=2026-03-02" in done.stdout
+
+
+def test_every_function_warns_at_start_when_auth_is_open() -> None:
+    """functions-framework imports functions/main.py when a function process starts: that import says it."""
+    import os
+
+    from udaconnect.settings import PROJECT_ROOT
+
+    def start(mode: str) -> str:
+        return subprocess.run([sys.executable, "-c", "import main"], cwd=PROJECT_ROOT / "functions", text=True,
+                              capture_output=True, timeout=60, env={**os.environ, "UDACONNECT_AUTH": mode}).stderr
+
+    assert "authentication is OFF" in start("open")
+    assert "authentication is OFF" not in start("on")
+    assert "UDACONNECT_AUTH must be on or open" in start("off")  # a typo never means "open"
