@@ -188,7 +188,9 @@ def test_openapi_is_served_and_names_every_route(persons_client) -> None:
     assert set(document["paths"]) == {"/api/persons", "/api/persons/{person_id}", "/api/persons/{person_id}/locations",
                                       "/api/persons/{person_id}/connection", "/api/locations/{location_id}",
                                       "/api/events", "/api/locations", "/api/persons/{person_id}/encounters",
-                                      "/api/persons/{person_id}/encounters/live", "/api/places"}
+                                      "/api/persons/{person_id}/encounters/live", "/api/places",
+                                      "/api/persons/{person_id}/devices",
+                                      "/api/persons/{person_id}/devices/{device_id}"}
     params = {p["name"] for p in document["paths"]["/api/persons/{person_id}/connection"]["get"]["parameters"]}
     assert params == {"person_id", "start_date", "end_date", "distance", "window", "limit"}
 

@@ -14,6 +14,7 @@ from udaconnect.contracts.events import LOCATION_REPORTED, LOCATIONS_REPORTED, L
 
 _REF = "#/components/schemas/{model}"
 _MODELS = (api.NewPerson, api.Person, api.Location, api.Connection, api.Problem, api.EventsProblem,
+           api.NewDevice, api.Device, api.EnrolledDevice,
            api.Health, api.Encounter)
 
 
@@ -118,7 +119,9 @@ def _ingest_paths(fix: dict[str, Any]) -> dict[str, Any]:
                        f"`{LOCATIONS_REPORTED}`, a device's buffered fixes (one person, at most "
                        "UDACONNECT_MAX_FIXES (500), oldest first). All or nothing: when any event or fix is "
                        "invalid, none is published. A fix is stored when its person exists (else it is "
-                       "dead-lettered).",
+                       "dead-lettered). With a device's token (Authorization: Bearer, from POST "
+                       "/api/persons/{person_id}/devices) every event must be that person's, with the source "
+                       "`/devices/<device_id>` (else 403 naming each event); an organizer may report for anyone.",
         "parameters": _ce_headers(),
         "requestBody": {"required": True, "content": {
             "application/json": {"schema": fix},
@@ -147,6 +150,34 @@ def _ingest_paths(fix: dict[str, Any]) -> dict[str, Any]:
                       "400": _problem("Invalid input: each bad field is named in `errors`.")},
     }, _WITH_BODY)
     return {"/api/events": {"post": events}, "/api/locations": {"post": legacy}}
+
+
+def _device_paths(person_id: dict[str, Any], bad: dict[str, Any]) -> dict[str, Any]:
+    missing = _problem("No such person (or no such device of theirs).")
+    enrol = _problems({
+        "operationId": "enrolDevice", "summary": "Enrol a phone for this person: its token, shown this once",
+        "description": "The token (a signed JWT, valid 365 days) lets the phone POST /api/events for this person "
+                       "only, with the source `/devices/<device_id>`; only its SHA-256 is kept. The body is "
+                       "optional.",
+        "parameters": [person_id],
+        "requestBody": {"required": False, "content": {"application/json": {"schema": _ref("NewDevice")}}},
+        "responses": {"201": _json(_ref("EnrolledDevice"), "Enrolled; Location names the device."),
+                      "400": bad, "404": missing}}, _WITH_BODY)
+    listed = _problems({
+        "operationId": "listDevices", "summary": "The person's devices (revoked ones too; never their tokens)",
+        "parameters": [person_id],
+        "responses": {"200": _json({"type": "array", "items": _ref("Device")}, "Devices, oldest first."),
+                      "404": missing}})
+    revoke = _problems({
+        "operationId": "revokeDevice", "summary": "Revoke a device: what it reports from now on is never stored",
+        "description": "Its token stays signed until it expires, so ingest may still answer 202; persist drops "
+                       "the device's events in the transaction that would store them. Revoking again is a no-op.",
+        "parameters": [person_id, {"name": "device_id", "in": "path", "required": True,
+                                   "description": "The device's id.", "schema": {"type": "string",
+                                                                                 "format": "uuid"}}],
+        "responses": {"204": {"description": "Revoked."}, "404": missing}})
+    return {"/api/persons/{person_id}/devices": {"get": listed, "post": enrol},
+            "/api/persons/{person_id}/devices/{device_id}": {"delete": revoke}}
 
 
 def _encounter_paths(person_id: dict[str, Any], bad: dict[str, Any], missing: dict[str, Any]) -> dict[str, Any]:
@@ -231,6 +262,7 @@ def _operations() -> dict[str, Any]:
                 "responses": {"200": _json({"type": "array", "items": _ref("Location")}, "Locations by time."),
                               "400": bad, "404": missing}})},
             **_encounter_paths(person_id, bad, missing),
+            **_device_paths(person_id, bad),
             "/api/locations/{location_id}": {"get": _problems({
                 "operationId": "getLocation", "summary": "One location",
                 "parameters": [_path("location_id", "The location's id.")],
