@@ -42,13 +42,14 @@ def final_stage() -> list[tuple[str, str]]:
     return steps[last_from:]
 
 
-def test_the_web_assets_stage_installs_the_lockfile_and_the_image_takes_only_dist() -> None:
+def test_the_web_assets_stage_installs_the_lockfile_and_the_image_takes_only_what_the_web_target_serves() -> None:
+    from udaconnect.web.function import VENDOR
+
     steps = instructions()
     assert ("COPY", "package.json package-lock.json ./") in steps
     assert any(keyword == "RUN" and rest.startswith("npm ci ") for keyword, rest in steps)
     from_stage = [shlex.split(rest) for keyword, rest in final_stage() if keyword == "COPY" and "--from" in rest]
-    assert [args[1] for args in from_stage] == ["/build/node_modules/leaflet/dist/",
-                                                "/build/node_modules/leaflet.markercluster/dist/"]
+    assert [args[1] for args in from_stage] == [f"/build/node_modules/{built}/" for built in VENDOR.values()]
     # where the web target looks for them: node_modules/ beside functions/, as in a checkout
     assert all(args[2] == "./" + args[1].removeprefix("/build/") for args in from_stage)
 
