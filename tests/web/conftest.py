@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from web.fake_issuer import FakeIssuer
 
 CHROMIUM = os.environ.get("UDACONNECT_CHROMIUM", "/usr/bin/chromium")
 # Playwright's own browser download does not work here; these keep Debian's chromium quiet and offline.
@@ -64,13 +67,41 @@ def screenshots() -> Path:
     return SCREENSHOTS
 
 
+@dataclass(frozen=True)
+class WebStack:
+    """The web client and its API, with tokens they accept and the OpenID Connect issuer they trust (if any)."""
+
+    url: str
+    api: str
+    token: Callable[..., str]  # (role="organizer", person_id=None, ttl=seconds) -> a bearer token
+    issuer: FakeIssuer | None = None
+
+    def link(self, path: str = "/", role: str = "organizer", person_id: int | None = None, ttl: float = 3600) -> str:
+        """A sign-in link (as `udaconnect token --link` prints) that opens `path`."""
+        return f"{self.url}{path}#token={self.token(role, person_id, ttl=ttl)}"
+
+    def headers(self, role: str = "organizer", person_id: int | None = None) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token(role, person_id)}"}
+
+
 @pytest.fixture(scope="session")
-def web_urls(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
-    """(web client URL, API URL): a running deployment when UDACONNECT_E2E_WEB_URL is set, else the local
-    stack (every target its own functions-framework process) over a small demo conference."""
+def web_stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebStack]:
+    """A running deployment when UDACONNECT_E2E_WEB_URL is set (tokens signed with UDACONNECT_AUTH_SECRET), else
+    the local stack (every target its own functions-framework process) over a small demo conference, trusting a
+    fake OpenID Connect issuer besides its own tokens."""
     web, api = os.environ.get("UDACONNECT_E2E_WEB_URL"), os.environ.get("UDACONNECT_E2E_API_URL")
     if web:
-        yield web.rstrip("/"), (api or web).rstrip("/")
+        from datetime import timedelta
+
+        from udaconnect.auth import issue
+        from udaconnect.settings import Settings
+
+        settings = Settings.from_env()
+
+        def token(role: str = "organizer", person_id: int | None = None, ttl: float = 3600) -> str:
+            return issue(settings, role, person_id=person_id, ttl=timedelta(seconds=ttl))
+
+        yield WebStack(web.rstrip("/"), (api or web).rstrip("/"), token)
         return
     from conftest import create_database  # the session's PostGIS, from tests/conftest.py
     from udaconnect.localstack import LocalStack
@@ -82,5 +113,18 @@ def web_urls(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
     settings = create_database(request.getfixturevalue("postgres_server"), "udaconnect_web")
     seed(database.engine(settings), DemoConference(persons=70, days=1), show_progress=False)
     stack = LocalStack(settings, api_port=free_port(), web_port=free_port(), log_dir=tmp_path_factory.mktemp("logs"))
-    with stack as running:
-        yield running.web_url, running.api_url
+    with FakeIssuer(audience="udaconnect-web-tests", client_id="udaconnect-web") as issuer:
+        try:
+            with pytest.MonkeyPatch.context() as env:  # inherited by the stack's processes, then put back
+                for name, value in issuer.environment.items():
+                    env.setenv(name, value)
+                stack.start()
+            yield WebStack(stack.web_url, stack.api_url, stack.token, issuer)
+        finally:
+            stack.stop()
+
+
+@pytest.fixture(scope="session")
+def web_urls(web_stack: WebStack) -> tuple[str, str]:
+    """(web client URL, API URL)."""
+    return web_stack.url, web_stack.api

@@ -1,4 +1,5 @@
-"""The web client in a real browser against a running API with demo data."""
+"""The web client in a real browser against a running API with demo data, signed in as an organizer with a token
+link (sign-in itself, attendees and refusals: test_signin.py)."""
 
 from __future__ import annotations
 
@@ -18,13 +19,22 @@ def urls(web_urls):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture(scope="module")
-def api(urls):  # type: ignore[no-untyped-def]
-    base = urls[1]
+def api(web_stack):  # type: ignore[no-untyped-def]
+    """GET on the API as an organizer."""
+    headers = web_stack.headers()
 
     def get(path: str, **params: object) -> requests.Response:
-        return requests.get(base + path, params={k: v for k, v in params.items() if v not in (None, "")}, timeout=30)
+        return requests.get(web_stack.api + path, params={k: v for k, v in params.items() if v not in (None, "")},
+                            headers=headers, timeout=30)
 
     return get
+
+
+@pytest.fixture(scope="module")
+def signed(web_stack):  # type: ignore[no-untyped-def]
+    """`url` as an organizer's sign-in link: the client takes the token from the fragment and opens `url`."""
+    token = web_stack.token("organizer")
+    return lambda url: f"{url}#token={token}"
 
 
 @pytest.fixture(scope="module")
@@ -81,8 +91,8 @@ def person_url(urls, person_id, filters: dict) -> str:  # type: ignore[no-untype
     return f"{urls[0]}/persons/{person_id}?{qs}"
 
 
-def test_people_list_loads_and_filters(page, urls, api, subject, screenshots):  # type: ignore[no-untyped-def]
-    page.goto(urls[0] + "/")
+def test_people_list_loads_and_filters(page, urls, signed, api, subject, screenshots):  # type: ignore[no-untyped-def]
+    page.goto(signed(urls[0] + "/"))
     page.wait_for_selector("[data-testid=person-link]")
     first_page = [str(p["id"]) for p in api("/api/persons", limit=50, offset=0).json()]
     assert shown(page, "person-link") == first_page
@@ -116,8 +126,8 @@ def test_people_list_loads_and_filters(page, urls, api, subject, screenshots):  
     assert shown(page, "person-link") == []
 
 
-def test_clicking_a_person_shows_the_apis_connections(page, urls, api, subject, defaults, screenshots):  # type: ignore[no-untyped-def]
-    page.goto(f"{urls[0]}/?q={subject['last_name']}")
+def test_clicking_a_person_shows_the_apis_connections(page, urls, signed, api, subject, defaults, screenshots):  # type: ignore[no-untyped-def]
+    page.goto(signed(f"{urls[0]}/?q={subject['last_name']}"))
     page.click(f"[data-testid=person-link][data-person-id='{subject['id']}']")
     page.wait_for_url(re.compile(rf"/persons/{subject['id']}\?"))
     settle(page)
@@ -151,9 +161,9 @@ def marker_counts(page) -> int:  # type: ignore[no-untyped-def]
     return singles + sum(clustered)
 
 
-def test_map_shows_every_meeting_point_and_selects_with_the_list(page, urls, api, subject, defaults, leaflet,
+def test_map_shows_every_meeting_point_and_selects_with_the_list(page, urls, signed, api, subject, defaults, leaflet,
                                                                   screenshots):  # type: ignore[no-untyped-def]
-    page.goto(person_url(urls, subject["id"], defaults))
+    page.goto(signed(person_url(urls, subject["id"], defaults)))
     settle(page)
     expected = met(api, subject["id"], defaults)
     page.wait_for_selector("[data-testid=map-marker], .marker-cluster")
@@ -178,13 +188,13 @@ def test_map_shows_every_meeting_point_and_selects_with_the_list(page, urls, api
     page.locator("[data-testid=map]").screenshot(path=str(screenshots / "map.png"))
 
 
-def test_the_venue_layer_is_drawn_offline_without_tiles(page, urls, api, subject, defaults, leaflet,
+def test_the_venue_layer_is_drawn_offline_without_tiles(page, urls, signed, api, subject, defaults, leaflet,
                                                          screenshots):  # type: ignore[no-untyped-def]
     places = api("/api/places").json()["features"]
     outside: list[str] = []
     page.on("request", lambda r: r.url.startswith(("http://", "https://"))
             and not r.url.startswith((urls[0], urls[1])) and outside.append(r.url))
-    page.goto(person_url(urls, subject["id"], defaults))
+    page.goto(signed(person_url(urls, subject["id"], defaults)))
     settle(page)
     page.wait_for_function("n => document.querySelectorAll('[data-testid=venue-place]').length === n",
                            arg=len(places))
@@ -219,12 +229,12 @@ def many_meetings(person_id: str, count: int) -> list[dict]:
     return out
 
 
-def test_hundreds_of_meetings_are_clustered_and_a_marker_opens_its_meeting(page, urls, subject, defaults, leaflet,
-                                                                           screenshots):  # type: ignore[no-untyped-def]
+def test_hundreds_of_meetings_are_clustered_and_a_marker_opens_its_meeting(page, urls, signed, subject, defaults,
+                                                                           leaflet, screenshots):  # type: ignore[no-untyped-def]
     meetings = many_meetings(str(subject["id"]), 300)
     page.route(re.compile(r".*/api/persons/\d+/connection\?.*"),
                lambda route: route.fulfill(status=200, content_type="application/json", body=json.dumps(meetings)))
-    page.goto(person_url(urls, subject["id"], defaults))
+    page.goto(signed(person_url(urls, subject["id"], defaults)))
     settle(page)
     page.wait_for_selector(".marker-cluster")
     clusters = page.locator(".marker-cluster").count()
@@ -258,8 +268,8 @@ def test_hundreds_of_meetings_are_clustered_and_a_marker_opens_its_meeting(page,
     page.locator("[data-testid=map]").screenshot(path=str(screenshots / "map-opened.png"))
 
 
-def test_changing_filters_updates_results_and_url(page, urls, api, subject, defaults):  # type: ignore[no-untyped-def]
-    page.goto(person_url(urls, subject["id"], defaults))
+def test_changing_filters_updates_results_and_url(page, urls, signed, api, subject, defaults):  # type: ignore[no-untyped-def]
+    page.goto(signed(person_url(urls, subject["id"], defaults)))
     settle(page)
     wider = str(int(float(defaults["distance"]) * 4 + 10))
     page.fill("[data-testid=filter-distance]", wider)
@@ -285,9 +295,9 @@ def test_changing_filters_updates_results_and_url(page, urls, api, subject, defa
     assert query(page) == {k: v for k, v in narrowed.items() if v}
 
 
-def test_deep_link_restores_the_view(page, urls, api, subject, defaults, screenshots):  # type: ignore[no-untyped-def]
+def test_deep_link_restores_the_view(page, urls, signed, api, subject, defaults, screenshots):  # type: ignore[no-untyped-def]
     filters = {**defaults, "distance": str(int(float(defaults["distance"])) * 2 or 10), "window": "30"}
-    page.goto(person_url(urls, subject["id"], filters))
+    page.goto(signed(person_url(urls, subject["id"], filters)))
     settle(page)
     assert page.input_value("[data-testid=filter-start-date]") == filters["start_date"]
     assert page.input_value("[data-testid=filter-end-date]") == filters["end_date"]
@@ -303,13 +313,13 @@ def test_deep_link_restores_the_view(page, urls, api, subject, defaults, screens
     page.screenshot(path=str(screenshots / "deep-link.png"), full_page=True)
 
 
-def test_a_bad_filter_shows_the_apis_message(page, urls, api, subject, defaults, screenshots):  # type: ignore[no-untyped-def]
+def test_a_bad_filter_shows_the_apis_message(page, urls, signed, api, subject, defaults, screenshots):  # type: ignore[no-untyped-def]
     bad = {**defaults, "start_date": "2020-06-30", "end_date": "2020-06-01"}
     problem = api(f"/api/persons/{subject['id']}/connection", **bad)
     assert problem.status_code in (400, 422)
     assert problem.headers["Content-Type"].startswith("application/problem+json")
     body = problem.json()
-    page.goto(person_url(urls, subject["id"], bad))
+    page.goto(signed(person_url(urls, subject["id"], bad)))
     settle(page)
     text = page.inner_text("[data-testid=error]")
     messages = [e["message"] for e in body.get("errors", [])] or [body["detail"]]
@@ -319,18 +329,18 @@ def test_a_bad_filter_shows_the_apis_message(page, urls, api, subject, defaults,
     page.screenshot(path=str(screenshots / "error.png"), full_page=True)
 
 
-def test_an_unknown_person_shows_the_apis_message(page, urls, api, defaults):  # type: ignore[no-untyped-def]
+def test_an_unknown_person_shows_the_apis_message(page, urls, signed, api, defaults):  # type: ignore[no-untyped-def]
     missing = 99_999
     problem = api(f"/api/persons/{missing}")
     assert problem.status_code == 404
-    page.goto(person_url(urls, missing, defaults))
+    page.goto(signed(person_url(urls, missing, defaults)))
     page.wait_for_selector("[data-testid=error]")
     assert problem.json()["detail"] in page.inner_text("[data-testid=error] >> nth=0")
 
 
-def test_own_track_is_drawn_when_the_api_offers_it(page, urls, api, subject, defaults, leaflet):  # type: ignore[no-untyped-def]
+def test_own_track_is_drawn_when_the_api_offers_it(page, urls, signed, api, subject, defaults, leaflet):  # type: ignore[no-untyped-def]
     paths = api("/api/openapi.json").json()["paths"]
-    page.goto(person_url(urls, subject["id"], defaults))
+    page.goto(signed(person_url(urls, subject["id"], defaults)))
     settle(page)
     if any(re.fullmatch(r"/api/persons/\{[^}]+\}/locations", path) for path in paths):
         track = api(f"/api/persons/{subject['id']}/locations", start_date=defaults["start_date"],
@@ -343,8 +353,8 @@ def test_own_track_is_drawn_when_the_api_offers_it(page, urls, api, subject, def
         assert "own track not available" in page.inner_text(".legend")
 
 
-def test_keyboard_from_search_to_a_person(page, urls, subject):  # type: ignore[no-untyped-def]
-    page.goto(f"{urls[0]}/?q={subject['last_name']}")
+def test_keyboard_from_search_to_a_person(page, urls, signed, subject):  # type: ignore[no-untyped-def]
+    page.goto(signed(f"{urls[0]}/?q={subject['last_name']}"))
     page.wait_for_selector("[data-testid=person-link]")
     page.focus("[data-testid=person-search]")
     page.keyboard.press("ArrowDown")
@@ -359,8 +369,8 @@ def test_keyboard_from_search_to_a_person(page, urls, subject):  # type: ignore[
     assert page.get_by_label("At the same time").get_attribute("data-testid") == "filter-window"
 
 
-def test_usable_at_phone_width(phone, urls, subject, defaults, screenshots):  # type: ignore[no-untyped-def]
-    phone.goto(person_url(urls, subject["id"], defaults))
+def test_usable_at_phone_width(phone, urls, signed, subject, defaults, screenshots):  # type: ignore[no-untyped-def]
+    phone.goto(signed(person_url(urls, subject["id"], defaults)))
     settle(phone)
     assert phone.is_hidden("[data-testid=people-list]")
     assert phone.is_visible("a.back")

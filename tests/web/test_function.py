@@ -205,3 +205,31 @@ def test_every_answer_forbids_sniffing_framing_and_referers(client):
 def test_hsts_when_the_edge_says_the_request_came_over_https(client):
     response = client.get("/", headers={"X-Forwarded-Proto": "https"})
     assert response.headers["Strict-Transport-Security"].startswith("max-age=")
+
+
+def test_config_has_no_sign_in_issuer_by_default(client, monkeypatch):
+    monkeypatch.delenv("UDACONNECT_OIDC_ISSUER", raising=False)
+    assert _config(client)["oidc"] is None  # token links only
+
+
+def test_config_names_the_issuer_and_the_page_may_call_it(client, monkeypatch):
+    monkeypatch.setenv("UDACONNECT_OIDC_ISSUER", "https://id.example.org/realms/conf")
+    monkeypatch.setenv("UDACONNECT_OIDC_CLIENT_ID", "udaconnect-web")
+    monkeypatch.setenv("UDACONNECT_OIDC_TOKEN_ENDPOINT", "https://sso.example.org/token")
+    oidc = _config(client)["oidc"]
+    assert oidc == {"issuer": "https://id.example.org/realms/conf", "client_id": "udaconnect-web",
+                    "scope": "openid", "authorization_endpoint": "", "token_endpoint": "https://sso.example.org/token",
+                    "person_claim": "udaconnect_person", "roles_claim": "roles"}
+    # discovery at the issuer, the code exchanged at the token endpoint: both origins, and no other
+    csp = client.get("/").headers["Content-Security-Policy"]
+    assert "connect-src 'self' https://id.example.org https://sso.example.org;" in csp
+    monkeypatch.delenv("UDACONNECT_OIDC_CLIENT_ID")
+    assert _config(client)["oidc"] is None  # an issuer with no client id for us: no button
+
+
+@pytest.mark.skipif(not (NODE_MODULES / "oauth4webapi" / "build").is_dir(), reason="run `npm ci`")
+def test_the_sign_in_library_is_served_as_a_module(client):
+    response = client.get("/vendor/oauth4webapi/index.js")
+    assert response.status_code == 200
+    assert response.content_type == "text/javascript; charset=utf-8"
+    assert b"export async function authorizationCodeGrantRequest" in response.data

@@ -7,7 +7,7 @@ import json
 
 from udaconnect.errors import SearchTimeout
 from udaconnect.problems import error_answer, problem_body
-from web.test_browser import api, defaults, person_url, settle, subject, urls  # noqa: F401 - fixtures
+from web.test_browser import api, defaults, person_url, settle, signed, subject, urls  # noqa: F401 - fixtures
 from web.test_modules import run, web_only  # noqa: F401 - fixtures
 
 RENDER = """const api = await import('/js/api.js');
@@ -41,12 +41,12 @@ def test_a_gateways_504_is_shown_in_words_too(run) -> None:  # type: ignore[no-u
     assert buttons == 0
 
 
-def test_a_timed_out_search_page_shows_the_problem(page, urls, subject, defaults):  # type: ignore[no-untyped-def]  # noqa: F811
+def test_a_timed_out_search_page_shows_the_problem(page, urls, signed, subject, defaults):  # type: ignore[no-untyped-def]  # noqa: F811
     body = json.dumps(search_timeout_body())
     page.route("**/connection?**", lambda route: route.fulfill(
         status=504, content_type="application/problem+json", body=body,
         headers={"Access-Control-Allow-Origin": "*"}))
-    page.goto(person_url(urls, subject["id"], defaults))
+    page.goto(signed(person_url(urls, subject["id"], defaults)))
     settle(page)
     text = page.inner_text("[data-testid=results] [data-testid=error]")
     assert "Search took too long" in text and "shorter date range" in text

@@ -1,5 +1,6 @@
 // The UdaConnect API as the client uses it; failures become ApiError with words a person can read.
 import config from "/config.js";
+import { bearer } from "./session.js";
 
 export const apiBase = config.apiBaseUrl || "";
 export const docsUrl = `${apiBase}/api/docs`;
@@ -43,16 +44,36 @@ export function apiUrl(path, params) {
   return `${apiBase}${path}${qs ? `?${qs}` : ""}`;
 }
 
+let whenUnauthorized = () => {};
+
+/** `fn(error)` is called when the API refuses the token (401: expired, revoked, signed by another key). */
+export function onUnauthorized(fn) {
+  whenUnauthorized = fn;
+}
+
+/** The live stream's URL: EventSource cannot send headers, so the token rides in the query (the API allows it
+ * on this one route). */
+export function liveUrl(personId) {
+  return apiUrl(`/api/persons/${encodeURIComponent(personId)}/encounters/live`, { access_token: bearer() });
+}
+
 async function getJson(path, params, signal) {
   const url = apiUrl(path, params);
+  const headers = { Accept: "application/json" };
+  const token = bearer();
+  if (token) headers.Authorization = `Bearer ${token}`;
   let response;
   try {
-    response = await fetch(url, { headers: { Accept: "application/json" }, signal });
+    response = await fetch(url, { headers, signal });
   } catch (err) {
     if (err.name === "AbortError") throw err;
     throw new ApiError("The API could not be reached", `No answer from ${apiBase || "this site"} (${err.message}).`);
   }
-  if (!response.ok) throw await problemFrom(response);
+  if (!response.ok) {
+    const error = await problemFrom(response);
+    if (response.status === 401) whenUnauthorized(error);
+    throw error;
+  }
   return { body: await response.json(), headers: response.headers };
 }
 
@@ -75,6 +96,12 @@ export async function getConnections(id, filters, signal, limit) {
     limit,
   };
   const { body } = await getJson(`/api/persons/${encodeURIComponent(id)}/connection`, params, signal);
+  return Array.isArray(body) ? body : [];
+}
+
+export async function getEncounters(id, filters, signal) {
+  const params = { start_date: filters.start_date, end_date: filters.end_date, limit: 200 };
+  const { body } = await getJson(`/api/persons/${encodeURIComponent(id)}/encounters`, params, signal);
   return Array.isArray(body) ? body : [];
 }
 

@@ -1,5 +1,5 @@
 // The live panel of a person's page: new encounters as they happen (Server-Sent Events), the history below.
-import { apiUrl } from "./api.js";
+import { getEncounters, liveUrl } from "./api.js";
 import { h } from "./dom.js";
 import { fullName, parseIso } from "./format.js";
 
@@ -45,7 +45,7 @@ export class LivePanel {
     this.news.replaceChildren();
     if (personId === null || typeof EventSource === "undefined") return;
     this.status.textContent = "Connecting\u2026";
-    const source = (this.source = new EventSource(apiUrl(`/api/persons/${encodeURIComponent(personId)}/encounters/live`)));
+    const source = (this.source = new EventSource(liveUrl(personId)));
     source.addEventListener("open", () => { this.status.textContent = "Live: new encounters appear here as they happen."; });
     source.addEventListener("error", () => {
       this.status.textContent = source.readyState === EventSource.CLOSED
@@ -73,17 +73,13 @@ export class LivePanel {
     this.range = { start_date: String(filters.start_date || ""), end_date: String(filters.end_date || "") };
     this.historyNote.textContent = "Loading\u2026";
     try {
-      const url = apiUrl(`/api/persons/${encodeURIComponent(personId)}/encounters`,
-        { start_date: filters.start_date, end_date: filters.end_date, limit: 200 });
-      const response = await fetch(url, { headers: { Accept: "application/json" }, signal });
-      if (!response.ok) throw new Error(`the API answered ${response.status}`);
-      const encounters = await response.json();
-      this.history.replaceChildren(...(Array.isArray(encounters) ? encounters : []).map((e) => h("li", {}, pastEncounter(e))));
+      const encounters = await getEncounters(personId, filters, signal);
+      this.history.replaceChildren(...encounters.map((e) => h("li", {}, pastEncounter(e))));
       this.historyNote.textContent = this.history.children.length ? "" : "No encounters in these days yet.";
     } catch (err) {
       if (err.name === "AbortError") return;
       this.history.replaceChildren();
-      this.historyNote.textContent = `Encounters could not be loaded (${err.message}).`;
+      this.historyNote.textContent = `Encounters could not be loaded (${err.detail || err.message}).`;
     }
   }
 

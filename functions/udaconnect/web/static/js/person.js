@@ -14,8 +14,9 @@ import { renderTimeline } from "./timeline.js";
 export const CONNECTION_LIMIT = 500;
 
 export class PersonView {
-  constructor(root, { onFilters, hrefFor, backHref }) {
+  constructor(root, { onFilters, hrefFor, backHref, ownHref = "/" }) {
     this.root = root;
+    this.ownHref = ownHref;
     this.hrefFor = hrefFor;
     this.backHref = backHref;
     this.personId = null;
@@ -38,12 +39,23 @@ export class PersonView {
       h("p", {}, "Pick a person from the list to see everyone they met, where, and when.")));
   }
 
+  /** The API said this page is not the signed-in person's (403): one notice, no half-loaded page behind it. */
+  refuse(err) {
+    if (this.refused === this.personId) return;
+    this.refused = this.personId;
+    for (const c of [this.personController, this.controller, this.historyController]) c?.abort();
+    this.live.close();
+    this.root.replaceChildren(h("div", { class: "refused", "data-testid": "refused" }, problemBlock(err),
+      h("p", {}, h("a", { href: this.ownHref, "data-testid": "own-page" }, "Go to your own page"))));
+  }
+
   update({ personId, filters, q }, { focus = false } = {}) {
     this.back.href = this.backHref(q);
     if (personId === null) return this.welcome();
     const personChanged = personId !== this.personId;
     if (personChanged) {
       this.personId = personId;
+      this.refused = null;
       this.results.replaceChildren();
       this.root.replaceChildren(this.back, this.heading, this.company, this.form.el, this.announcer, this.live.el,
         this.results);
@@ -73,7 +85,8 @@ export class PersonView {
       this.company.textContent = person.company_name || "";
       document.title = `${fullName(person)} \u2014 UdaConnect`;
     } catch (err) {
-      if (err.name !== "AbortError") this.company.replaceChildren(problemBlock(err));
+      if (err.status === 403) this.refuse(err);
+      else if (err.name !== "AbortError") this.company.replaceChildren(problemBlock(err));
     }
   }
 
@@ -94,6 +107,7 @@ export class PersonView {
       this.renderResults(dedupe(connections), track, filters, connections.length >= CONNECTION_LIMIT);
     } catch (err) {
       if (err.name === "AbortError") return;
+      if (err.status === 403) return this.refuse(err);
       this.results.replaceChildren(problemBlock(err, { retry: () => this.loadConnections(id, filters) }));
       this.announcer.textContent = `${err.title}: ${err.detail || err.errors?.map((e) => e.message).join("; ")}`;
     } finally {

@@ -9,7 +9,9 @@ export function problemBlock(error, { retry } = {}) {
   // gave up waiting (no such words: ours stand in). Trying the same search again would only wait again.
   const timedOut = error?.status === 504;
   const ours = timedOut && error?.type === SEARCH_TIMEOUT;
-  const title = timedOut && !ours ? "The search took too long" : error?.title || "Something went wrong";
+  const title = timedOut && !ours ? "The search took too long"
+    : error?.status === 403 ? "Not yours: you are signed in as someone else"
+    : error?.title || "Something went wrong";
   const detail = timedOut && !ours ? TIMEOUT_HINT : error?.detail || (error?.errors?.length ? "" : error?.message || "");
   const errors = Array.isArray(error?.errors) ? error.errors : [];
   return h(
