@@ -19,6 +19,14 @@ if [[ ! -s "$OVERLAY/db.env" ]]; then
   printf 'POSTGRES_USER=udaconnect\nPOSTGRES_PASSWORD=%s\nPOSTGRES_DB=udaconnect\n' \
     "$(openssl rand -hex 24)" > "$OVERLAY/db.env"
 fi
+# One password per function's database role (the migration Job creates the roles): same rule, kept once made.
+if [[ ! -s "$OVERLAY/roles.env" ]]; then
+  log "Generating the functions' database role passwords in manifests/overlays/vagrant/roles.env"
+  umask 077
+  for role in persons connections persist encounters relay retention; do
+    printf '%s=%s\n' "$role" "$(openssl rand -hex 24)"
+  done > "$OVERLAY/roles.env"
+fi
 
 log "Applying manifests/overlays/vagrant"
 if ! kubectl apply -k "$OVERLAY"; then

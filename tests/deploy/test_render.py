@@ -31,11 +31,15 @@ def test_no_object_is_rendered_twice(overlay) -> None:
     assert len(ids) == len(set(ids)), name
 
 
+#: Kinds that live in no namespace.
+CLUSTER_SCOPED = frozenset({"Namespace", "ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding"})
+
+
 def test_every_namespaced_object_names_its_namespace(overlay) -> None:
     # The base sets no global namespace (Kafka lives in "kafka"): each object must say where it goes.
     name, docs = overlay
     missing = [(d["kind"], d["metadata"]["name"]) for d in docs
-               if d["kind"] != "Namespace" and not d["metadata"].get("namespace")]
+               if d["kind"] not in CLUSTER_SCOPED and not d["metadata"].get("namespace")]
     assert missing == [], name
 
 
@@ -100,7 +104,8 @@ def test_production_uses_external_data_services(rendered) -> None:
     assert ".svc" not in config["KAFKA_BOOTSTRAP_SERVERS"] and ".svc" not in config["DATABASE_HOST"]
     assert config["DATABASE_SSLMODE"] in ("require", "verify-ca", "verify-full")
     migrate = migration_job(docs)
-    assert migrate["spec"]["template"]["spec"]["containers"][0]["command"] == ["udaconnect", "db", "upgrade"]
+    assert migrate["spec"]["template"]["spec"]["containers"][0]["command"] == [
+        "sh", "-c", "udaconnect db upgrade && python -m udaconnect.storage.roles --passwords /etc/udaconnect/db-roles"]
     relay = find(docs, "CronJob", "udaconnect-outbox-relay")[0]
     assert containers(relay)[0]["command"] == ["udaconnect", "outbox", "flush"]
 

@@ -70,17 +70,19 @@ def test_no_secret_looking_values_in_committed_yaml() -> None:
         for doc in yaml.safe_load_all(path.read_text()):
             for key, value in _values(doc):
                 assert not URL_WITH_PASSWORD.search(value), f"{path}: {key} holds a URL with a password"
-                # A key that names a Secret (the Kafka broker's auth.secret.ref.name) holds no secret itself.
-                if SECRET_NAME.search(key) and value and not key.endswith(".ref.name"):
+                # A key that names a Secret (the Kafka broker's auth.secret.ref.name, a volume's secretName) holds
+                # no secret itself.
+                if SECRET_NAME.search(key) and value and not key.endswith(".ref.name") and key != "secretName":
                     assert value.startswith(("{{ secret:", "$(")), f"{path}: {key} has a literal value"
 
 
 def test_the_rendered_secret_comes_only_from_the_generator(rendered) -> None:
     for name in ("vagrant", "production"):
         secrets = find(rendered[name], "Secret")
-        assert [s["metadata"]["name"] for s in secrets] == ["udaconnect-db"], name
-        # The placeholders the test wrote, so the values can only have come from the git-ignored env file.
-        assert set(secrets[0]["data"]) == {"POSTGRES_USER", "POSTGRES_PASSWORD", "POSTGRES_DB"}
+        assert sorted(s["metadata"]["name"] for s in secrets) == ["udaconnect-db", "udaconnect-db-roles"], name
+        # The placeholders the test wrote, so the values can only have come from the git-ignored env files.
+        owner = find(secrets, "Secret", "udaconnect-db")[0]
+        assert set(owner["data"]) == {"POSTGRES_USER", "POSTGRES_PASSWORD", "POSTGRES_DB"}
 
 
 def test_the_secret_detector_finds_a_password() -> None:
