@@ -131,3 +131,13 @@ def test_an_oidc_return_this_tab_did_not_start_is_refused(page, web_stack, issue
     page.goto(f"{web_stack.url}/auth/callback?code=stolen&state=forged")
     assert "this tab started no sign-in" in page.inner_text("[data-testid=signin-reason]")
     assert stored_token(page) is None and "code=" not in page.url
+
+
+def test_an_unreachable_issuer_is_said_on_the_sign_in_screen(page, web_stack, issuer):  # type: ignore[no-untyped-def]
+    page.route(f"{issuer.url}/.well-known/**", lambda route: route.abort())
+    page.goto(web_stack.url + "/")
+    page.get_by_test_id("oidc-signin").click()
+    reason = page.get_by_test_id("signin-reason")
+    reason.wait_for()
+    assert f"Signing in with 127.0.0.1:{issuer.port} did not start" in reason.inner_text()
+    assert stored_token(page) is None

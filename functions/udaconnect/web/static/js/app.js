@@ -49,7 +49,14 @@ async function showSignIn() {
   document.body.dataset.view = "signin";
   document.getElementById("people").hidden = true;
   const oidc = config.oidc;
-  const onOidc = oidc ? async () => (await import("./oidc.js")).startSignIn(oidc, "/") : null;
+  const onOidc = oidc ? async () => {
+    try {
+      await (await import("./oidc.js")).startSignIn(oidc, "/");
+    } catch (err) { // the issuer unreachable, its discovery document wrong, the library not installed
+      signOut(`Signing in with ${new URL(oidc.issuer).host} did not start: ${err.message}`);
+      showSignIn();
+    }
+  } : null;
   document.getElementById("detail").replaceChildren(
     signInScreen({ reason: signedOutReason(), issuer: oidc?.issuer || "", onOidc }));
 }
