@@ -9,6 +9,7 @@ import os
 import subprocess
 import threading
 import time
+import urllib.error
 import urllib.request
 from datetime import UTC, datetime, timedelta
 
@@ -176,7 +177,11 @@ def test_the_live_stream_pushes_a_new_encounter_within_a_second_and_resumes_afte
                                                                                                server) -> None:
     from bearer import token
 
-    # as an EventSource sends it: the token in the query (it cannot send headers)
+    # as an EventSource sends it: the token in the query (it cannot send headers); someone else's is refused
+    for someone_else in (token(role="attendee", person_id=2), token(role="device", person_id=1, device_id="d")):
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(server + f"/api/persons/1/encounters/live?access_token={someone_else}", timeout=10)
+        assert refused.value.code == 403
     stream = Stream(server + f"/api/persons/1/encounters/live?access_token={token(role='attendee', person_id=1)}")
     [(_, ready_id, _, _)] = stream.wait("ready")
     time.sleep(0.3)  # listening

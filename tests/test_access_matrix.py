@@ -1,0 +1,226 @@
+"""Who may call what, through the gateway of a real local stack: every route of the routing table x {anonymous,
+expired, wrong signature, wrong audience, alg none, device, attendee self, attendee other, organizer}.
+
+Each case runs on a fresh person (the "self" of the path), so a case that deletes never changes another's
+outcome. A route added to udaconnect.routes without a request here fails test_every_route_is_in_the_matrix.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import timedelta
+from typing import Any
+
+import jwt
+import pytest
+import requests
+from sqlalchemy import text
+
+from conftest import create_database
+from udaconnect.auth import issue
+from udaconnect.auth.policy import Access
+from udaconnect.localstack import LocalStack
+from udaconnect.ports import free_port
+from udaconnect.routes import ROUTES, Route
+
+PRINCIPALS = ("anonymous", "expired", "wrong signature", "wrong audience", "alg none", "device", "attendee self",
+              "attendee other", "organizer")
+BAD_TOKENS = ("expired", "wrong signature", "wrong audience", "alg none")
+
+
+@dataclasses.dataclass
+class Case:
+    """One request about `person` (the path's person, fresh for the case)."""
+
+    method: str
+    path: str
+    body: Any = None
+    headers: dict[str, str] = dataclasses.field(default_factory=dict)
+    stream: bool = False
+
+
+@pytest.fixture(scope="module")
+def stack(postgres_server: str, tmp_path_factory) -> Iterator[LocalStack]:
+    settings = create_database(postgres_server, "udaconnect_access")
+    with LocalStack(settings, api_port=free_port(), web_port=free_port(),
+                    log_dir=tmp_path_factory.mktemp("access-logs")) as running:
+        yield running
+
+
+def _call(stack: LocalStack, case: Case, token: str | None) -> requests.Response:
+    headers = dict(case.headers)
+    if token is not None:
+        headers["Authorization"] = f"Bearer {token}"
+    body = None if case.body is None else json.dumps(case.body)
+    if body is not None:
+        headers.setdefault("Content-Type", "application/json")
+    reply = requests.request(case.method, stack.api_url + case.path, data=body, headers=headers, timeout=30,
+                             stream=case.stream)
+    if case.stream and reply.status_code == 200:
+        reply.close()  # a live stream has said its status: that is all this test needs
+    else:
+        _ = reply.content
+    return reply
+
+
+def _organizer(stack: LocalStack) -> dict[str, str]:
+    return {"Authorization": f"Bearer {stack.token()}"}
+
+
+def _new_person(stack: LocalStack) -> int:
+    reply = requests.post(stack.api_url + "/api/persons", json={"first_name": "Ada", "last_name": "Case",
+                                                                 "company_name": "Matrix"},
+                          headers=_organizer(stack), timeout=30)
+    assert reply.status_code == 201, reply.text
+    return int(reply.json()["id"])
+
+
+def _location(stack: LocalStack, person: int) -> int:
+    from udaconnect.storage import database
+
+    with database.engine(stack.settings).begin() as conn:
+        return int(conn.execute(text(
+            "INSERT INTO location (person_id, coordinate, creation_time) VALUES "
+            "(:p, ST_SetSRID(ST_MakePoint(-122.29, 37.55), 4326)::geography, now()) RETURNING id"), {"p": person})
+            .scalar_one())
+
+
+def _device(stack: LocalStack, person: int) -> tuple[str, str]:
+    reply = requests.post(f"{stack.api_url}/api/persons/{person}/devices", json={"name": "matrix phone"},
+                          headers=_organizer(stack), timeout=30)
+    assert reply.status_code == 201, reply.text
+    return reply.json()["device_id"], reply.json()["token"]
+
+
+def _fix(person: int, device: str) -> dict[str, Any]:
+    return {"specversion": "1.0", "id": str(uuid.uuid4()), "source": f"/devices/{device}",
+            "type": "io.udaconnect.location.reported.v1", "datacontenttype": "application/json",
+            "data": {"person_id": person, "latitude": 37.55, "longitude": -122.29,
+                     "recorded_at": "2026-11-30T10:00:00Z"}}
+
+
+#: A request per route pattern, about the fresh person `p` (with device `d`, location `loc`).
+EXAMPLES: dict[str, Callable[[dict[str, Any]], Case]] = {
+    r"^/api/persons/[^/]+/connection/?$": lambda c: Case(
+        "GET", f"/api/persons/{c['p']}/connection?start_date=2026-11-30&end_date=2026-11-30&distance=5"),
+    r"^/api/persons/[^/]+/locations/?$": lambda c: Case(
+        "GET", f"/api/persons/{c['p']}/locations?start_date=2026-11-30&end_date=2026-11-30"),
+    r"^/api/persons/[^/]+/encounters/?$": lambda c: Case(
+        "GET", f"/api/persons/{c['p']}/encounters?start_date=2026-11-30&end_date=2026-11-30"),
+    r"^/api/persons/[^/]+/encounters/live/?$": lambda c: Case(
+        "GET", f"/api/persons/{c['p']}/encounters/live", headers={"Accept": "text/event-stream"}, stream=True),
+    r"^/api/persons/[^/]+/devices/?$": lambda c: Case("POST", f"/api/persons/{c['p']}/devices", {"name": "phone"}),
+    r"^/api/persons/[^/]+/devices/[^/]+/?$": lambda c: Case("DELETE", f"/api/persons/{c['p']}/devices/{c['d']}"),
+    r"^/api/locations/[^/]+/?$": lambda c: Case("GET", f"/api/locations/{c['loc']}"),
+    r"^/api/places/?$": lambda c: Case("GET", "/api/places"),
+    r"^/api/locations/?$": lambda c: Case("POST", "/api/locations", {
+        "person_id": c["p"], "latitude": 37.55, "longitude": -122.29, "creation_time": "2026-11-30T10:00:00"}),
+    r"^/api/events/?$": lambda c: Case("POST", "/api/events", _fix(c["p"], c["d"]),
+                                       {"Content-Type": "application/cloudevents+json"}),
+    r"^/api/persons/?$": lambda c: Case("GET", "/api/persons"),
+    r"^/api/persons/[^/]+/?$": lambda c: Case("DELETE", f"/api/persons/{c['p']}"),
+    r"^/api/(docs|openapi\.json)(/.*)?$": lambda c: Case("GET", "/api/openapi.json"),
+}
+#: More requests for routes whose methods differ in effect (the matrix covers each).
+EXTRA: dict[str, Callable[[dict[str, Any]], Case]] = {
+    "GET /api/persons/{p}/devices": lambda c: Case("GET", f"/api/persons/{c['p']}/devices"),
+    "GET /api/persons/{p}": lambda c: Case("GET", f"/api/persons/{c['p']}"),
+    "POST /api/persons": lambda c: Case("POST", "/api/persons", {"first_name": "N", "last_name": "M",
+                                                                 "company_name": "O"}),
+}
+SUCCESS = {"GET": 200, "POST": 201, "DELETE": 204}
+
+
+def _access_of(case: Case) -> Access:
+    from udaconnect.routes import access_for
+
+    return access_for(case.path.split("?")[0])
+
+
+def expected(case: Case, principal: str) -> int:
+    """The status `principal` gets for `case`: the rule of udaconnect.auth.policy, written out again."""
+    access = _access_of(case)
+    ok = 202 if access is Access.DEVICE else SUCCESS[case.method]
+    if access is Access.PUBLIC:
+        return ok
+    if principal in ("anonymous", *BAD_TOKENS):
+        return 401
+    if principal == "organizer":
+        return ok
+    if access is Access.DEVICE:
+        return ok if principal == "device" else 403
+    if principal == "device":
+        return 403
+    if access is Access.SIGNED_IN:
+        return ok
+    if access is Access.SELF and principal == "attendee self":
+        return ok
+    return 403
+
+
+def _token(stack: LocalStack, principal: str, person: int, other: int, device: tuple[str, str]) -> str | None:
+    if principal == "anonymous":
+        return None
+    if principal == "device":
+        return device[1]
+    if principal == "attendee self":
+        return stack.token("attendee", person)
+    if principal == "attendee other":
+        return stack.token("attendee", other)
+    if principal == "organizer":
+        return stack.token()
+    if principal == "expired":
+        return stack.token("attendee", person, ttl=-120)
+    if principal == "wrong signature":
+        return issue(dataclasses.replace(stack.settings, auth_secret="another-key-" + "9" * 40), "attendee",
+                     person_id=person)
+    if principal == "wrong audience":
+        from udaconnect.auth import keys
+
+        keyed = keys.with_key(stack.settings)
+        return issue(dataclasses.replace(keyed, token_audience="someone-else"), "attendee", person_id=person,
+                     ttl=timedelta(hours=1))
+    assert principal == "alg none"
+    now = int(time.time())
+    return jwt.encode({"iss": "udaconnect", "aud": "udaconnect", "sub": "organizer", "role": "organizer",
+                       "iat": now, "exp": now + 3600}, None, algorithm="none")
+
+
+def _cases() -> list[tuple[str, Callable[[dict[str, Any]], Case]]]:
+    return [*EXAMPLES.items(), *EXTRA.items()]
+
+
+@pytest.fixture(scope="module")
+def other(stack: LocalStack) -> int:
+    return _new_person(stack)
+
+
+def test_every_route_is_in_the_matrix() -> None:
+    patterns = {route.pattern.pattern for route in ROUTES}
+    assert patterns == set(EXAMPLES), f"routes without a matrix request: {patterns - set(EXAMPLES)}"
+
+
+@pytest.mark.parametrize("principal", PRINCIPALS)
+@pytest.mark.parametrize("name, make", _cases(), ids=[name for name, _ in _cases()])
+def test_access(stack: LocalStack, other: int, principal: str, name: str,
+                make: Callable[[dict[str, Any]], Case]) -> None:
+    person = _new_person(stack)
+    device = _device(stack, person)
+    case = make({"p": person, "d": device[0], "loc": _location(stack, person)})
+    reply = _call(stack, case, _token(stack, principal, person, other, device))
+    want = expected(case, principal)
+    assert reply.status_code == want, f"{principal} {case.method} {case.path}: {reply.status_code} {reply.text[:300]}"
+    if want in (401, 403):
+        assert reply.headers["Content-Type"] == "application/problem+json"
+        assert reply.json()["status"] == want
+    if want == 401:
+        assert reply.headers.get("WWW-Authenticate", "").startswith("Bearer")
+
+
+def test_a_route_states_its_access() -> None:
+    for route in ROUTES:
+        assert isinstance(route, Route) and isinstance(route.access, Access), route
