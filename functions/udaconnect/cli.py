@@ -95,7 +95,7 @@ def _import_legacy(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _dev(args: argparse.Namespace, settings: Settings) -> int:
-    from udaconnect.localstack import LocalStack
+    from udaconnect.localstack import DEV_TARGETS, LocalStack
     from udaconnect.seed import is_empty, seed
     from udaconnect.storage import database
     from udaconnect.storage.embedded import EmbeddedPostgres
@@ -124,7 +124,7 @@ def _dev(args: argparse.Namespace, settings: Settings) -> int:
     devices = threading.Event()  # the simulated phones stop first, so the drain has an end
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
-        stack.start(supervise=True)
+        stack.start(DEV_TARGETS, supervise=True)
         print(f"\nUdaConnect is running (logs in {settings.data_dir / 'logs'}):\n"
               f"  web client  {stack.web_url}\n  API         {stack.api_url}/api/persons\n"
               f"  API docs    {stack.api_url}/api/docs/\n"
@@ -222,9 +222,15 @@ def _demo_devices(stack, rate: float, stop: threading.Event) -> None:  # noqa: A
     if rate <= 0 or not persons:
         return
     simulator = Simulator(stack.api_url + "/api/events", persons, devices=len(persons), rate=rate, workers=2)
+    if not stack.settings.open:  # each phone enrolled for its person, reporting with its own device token
+        try:
+            simulator.enrol(stack.api_url, stack.token("organizer", ttl=600))
+        except OSError as error:
+            print(f"udaconnect: the simulated phones could not be enrolled: {error}", file=sys.stderr, flush=True)
+            return
     threading.Thread(target=simulator.run, kwargs={"stop": stop}, daemon=True, name="demo-devices").start()
-    print(f"  devices     {len(persons)} simulated phones report {rate:g} fixes/s to {stack.api_url}/api/events",
-          flush=True)
+    print(f"  devices     {len(persons)} simulated phones (enrolled devices) report {rate:g} fixes/s to "
+          f"{stack.api_url}/api/events", flush=True)
 
 
 def _send(args: argparse.Namespace, settings: Settings) -> int:
@@ -241,13 +247,16 @@ def _send(args: argparse.Namespace, settings: Settings) -> int:
                   file=sys.stderr)
             return 2
         args.url = api + "/api/events"
+    origin = "{0.scheme}://{0.netloc}".format(urlsplit(args.url))
+    token = "" if settings.open else args.token or _organizer_token(settings)
+    auth = {"Authorization": f"Bearer {token}"} if token else {}
     if args.persons:
         persons = [int(p) for part in args.persons.split(",") for p in
                    (range(int(part.split("-")[0]), int(part.split("-")[1]) + 1) if "-" in part else [part])]
     else:
-        origin = "{0.scheme}://{0.netloc}".format(urlsplit(args.url))
         try:
-            with urllib.request.urlopen(f"{origin}/api/persons?limit=1000", timeout=10) as reply:
+            with urllib.request.urlopen(urllib.request.Request(f"{origin}/api/persons?limit=1000", headers=auth),
+                                        timeout=10) as reply:
                 persons = [p["id"] for p in json.loads(reply.read())]
         except OSError as exc:
             print(f"udaconnect: the API at {origin} does not answer ({exc}); is `udaconnect dev` running?",
@@ -258,6 +267,13 @@ def _send(args: argparse.Namespace, settings: Settings) -> int:
         return 2
     simulator = Simulator(args.url, persons, devices=args.devices, rate=args.rate, batch=args.batch,
                           buffer_seconds=args.buffer_seconds, workers=min(args.devices, 32))
+    if token:
+        try:
+            simulator.enrol(origin, token)
+        except OSError as exc:
+            print(f"udaconnect: could not enrol the simulated phones at {origin} ({exc}); pass an organizer's "
+                  "--token", file=sys.stderr)
+            return 2
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
 
@@ -271,6 +287,15 @@ def _send(args: argparse.Namespace, settings: Settings) -> int:
         stats = simulator.stats
     print(file=sys.stderr)
     return 0 if stats.failed == 0 and stats.refused == 0 else 1
+
+
+def _organizer_token(settings: Settings) -> str:
+    """An organizer's token for an hour, signed with the local stack's key."""
+    from datetime import timedelta
+
+    from udaconnect.auth import issue, keys
+
+    return issue(keys.with_key(settings), "organizer", ttl=timedelta(hours=1), subject="organizer:udaconnect-send")
 
 
 def _addresses(settings: Settings) -> dict[str, str]:
@@ -426,6 +451,8 @@ def parser() -> argparse.ArgumentParser:
                       help="report as a phone does: each device buffers its fixes and uploads them every this "
                            "many seconds as one multi-fix event (io.udaconnect.locations.reported.v1)")
     send.add_argument("--persons", help="person ids, e.g. 1-20,25 (default: every person the API lists)")
+    send.add_argument("--token", help="an organizer's bearer token, to enrol one device per simulated phone (default: "
+                                      "one made with the local stack's key); each phone reports with its own")
     send.set_defaults(run=_send)
 
     dead = commands.add_parser("dead-letters", help="list or replay events in the dead-letter topic")
