@@ -84,8 +84,9 @@ def trigger_counts(stack: LocalStack) -> dict[str, int]:
 
 
 def devices(stack: LocalStack, seed: int, **options: object) -> Simulator:
+    """PERSONS phones, each enrolled for its person and reporting with its own device token and source."""
     return Simulator(stack.api_url + "/api/events", list(range(1, PERSONS + 1)), devices=PERSONS, record=True,
-                     seed=seed, **options)  # type: ignore[arg-type]
+                     seed=seed, **options).enrol(stack.api_url, stack.token())  # type: ignore[arg-type]
 
 
 def stored_ids(engine: Engine) -> set[tuple[str, str]]:
@@ -109,7 +110,7 @@ def test_n_reports_make_n_rows_and_posting_them_again_makes_none(stack: LocalSta
     # The same events again, in batch mode: delivered again, stored never again.
     delivered = trigger_counts(stack).get("delivered", 0)
     for start in range(0, 300, 100):
-        assert post(stack.api_url + "/api/events", sim.accepted[start:start + 100]) == 202
+        assert post(stack.api_url + "/api/events", sim.accepted[start:start + 100], token=stack.token()) == 202
     wait_for(lambda: trigger_counts(stack).get("delivered", 0) >= delivered + 300, 60, "the redeliveries")
     assert_exactly_once(engine, sim.accepted, before)
 
@@ -187,7 +188,7 @@ def test_a_kafka_restart_loses_nothing_delivered_before_it_or_accepted_after_it(
 def test_a_poison_report_is_dead_lettered_with_its_reason(stack: LocalStack, engine: Engine) -> None:
     from ingest.conftest import read_topic
 
-    sim = Simulator(stack.api_url + "/api/events", [999_999], devices=1, record=True, seed=4)
+    sim = Simulator(stack.api_url + "/api/events", [999_999], devices=1, record=True, seed=4, token=stack.token())
     assert sim.run(count=1).sent == 1
     poison = sim.accepted[0]
     found: dict = {}
@@ -214,7 +215,8 @@ def test_udaconnect_send_reports_with_a_progress_line(stack: LocalStack, engine:
 
     before = rows(engine)[0]
     done = subprocess.run([sys.executable, "-m", "udaconnect.cli", "send", "--url", stack.api_url + "/api/events",
-                           "--count", "40", "--rate", "40", "--devices", "4", "--batch", "4"],
+                           "--count", "40", "--rate", "40", "--devices", "4", "--batch", "4",
+                           "--token", stack.token()],
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert "sent 40 " in done.stderr and "failed 0" in done.stderr
@@ -228,7 +230,7 @@ def test_dead_letters_are_replayed_once_their_cause_is_fixed_and_status_shouts(
 
     from udaconnect import deadletters
 
-    sim = Simulator(stack.api_url + "/api/events", [777_777], devices=1, record=True, seed=5)
+    sim = Simulator(stack.api_url + "/api/events", [777_777], devices=1, record=True, seed=5, token=stack.token())
     assert sim.run(count=1).sent == 1
     event_id = sim.accepted[0]["id"]
     assert stack.kafka is not None
@@ -264,11 +266,12 @@ def test_a_fresh_stack_stores_what_it_accepts_from_its_first_answer_and_a_stop_u
     is a row: the edge opens only once the Triggers' offsets are committed, and a stop delivers before it ends."""
     settings = Settings(database_url=postgres.url, data_dir=tmp_path, pool_size=2)
     fresh = LocalStack(settings, api_port=free_port(), web_port=free_port(), log_dir=tmp_path / "logs")
-    first = Simulator(fresh.api_url + "/api/events", [1, 2], devices=2, record=True, seed=40, rate=0)
+    first = Simulator(fresh.api_url + "/api/events", [1, 2], devices=2, record=True, seed=40, rate=0,
+                      token=fresh.token())
     early: list[dict] = []
 
     def as_soon_as_it_answers() -> None:
-        until_ok(fresh.api_url + "/api/persons", timeout=120)
+        until_ok(fresh.api_url + "/api/openapi.json", timeout=120)  # the edge is open (a public route)
         first.run(count=50)
         early.extend(first.accepted)
 
@@ -281,7 +284,7 @@ def test_a_fresh_stack_stores_what_it_accepts_from_its_first_answer_and_a_stop_u
         wait_for(lambda: {(e["source"], e["id"]) for e in early} <= stored_ids(engine), 30,
                  "the 50 reports posted at the first answer")
         load = Simulator(fresh.api_url + "/api/events", list(range(1, PERSONS + 1)), devices=PERSONS, record=True,
-                         seed=41, rate=400, batch=5, max_retries=2)
+                         seed=41, rate=400, batch=5, max_retries=2).enrol(fresh.api_url, fresh.token())
         loading = threading.Thread(target=load.run, kwargs={"count": 4000})
         loading.start()
         time.sleep(2.0)

@@ -22,13 +22,13 @@ def counts(engine: Engine) -> tuple[int, int, int]:
 
 def test_buffered_uploads_are_stored_once_per_fix_and_announced(stack: LocalStack, engine: Engine) -> None:
     sim = Simulator(stack.api_url + "/api/events", list(range(1, PERSONS + 1)), devices=PERSONS, rate=200,
-                    buffer_seconds=1.0, workers=4, record=True, seed=17)
+                    buffer_seconds=1.0, workers=4, record=True, seed=17).enrol(stack.api_url, stack.token())
     stats = sim.run(duration=3.0)
     assert stats.refused == stats.failed == 0 and stats.sent >= 400 and len(sim.accepted) >= 40
     wait_for(lambda: counts(engine)[0] == stats.sent, 60, f"{stats.sent} fixes stored")
     # a phone that did not hear the 202 uploads again: nothing new is stored
     for event in sim.accepted[:10]:
-        assert 200 <= post(stack.api_url + "/api/events", [event]) < 300
+        assert 200 <= post(stack.api_url + "/api/events", [event], token=stack.token()) < 300
     wait_for(lambda: not sum(stack.lag().values()), 60, "every Trigger delivered")
     total, distinct, _ = counts(engine)
     assert total == distinct == stats.sent
