@@ -27,6 +27,12 @@ if [[ ! -s "$OVERLAY/roles.env" ]]; then
     printf '%s=%s\n' "$role" "$(openssl rand -hex 24)"
   done > "$OVERLAY/roles.env"
 fi
+# The key that signs bearer tokens: made once, kept (a new key would sign everyone and every device out).
+if [[ ! -s "$OVERLAY/auth.env" ]]; then
+  log "Generating the token signing key in manifests/overlays/vagrant/auth.env"
+  umask 077
+  printf 'UDACONNECT_AUTH_SECRET=%s\n' "$(openssl rand -hex 32)" > "$OVERLAY/auth.env"
+fi
 
 log "Applying manifests/overlays/vagrant"
 if ! kubectl apply -k "$OVERLAY"; then

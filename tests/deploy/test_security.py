@@ -196,3 +196,18 @@ def test_the_check_fails_when_someone_adds_auth_open_to_production(kubectl: str,
 """)
     docs = render(kubectl, overlay)
     assert any(value != "on" for _, value in _auth_values(copy.deepcopy(docs)))
+
+
+def test_every_function_that_checks_tokens_gets_the_key_from_the_secret(rendered) -> None:
+    """persons, connections, encounters and ingest verify bearer tokens: their key comes from Secret udaconnect-auth,
+    never a literal (and the functions that check none do not get it)."""
+    for name in ("vagrant", "production"):
+        for service in find(rendered[name], "Service"):
+            if service.get("apiVersion", "").startswith("serving.knative.dev"):
+                container = service["spec"]["template"]["spec"]["containers"][0]
+                env = {e["name"]: e for e in container.get("env", [])}
+                checks = service["metadata"]["name"] in ("persons", "connections", "encounters", "ingest")
+                assert ("UDACONNECT_AUTH_SECRET" in env) == checks, service["metadata"]["name"]
+                if checks:
+                    assert env["UDACONNECT_AUTH_SECRET"]["valueFrom"]["secretKeyRef"] == {
+                        "name": "udaconnect-auth", "key": "UDACONNECT_AUTH_SECRET"}
