@@ -10,7 +10,7 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 
-from udaconnect import encounters_command, outbox_command
+from udaconnect import encounters_command, outbox_command, retention_command
 from udaconnect.auth import command as auth_command
 from udaconnect.places import command as places_command
 from udaconnect.settings import Settings
@@ -465,6 +465,7 @@ def parser() -> argparse.ArgumentParser:
     commands.add_parser("status", help="the local broker's brokers and triggers").set_defaults(run=_status)
     outbox_command.register(commands)
     encounters_command.register(commands)
+    retention_command.register(commands)
     places_command.register(commands)
     auth_command.register(commands)
 

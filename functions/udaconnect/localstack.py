@@ -31,6 +31,9 @@ log = logging.getLogger(__name__)
 MAIN = PROJECT_ROOT / "functions" / "main.py"
 #: What the local stack runs, in start order; the broker follows persist, the gateway and web come last.
 HTTP_TARGETS = ("persons", "connections", "ingest", "persist", "encounters")
+#: `udaconnect dev` also runs retention, which the broker's PingSource ticks every hour. Test stacks leave it out:
+#: their fixtures were recorded years ago, and a tick at the top of the hour would delete them mid-test.
+DEV_TARGETS = (*HTTP_TARGETS, "retention")
 #: Targets that talk to the broker (they get KAFKA_BOOTSTRAP_SERVERS and K_SINK).
 EVENT_TARGETS = frozenset({"persons", "ingest", "persist", "encounters"})
 #: Targets that accept events from outside: stopped first, so a drain has an end.
@@ -279,9 +282,10 @@ class LocalStack:
         self.kafka.process = None
         self.kafka.start()
         from udaconnect.broker.loader import load_dir
-        from udaconnect.broker.topics import ensure_topics, init_offsets, wanted_topics
+        from udaconnect.broker.topics import ensure_topics, init_offsets, topic_configs, wanted_topics
 
-        ensure_topics(self.kafka.bootstrap_servers, wanted_topics(load_dir(self.settings.eventing_dir)))
+        eventing = load_dir(self.settings.eventing_dir)
+        ensure_topics(self.kafka.bootstrap_servers, wanted_topics(eventing), topic_configs(eventing))
         init_offsets(self.kafka.bootstrap_servers, self.trigger_groups, start="beginning")
         if broker is not None:
             self.restart("broker")

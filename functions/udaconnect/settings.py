@@ -55,6 +55,9 @@ class Settings:
     max_fixes: int = MAX_FIXES
     #: Seconds a live encounter stream stays open before it ends and the client reconnects (Last-Event-ID).
     live_timeout: float = 240.0
+    #: Days a location is kept: the retention function deletes older fixes (and encounters last seen before), and
+    #: the Kafka topics keep an event no longer (retention.ms in eventing/broker.yaml says the same number).
+    retention_days: float = 30.0
     #: The venue's IANA time zone: the demo's schedules, and the time zone the web client names times in.
     venue_time_zone: str = "America/Los_Angeles"
     #: Other origins whose pages may call the API from a browser (the gateway answers their CORS requests);
@@ -120,6 +123,8 @@ class Settings:
             encounter_distance=float(env.get("UDACONNECT_ENCOUNTER_DISTANCE", defaults.encounter_distance)),
             encounter_window=float(env.get("UDACONNECT_ENCOUNTER_WINDOW", defaults.encounter_window)),
             live_timeout=float(env.get("UDACONNECT_LIVE_TIMEOUT", defaults.live_timeout)),
+            retention_days=_positive(env.get("UDACONNECT_RETENTION_DAYS", defaults.retention_days),
+                                     "UDACONNECT_RETENTION_DAYS"),
             venue_time_zone=env.get("UDACONNECT_VENUE_TIME_ZONE", defaults.venue_time_zone),
             cors_origins=parse_origins(env.get("UDACONNECT_CORS_ORIGINS", "")),
             max_fixes=min(MAX_FIXES, int(env.get("UDACONNECT_MAX_FIXES", defaults.max_fixes))),
@@ -141,6 +146,13 @@ class Settings:
             search_rate=float(env.get("UDACONNECT_SEARCH_RATE", defaults.search_rate)),
             search_burst=int(env.get("UDACONNECT_SEARCH_BURST", defaults.search_burst)),
         )
+
+
+def _positive(value: object, name: str) -> float:
+    number = float(str(value))
+    if not number > 0:  # also NaN: a retention of 0 would delete every fix at the next tick
+        raise ValueError(f"{name} must be a positive number, not {value!r}")
+    return number
 
 
 def _auth_mode(value: str) -> str:

@@ -123,7 +123,8 @@ def test_production_keeps_pods_warm_and_larger_than_vagrant(rendered) -> None:
 
     for target in TARGETS:
         vagrant, production = scale(rendered["vagrant"], target), scale(rendered["production"], target)
-        assert production[0] >= 1, f"{target}: production keeps at least one pod warm"
+        # retention is woken by its hourly PingSource: nobody waits on its cold start
+        assert production[0] >= 1 or target == "retention", f"{target}: production keeps at least one pod warm"
         assert production[1] >= vagrant[1], target
         assert mebibytes(production[2]) >= mebibytes(vagrant[2]), target
 

@@ -1,4 +1,4 @@
-"""The local broker data plane: topics, one consumer group per Trigger and the HTTP ingress, all from eventing/."""
+"""The local broker data plane from eventing/: topics, a consumer group per Trigger, the ingress, PingSource ticks."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from udaconnect.broker.consumer import ConsumerTuning, TriggerConsumer
 from udaconnect.broker.delivery import Dispatcher
@@ -16,8 +16,11 @@ from udaconnect.broker.filters import compile_trigger
 from udaconnect.broker.ingress import Ingress
 from udaconnect.broker.model import Delivery, Eventing, TriggerSpec
 from udaconnect.broker.resolver import HttpTarget, Resolver
-from udaconnect.broker.topics import ensure_topics, init_offsets, wanted_topics
+from udaconnect.broker.topics import ensure_topics, init_offsets, topic_configs, wanted_topics
 from udaconnect.broker.writer import KafkaWriter
+
+if TYPE_CHECKING:
+    from udaconnect.broker.ping import PingScheduler
 
 log = logging.getLogger(__name__)
 
@@ -54,13 +57,14 @@ class DataPlane:
         self.loop = DeliveryLoop(self.stopping)  # every Trigger's deliveries, on one thread
         self.routes = [_Route(t) for t in eventing.triggers]
         self.ingress: Ingress | None = None
+        self.pings: PingScheduler | None = None
 
     @property
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
 
     def start(self, ready_timeout: float = 60.0) -> None:
-        ensure_topics(self.bootstrap_servers, wanted_topics(self.eventing))
+        ensure_topics(self.bootstrap_servers, wanted_topics(self.eventing), topic_configs(self.eventing))
         self.loop.start()
         for route in self.routes:
             self._wire(route)
@@ -78,6 +82,11 @@ class DataPlane:
         self.port = self.ingress.port
         self.ingress.start()
         log.info("broker ingress on %s for %s", self.url, ", ".join(topics))
+        if self.eventing.pings:
+            from udaconnect.broker.ping import PingScheduler
+
+            self.pings = PingScheduler(self.eventing.pings, self.resolver, self.stopping)
+            self.pings.start()
 
     def _wire(self, route: _Route) -> None:
         trigger = route.trigger
@@ -130,6 +139,7 @@ class DataPlane:
                 }
                 for r in self.routes
             ],
+            "pings": self.pings.status() if self.pings else [],
         }
 
     def stop(self) -> None:

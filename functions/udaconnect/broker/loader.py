@@ -1,4 +1,4 @@
-"""Read Broker, Trigger, KafkaSink and ConfigMap objects from the YAML in eventing/."""
+"""Read Broker, Trigger, KafkaSink, PingSource and ConfigMap objects from the YAML in eventing/."""
 
 from __future__ import annotations
 
@@ -18,11 +18,14 @@ from udaconnect.broker.model import (
     Destination,
     Eventing,
     KafkaSinkSpec,
+    PingSourceSpec,
     Reference,
     TriggerSpec,
 )
 
 _BACKOFF_POLICIES = {"linear", "exponential"}
+#: The Kafka broker's ConfigMap keys that set a topic configuration (e.g. default.topic.config.retention.ms).
+_TOPIC_CONFIG = "default.topic.config."
 
 
 def load_dir(directory: str | Path) -> Eventing:
@@ -51,6 +54,8 @@ def load_documents(documents: Iterable[Any]) -> Eventing:
         elif kind == "KafkaSink":
             sink = _kafka_sink(doc)
             result.sinks[(sink.namespace, sink.name)] = sink
+        elif kind == "PingSource":
+            result.pings.append(_ping_source(doc))
     for trigger in result.triggers:
         if (trigger.namespace, trigger.broker) not in result.brokers:
             raise ConfigError(f"Trigger {trigger.name}: no Broker {trigger.namespace}/{trigger.broker}")
@@ -93,6 +98,8 @@ def _broker(doc: dict[str, Any], config_maps: dict[tuple[str, str], dict[str, st
         replication_factor=replication,
         bootstrap_servers=str(data.get("bootstrap.servers", "")),
         delivery=_delivery(spec.get("delivery"), namespace, f"Broker {name}"),
+        topic_config={key.removeprefix(_TOPIC_CONFIG): str(value) for key, value in data.items()
+                      if key.startswith(_TOPIC_CONFIG)},
     )
 
 
@@ -141,6 +148,22 @@ def _kafka_sink(doc: dict[str, Any]) -> KafkaSinkSpec:
         partitions=spec.get("numPartitions"),
         replication_factor=spec.get("replicationFactor"),
     )
+
+
+def _ping_source(doc: dict[str, Any]) -> PingSourceSpec:
+    namespace, name = _key(doc)
+    spec = doc.get("spec") or {}
+    sink = _destination(spec.get("sink"), namespace, f"PingSource {name} sink")
+    if sink is None:
+        raise ConfigError(f"PingSource {name}: spec.sink is required")
+    if spec.get("dataBase64"):
+        raise ConfigError(f"PingSource {name}: only spec.data is supported locally")
+    schedule = str(spec.get("schedule", "* * * * *"))
+    if len(schedule.split()) != 5:  # Knative takes standard cron (five fields), no seconds
+        raise ConfigError(f"PingSource {name}: schedule must have five cron fields, not {schedule!r}")
+    return PingSourceSpec(name=name, namespace=namespace, sink=sink, schedule=schedule,
+                          timezone=str(spec.get("timezone", "")), content_type=str(spec.get("contentType", "")),
+                          data=str(spec.get("data", "")))
 
 
 def _delivery(spec: dict[str, Any] | None, namespace: str, owner: str) -> Delivery | None:

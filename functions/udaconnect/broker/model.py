@@ -58,6 +58,8 @@ class BrokerSpec:
     replication_factor: int = 1
     bootstrap_servers: str = ""
     delivery: Delivery | None = None
+    #: The ConfigMap's `default.topic.config.<key>` entries (e.g. retention.ms): the topic's own configuration.
+    topic_config: dict[str, str] = field(default_factory=dict)
 
     @property
     def topic(self) -> str:
@@ -98,12 +100,31 @@ class KafkaSinkSpec:
 
 
 @dataclass(frozen=True)
+class PingSourceSpec:
+    """A PingSource (sources.knative.dev/v1): a CloudEvent with a fixed payload to `sink` on a cron schedule."""
+
+    name: str
+    namespace: str
+    sink: Destination
+    schedule: str = "* * * * *"
+    timezone: str = ""  # an IANA zone; empty = UTC (the cluster's system time zone)
+    content_type: str = ""
+    data: str = ""
+
+    @property
+    def source(self) -> str:
+        """The `source` attribute of its events, as Knative's ping adapter sets it."""
+        return f"/apis/v1/namespaces/{self.namespace}/pingsources/{self.name}"
+
+
+@dataclass(frozen=True)
 class Eventing:
     """Everything read from eventing/."""
 
     brokers: dict[tuple[str, str], BrokerSpec] = field(default_factory=dict)
     triggers: list[TriggerSpec] = field(default_factory=list)
     sinks: dict[tuple[str, str], KafkaSinkSpec] = field(default_factory=dict)
+    pings: list[PingSourceSpec] = field(default_factory=list)
 
     def triggers_of(self, broker: BrokerSpec) -> list[TriggerSpec]:
         return [t for t in self.triggers if (t.namespace, t.broker) == (broker.namespace, broker.name)]

@@ -20,7 +20,26 @@ def wanted_topics(eventing: Eventing) -> dict[str, tuple[int, int]]:
     return topics
 
 
-def ensure_topics(bootstrap_servers: str, topics: dict[str, tuple[int, int]]) -> None:
+def topic_configs(eventing: Eventing) -> dict[str, dict[str, str]]:
+    """topic -> its configuration: a Broker's from its ConfigMap's `default.topic.config.*` (as the Kafka broker's
+    controller creates it); a KafkaSink's topic, which Knative creates with no configuration (so the Kafka
+    cluster's `log.retention.ms` applies on the cluster), gets the Brokers' shortest retention.ms here, so that
+    no copy of an event is meant to outlive the retention locally either.
+
+    tansu (the local Kafka, memory storage) takes and describes retention.ms but does not enforce it: measured,
+    a record an hour old stays readable with retention.ms=1000. Locally, what bounds a copy's life is the
+    process: the in-memory Kafka forgets everything when the stack stops."""
+    configs = {b.topic: dict(b.topic_config) for b in eventing.brokers.values()}
+    retention = [int(b.topic_config["retention.ms"]) for b in eventing.brokers.values()
+                 if "retention.ms" in b.topic_config]
+    for sink in eventing.sinks.values():
+        if retention:
+            configs.setdefault(sink.topic, {"retention.ms": str(min(retention))})
+    return configs
+
+
+def ensure_topics(bootstrap_servers: str, topics: dict[str, tuple[int, int]],
+                  configs: dict[str, dict[str, str]] | None = None) -> None:
     from kafka import KafkaAdminClient
     from kafka.admin import NewTopic
     from kafka.errors import KafkaError, TopicAlreadyExistsError
@@ -38,7 +57,7 @@ def ensure_topics(bootstrap_servers: str, topics: dict[str, tuple[int, int]]) ->
             # The cluster's factor (one Strimzi broker) may exceed a local single-node Kafka's broker count.
             factor = min(replication, brokers)
             try:
-                admin.create_topics([NewTopic(topic, partitions, factor)])
+                admin.create_topics([NewTopic(topic, partitions, factor, topic_configs=(configs or {}).get(topic))])
                 log.info("created topic %s (%d partitions, replication %d)", topic, partitions, factor)
             except TopicAlreadyExistsError:
                 pass
