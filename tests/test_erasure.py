@@ -151,3 +151,59 @@ def test_an_erased_persons_id_is_never_given_out_again(people, functions) -> Non
     assert persons.delete("/api/persons/3").status_code == 204
     created = persons.post("/api/persons", json={"first_name": "New", "last_name": "Comer", "company_name": "X"})
     assert created.status_code == 201 and created.get_json()["id"] == 4
+
+
+def test_on_the_local_stack_an_erasure_mid_flight_leaves_no_fix_and_no_dead_letter(postgres_server: str) -> None:
+    """Reports of a person in flight on the real data plane (ingest -> Kafka -> broker -> persist) while the
+    person is erased through the gateway: none is stored, none is dead-lettered, persist counts the drops."""
+    import time
+    import urllib.request
+
+    from tests.conftest import create_database
+
+    from udaconnect.localstack import LocalStack
+    from udaconnect.ports import free_port
+    from udaconnect.simulator import post
+    from udaconnect.storage import database
+
+    settings = create_database(postgres_server, "udaconnect_erasure_stack")
+    engine = database.engine(settings)
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO person (first_name, last_name, company_name) VALUES ('A', 'B', 'C'), "
+                          "('D', 'E', 'F')"))
+    stack = LocalStack(settings, api_port=free_port(), web_port=free_port(), log_dir=settings.data_dir / "logs")
+    stack.start()
+    try:
+        def batch(start: int, person: int = 1) -> list[dict]:
+            return [{"specversion": "1.0", "id": f"e{start + i}", "source": "/import/erasure-test",
+                     "type": "io.udaconnect.location.reported.v1", "datacontenttype": "application/json",
+                     "data": {"person_id": person, "latitude": 37.78, "longitude": -122.4,
+                              "recorded_at": (AT + timedelta(seconds=start + i)).isoformat()}} for i in range(100)]
+
+        url, token = stack.api_url + "/api/events", stack.token()
+        assert post(url, batch(0), token=token) == 202
+        erase = urllib.request.Request(stack.api_url + "/api/persons/1", method="DELETE",
+                                       headers={"Authorization": f"Bearer {token}"})
+        with urllib.request.urlopen(erase, timeout=30) as reply:
+            assert reply.status == 204
+        for start in (100, 200):
+            assert post(url, batch(start), token=token) == 202
+        assert post(url, batch(300, person=2), token=token) == 202  # someone else's, stored as ever
+
+        def delivery() -> dict[str, int]:
+            with urllib.request.urlopen(stack.processes["broker"].url + "/status", timeout=5) as reply:
+                [persist] = [t for t in json.loads(reply.read())["triggers"]
+                             if t["name"] == "persist-location-reported"]
+                return dict(persist["counts"])
+
+        deadline = time.monotonic() + 90
+        while delivery().get("delivered", 0) < 400 and time.monotonic() < deadline:
+            time.sleep(0.25)
+        assert delivery().get("delivered", 0) >= 400 and delivery().get("dead-lettered", 0) == 0, delivery()
+        assert counts(engine, 1) == {"person": 0, "device": 0, "location": 0, "encounter": 0, "encounter_scan": 0,
+                                     "erasure": 1}
+        assert counts(engine, 2)["location"] == 100
+        log = (settings.data_dir / "logs" / "persist.log").read_text()
+        assert "of erased person 1" in log
+    finally:
+        stack.stop()

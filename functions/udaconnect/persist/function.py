@@ -76,7 +76,7 @@ async def handle(request: Request) -> Response:
 def _dropped(row: writer.Row, fixes: int) -> Response:
     """An erased person's fixes still in flight: done (a 2xx, so never retried nor dead-lettered), not stored,
     and no location.stored reply (encounters never sees them)."""
-    log.info("dropped %d fix(es) of erased person %d (event %s %s); %d dropped by this process so far",
+    log.warning("dropped %d fix(es) of erased person %d (event %s %s); %d dropped by this process so far",
              fixes, row.person_id, row.event_source, row.event_id, writer.for_url(_database_url()).erased)
     return Response(status_code=204)
 
