@@ -1,14 +1,14 @@
-"""`python -m udaconnect.bench connections|dispatch|ingest|faults|encounters|places [options]`."""
+"""`python -m udaconnect.bench connections|dispatch|ingest|faults|encounters|places|auth [options]`."""
 
 from __future__ import annotations
 
 import sys
 
-from udaconnect.bench import connections, dispatch, encounters, faults, ingest, places
+from udaconnect.bench import auth, connections, dispatch, encounters, faults, ingest, places
 
 BENCHMARKS = {"connections": connections.main, "dispatch": dispatch.main, "ingest": ingest.main,
               "faults": faults.main, "encounters": encounters.main,
-              "places": places.main}
+              "places": places.main, "auth": auth.main}
 
 if __name__ == "__main__":
     name, *rest = sys.argv[1:] or ["connections"]

@@ -8,8 +8,10 @@ Trigger has delivered what the last one left (so no phase pays for another's bac
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import psycopg2
@@ -55,12 +57,12 @@ def _quiet(stack: LocalStack, limit: float = 300.0) -> float:
 
 
 def _phase(stack: LocalStack, watcher: _Watcher, persons: int, events: int, batch: int, connections: int,
-           rate: float | None = None, fixes: int = 1) -> dict:
+           rate: float | None = None, fixes: int = 1, credentials: Sequence[load.Credential] = ()) -> dict:
     settled = _quiet(stack)
     processes = cpu.pids(stack, EmbeddedPostgres(stack.settings.data_dir / "postgres").data)
     before = cpu.snapshot(processes)
     result = load.run(stack.processes["ingest"].url + "/", persons, events, batch, connections, rate=rate,
-                      fixes=fixes)
+                      fixes=fixes, credentials=credentials)
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline and not set(result.sent) <= set(watcher.seen):
         time.sleep(0.2)
@@ -85,20 +87,22 @@ def _phase(stack: LocalStack, watcher: _Watcher, persons: int, events: int, batc
 
 
 def end_to_end(stack: LocalStack, settings: Settings, persons: int, events: int, batch_events: int,
-               out: Path, phone_fixes: int = 200_000) -> dict:
+               out: Path, phone_fixes: int = 200_000, credentials: Sequence[load.Credential] = ()) -> dict:
+    """`credentials`: one enrolled device per person (auth on), each request one device's."""
+    measure = functools.partial(_phase, credentials=credentials)
     url = dsn(settings.database_url)
     watcher = _Watcher(url)
     watcher.start()
     time.sleep(0.2)
     phases = {  # closed loops find the most each mode takes; open loops the latency at a steady rate
-        "single": _phase(stack, watcher, persons, events, 1, 32),
-        "single_at_1000_per_s": _phase(stack, watcher, persons, 10_000, 1, 64, rate=1000),
-        "batch100": _phase(stack, watcher, persons, batch_events, 100, 8),
-        "batch100_at_5000_fixes_per_s": _phase(stack, watcher, persons, 40_000, 100, 16, rate=50),
-        "phones50": _phase(stack, watcher, persons, phone_fixes, 1, 16, fixes=50),
-        "phones50_at_5000_fixes_per_s": _phase(stack, watcher, persons, phone_fixes * 3 // 4, 1, 32, rate=100,
+        "single": measure(stack, watcher, persons, events, 1, 32),
+        "single_at_1000_per_s": measure(stack, watcher, persons, 10_000, 1, 64, rate=1000),
+        "batch100": measure(stack, watcher, persons, batch_events, 100, 8),
+        "batch100_at_5000_fixes_per_s": measure(stack, watcher, persons, 40_000, 100, 16, rate=50),
+        "phones50": measure(stack, watcher, persons, phone_fixes, 1, 16, fixes=50),
+        "phones50_at_5000_fixes_per_s": measure(stack, watcher, persons, phone_fixes * 3 // 4, 1, 32, rate=100,
                                                fixes=50),
-        "phones50_at_10000_fixes_per_s": _phase(stack, watcher, persons, phone_fixes, 1, 64, rate=200,
+        "phones50_at_10000_fixes_per_s": measure(stack, watcher, persons, phone_fixes, 1, 64, rate=200,
                                                 fixes=50),
     }
     watcher.stop.set()

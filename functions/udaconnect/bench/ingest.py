@@ -1,5 +1,7 @@
 """`nox -s bench -- ingest`: persist group commit vs COPY, ingest alone per publisher, end to end on the local stack,
 cold start per target vs a functions-framework hello-world, peak RSS per function process. One run, one machine.
+Auth is on, as in production: one enrolled device per bench person, each request one device's (its token, person
+and source); `nox -s bench -- auth` compares with UDACONNECT_AUTH=open.
 
 Writes bench-results/ingest.json and ingest.png (end-to-end throughput and latency over the run).
 The end-to-end stack runs without the encounters Trigger (--with-encounters keeps it): persist still announces
@@ -68,7 +70,19 @@ def _prepare(data_dir: Path, encounters: bool = False) -> Settings:
     return settings
 
 
-def _ingest_alone(stack: LocalStack, events: int, batch_events: int) -> dict:
+def _enrolled(settings: Settings) -> list[load.Credential]:
+    """One enrolled device per bench person, as the phones of a real event are (auth on: ingest wants each
+    request's token, persist each device enrolled); `udaconnect.bench auth` measures what that costs."""
+    from udaconnect.auth import keys
+    from udaconnect.queries import devices
+
+    keyed = keys.with_key(settings)
+    with database.engine(settings).begin() as conn:
+        return [load.Credential(d.device_id, d.token) for d in
+                (devices.enrol(conn, keyed, person, "bench phone") for person in range(1, PERSONS + 1))]
+
+
+def _ingest_alone(stack: LocalStack, events: int, batch_events: int, phones: list[load.Credential]) -> dict:
     """Each publisher behind its own ingest process, into a topic nobody consumes."""
     assert stack.kafka is not None
     out: dict = {}
@@ -79,16 +93,19 @@ def _ingest_alone(stack: LocalStack, events: int, batch_events: int) -> dict:
             sys.executable, "-m", "udaconnect.broker", "--eventing-dir", eventing, "--port", str(port),
             "--bootstrap", stack.kafka.bootstrap_servers], {})
         stack.wait_healthy(broker, 90)
+        from udaconnect.auth import keys
+
         common = {"KAFKA_BOOTSTRAP_SERVERS": stack.kafka.bootstrap_servers, "UDACONNECT_BROKER": "bench",
-                  "K_SINK": f"{broker.url}/udaconnect/bench", "FUNCTION_TARGET": "ingest"}
+                  "K_SINK": f"{broker.url}/udaconnect/bench", "FUNCTION_TARGET": "ingest",
+                  **keys.environment(stack.settings)}
         for publisher in ("kafka", "http"):
             name, port = f"ingest-{publisher}", free_port()
             process = stack._popen(name, port, function_command("ingest", port),
                                    {**common, "UDACONNECT_PUBLISHER": publisher})
             stack.wait_healthy(process)
-            load.run(process.url + "/", PERSONS, 200, 1, 8)  # warm up: the first publish connects
-            single = load.run(process.url + "/", PERSONS, events, 1, 16)
-            batched = load.run(process.url + "/", PERSONS, batch_events, 100, 8)
+            load.run(process.url + "/", PERSONS, 200, 1, 8, credentials=phones)  # warm up: the first publish connects
+            single = load.run(process.url + "/", PERSONS, events, 1, 16, credentials=phones)
+            batched = load.run(process.url + "/", PERSONS, batch_events, 100, 8, credentials=phones)
             out[publisher] = {"single_events_per_s": single.rate, "single_p50_ms": single.p(0.5),
                               "single_p99_ms": single.p(0.99), "single_errors": single.errors,
                               "batch100_fixes_per_s": batched.rate, "batch100_p99_ms": batched.p(0.99),
@@ -98,19 +115,22 @@ def _ingest_alone(stack: LocalStack, events: int, batch_events: int) -> dict:
     return out
 
 
-def _first_reports(stack: LocalStack, repeat: int = 5) -> dict[str, float]:
+def _first_reports(stack: LocalStack, phone: load.Credential, repeat: int = 5) -> dict[str, float]:
     """Process start to the first 202 for a real location report (pydantic, kafka-python, the producer's
     connection to Kafka and the topic's metadata included), medians, interleaved with hello-world's first 2xx."""
     import statistics
 
     assert stack.kafka is not None
-    env = {"KAFKA_BOOTSTRAP_SERVERS": stack.kafka.bootstrap_servers, "UDACONNECT_PUBLISHER": "kafka"}
+    from udaconnect.auth import keys
+
+    env = {"KAFKA_BOOTSTRAP_SERVERS": stack.kafka.bootstrap_servers, "UDACONNECT_PUBLISHER": "kafka",
+           **keys.environment(stack.settings)}
     samples: dict[str, list[float]] = {"ingest": [], "hello-world": []}
     with tempfile.TemporaryDirectory() as tmp:
         hello = Path(tmp) / "hello.py"
         hello.write_text(procs.HELLO)
         for _ in range(repeat):
-            report = load.request([load.event(1, 0)[1]])
+            report = load.request([load.event(1, 0, f"/devices/{phone.device_id}")[1]], phone.token)
             samples["ingest"].append(procs.cold_start("ingest", env, path="/", post=report))
             samples["hello-world"].append(procs.cold_start("hello", {}, hello, "/"))
     return {name: statistics.median(values) for name, values in samples.items()}
@@ -134,15 +154,16 @@ def main(argv: list[str]) -> int:
     stack = LocalStack(settings, api_port=free_port(), web_port=free_port(), log_dir=settings.data_dir / "logs")
     try:
         stack.start()
+        phones = _enrolled(settings)
         print("ingest alone, per publisher ...", flush=True)
-        report["ingest_alone"] = _ingest_alone(stack, args.events, args.batch_events)
+        report["ingest_alone"] = _ingest_alone(stack, args.events, args.batch_events, phones)
         print("end to end ...", flush=True)
         report["end_to_end"] = e2e.end_to_end(stack, settings, PERSONS, args.events, args.batch_events, args.out,
-                                              args.phone_fixes)
+                                              args.phone_fixes, phones)
         report["end_to_end"]["encounters_trigger"] = args.with_encounters
         report["peak_rss_mb"] = {name: procs.peak_rss_mb(p.popen.pid) for name, p in stack.processes.items()}
         print("cold start to the first accepted report ...", flush=True)
-        report["cold_start_to_first_report_s"] = _first_reports(stack)
+        report["cold_start_to_first_report_s"] = _first_reports(stack, phones[0])
     finally:
         stack.stop()
         EmbeddedPostgres(settings.data_dir / "postgres").stop()

@@ -2,6 +2,10 @@
 
 The devices' side of a benchmark must cost the machine as little as possible (it shares 2 cores with what it
 measures): requests are encoded before the clock starts and sent by one asyncio loop over raw HTTP/1.1.
+
+With `credentials` (one Credential per person, person i at index i - 1) each request is one device's, as a real
+phone's is: its person's fixes, its own source, its own bearer token; without, requests mix persons and carry no
+token (UDACONNECT_AUTH=open, or an organizer's `token`).
 """
 
 from __future__ import annotations
@@ -10,7 +14,7 @@ import asyncio
 import json
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
@@ -38,15 +42,38 @@ class Result:
 
 
 @dataclass(frozen=True)
+class Credential:
+    """A device's id (its source is /devices/<id>) and bearer token ("": send none, e.g. auth open)."""
+
+    device_id: str
+    token: str
+
+
+def credentials(settings, persons: int) -> list[Credential]:  # noqa: ANN001 - a Settings with a signing key
+    """One device token per person 1..persons, signed with `settings`' key (ingest checks the signature only;
+    persist also wants each device enrolled: udaconnect.queries.devices)."""
+    from datetime import timedelta
+
+    from udaconnect.auth import issue
+
+    out = []
+    for person_id in range(1, persons + 1):
+        device = str(uuid.uuid4())
+        out.append(Credential(device, issue(settings, "device", person_id=person_id, device_id=device,
+                                            ttl=timedelta(hours=12))))
+    return out
+
+
+@dataclass(frozen=True)
 class Prepared:
     ids: list[str]
     message: bytes  # the whole HTTP request
 
 
-def event(person_id: int, device: int) -> tuple[str, dict]:
+def event(person_id: int, device: int, source: str = "") -> tuple[str, dict]:
     now = datetime.now(UTC).isoformat()
     event_id = str(uuid.uuid4())
-    return event_id, {"specversion": "1.0", "id": event_id, "source": f"/devices/bench-{device}",
+    return event_id, {"specversion": "1.0", "id": event_id, "source": source or f"/devices/bench-{device}",
                       "type": LOCATION_REPORTED, "datacontenttype": "application/json",
                       "data": {"person_id": person_id, "latitude": 37.5536 + device * 1e-5,
                                "longitude": -122.2909, "recorded_at": now}}
@@ -57,7 +84,8 @@ def fix_key(event_id: str, index: int = 0) -> str:
     return f"{event_id}#{index}" if index else event_id
 
 
-def phone_upload(person_id: int, device: int, fixes: int, period: float = 5.0) -> tuple[list[str], dict]:
+def phone_upload(person_id: int, device: int, fixes: int, period: float = 5.0,
+                 source: str = "") -> tuple[list[str], dict]:
     """A phone's upload: `fixes` fixes taken over the last `period` seconds, as one multi-fix event."""
     now = datetime.now(UTC)
     event_id = str(uuid.uuid4())
@@ -65,18 +93,20 @@ def phone_upload(person_id: int, device: int, fixes: int, period: float = 5.0) -
               "recorded_at": (now - timedelta(seconds=period * (fixes - 1 - i) / fixes)).isoformat()}
              for i in range(fixes)]
     return [fix_key(event_id, i) for i in range(fixes)], {
-        "specversion": "1.0", "id": event_id, "source": f"/devices/bench-{device}", "type": LOCATIONS_REPORTED,
+        "specversion": "1.0", "id": event_id, "source": source or f"/devices/bench-{device}",
+        "type": LOCATIONS_REPORTED,
         "datacontenttype": "application/json", "data": {"person_id": person_id, "fixes": taken}}
 
 
-def request(events: list[dict]) -> tuple[dict[str, str], bytes]:
-    """Binary mode for one event, batch mode for several."""
+def request(events: list[dict], token: str = "") -> tuple[dict[str, str], bytes]:
+    """Binary mode for one event, batch mode for several; `token` as the bearer when given."""
+    auth = {"Authorization": f"Bearer {token}"} if token else {}
     if len(events) == 1:
         e = events[0]
         headers = {f"ce-{k}": str(v) for k, v in e.items() if k not in ("data", "datacontenttype")}
         headers["Content-Type"] = "application/json"
-        return headers, json.dumps(e["data"]).encode()
-    return {"Content-Type": "application/cloudevents-batch+json"}, json.dumps(events).encode()
+        return headers | auth, json.dumps(e["data"]).encode()
+    return {"Content-Type": "application/cloudevents-batch+json"} | auth, json.dumps(events).encode()
 
 
 def encode(url: str, headers: dict[str, str], body: bytes) -> bytes:
@@ -86,11 +116,14 @@ def encode(url: str, headers: dict[str, str], body: bytes) -> bytes:
     return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
 
 
-def prepare(url: str, persons: int, total: int, batch: int, devices: int, fixes: int = 1) -> list[Prepared]:
+def prepare(url: str, persons: int, total: int, batch: int, devices: int, fixes: int = 1,
+            credentials: Sequence[Credential] = (), token: str = "") -> list[Prepared]:
     """`total` fixes: single-fix events in requests of `batch`, or with `fixes` > 1 phone uploads (one
-    multi-fix event of `fixes` fixes a request, binary mode)."""
+    multi-fix event of `fixes` fixes a request, binary mode); with `credentials`, each request one device's."""
     out: list[Prepared] = []
     done = 0
+    if credentials:
+        return _as_devices(url, persons, total, batch, fixes, credentials)
     while fixes > 1 and done < total:
         size = min(fixes, total - done)
         device = len(out) % max(devices, persons)
@@ -101,13 +134,34 @@ def prepare(url: str, persons: int, total: int, batch: int, devices: int, fixes:
         size = min(batch, total - done)
         device = len(out) % devices
         pairs = [event((device * 7919 + done + k) % persons + 1, device) for k in range(size)]
-        out.append(Prepared([i for i, _ in pairs], encode(url, *request([e for _, e in pairs]))))
+        out.append(Prepared([i for i, _ in pairs], encode(url, *request([e for _, e in pairs], token))))
+        done += size
+    return out
+
+
+def _as_devices(url: str, persons: int, total: int, batch: int, fixes: int,
+                credentials: Sequence[Credential]) -> list[Prepared]:
+    out: list[Prepared] = []
+    done = 0
+    while done < total:
+        person = len(out) % persons + 1
+        phone = credentials[person - 1]
+        source = f"/devices/{phone.device_id}"
+        if fixes > 1:
+            size = min(fixes, total - done)
+            ids, upload = phone_upload(person, person, size, source=source)
+            out.append(Prepared(ids, encode(url, *request([upload], phone.token))))
+        else:
+            size = min(batch, total - done)
+            pairs = [event(person, person, source) for _ in range(size)]
+            out.append(Prepared([i for i, _ in pairs], encode(url, *request([e for _, e in pairs], phone.token))))
         done += size
     return out
 
 
 def run(url: str, persons: int, total: int, batch: int = 1, concurrency: int = 16, expect: int = 202,
-        rate: float | None = None, fixes: int = 1) -> Result:
+        rate: float | None = None, fixes: int = 1, credentials: Sequence[Credential] = (),
+        token: str = "") -> Result:
     """POST `total` fixes in requests of `batch` single-fix events (or of one `fixes`-fix phone upload) over
     `concurrency` connections; a failed request is counted, not retried (a benchmark must not hide failures).
 
@@ -115,7 +169,8 @@ def run(url: str, persons: int, total: int, batch: int = 1, concurrency: int = 1
     the system takes). With `rate` (requests/s), an open loop: request i is due at start + i/rate and its
     latency counts from then, so a system falling behind shows it instead of slowing the clients down.
     """
-    return send(url, prepare(url, persons, total, batch, concurrency, fixes), concurrency, expect, rate)
+    return send(url, prepare(url, persons, total, batch, concurrency, fixes, credentials, token), concurrency,
+                expect, rate)
 
 
 def send(url: str, prepared: list[Prepared], concurrency: int, expect: int, rate: float | None = None) -> Result:
