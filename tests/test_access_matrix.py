@@ -115,6 +115,7 @@ EXAMPLES: dict[str, Callable[[dict[str, Any]], Case]] = {
         "GET", f"/api/persons/{c['p']}/encounters/live", headers={"Accept": "text/event-stream"}, stream=True),
     r"^/api/persons/[^/]+/devices/?$": lambda c: Case("POST", f"/api/persons/{c['p']}/devices", {"name": "phone"}),
     r"^/api/persons/[^/]+/devices/[^/]+/?$": lambda c: Case("DELETE", f"/api/persons/{c['p']}/devices/{c['d']}"),
+    r"^/api/devices/revoked/?$": lambda c: Case("GET", "/api/devices/revoked"),
     r"^/api/locations/[^/]+/?$": lambda c: Case("GET", f"/api/locations/{c['loc']}"),
     r"^/api/places/?$": lambda c: Case("GET", "/api/places"),
     r"^/api/locations/?$": lambda c: Case("POST", "/api/locations", {
@@ -224,3 +225,26 @@ def test_access(stack: LocalStack, other: int, principal: str, name: str,
 def test_a_route_states_its_access() -> None:
     for route in ROUTES:
         assert isinstance(route, Route) and isinstance(route.access, Access), route
+
+
+def test_a_revoked_device_is_refused_at_ingest_within_seconds(stack: LocalStack) -> None:
+    """Revoked through the API; ingest learns it from persons (its refresh every 5 s) and answers 401."""
+    person = _new_person(stack)
+    device, token = _device(stack, person)
+
+    def post() -> int:
+        return requests.post(stack.api_url + "/api/events", data=json.dumps(_fix(person, device)), timeout=30,
+                             headers={"Authorization": f"Bearer {token}",
+                                      "Content-Type": "application/cloudevents+json"}).status_code
+
+    assert post() == 202
+    revoked = requests.delete(f"{stack.api_url}/api/persons/{person}/devices/{device}", headers=_organizer(stack),
+                              timeout=30)
+    assert revoked.status_code == 204
+    began = time.monotonic()
+    while (status := post()) == 202 and time.monotonic() - began < 20:
+        time.sleep(0.25)
+    assert status == 401, status
+    assert time.monotonic() - began < 7, "ingest refreshes its revoked devices every 5 s"
+    listed = requests.get(stack.api_url + "/api/devices/revoked", headers=_organizer(stack), timeout=30).json()
+    assert device in listed["revoked"] and listed["until"]

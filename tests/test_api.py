@@ -92,9 +92,9 @@ def test_unknown_persons_are_404(db, persons_client, path) -> None:
 
 
 def test_unsupported_method_is_405_with_allow(db, persons_client) -> None:
-    reply = persons_client.delete("/api/persons/1")
+    reply = persons_client.put("/api/persons/1")
     assert_problem(reply, 405)
-    assert reply.headers["Allow"] == "GET"
+    assert reply.headers["Allow"] == "GET, DELETE"
 
 
 def test_a_function_grants_no_origin_and_sends_the_security_headers(db, persons_client) -> None:
@@ -190,7 +190,7 @@ def test_openapi_is_served_and_names_every_route(persons_client) -> None:
                                       "/api/events", "/api/locations", "/api/persons/{person_id}/encounters",
                                       "/api/persons/{person_id}/encounters/live", "/api/places",
                                       "/api/persons/{person_id}/devices",
-                                      "/api/persons/{person_id}/devices/{device_id}"}
+                                      "/api/persons/{person_id}/devices/{device_id}", "/api/devices/revoked"}
     params = {p["name"] for p in document["paths"]["/api/persons/{person_id}/connection"]["get"]["parameters"]}
     assert params == {"person_id", "start_date", "end_date", "distance", "window", "limit"}
 

@@ -118,7 +118,8 @@ def test_schemathesis_finds_no_500_no_schema_violation_and_no_undocumented_statu
     command = [str(Path(sys.executable).with_name("st")), "--config-file", str(SCHEMATHESIS_CONFIG), "run",
                stack.api_url + "/api/openapi.json", "--url", stack.api_url, "--mode", "all",
                "--phases", "examples,coverage,fuzzing,stateful", "--max-examples", str(FUZZ_EXAMPLES),
-               "--seed", str(FUZZ_SEED), "-H", f"Authorization: Bearer {stack.token()}", "--workers", "2", "--request-timeout", "20", "--no-color",
+               "--seed", str(FUZZ_SEED), "-H", f"Authorization: Bearer {stack.token()}",
+               "--workers", "2", "--request-timeout", "20", "--no-color",
                "--report", "junit", "--report-dir", str(tmp_path)]
     log = tmp_path / "schemathesis.log"
     with log.open("w") as out:

@@ -290,3 +290,11 @@ def test_every_function_warns_at_start_when_auth_is_open() -> None:
     assert "authentication is OFF" in start("open")
     assert "authentication is OFF" not in start("on")
     assert "UDACONNECT_AUTH must be on or open" in start("off")  # a typo never means "open"
+
+
+def test_the_revoked_devices_list_refuses_a_bad_since(met, persons_client) -> None:
+    assert persons_client.get("/api/devices/revoked").get_json()["revoked"] == []
+    for since in ("yesterday", "2026-03-02T10:00:00"):
+        reply = persons_client.get(f"/api/devices/revoked?since={since}")
+        assert reply.status_code == 400 and reply.get_json()["errors"][0]["field"] == "since"
+    assert persons_client.get("/api/devices/revoked", headers=_bearer("attendee", 1)).status_code == 403

@@ -149,8 +149,11 @@ class LocalStack:
             broker_port = free_port()
             env.update(KAFKA_BOOTSTRAP_SERVERS=self.start_kafka(), UDACONNECT_PUBLISHER=self.settings.publisher,
                        K_SINK=f"http://{LOOPBACK}:{broker_port}/{self.settings.namespace}/{self.settings.broker}")
+        ports = {target: free_port() for target in targets}
+        if "persons" in ports:  # ingest refreshes its list of revoked devices from persons
+            env["UDACONNECT_UPSTREAM_PERSONS"] = f"http://{LOOPBACK}:{ports['persons']}"
         for target in targets:
-            self.spawn(target, free_port(), env)
+            self.spawn(target, ports[target], env)
         if events:
             self.spawn_broker(broker_port)  # healthy = topics made, initial offsets committed, groups joined
         for process in list(self.processes.values()):
@@ -181,7 +184,7 @@ class LocalStack:
             self.say(f"{path} belongs to the stack of process {owner}, which still runs: left as it is")
             return
         path.write_text(json.dumps({"kafka": self.kafka.bootstrap_servers, "broker": self.processes["broker"].url,
-                                    "api": self.api_url, "pid": os.getpid()}))
+                                    "api": self.api_url, "web": self.web_url, "pid": os.getpid()}))
 
     @property
     def last_stop_file(self) -> Path:

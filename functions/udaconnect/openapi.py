@@ -170,14 +170,27 @@ def _device_paths(person_id: dict[str, Any], bad: dict[str, Any]) -> dict[str, A
                       "404": missing}})
     revoke = _problems({
         "operationId": "revokeDevice", "summary": "Revoke a device: what it reports from now on is never stored",
-        "description": "Its token stays signed until it expires, so ingest may still answer 202; persist drops "
-                       "the device's events in the transaction that would store them. Revoking again is a no-op.",
+        "description": "Ingest refuses the device (401) within about 5 s (it refreshes its list of revoked "
+                       "devices from GET /api/devices/revoked); persist drops whatever it accepted before, in the "
+                       "transaction that would store it. Revoking again is a no-op.",
         "parameters": [person_id, {"name": "device_id", "in": "path", "required": True,
                                    "description": "The device's id.", "schema": {"type": "string",
                                                                                  "format": "uuid"}}],
         "responses": {"204": {"description": "Revoked."}, "404": missing}})
+    revoked = _problems({
+        "operationId": "listRevokedDevices", "summary": "Devices revoked after `since` (what ingest refuses)",
+        "parameters": [{"name": "since", "in": "query", "required": False,
+                        "description": "An ISO 8601 time with its offset: the `until` of the last answer (without "
+                                       "it, every device revoked within a device token's lifetime).",
+                        "schema": {"type": "string", "format": "date-time"}}],
+        "responses": {"200": _json({"type": "object", "required": ["revoked", "until"],
+                                    "properties": {"revoked": {"type": "array", "items": {"type": "string"}},
+                                                   "until": {"type": "string", "format": "date-time"}}},
+                                   "Their ids, and the `since` of the next call."),
+                      "400": bad}})
     return {"/api/persons/{person_id}/devices": {"get": listed, "post": enrol},
-            "/api/persons/{person_id}/devices/{device_id}": {"delete": revoke}}
+            "/api/persons/{person_id}/devices/{device_id}": {"delete": revoke},
+            "/api/devices/revoked": {"get": revoked}}
 
 
 def _encounter_paths(person_id: dict[str, Any], bad: dict[str, Any], missing: dict[str, Any]) -> dict[str, Any]:

@@ -55,6 +55,7 @@ ROUTES: tuple[Route, ...] = (
     _route("GET OPTIONS", r"^/api/persons/[^/]+/encounters/live/?$", "encounters", Access.SELF, LIVE_TIMEOUT),
     _route("GET HEAD POST OPTIONS", r"^/api/persons/[^/]+/devices/?$", "persons", Access.SELF),
     _route("DELETE OPTIONS", r"^/api/persons/[^/]+/devices/[^/]+/?$", "persons", Access.SELF),
+    _route("GET HEAD OPTIONS", r"^/api/devices/revoked/?$", "persons", Access.ORGANIZER),
     _route("GET HEAD OPTIONS", r"^/api/locations/[^/]+/?$", "connections", Access.SELF),
     _route("GET HEAD OPTIONS", r"^/api/places/?$", "connections", Access.SIGNED_IN),
     _route("POST OPTIONS", r"^/api/locations/?$", "ingest", Access.DEVICE, max_body=INGEST_BODY),

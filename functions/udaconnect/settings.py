@@ -86,6 +86,8 @@ class Settings:
     oidc_scope: str = "openid"
     oidc_authorization_endpoint: str = ""
     oidc_token_endpoint: str = ""
+    #: The persons function (the gateway's upstream; ingest asks it which devices were revoked).
+    persons_url: str = ""
     #: Requests per second (and burst) each device may send to ingest, and each signed-in caller may search.
     #: A phone reporting every few seconds sends well under 1/s; organizers get ten times as much.
     ingest_rate: float = 5.0
@@ -141,6 +143,7 @@ class Settings:
             oidc_scope=env.get("UDACONNECT_OIDC_SCOPE", defaults.oidc_scope),
             oidc_authorization_endpoint=env.get("UDACONNECT_OIDC_AUTHORIZATION_ENDPOINT", ""),
             oidc_token_endpoint=env.get("UDACONNECT_OIDC_TOKEN_ENDPOINT", ""),
+            persons_url=env.get("UDACONNECT_UPSTREAM_PERSONS", ""),
             ingest_rate=float(env.get("UDACONNECT_INGEST_RATE", defaults.ingest_rate)),
             ingest_burst=int(env.get("UDACONNECT_INGEST_BURST", defaults.ingest_burst)),
             search_rate=float(env.get("UDACONNECT_SEARCH_RATE", defaults.search_rate)),

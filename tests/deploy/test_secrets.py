@@ -79,7 +79,8 @@ def test_no_secret_looking_values_in_committed_yaml() -> None:
 def test_the_rendered_secret_comes_only_from_the_generator(rendered) -> None:
     for name in ("vagrant", "production"):
         secrets = find(rendered[name], "Secret")
-        assert sorted(s["metadata"]["name"] for s in secrets) == ["udaconnect-auth", "udaconnect-db", "udaconnect-db-roles"], name
+        names = sorted(s["metadata"]["name"] for s in secrets)
+        assert names == ["udaconnect-auth", "udaconnect-db", "udaconnect-db-roles"], name
         # The placeholders the test wrote, so the values can only have come from the git-ignored env files.
         owner = find(secrets, "Secret", "udaconnect-db")[0]
         assert set(owner["data"]) == {"POSTGRES_USER", "POSTGRES_PASSWORD", "POSTGRES_DB"}

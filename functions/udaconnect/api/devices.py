@@ -16,15 +16,18 @@ from udaconnect.queries import devices as queries
 
 _DEVICES = re.compile(r"^/api/persons/([^/]+)/devices/?$")
 _DEVICE = re.compile(r"^/api/persons/([^/]+)/devices/([^/]+)/?$")
+_REVOKED = re.compile(r"^/api/devices/revoked/?$")
 _INT32 = 2**31 - 1
 
 
 def serves(path: str) -> bool:
-    return bool(_DEVICES.match(path) or _DEVICE.match(path))
+    return bool(_DEVICES.match(path) or _DEVICE.match(path) or _REVOKED.match(path))
 
 
 def handle(request: Request) -> Response:
     path = request.path
+    if _REVOKED.match(path):
+        return _revoked(request)
     one = _DEVICE.match(path)
     match = one or _DEVICES.match(path)
     assert match is not None  # serves(path)
@@ -51,3 +54,25 @@ def handle(request: Request) -> Response:
     with engine.connect() as conn:
         found = queries.list_devices(conn, person_id)
     return http.json_response([d.model_dump(mode="json") for d in found])
+
+
+def _revoked(request: Request) -> Response:
+    """GET /api/devices/revoked?since=: the ids of devices revoked after `since` (organizers: ingest asks with a
+    token of its own every few seconds), and `until`, the `since` of the next call."""
+    from datetime import datetime
+
+    from udaconnect.errors import FieldError, InvalidInput
+
+    if request.method not in ("GET", "HEAD"):
+        return http.method_not_allowed("GET")
+    policy.check(context().settings, request.headers, request.path)
+    since = http.query_args(request).get("since")
+    try:
+        after = datetime.fromisoformat(since) if since else None
+    except ValueError:
+        raise InvalidInput("since must be an ISO 8601 time", [FieldError("since", "not a time")]) from None
+    if after is not None and after.tzinfo is None:
+        raise InvalidInput("since must carry its offset", [FieldError("since", "no offset")])
+    with context().engine.connect() as conn:
+        revoked, until = queries.revoked_since(conn, after)
+    return http.json_response({"revoked": revoked, "until": until.isoformat()})

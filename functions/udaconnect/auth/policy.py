@@ -14,8 +14,8 @@ organizer (for the original frontend), and a warning says so once per process.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
 from enum import StrEnum
+from typing import Protocol
 
 from udaconnect.auth.tokens import ANONYMOUS, OPEN, Principal, verify
 from udaconnect.errors import FieldError, Forbidden, Unauthorized
@@ -35,7 +35,13 @@ class Access(StrEnum):
 _warned: set[str] = set()
 
 
-def principal_of(settings: Settings, headers: Mapping[str, str], query_token: str | None = None) -> Principal:
+class Headers(Protocol):
+    """Request headers as Flask (EnvironHeaders) and Starlette (Headers) both offer them."""
+
+    def get(self, key: str, /) -> str | None: ...
+
+
+def principal_of(settings: Settings, headers: Headers, query_token: str | None = None) -> Principal:
     """The caller named by `Authorization: Bearer <token>` (or `query_token`, for an EventSource, which cannot
     send headers); ANONYMOUS without one; Unauthorized for a token that is not valid."""
     if settings.open:
@@ -85,7 +91,7 @@ def reads_someone_else(principal: Principal, person_id: int | None) -> bool:
         and principal.person_id != person_id
 
 
-def check(settings: Settings, headers: Mapping[str, str], path: str, person_id: int | None = None,
+def check(settings: Settings, headers: Headers, path: str, person_id: int | None = None,
           query_token: str | None = None) -> Principal:
     """The caller, once allowed to use `path` (about `person_id`) by the route's Access; else 401 or 403."""
     from udaconnect.routes import access_for

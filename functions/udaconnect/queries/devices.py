@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, func, insert, select, update
 
@@ -59,3 +59,12 @@ def revoke(conn: Connection, person_id: int, device_id: str) -> None:
 def _person_exists(conn: Connection, person_id: int) -> None:
     if conn.execute(select(person.c.id).where(person.c.id == person_id)).first() is None:
         raise NotFound(f"person {person_id} does not exist")
+
+
+def revoked_since(conn: Connection, since: datetime | None) -> tuple[list[str], datetime]:
+    """Devices revoked after `since` (every revoked device whose token may still be valid without one), and the
+    database's clock now, for the next call's `since`."""
+    now = conn.execute(select(func.now())).scalar_one()
+    floor = since if since is not None else now - TOKEN_TTL
+    rows = conn.execute(select(device.c.id).where(device.c.revoked_at > floor).order_by(device.c.revoked_at))
+    return [str(row.id) for row in rows], now
