@@ -9,6 +9,8 @@ from typing import Any
 
 from psycopg2.extras import execute_values
 
+from udaconnect.storage import copy_text
+
 _PERSONS = (
     "INSERT INTO person (id, first_name, last_name, company_name) VALUES %s ON CONFLICT (id) DO NOTHING RETURNING id"
 )
@@ -62,8 +64,7 @@ class LocationWriter:
         """Stage and insert; returns (rows added under their original id, rows added under a new id)."""
         buffer = io.StringIO()
         for id, person_id, lon, lat, time in rows:
-            # repr() keeps every bit of a float; numbers and ISO times need no COPY escaping
-            buffer.write(f"{id}\t{person_id}\t{lon!r}\t{lat!r}\t{time.isoformat()}\t{id}\n")
+            buffer.write(copy_text.line(id, person_id, float(lon), float(lat), time, str(id)))
         if not buffer.tell():
             return 0, 0
         buffer.seek(0)

@@ -25,6 +25,8 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
+from udaconnect.storage import copy_text
+
 STORED, DUPLICATE, UNKNOWN_PERSON = "stored", "duplicate", "unknown-person"
 #: The person was erased (person_erasure): their in-flight fix is dropped, not stored and not dead-lettered.
 ERASED = "erased"
@@ -46,8 +48,6 @@ _INSERT = ("INSERT INTO location (person_id, coordinate, creation_time, accuracy
            "FROM persist_staging s JOIN person ON person.id = s.person_id "
            "ON CONFLICT (event_source, event_id, event_index) DO NOTHING "
            "RETURNING event_source, event_id, event_index")
-#: COPY's text format: a backslash, tab, newline or carriage return inside a value is written escaped.
-_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 
 
 @dataclass(frozen=True)
@@ -190,6 +190,6 @@ def _line(row: Row) -> str:
 
 
 def _rest(row: Row) -> str:
-    accuracy = "\\N" if row.accuracy is None else repr(float(row.accuracy))
-    return (f"{row.recorded_at.isoformat()}\t{accuracy}\t{row.event_source.translate(_ESCAPES)}\t"
-            f"{row.event_id.translate(_ESCAPES)}\t{row.event_index:d}\n")
+    accuracy = copy_text.NULL if row.accuracy is None else repr(float(row.accuracy))
+    return (f"{row.recorded_at.isoformat()}\t{accuracy}\t{copy_text.text(row.event_source)}\t"
+            f"{copy_text.text(row.event_id)}\t{row.event_index:d}\n")

@@ -8,6 +8,8 @@ from collections.abc import Callable, Iterable
 from datetime import datetime
 from itertools import islice
 
+from udaconnect.storage.copy_text import text as _text
+
 CHUNK = 50_000
 
 
@@ -57,7 +59,3 @@ def copy_locations(
             if progress:
                 progress(len(chunk))
     return total
-
-
-def _text(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n")
