@@ -13,8 +13,8 @@ from sqlalchemy import text
 
 from conftest import create_database
 from udaconnect.legacy import Order, import_legacy
-from udaconnect.legacy.source import libpq_dsn
 from udaconnect.storage import database
+from udaconnect.storage.urls import libpq
 
 SQL_FILES = ["2020-08-15_init-db.sql", "udaconnect_public_person.sql", "udaconnect_public_location.sql"]
 BAY_AREA = (-122.29, 37.55)  # (lon, lat) of the seed's 17 Bay Area fixes
@@ -29,7 +29,7 @@ ORIGINAL_DDL = """
 
 
 def _admin_dsn(server: str, name: str) -> str:
-    return libpq_dsn(f"{server}/{name}")
+    return libpq(f"{server}/{name}")
 
 
 def _scratch(server: str, name: str) -> str:

@@ -159,9 +159,10 @@ def test_health_and_methods(client) -> None:
 
 
 def test_writer_recovers_after_a_failed_transaction(persons: Engine, app_env) -> None:
-    from udaconnect.persist.writer import GroupCommitWriter, Row, dsn
+    from udaconnect.persist.writer import GroupCommitWriter, Row
+    from udaconnect.storage.urls import libpq
 
-    group = GroupCommitWriter(dsn(app_env.database_url))
+    group = GroupCommitWriter(libpq(app_env.database_url))
     row = Row(1, 1.0, 2.0, datetime(2020, 1, 1, tzinfo=UTC), None, "/devices/x", "recover")
     # kill the writer's connection from the server side, between two writes
     assert group.write(row) == "stored"

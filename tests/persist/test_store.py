@@ -11,7 +11,8 @@ from sqlalchemy import Engine, text
 
 from udaconnect.errors import InfrastructureError
 from udaconnect.persist.store import DUPLICATE, STORED, UNKNOWN_PERSON, Row, prepare, store
-from udaconnect.persist.writer import GroupCommitWriter, dsn
+from udaconnect.persist.writer import GroupCommitWriter
+from udaconnect.storage.urls import libpq
 
 WHEN = datetime(2020, 8, 18, 10, 37, 6, tzinfo=UTC)
 
@@ -21,7 +22,7 @@ def conn(db: Engine, settings):  # type: ignore[no-untyped-def]
     with db.begin() as c:
         c.execute(text("INSERT INTO person (first_name, last_name, company_name) "
                        "SELECT 'P', 'N' || g, 'C' FROM generate_series(1, 3) g"))
-    connection = psycopg2.connect(dsn(settings.database_url))
+    connection = psycopg2.connect(libpq(settings.database_url))
     prepare(connection)
     yield connection
     connection.close()
@@ -62,7 +63,7 @@ def test_values_copy_would_misread_are_stored_verbatim(conn, db: Engine, awkward
 def test_async_waiters_get_their_own_outcome_after_the_commit(db: Engine, settings) -> None:
     with db.begin() as c:
         c.execute(text("INSERT INTO person (first_name, last_name, company_name) VALUES ('P', 'N', 'C')"))
-    writer = GroupCommitWriter(dsn(settings.database_url))
+    writer = GroupCommitWriter(libpq(settings.database_url))
 
     async def deliver() -> list[str]:
         return await asyncio.gather(*(writer.write_async(row(f"e{i}", 1 if i % 4 else 77)) for i in range(200)))

@@ -203,8 +203,6 @@ async def _live(request: Request, person_id: int) -> Response:
 
 @lru_cache(maxsize=1)
 def _dsn() -> str:
-    from udaconnect.storage.database import database_url
+    from udaconnect.storage.urls import database_url, libpq
 
-    url = database_url(_context().settings)
-    scheme, sep, rest = url.partition("://")
-    return "postgresql" + sep + rest if scheme.startswith(("postgresql", "postgres")) else url
+    return libpq(database_url(_context().settings))

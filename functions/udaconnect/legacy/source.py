@@ -11,6 +11,7 @@ import psycopg2
 import psycopg2.extensions
 
 from udaconnect.errors import InfrastructureError
+from udaconnect.storage.urls import libpq
 
 BATCH = 5000
 
@@ -36,14 +37,6 @@ class LegacyLocation:
     y: float | None
 
 
-def libpq_dsn(dsn: str) -> str:
-    """Accept a libpq DSN/URI or a SQLAlchemy URL (postgresql+psycopg2://...)."""
-    scheme, sep, rest = dsn.partition("://")
-    if sep and scheme.startswith(("postgresql+", "postgres+")):
-        return f"postgresql://{rest}"
-    return dsn
-
-
 def _utc(value: datetime | None) -> datetime | None:
     if value is None or value.tzinfo is not None:
         return value
@@ -55,7 +48,7 @@ class LegacySource:
 
     def __init__(self, dsn: str) -> None:
         try:
-            self._conn = psycopg2.connect(libpq_dsn(dsn), connect_timeout=10, application_name="udaconnect-import")
+            self._conn = psycopg2.connect(libpq(dsn), connect_timeout=10, application_name="udaconnect-import")
         except psycopg2.Error as exc:
             raise InfrastructureError(f"cannot connect to the original database: {exc}".strip()) from exc
         self._conn.set_session(isolation_level=psycopg2.extensions.ISOLATION_LEVEL_REPEATABLE_READ, readonly=True)

@@ -20,8 +20,9 @@ from typing import Any
 
 from udaconnect.errors import InfrastructureError
 from udaconnect.persist.store import DUPLICATE, ERASED, REVOKED, STORED, UNKNOWN_PERSON, Row, prepare, store
+from udaconnect.storage.urls import libpq
 
-__all__ = ["DUPLICATE", "ERASED", "REVOKED", "STORED", "UNKNOWN_PERSON", "GroupCommitWriter", "Row", "dsn",
+__all__ = ["DUPLICATE", "ERASED", "REVOKED", "STORED", "UNKNOWN_PERSON", "GroupCommitWriter", "Row",
            "for_url"]
 log = logging.getLogger(__name__)
 MAX_BATCH = 2000
@@ -149,14 +150,7 @@ def _settle(futures: list[asyncio.Future[str]]) -> None:
             future.set_result("")
 
 
-def dsn(database_url: str) -> str:
-    """A libpq URI from a SQLAlchemy URL (postgresql+psycopg2://... -> postgresql://...)."""
-    scheme, sep, rest = database_url.partition("://")
-    scheme = scheme.split("+")[0]
-    return ("postgresql" if scheme == "postgres" else scheme) + sep + rest
-
-
 @lru_cache(maxsize=4)
 def for_url(database_url: str) -> GroupCommitWriter:
     """The process's writer for this database (one thread, one connection)."""
-    return GroupCommitWriter(dsn(database_url))
+    return GroupCommitWriter(libpq(database_url))

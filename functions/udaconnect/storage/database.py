@@ -8,19 +8,9 @@ from pathlib import Path
 from sqlalchemy import Engine, create_engine, event
 
 from udaconnect.settings import Settings
+from udaconnect.storage.urls import database_url
 
-
-def database_url(settings: Settings) -> str:
-    """DATABASE_URL when set, otherwise the embedded cluster (started when needed)."""
-    if settings.database_url:
-        # accept libpq's "postgres://" and "postgresql://" forms; the driver is psycopg2
-        scheme, sep, rest = settings.database_url.partition("://")
-        if scheme in ("postgres", "postgresql"):
-            scheme = "postgresql+psycopg2"
-        return scheme + sep + rest
-    from udaconnect.storage.embedded import EmbeddedPostgres
-
-    return EmbeddedPostgres(settings.data_dir / "postgres").start()
+__all__ = ["database_url", "dispose", "downgrade", "engine", "upgrade"]
 
 
 _ENGINES: list[Engine] = []
