@@ -122,13 +122,13 @@ def test_an_attendee_erases_themselves_but_no_one_else(people, functions, settin
 
 
 def test_in_flight_fixes_of_an_erased_person_are_dropped_and_counted_never_stored(people, functions, settings) -> None:
-    from udaconnect.persist import writer
+    from udaconnect.persist import group_commit
 
     persist, encounters, persons = functions
     early = persist.post("/", headers=report(1, "early")[0], content=report(1, "early")[1])
     assert early.status_code == 200  # stored; its location.stored is still on its way to encounters
     assert persons.delete("/api/persons/1").status_code == 204
-    counter = writer.for_url(settings.database_url)  # the process's writer, as persist finds it
+    counter = group_commit.for_url(settings.database_url)  # the process's writer, as persist finds it
     before = counter.erased
     for headers, body in (report(1, "late", 2), buffered(1, "late-batch"), report(1, "early")):
         reply = persist.post("/", headers=headers, content=body)

@@ -1,4 +1,4 @@
-"""HTTP edge helpers for the targets served by ASGI (ingest, persist): the same answers as udaconnect.http.
+"""HTTP edge helpers for the targets served by ASGI (ingest, persist): the same answers as udaconnect.flask_edge.
 
 Those targets are `functions_framework.aio` functions: one event loop holds hundreds of concurrent requests
 (the broker's deliveries, devices' posts) for the price of a coroutine each, where a thread per request cost
@@ -56,7 +56,7 @@ def preflight(request: Request, allow: str | None = None) -> Response:
 
 
 def guarded(handler: Handler) -> Handler:
-    """As udaconnect.http.guarded: the error tree to status codes, OPTIONS, no 500 for a client's input;
+    """As udaconnect.flask_edge.guarded: the error tree to status codes, OPTIONS, no 500 for a client's input;
     requests with too many or too large headers are refused (431) before the handler sees them."""
 
     async def wrapper(request: Request) -> Response:
@@ -94,5 +94,5 @@ async def read_body(request: Request, limit: int, too_large: type[InvalidInput] 
 
 
 async def json_body(request: Request) -> Any:
-    """As udaconnect.http.json_body: JSON of at most MAX_BODY bytes, or a 4xx naming the problem."""
+    """As udaconnect.flask_edge.json_body: JSON of at most MAX_BODY bytes, or a 4xx naming the problem."""
     return decode_json(mimetype(request), await read_body(request, MAX_BODY))

@@ -1,6 +1,6 @@
 """Problem answers without a web framework: what every target says for each error, in whichever server it runs.
 
-Imported by udaconnect.http (Flask targets) and udaconnect.asgi (ASGI targets); it imports neither Flask nor
+Imported by udaconnect.flask_edge (Flask targets) and udaconnect.asgi (ASGI targets); it imports neither Flask nor
 pydantic, so a target's /health (its readiness probe, its cold start) never pays for them.
 """
 

@@ -200,15 +200,15 @@ def test_persist_drops_what_a_revoked_or_unknown_device_sent_and_stores_an_enrol
     legacy = persist_delivery("/devices/legacy-api")  # not a device id: an organizer's import, not checked
     assert persist_client.post("/", headers=legacy[0], content=legacy[1]).status_code == 200
     # a group mixing them: each row's own outcome (one query for the group)
-    from udaconnect.persist import writer
+    from udaconnect.persist.group_commit import REVOKED, STORED, Row
     from udaconnect.persist.store import prepare, store
 
     at = datetime(2020, 8, 18, 10, tzinfo=UTC)
-    rows = [writer.Row(1, 2.0, 1.0, at, None, source, str(uuid.uuid4())) for source in (live, gone, live, unknown)]
+    rows = [Row(1, 2.0, 1.0, at, None, source, str(uuid.uuid4())) for source in (live, gone, live, unknown)]
     raw = persons.raw_connection()
     try:
         prepare(raw.driver_connection)
-        assert store(raw.driver_connection, rows) == [writer.STORED, writer.REVOKED, writer.STORED, writer.REVOKED]
+        assert store(raw.driver_connection, rows) == [STORED, REVOKED, STORED, REVOKED]
     finally:
         raw.close()
     monkeypatch.setenv("UDACONNECT_AUTH", "open")  # no devices to check against

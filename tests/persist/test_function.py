@@ -125,9 +125,9 @@ def test_one_unknown_person_does_not_fail_its_neighbours(client, persons: Engine
 
 def test_concurrent_deliveries_share_transactions_and_each_answer_follows_its_commit(client, persons: Engine,
                                                                                       app_env) -> None:
-    from udaconnect.persist import writer
+    from udaconnect.persist import group_commit
 
-    group = writer.for_url(app_env.database_url)
+    group = group_commit.for_url(app_env.database_url)
     before = group.batches
     mismatches = []
 
@@ -159,7 +159,7 @@ def test_health_and_methods(client) -> None:
 
 
 def test_writer_recovers_after_a_failed_transaction(persons: Engine, app_env) -> None:
-    from udaconnect.persist.writer import GroupCommitWriter, Row
+    from udaconnect.persist.group_commit import GroupCommitWriter, Row
     from udaconnect.storage.urls import libpq
 
     group = GroupCommitWriter(libpq(app_env.database_url))

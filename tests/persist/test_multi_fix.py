@@ -30,9 +30,9 @@ def report(person_id: int = 1, fixes: int = 50, event_id: str | None = None) -> 
 @pytest.fixture
 def client(app_env, kafka, monkeypatch):  # type: ignore[no-untyped-def]
     from udaconnect import publisher
-    from udaconnect.persist import writer
+    from udaconnect.persist import group_commit
 
-    writer.for_url.cache_clear()  # a fresh connection: test_function's last test kills the writers' connections
+    group_commit.for_url.cache_clear()  # a fresh connection: test_function's last test kills the writers' connections
     monkeypatch.setenv("DATABASE_URL", app_env.database_url)
     monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", kafka.bootstrap_servers)
     monkeypatch.setenv("UDACONNECT_PUBLISHER", "kafka")
@@ -71,9 +71,9 @@ def announced(bootstrap: str, source: str, event_id: str, fixes: int) -> dict[st
 
 def test_a_multi_fix_report_is_one_group_each_fix_by_its_index_and_each_announced(client, persons: Engine,
                                                                                  kafka, app_env) -> None:
-    from udaconnect.persist import writer
+    from udaconnect.persist import group_commit
 
-    group = writer.for_url(app_env.database_url)
+    group = group_commit.for_url(app_env.database_url)
     before = group.batches
     headers, body = report(2, 50, "phone-upload-1")
     answer = client.post("/", headers=headers, content=body)

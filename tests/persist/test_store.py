@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy import Engine, text
 
 from udaconnect.errors import InfrastructureError
+from udaconnect.persist.group_commit import GroupCommitWriter
 from udaconnect.persist.store import DUPLICATE, STORED, UNKNOWN_PERSON, Row, prepare, store
-from udaconnect.persist.writer import GroupCommitWriter
 from udaconnect.storage.urls import libpq
 
 WHEN = datetime(2020, 8, 18, 10, 37, 6, tzinfo=UTC)

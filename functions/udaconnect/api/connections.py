@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from flask import Request, Response
 from sqlalchemy import Connection, text
 
-from udaconnect import http
+from udaconnect import flask_edge
 from udaconnect.api import path_id
 from udaconnect.auth import audit, policy
 from udaconnect.auth.ratelimit import Limiter
@@ -26,16 +26,16 @@ _PLACES = re.compile(r"^/api/places/?$")
 GEOJSON = "application/geo+json"
 
 
-@http.guarded
+@flask_edge.guarded
 def handle(request: Request) -> Response:
     path = request.path
     if path == "/health":
-        return http.health()
+        return flask_edge.health()
     match = _CONNECTION.match(path) or _LOCATION.match(path) or _TRACK.match(path) or _PLACES.match(path)
     if match is None:
-        return http.problem(404, f"no such resource: {path}")
+        return flask_edge.problem(404, f"no such resource: {path}")
     if request.method not in ("GET", "HEAD"):
-        return http.method_not_allowed("GET")
+        return flask_edge.method_not_allowed("GET")
     settings = context().settings
     if match.re is _PLACES:
         policy.check(settings, request.headers, path)
@@ -43,7 +43,8 @@ def handle(request: Request) -> Response:
 
         with context().engine.connect() as conn:
             _bound(conn)
-            return http.json_response(venue_geojson(conn, context().settings.venue_time_zone), content_type=GEOJSON)
+            places = venue_geojson(conn, context().settings.venue_time_zone)
+        return flask_edge.json_response(places, content_type=GEOJSON)
     if match.re is _LOCATION:
         location_id = path_id(match.group(1), "location")
         principal = policy.principal_of(settings, request.headers)
@@ -53,7 +54,7 @@ def handle(request: Request) -> Response:
             found = locations.get_location(conn, location_id)
         policy.authorize(principal, policy.Access.SELF, found.person_id)
         audit.record(context().engine, principal, "read location", found.person_id, f"location {location_id}")
-        return http.json_response(found.model_dump(mode="json"))
+        return flask_edge.json_response(found.model_dump(mode="json"))
     person_id = path_id(match.group(1), "person", 2**31 - 1)
     principal = policy.check(settings, request.headers, path, person_id)
     _searches(settings).take(principal.subject, scale=10 if principal.organizer else 1)
@@ -76,18 +77,18 @@ def _searches(settings) -> Limiter:  # noqa: ANN001 - Settings
 
 
 def _track(request: Request, person_id: int) -> Response:
-    query = http.parse(TrackQuery, http.query_args(request), "query")
+    query = flask_edge.parse(TrackQuery, flask_edge.query_args(request), "query")
     start, end = _range(query.start_date, query.end_date)
     with context().engine.connect() as conn:
         _bound(conn)
         if not persons.person_exists(conn, person_id):
             raise NotFound(f"person {person_id} does not exist")
         found = locations.track(conn, person_id, start, end, query.limit)
-    return http.json_response([item.model_dump(mode="json") for item in found])
+    return flask_edge.json_response([item.model_dump(mode="json") for item in found])
 
 
 def _connections(request: Request, person_id: int) -> Response:
-    search = to_search(person_id, http.parse(ConnectionQuery, http.query_args(request), "query"))
+    search = to_search(person_id, flask_edge.parse(ConnectionQuery, flask_edge.query_args(request), "query"))
     with context().dbapi() as (conn, info):
         with conn.cursor() as cur:
             cur.execute("SELECT 1 FROM person WHERE id = %s", (person_id,))
@@ -95,8 +96,8 @@ def _connections(request: Request, person_id: int) -> Response:
                 raise NotFound(f"person {person_id} does not exist")
         body = search_json(conn, info, search, context().settings.search_timeout)
     if GEOJSON in (request.headers.get("Accept") or ""):
-        return http.json_response(to_geojson(json.loads(body)), content_type=GEOJSON)
-    return http.json_response(body)
+        return flask_edge.json_response(to_geojson(json.loads(body)), content_type=GEOJSON)
+    return flask_edge.json_response(body)
 
 
 def _bound(conn: Connection) -> None:

@@ -7,7 +7,7 @@ import re
 
 from flask import Request, Response
 
-from udaconnect import http
+from udaconnect import flask_edge
 from udaconnect.api import path_id
 from udaconnect.auth import audit, policy
 from udaconnect.bootstrap import context
@@ -33,7 +33,7 @@ def handle(request: Request) -> Response:
     assert match is not None  # serves(path)
     allowed = "DELETE" if one else "GET, POST"
     if request.method not in allowed.split(", ") + (["HEAD"] if not one else []):
-        return http.method_not_allowed(allowed)
+        return flask_edge.method_not_allowed(allowed)
     person_id = path_id(match.group(1), "person", _INT32)
     settings, engine = context().settings, context().engine
     principal = policy.check(settings, request.headers, path, person_id)
@@ -43,17 +43,18 @@ def handle(request: Request) -> Response:
             queries.revoke(conn, person_id, one.group(2))
         return Response(status=204)
     if request.method == "POST":
-        new = http.parse(NewDevice, http.json_body(request) if request.get_data(cache=True) else {}, "device")
+        body = flask_edge.json_body(request) if request.get_data(cache=True) else {}
+        new = flask_edge.parse(NewDevice, body, "device")
         audit.record(engine, principal, "enrol device", person_id, new.name)
         with engine.begin() as conn:
             enrolled = queries.enrol(conn, settings, person_id, new.name)
-        return http.json_response(enrolled.model_dump(mode="json"), 201,
+        return flask_edge.json_response(enrolled.model_dump(mode="json"), 201,
                                   {"Location": f"/api/persons/{person_id}/devices/{enrolled.device_id}",
                                    "Cache-Control": "no-store"})
     audit.record(engine, principal, "list devices", person_id)
     with engine.connect() as conn:
         found = queries.list_devices(conn, person_id)
-    return http.json_response([d.model_dump(mode="json") for d in found])
+    return flask_edge.json_response([d.model_dump(mode="json") for d in found])
 
 
 def _revoked(request: Request) -> Response:
@@ -64,9 +65,9 @@ def _revoked(request: Request) -> Response:
     from udaconnect.errors import FieldError, InvalidInput
 
     if request.method not in ("GET", "HEAD"):
-        return http.method_not_allowed("GET")
+        return flask_edge.method_not_allowed("GET")
     policy.check(context().settings, request.headers, request.path)
-    since = http.query_args(request).get("since")
+    since = flask_edge.query_args(request).get("since")
     try:
         after = datetime.fromisoformat(since) if since else None
     except ValueError:
@@ -75,4 +76,4 @@ def _revoked(request: Request) -> Response:
         raise InvalidInput("since must carry its offset", [FieldError("since", "no offset")])
     with context().engine.connect() as conn:
         revoked, until = queries.revoked_since(conn, after)
-    return http.json_response({"revoked": revoked, "until": until.isoformat()})
+    return flask_edge.json_response({"revoked": revoked, "until": until.isoformat()})

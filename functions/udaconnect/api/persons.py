@@ -7,7 +7,7 @@ from urllib.parse import urlencode
 
 from flask import Request, Response
 
-from udaconnect import http
+from udaconnect import flask_edge
 from udaconnect.api import devices, path_id
 from udaconnect.auth import audit, policy
 from udaconnect.auth.tokens import Principal
@@ -20,11 +20,11 @@ _PERSON = re.compile(r"^/api/persons/([^/]+)/?$")
 _INT32 = 2**31 - 1
 
 
-@http.guarded
+@flask_edge.guarded
 def handle(request: Request) -> Response:
     path = request.path
     if path == "/health":
-        return http.health()
+        return flask_edge.health()
     if path.startswith(("/api/docs", "/api/openapi.json")):
         from udaconnect.api import docs
 
@@ -37,22 +37,22 @@ def handle(request: Request) -> Response:
             return _list(request)
         if request.method == "POST":
             return _create(request)
-        return http.method_not_allowed("GET, POST")
+        return flask_edge.method_not_allowed("GET, POST")
     if match := _PERSON.match(path):
         if request.method not in ("GET", "HEAD", "DELETE"):
-            return http.method_not_allowed("GET, DELETE")
+            return flask_edge.method_not_allowed("GET, DELETE")
         person_id = path_id(match.group(1), "person", _INT32)
         principal = policy.check(context().settings, request.headers, path, person_id)
         if request.method == "DELETE":
             return _erase(principal, person_id)
         audit.record(context().engine, principal, "read person", person_id)
         with context().engine.connect() as conn:
-            return http.json_response(queries.get_person(conn, person_id).model_dump())
-    return http.problem(404, f"no such resource: {path}")
+            return flask_edge.json_response(queries.get_person(conn, person_id).model_dump())
+    return flask_edge.problem(404, f"no such resource: {path}")
 
 
 def _list(request: Request) -> Response:
-    query = http.parse(PersonQuery, http.query_args(request), "query")
+    query = flask_edge.parse(PersonQuery, flask_edge.query_args(request), "query")
     with context().engine.connect() as conn:
         page, total = queries.list_persons(conn, query)
     headers = {"X-Total-Count": str(total)}
@@ -60,21 +60,21 @@ def _list(request: Request) -> Response:
         args = {k: v for k, v in {"q": query.q, "limit": query.limit, "offset": query.offset + query.limit}.items()
                 if v is not None}
         headers["Link"] = f'<{request.path}?{urlencode(args)}>; rel="next"'
-    return http.json_response([p.model_dump() for p in page], headers=headers)
+    return flask_edge.json_response([p.model_dump() for p in page], headers=headers)
 
 
 def _create(request: Request) -> Response:
     from udaconnect import outbox
     from udaconnect.api import announce
 
-    new = http.parse(NewPerson, http.json_body(request), "person")
+    new = flask_edge.parse(NewPerson, flask_edge.json_body(request), "person")
     with context().engine.begin() as conn:  # the person and its event commit together, or neither does
         created = queries.create_person(conn, new)
         event = announce.person_created(created)
         outbox.add(conn, [event])
     # The person exists and its event is safe in the outbox: publish it after the answer, never delaying it.
     outbox.deliver_soon(context().engine, context().settings, [event])
-    return http.json_response(created.model_dump(), 201, {"Location": f"/api/persons/{created.id}"})
+    return flask_edge.json_response(created.model_dump(), 201, {"Location": f"/api/persons/{created.id}"})
 
 
 def _erase(principal: Principal, person_id: int) -> Response:

@@ -18,9 +18,9 @@ import psycopg2
 
 from udaconnect.bench import cpu, load
 from udaconnect.localstack import LocalStack
-from udaconnect.persist.writer import dsn
 from udaconnect.settings import Settings
 from udaconnect.storage.embedded import EmbeddedPostgres
+from udaconnect.storage.urls import libpq
 
 
 class _Watcher(threading.Thread):
@@ -90,7 +90,7 @@ def end_to_end(stack: LocalStack, settings: Settings, persons: int, events: int,
                out: Path, phone_fixes: int = 200_000, credentials: Sequence[load.Credential] = ()) -> dict:
     """`credentials`: one enrolled device per person (auth on), each request one device's."""
     measure = functools.partial(_phase, credentials=credentials)
-    url = dsn(settings.database_url)
+    url = libpq(settings.database_url)
     watcher = _Watcher(url)
     watcher.start()
     time.sleep(0.2)

@@ -20,13 +20,14 @@ import psycopg2
 
 from udaconnect.bench import load
 from udaconnect.contracts.names import LOCATION_REPORTED
-from udaconnect.persist.writer import GroupCommitWriter, Row, dsn
+from udaconnect.persist.group_commit import GroupCommitWriter, Row
 from udaconnect.ports import free_port
 from udaconnect.settings import Settings
+from udaconnect.storage.urls import libpq
 
 
 def measure(settings: Settings, rows: int, concurrency: tuple[int, ...] = (100, 1000)) -> dict:
-    url = dsn(settings.database_url)
+    url = libpq(settings.database_url)
     now = datetime.now(UTC)
     out: dict = {"rows": rows}
     _truncate(url)
@@ -112,9 +113,9 @@ def _function(settings: Settings, rows: int, concurrency: int) -> dict:
             "Prefer": "reply"}, (f'{{"person_id":{i % 1000 + 1},"latitude":37.55,"longitude":{-122.29 + i * 1e-7!r},'
                                  f'"recorded_at":"{now}","accuracy":5.0}}').encode())) for i in range(rows)]
         load.send(url, prepared[:200], 20, 200)  # warm: the first delivery connects to the database
-        _truncate(dsn(settings.database_url))
+        _truncate(libpq(settings.database_url))
         result = load.send(url, prepared, concurrency, 200)
-        stored = _count(dsn(settings.database_url))
+        stored = _count(libpq(settings.database_url))
         assert result.errors == 0 and stored == rows, f"{result.errors} failed deliveries, {stored} of {rows} rows"
         return {"rows_per_s": rows / result.seconds, "p50_ms": result.p(0.5), "p99_ms": result.p(0.99),
                 "peak_rss_mb": procs.peak_rss_mb(process.pid)}

@@ -88,7 +88,7 @@ async def _delivery(request: Request) -> Response:
 
     from udaconnect.contracts.events import LOCATION_STORED, LocationStored
     from udaconnect.encounters import detector
-    from udaconnect.http import field_errors
+    from udaconnect.flask_edge import field_errors
 
     body = await asgi.read_body(request, MAX_BODY_BYTES)
     try:
@@ -136,7 +136,7 @@ def _bounds(first: date | datetime, last: date | datetime) -> tuple[datetime, da
 async def _list(request: Request, person_id: int) -> Response:
     from udaconnect.contracts.api import EncounterQuery
     from udaconnect.encounters import store
-    from udaconnect.http import parse
+    from udaconnect.flask_edge import parse
 
     args: dict[str, str] = {}
     for key, value in request.query_params.multi_items():

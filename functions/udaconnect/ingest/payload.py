@@ -157,7 +157,7 @@ def _by_contract(data: Any) -> Fix:
     from pydantic import ValidationError
 
     from udaconnect.contracts.events import LocationReported
-    from udaconnect.http import field_errors
+    from udaconnect.flask_edge import field_errors
 
     try:
         payload = LocationReported.model_validate(data)

@@ -12,7 +12,7 @@ from udaconnect.legacy import report as r
 from udaconnect.legacy.axis_order import AMBIGUOUS, Anchors, Order, by_range, decide
 from udaconnect.legacy.report import ImportReport
 from udaconnect.legacy.source import LegacyLocation, LegacySource
-from udaconnect.legacy.writer import LocationWriter, bump_sequence, insert_persons
+from udaconnect.legacy.staging import LocationWriter, bump_sequence, insert_persons
 
 #: progress(phase, done, total), phase "persons" or "locations"
 Progress = Callable[[str, int, int], None]

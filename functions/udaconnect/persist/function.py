@@ -28,7 +28,7 @@ from udaconnect.broker.http_binding import from_http, to_binary
 from udaconnect.contracts.names import LOCATION_REPORTED, LOCATION_STORED, LOCATIONS_REPORTED, PERSIST_SOURCE
 from udaconnect.errors import FieldError, InvalidInput
 from udaconnect.ingest.validation import Fix, InvalidPayload, check_fixes, check_payload
-from udaconnect.persist import writer
+from udaconnect.persist import group_commit
 from udaconnect.persist.store import UNSTORABLE
 
 log = logging.getLogger(__name__)
@@ -53,19 +53,19 @@ async def handle(request: Request) -> Response:
     body = await asgi.read_body(request, MAX_BODY_BYTES)
     rows = _rows(dict(request.headers.items()), body)  # items(): linear, dict(headers) looks each name up
     if isinstance(rows, list):
-        outcomes = await writer.for_url(_database_url()).write_many_async(rows)
-        if writer.REVOKED in outcomes:  # one source per report: all of its fixes
+        outcomes = await group_commit.for_url(_database_url()).write_many_async(rows)
+        if group_commit.REVOKED in outcomes:  # one source per report: all of its fixes
             return _revoked(rows[0], len(rows))
-        if writer.ERASED in outcomes:  # one person per report: all of its fixes
+        if group_commit.ERASED in outcomes:  # one person per report: all of its fixes
             return _dropped(rows[0], len(rows))
         return await _stored_fixes(rows, outcomes)
     row = rows
-    outcome = await writer.for_url(_database_url()).write_async(row)
-    if outcome == writer.ERASED:
+    outcome = await group_commit.for_url(_database_url()).write_async(row)
+    if outcome == group_commit.ERASED:
         return _dropped(row, 1)
-    if outcome == writer.REVOKED:
+    if outcome == group_commit.REVOKED:
         return _revoked(row, 1)
-    if outcome == writer.UNKNOWN_PERSON:
+    if outcome == group_commit.UNKNOWN_PERSON:
         raise Unstorable(f"person {row.person_id} does not exist", [FieldError("data.person_id", "unknown person")])
     if outcome == UNSTORABLE:
         raise Unstorable("the database refused the location report's values",
@@ -73,22 +73,22 @@ async def handle(request: Request) -> Response:
     return _stored(row)
 
 
-def _dropped(row: writer.Row, fixes: int) -> Response:
+def _dropped(row: group_commit.Row, fixes: int) -> Response:
     """An erased person's fixes still in flight: done (a 2xx, so never retried nor dead-lettered), not stored,
     and no location.stored reply (encounters never sees them)."""
     log.warning("dropped %d fix(es) of erased person %d (event %s %s); %d dropped by this process so far",
-             fixes, row.person_id, row.event_source, row.event_id, writer.for_url(_database_url()).erased)
+             fixes, row.person_id, row.event_source, row.event_id, group_commit.for_url(_database_url()).erased)
     return Response(status_code=204)
 
 
-def _revoked(row: writer.Row, fixes: int) -> Response:
+def _revoked(row: group_commit.Row, fixes: int) -> Response:
     """Fixes from a device that is revoked or was never enrolled: dropped as an erased person's are."""
     log.warning("dropped %d fix(es) from %s, a revoked or unknown device (event %s); %d dropped by this process "
-                "so far", fixes, row.event_source, row.event_id, writer.for_url(_database_url()).revoked)
+                "so far", fixes, row.event_source, row.event_id, group_commit.for_url(_database_url()).revoked)
     return Response(status_code=204)
 
 
-def _stored(row: writer.Row) -> Response:
+def _stored(row: group_commit.Row) -> Response:
     """The reply announcing the stored fix. A Knative reply rather than a publish: the dispatcher writes it to the
     broker before it counts the delivery done, so "stored" is announced at least once with no producer here and no
     window between the commit and a publish where a crash would lose it (a failed write means a redelivery, which
@@ -98,7 +98,7 @@ def _stored(row: writer.Row) -> Response:
     return Response(body, 200, headers)
 
 
-def _stored_event(row: writer.Row, multi: bool = False) -> Event:
+def _stored_event(row: group_commit.Row, multi: bool = False) -> Event:
     """io.udaconnect.location.stored.v1 for one fix; a multi-fix report's fix is named by its index too."""
     data = {"person_id": row.person_id, "latitude": row.latitude, "longitude": row.longitude,
             "recorded_at": row.recorded_at.isoformat(), "report_source": row.event_source, "report_id": row.event_id}
@@ -111,13 +111,13 @@ def _stored_event(row: writer.Row, multi: bool = False) -> Event:
                  json.dumps(data, separators=(",", ":")).encode())
 
 
-async def _stored_fixes(rows: list[writer.Row], outcomes: list[str]) -> Response:
+async def _stored_fixes(rows: list[group_commit.Row], outcomes: list[str]) -> Response:
     """A multi-fix report's answer: each fix it holds (stored now or by an earlier delivery) announced, then 204.
 
     Published here, not replied (a reply is one event), and before the answer, so a delivery is done only once the
     broker holds every announcement: a failed publish is a 503, the broker redelivers, and the fixes, now
     duplicates, are announced again (at least once, as for a single fix's reply)."""
-    if writer.UNKNOWN_PERSON in outcomes:  # one person per report: all or none of its fixes
+    if group_commit.UNKNOWN_PERSON in outcomes:  # one person per report: all or none of its fixes
         raise Unstorable(f"person {rows[0].person_id} does not exist",
                          [FieldError("data.person_id", "unknown person")])
     held = [row for row, outcome in zip(rows, outcomes, strict=True) if outcome != UNSTORABLE]
@@ -133,7 +133,7 @@ async def _stored_fixes(rows: list[writer.Row], outcomes: list[str]) -> Response
     return Response(status_code=204)  # never a body: the dispatcher would count it as a failed delivery
 
 
-def _rows(headers: dict[str, str], body: bytes) -> writer.Row | list[writer.Row]:
+def _rows(headers: dict[str, str], body: bytes) -> group_commit.Row | list[group_commit.Row]:
     """A single fix's row, or a multi-fix report's rows (a list, one per fix, by index)."""
     try:
         event = from_http(headers, body)
@@ -160,9 +160,9 @@ def _rows(headers: dict[str, str], body: bytes) -> writer.Row | list[writer.Row]
         raise Unstorable("source and id must be valid Unicode", [FieldError("id", "lone surrogate")]) from None
     source, event_id = attributes["source"], attributes["id"]
     if isinstance(payload, Fix):
-        return writer.Row(payload.person_id, payload.longitude, payload.latitude, payload.recorded_at,
+        return group_commit.Row(payload.person_id, payload.longitude, payload.latitude, payload.recorded_at,
                           payload.accuracy, source, event_id)
-    return [writer.Row(f.person_id, f.longitude, f.latitude, f.recorded_at, f.accuracy, source, event_id, index)
+    return [group_commit.Row(f.person_id, f.longitude, f.latitude, f.recorded_at, f.accuracy, source, event_id, index)
             for index, f in enumerate(payload.fixes)]
 
 

@@ -13,7 +13,7 @@ import logging
 
 from flask import Request, Response
 
-from udaconnect import http
+from udaconnect import flask_edge
 from udaconnect.contracts.names import PING
 from udaconnect.errors import FieldError, InvalidInput
 
@@ -25,14 +25,14 @@ class NotAPing(InvalidInput):
     status = 422
 
 
-@http.guarded
+@flask_edge.guarded
 def handle(request: Request) -> Response:
     if request.path == "/health":
-        return http.health()
+        return flask_edge.health()
     if request.path != "/":
-        return http.problem(404, f"no such resource: {request.path[:200]}")
+        return flask_edge.problem(404, f"no such resource: {request.path[:200]}")
     if request.method != "POST":
-        return http.method_not_allowed("POST")
+        return flask_edge.method_not_allowed("POST")
     event_type = _event_type(request)
     if event_type != PING:
         raise NotAPing(f"retention takes {PING} only", [FieldError("type", event_type)])
