@@ -94,7 +94,7 @@ def app_env(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Settings:
 def persons_client(app_env: Settings):  # type: ignore[no-untyped-def]
     from functions_framework import create_app
 
-    from udaconnect import outbox
+    from udaconnect.events import outbox
 
     yield _as_organizer(create_app("persons", str(PROJECT_ROOT / "functions" / "main.py")).test_client())
     outbox.settle()  # persons publishes after its answers: let that finish before the next test empties tables

@@ -13,11 +13,12 @@ import pytest
 from sqlalchemy import Engine, text
 
 import ingest.conftest as ingest
-from udaconnect import cli, outbox, publisher
+from udaconnect import cli
 from udaconnect.api import announce
-from udaconnect.broker.event import Event
 from udaconnect.contracts.api import NewPerson, Person
 from udaconnect.contracts.events import PERSON_CREATED
+from udaconnect.events import outbox, publisher
+from udaconnect.events.event import Event
 from udaconnect.ports import free_port
 from udaconnect.queries.persons import create_person
 from udaconnect.settings import Settings
@@ -38,7 +39,7 @@ def _announced(bootstrap: str) -> list[tuple[bytes, Event]]:
     """(key, event) of every person.created record in the broker topic, from the start to the current end."""
     from kafka import KafkaConsumer, TopicPartition
 
-    from udaconnect.broker.kafka_binding import from_binary
+    from udaconnect.events.kafka_client import event_of
 
     consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False)
     try:
@@ -48,7 +49,7 @@ def _announced(bootstrap: str) -> list[tuple[bytes, Event]]:
         end, found = consumer.end_offsets(partitions), []
         while any(consumer.position(tp) < end[tp] for tp in partitions):
             for records in consumer.poll(timeout_ms=500).values():
-                found += [(r.key, from_binary(r.headers, r.value)) for r in records]
+                found += [(r.key, event_of(r)) for r in records]
         return [(key, e) for key, e in found if e.attributes.get("type") == PERSON_CREATED]
     finally:
         consumer.close()

@@ -374,7 +374,7 @@ def _lag(kafka: str, groups: dict[str, str]) -> dict[str, int]:
     """Each Trigger's lag (accepted, not yet delivered), or nothing when Kafka cannot tell."""
     from kafka.errors import KafkaError
 
-    from udaconnect.broker.lag import trigger_lag
+    from udaconnect.events.kafka_client import trigger_lag
 
     try:
         return trigger_lag(kafka, groups) if kafka else {}

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from udaconnect.broker.event import Event
+from udaconnect.events.event import Event
 
 TOPIC = "udaconnect-dead-letters"
 REPLAY_GROUP = "udaconnect-replay"
@@ -47,56 +47,28 @@ class DeadLetter:
 
 def read(bootstrap_servers: str, topic: str = TOPIC, timeout: float = 5.0) -> Iterator[DeadLetter]:
     """Every dead letter from the start of the topic up to now, each marked whether it was replayed already."""
-    from kafka import KafkaConsumer, TopicPartition
+    from udaconnect.events import kafka_client
+    from udaconnect.events.kafka_binding import from_binary
 
-    from udaconnect.broker.kafka_binding import from_binary
-
-    options = {"bootstrap_servers": bootstrap_servers, "enable_auto_commit": False, "fetch_max_wait_ms": 50}
-    if "bootstrap_timeout_ms" in KafkaConsumer.DEFAULT_CONFIG:  # a stopped Kafka fails in seconds, not 30
-        options["bootstrap_timeout_ms"] = int(timeout * 1000)
-    consumer = KafkaConsumer(group_id=REPLAY_GROUP, **options)
-    try:
-        partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
-        replayed = {tp: consumer.committed(tp) or 0 for tp in partitions}
-        consumer.assign(partitions)
-        consumer.seek_to_beginning(*partitions)
-        empty = 0
-        # Read until the fetches come back empty: the end offsets tansu reports can stop short (see broker.lag).
-        while partitions and empty < 5:
-            batches = consumer.poll(timeout_ms=100)
-            empty = 0 if batches else empty + 1
-            for tp, records in batches.items():
-                for record in records:
-                    yield DeadLetter(tp.partition, record.offset, from_binary(record.headers, record.value),
-                                     record.offset < replayed[tp])
-    finally:
-        consumer.close(autocommit=False)
+    replayed = kafka_client.committed_offsets(bootstrap_servers, REPLAY_GROUP, topic, timeout)
+    for partition, offset, message in kafka_client.read_topic(bootstrap_servers, topic, timeout):
+        yield DeadLetter(partition, offset, from_binary(message), offset < replayed.get(partition, 0))
 
 
 def replay(bootstrap_servers: str, broker_topic: str, letters: list[DeadLetter], topic: str = TOPIC) -> int:
     """Write `letters` back into the broker topic, then remember them as replayed."""
-    from kafka import KafkaConsumer, TopicPartition
+    from udaconnect.events import kafka_client
 
-    from udaconnect.broker.kafka_group import offsets
-    from udaconnect.broker.writer import KafkaWriter
-
-    writer = KafkaWriter(bootstrap_servers)
+    writer = kafka_client.KafkaWriter(bootstrap_servers)
     try:
         writer.write_many(broker_topic, [letter.original() for letter in letters])
     finally:
         writer.close()
-    done: dict[TopicPartition, int] = {}
+    done: dict[int, int] = {}
     for letter in letters:
-        tp = TopicPartition(topic, letter.partition)
-        done[tp] = max(done.get(tp, 0), letter.offset + 1)
+        done[letter.partition] = max(done.get(letter.partition, 0), letter.offset + 1)
     if done:
-        consumer = KafkaConsumer(bootstrap_servers=bootstrap_servers, group_id=REPLAY_GROUP, enable_auto_commit=False)
-        try:
-            ahead = {tp: o for tp, o in done.items() if o > (consumer.committed(tp) or 0)}
-            if ahead:
-                consumer.commit(offsets(ahead))
-        finally:
-            consumer.close(autocommit=False)
+        kafka_client.commit(bootstrap_servers, REPLAY_GROUP, topic, done)
     return len(letters)
 
 

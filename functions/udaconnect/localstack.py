@@ -213,7 +213,7 @@ class LocalStack:
     def lag(self) -> dict[str, int]:
         """Per ready Trigger's consumer group: events accepted into Kafka and not yet delivered (committed).
         A Trigger that is not ready (its subscriber does not resolve) delivers nothing, as in Knative: no wait."""
-        from udaconnect.broker.lag import trigger_lag
+        from udaconnect.events.kafka_client import trigger_lag
 
         assert self.kafka is not None
         groups = self.trigger_groups

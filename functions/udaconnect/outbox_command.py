@@ -12,8 +12,8 @@ from udaconnect.settings import Settings
 
 def _broker(settings: Settings) -> Settings:
     """These settings, with the running local stack's Kafka when no broker is configured."""
-    from udaconnect import outbox
     from udaconnect.deadletters import stack_file
+    from udaconnect.events import outbox
 
     path = stack_file(settings.data_dir)
     if outbox.configured(settings) or settings.publisher != "kafka" or not path.exists():
@@ -23,7 +23,7 @@ def _broker(settings: Settings) -> Settings:
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    from udaconnect import outbox
+    from udaconnect.events import outbox
     from udaconnect.storage import database
 
     engine = database.engine(settings)
@@ -42,7 +42,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         print("udaconnect: no broker configured: set KAFKA_BOOTSTRAP_SERVERS (or K_SINK with "
               "UDACONNECT_PUBLISHER=http), or run `udaconnect dev`", file=sys.stderr)
         return 2
-    from udaconnect import publisher as publishers
+    from udaconnect.events import publisher as publishers
 
     publisher = publishers.create(settings)
     try:

@@ -14,11 +14,11 @@ import pytest
 
 from udaconnect.broker.consumer import ConsumerTuning
 from udaconnect.broker.dataplane import DataPlane
-from udaconnect.broker.event import Event
-from udaconnect.broker.kafka_binding import from_binary
 from udaconnect.broker.kafka_server import KafkaServer
 from udaconnect.broker.loader import load_text
 from udaconnect.broker.resolver import Resolver
+from udaconnect.events import kafka_client
+from udaconnect.events.event import Event
 
 FAST = ConsumerTuning(session_timeout_ms=2000, heartbeat_interval_ms=500, max_poll_interval_ms=2000, drain_timeout=2.0)
 Reply = tuple[int, dict[str, str], bytes]
@@ -146,7 +146,7 @@ def read_topic(bootstrap: str, topic: str, count: int, timeout: float = 10.0) ->
 
 
 def event_of(record: Any) -> Event:
-    return from_binary(record.headers, record.value)
+    return kafka_client.event_of(record)
 
 
 def broker_yaml(namespace: str, delivery: str = "", sink: bool = True) -> str:

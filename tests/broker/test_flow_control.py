@@ -9,11 +9,11 @@ import uuid
 from tests.broker.conftest import FAST, broker_yaml, trigger_yaml
 
 from udaconnect.broker.dataplane import DataPlane
-from udaconnect.broker.event import Event
 from udaconnect.broker.fetch_fix import release_parked
 from udaconnect.broker.loader import load_text
 from udaconnect.broker.resolver import Resolver
-from udaconnect.publisher import KafkaPublisher
+from udaconnect.events.event import Event
+from udaconnect.events.kafka_publisher import KafkaPublisher
 
 UNORDERED = "{kafka.eventing.knative.dev/delivery.order: unordered}"
 

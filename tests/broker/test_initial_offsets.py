@@ -7,10 +7,10 @@ import time
 from kafka import KafkaConsumer, TopicPartition
 from tests.broker.conftest import broker_yaml, trigger_yaml
 
-from udaconnect.broker.event import Event
 from udaconnect.broker.loader import load_text
 from udaconnect.broker.topics import ensure_topics, init_offsets, trigger_groups, wanted_topics
-from udaconnect.broker.writer import KafkaWriter
+from udaconnect.events.event import Event
+from udaconnect.events.kafka_client import KafkaWriter
 
 
 def _eventing(namespace: str):  # noqa: ANN202
@@ -64,7 +64,7 @@ def test_initial_offsets_are_committed_once_and_kept_afterwards(namespace, kafka
 
 
 def test_lag_counts_what_a_trigger_has_not_delivered_yet(plane, namespace, kafka, subscriber):
-    from udaconnect.broker.lag import trigger_lag
+    from udaconnect.events.kafka_client import trigger_lag
 
     eventing = _eventing(namespace)
     ensure_topics(kafka.bootstrap_servers, wanted_topics(eventing))

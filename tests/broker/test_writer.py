@@ -6,9 +6,9 @@ import pytest
 from tests.broker.conftest import event_of, read_topic
 
 from udaconnect.broker.errors import WriteError
-from udaconnect.broker.event import Event
 from udaconnect.broker.topics import ensure_topics
-from udaconnect.broker.writer import KafkaWriter
+from udaconnect.events.event import Event
+from udaconnect.events.kafka_client import KafkaWriter
 
 
 def _event(n: int, key: str) -> Event:

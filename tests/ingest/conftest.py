@@ -8,11 +8,11 @@ from collections.abc import Iterator
 import pytest
 
 from bearer import TEST_SECRET, headers
-from udaconnect.broker.event import Event
-from udaconnect.broker.kafka_binding import from_binary
 from udaconnect.broker.kafka_server import KafkaServer
 from udaconnect.broker.loader import load_dir
 from udaconnect.broker.topics import ensure_topics, wanted_topics
+from udaconnect.events.event import Event
+from udaconnect.events.kafka_client import event_of
 from udaconnect.settings import PROJECT_ROOT, Settings
 
 MAIN = str(PROJECT_ROOT / "functions" / "main.py")
@@ -29,7 +29,7 @@ def kafka() -> Iterator[KafkaServer]:
 
 @pytest.fixture
 def ingest_env(kafka: KafkaServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    from udaconnect import publisher
+    from udaconnect.events import publisher
 
     monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", kafka.bootstrap_servers)
     monkeypatch.setenv("UDACONNECT_PUBLISHER", "kafka")
@@ -67,7 +67,7 @@ def read_topic(bootstrap: str, ids: set[str], topic: str = TOPIC) -> dict[str, t
         while any(consumer.position(tp) < end[tp] for tp in partitions):
             for records in consumer.poll(timeout_ms=500).values():
                 for record in records:
-                    event: Event = from_binary(record.headers, record.value)
+                    event: Event = event_of(record)
                     if event.attributes.get("id") in ids:
                         found[event.attributes["id"]] = (record.key, event, record.headers)
         return found

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from udaconnect.contracts.events import LocationReported, LocationsReported
-from udaconnect.ingest.payload import Fix, Fixes, InvalidPayload, parse, parse_fixes, usual, usual_fixes
+from udaconnect.contracts.locations import Fix, Fixes, InvalidPayload, parse, parse_fixes, usual, usual_fixes
 
 
 def rfc3339(moment: datetime, fraction: int, zulu: bool) -> str:

@@ -7,14 +7,14 @@ import json
 from sqlalchemy import text
 
 from ingest.conftest import TOPIC
-from udaconnect import outbox
 from udaconnect.contracts.events import PERSON_CREATED, PERSONS_SOURCE
+from udaconnect.events import outbox
 
 
 def _person_events(bootstrap: str) -> list:
     from kafka import KafkaConsumer, TopicPartition
 
-    from udaconnect.broker.kafka_binding import from_binary
+    from udaconnect.events.kafka_client import event_of
 
     consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False)
     partitions = [TopicPartition(TOPIC, p) for p in consumer.partitions_for_topic(TOPIC)]
@@ -23,7 +23,7 @@ def _person_events(bootstrap: str) -> list:
     end, events = consumer.end_offsets(partitions), []
     while any(consumer.position(tp) < end[tp] for tp in partitions):
         for records in consumer.poll(timeout_ms=500).values():
-            events += [(r.key, from_binary(r.headers, r.value)) for r in records]
+            events += [(r.key, event_of(r)) for r in records]
     consumer.close()
     return [(key, e) for key, e in events if e.attributes.get("type") == PERSON_CREATED]
 
@@ -41,7 +41,7 @@ def test_creating_a_person_publishes_person_created(ingest_env, kafka, db, perso
 
 
 def test_the_person_exists_even_when_the_broker_is_down(db, persons_client, monkeypatch) -> None:
-    from udaconnect import publisher
+    from udaconnect.events import publisher
     from udaconnect.ports import free_port
 
     monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", f"127.0.0.1:{free_port()}")

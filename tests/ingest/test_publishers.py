@@ -12,7 +12,7 @@ from bearer import TEST_SECRET, headers
 from ingest.conftest import MAIN, read_topic
 from ingest.test_function import binary_headers, data, structured
 from udaconnect.broker.ingress import Ingress
-from udaconnect.broker.writer import KafkaWriter
+from udaconnect.events.kafka_client import KafkaWriter
 from udaconnect.ports import free_port
 
 
@@ -30,7 +30,7 @@ def _client(monkeypatch, **env: str):  # type: ignore[no-untyped-def]
     from functions_framework import create_app
     from starlette.testclient import TestClient
 
-    from udaconnect import publisher
+    from udaconnect.events import publisher
 
     for name, value in env.items():
         monkeypatch.setenv(name, value)

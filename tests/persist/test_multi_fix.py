@@ -29,7 +29,7 @@ def report(person_id: int = 1, fixes: int = 50, event_id: str | None = None) -> 
 
 @pytest.fixture
 def client(app_env, kafka, monkeypatch):  # type: ignore[no-untyped-def]
-    from udaconnect import publisher
+    from udaconnect.events import publisher
     from udaconnect.persist import group_commit
 
     group_commit.for_url.cache_clear()  # a fresh connection: test_function's last test kills the writers' connections
@@ -47,7 +47,7 @@ def announced(bootstrap: str, source: str, event_id: str, fixes: int) -> dict[st
     ids = {f"{source}#{event_id}#{i}" for i in range(fixes)}
     from kafka import KafkaConsumer, TopicPartition
 
-    from udaconnect.broker.kafka_binding import from_binary
+    from udaconnect.events.kafka_client import event_of
     from udaconnect.settings import Settings
 
     consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False)
@@ -61,7 +61,7 @@ def announced(bootstrap: str, source: str, event_id: str, fixes: int) -> dict[st
         while any(consumer.position(tp) < end[tp] for tp in partitions):
             for records in consumer.poll(timeout_ms=500).values():
                 for record in records:
-                    event = from_binary(record.headers, record.value)
+                    event = event_of(record)
                     if event.attributes.get("id") in ids:
                         found.setdefault(event.attributes["id"], []).append((record.key, event))
         return found
@@ -133,7 +133,7 @@ def test_an_invalid_multi_fix_report_is_refused_naming_the_fix(client, persons: 
 
 def test_broker_down_answers_503_after_the_commit_and_the_redelivery_announces(client, persons: Engine,
                                                                               monkeypatch, kafka) -> None:
-    from udaconnect import publisher
+    from udaconnect.events import publisher
     from udaconnect.ports import free_port
 
     monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", f"127.0.0.1:{free_port()}")

@@ -2,7 +2,7 @@
 with the change.
 
 The event is built (and its id fixed) before the commit and inserted in the person's transaction; after the
-commit persons publishes it at once, and whatever the broker did not take is relayed later (udaconnect.outbox).
+commit persons publishes it at once, and whatever the broker did not take is relayed later (udaconnect.events.outbox).
 """
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from udaconnect.broker.event import Event
 from udaconnect.contracts.api import Person
+from udaconnect.events import Event
 
 
 def person_created(person: Person) -> Event:

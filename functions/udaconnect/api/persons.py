@@ -64,7 +64,7 @@ def _list(request: Request) -> Response:
 
 
 def _create(request: Request) -> Response:
-    from udaconnect import outbox
+    from udaconnect.events import outbox
     from udaconnect.api import announce
 
     new = flask_edge.parse(NewPerson, flask_edge.json_body(request), "person")
@@ -79,7 +79,7 @@ def _create(request: Request) -> Response:
 
 def _erase(principal: Principal, person_id: int) -> Response:
     """The person, their devices, fixes and encounters deleted and the erasure announced, in one transaction."""
-    from udaconnect import outbox
+    from udaconnect.events import outbox
     from udaconnect.api import announce
     from udaconnect.queries import erasure
 

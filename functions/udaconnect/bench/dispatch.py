@@ -17,10 +17,10 @@ import time
 import urllib.request
 from pathlib import Path
 
-from udaconnect.broker.event import Event
 from udaconnect.broker.kafka_server import KafkaServer
+from udaconnect.events.event import Event
+from udaconnect.events.kafka_publisher import KafkaPublisher
 from udaconnect.ports import answers, free_port
-from udaconnect.publisher import KafkaPublisher
 from udaconnect.settings import PROJECT_ROOT, Settings
 
 TOPIC = Settings().broker_topic

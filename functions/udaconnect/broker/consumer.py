@@ -9,15 +9,15 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
-from udaconnect.broker.event import Event, validated
 from udaconnect.broker.eventloop import DeliveryLoop
 from udaconnect.broker.fetch_fix import release_parked
 from udaconnect.broker.handoff import Handoff, Started
-from udaconnect.broker.kafka_binding import from_binary
 from udaconnect.broker.kafka_group import Committer, open_consumer
 from udaconnect.broker.offsets import PartitionTracker
 from udaconnect.broker.progress import ProgressWatch, watch
 from udaconnect.broker.tuning import ConsumerTuning
+from udaconnect.events.event import Event, validated
+from udaconnect.events.kafka_client import event_of
 
 __all__ = ["ConsumerTuning", "TriggerConsumer"]
 
@@ -128,7 +128,7 @@ class TriggerConsumer:
         return True
 
     def _accept(self, tracker: PartitionTracker, record: Any) -> None:
-        event = from_binary(record.headers or [], record.value)
+        event = event_of(record)
         try:
             matched = self.matches(validated(event).attributes)
         except Exception as exc:  # an unreadable record is skipped, as the broker never accepts one

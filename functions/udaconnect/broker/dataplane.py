@@ -17,7 +17,7 @@ from udaconnect.broker.ingress import Ingress
 from udaconnect.broker.model import Delivery, Eventing, TriggerSpec
 from udaconnect.broker.resolver import HttpTarget, Resolver
 from udaconnect.broker.topics import ensure_topics, init_offsets, topic_configs, wanted_topics
-from udaconnect.broker.writer import KafkaWriter
+from udaconnect.events.kafka_client import KafkaWriter
 
 if TYPE_CHECKING:
     from udaconnect.broker.ping import PingScheduler

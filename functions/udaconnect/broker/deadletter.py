@@ -7,15 +7,15 @@ import asyncio
 import base64
 import logging
 
-from udaconnect.broker import http_binding
 from udaconnect.broker.errors import WriteError
-from udaconnect.broker.event import Event
 from udaconnect.broker.eventloop import DeliveryLoop
 from udaconnect.broker.http_pool import Pool
 from udaconnect.broker.model import Delivery
 from udaconnect.broker.resolver import HttpTarget, KafkaTopicTarget, Target
 from udaconnect.broker.retry import Attempt, backoff
-from udaconnect.broker.writer import KafkaWriter
+from udaconnect.events import http_binding
+from udaconnect.events.event import Event
+from udaconnect.events.kafka_client import KafkaWriter
 
 log = logging.getLogger("udaconnect.broker.delivery")  # one logger for a delivery's whole story
 ERROR_DATA_LIMIT = 1024

@@ -6,16 +6,16 @@ from __future__ import annotations
 import threading
 from collections import Counter
 
-from udaconnect.broker import http_binding
 from udaconnect.broker.deadletter import DeadLetters, write
 from udaconnect.broker.errors import InvalidEvent, WriteError
-from udaconnect.broker.event import Event
 from udaconnect.broker.eventloop import DeliveryLoop
 from udaconnect.broker.http_pool import Pool
 from udaconnect.broker.model import Delivery
 from udaconnect.broker.resolver import HttpTarget, Target
 from udaconnect.broker.retry import Attempt, backoff, is_retryable
-from udaconnect.broker.writer import KafkaWriter
+from udaconnect.events import http_binding
+from udaconnect.events.event import Event
+from udaconnect.events.kafka_client import KafkaWriter
 
 DEFAULT_TIMEOUT = 600.0  # seconds: Knative Serving's longest request
 PREFER_REPLY = b"Prefer: reply\r\n"

@@ -1,4 +1,8 @@
-"""The broker's error tree."""
+"""The broker's error tree; InvalidEvent and WriteError are udaconnect.events' (its bindings and writer raise them)."""
+
+from udaconnect.events.errors import InvalidEvent, WriteError
+
+__all__ = ["BrokerError", "ConfigError", "FilterError", "InvalidEvent", "WriteError"]
 
 
 class BrokerError(Exception):
@@ -12,10 +16,3 @@ class ConfigError(BrokerError):
 class FilterError(ConfigError):
     """A Trigger filter (including a CESQL expression) cannot be compiled."""
 
-
-class InvalidEvent(BrokerError):
-    """A request or a record is not a valid CloudEvent."""
-
-
-class WriteError(BrokerError):
-    """Kafka did not acknowledge a record."""

@@ -8,9 +8,9 @@ import logging
 import threading
 from collections.abc import Awaitable, Callable
 
-from udaconnect.broker.event import Event
 from udaconnect.broker.eventloop import DeliveryLoop
 from udaconnect.broker.offsets import PartitionTracker
+from udaconnect.events.event import Event
 
 log = logging.getLogger(__name__)
 Started = list[tuple[PartitionTracker, int, Event]]

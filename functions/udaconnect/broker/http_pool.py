@@ -1,6 +1,6 @@
 """An asyncio HTTP/1.1 POST client for the dispatcher: one pool of keep-alive connections per origin, bounded.
 
-Errors are OSError, as from http_client.post: TimeoutError (no whole answer in time), ConnectionError (refused,
+Errors are OSError, as from a blocking POST: TimeoutError (no whole answer in time), ConnectionError (refused,
 reset, closed early; BadResponse for an answer that is not HTTP).
 """
 

@@ -14,8 +14,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from udaconnect.broker.errors import InvalidEvent, WriteError
-from udaconnect.broker.http_binding import from_http
-from udaconnect.broker.writer import KafkaWriter
+from udaconnect.events.http_binding import from_http
+from udaconnect.events.kafka_client import KafkaWriter
 
 log = logging.getLogger(__name__)
 

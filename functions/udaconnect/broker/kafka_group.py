@@ -8,6 +8,7 @@ import time
 from typing import Any, Protocol
 
 from udaconnect.broker.offsets import PartitionTracker
+from udaconnect.events.kafka_client import offsets
 
 log = logging.getLogger("udaconnect.broker.consumer")
 
@@ -44,14 +45,6 @@ def open_consumer(group: str, topic: str, bootstrap_servers: str, tuning: Any, m
     )
     consumer.subscribe([topic], listener=Listener())
     return consumer
-
-
-def offsets(positions: dict[Any, int]) -> dict[Any, Any]:
-    from kafka.structs import OffsetAndMetadata
-
-    if len(OffsetAndMetadata._fields) == 3:  # kafka-python >= 2.1 adds leader_epoch
-        return {tp: OffsetAndMetadata(offset, "", -1) for tp, offset in positions.items()}
-    return {tp: OffsetAndMetadata(offset, "") for tp, offset in positions.items()}
 
 
 class Committer:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from udaconnect.broker.event import Event
+from udaconnect.events.event import Event
 
 #: Besides every 5xx, the statuses the dispatcher retries; any other failing status goes to the dead letter at once.
 RETRYABLE_STATUSES = frozenset({404, 408, 409, 429})

@@ -86,7 +86,7 @@ def init_offsets(bootstrap_servers: str, groups: dict[str, str], start: str = "e
     from kafka import KafkaConsumer, TopicPartition
     from kafka.errors import KafkaError
 
-    from udaconnect.broker.kafka_group import offsets
+    from udaconnect.events.kafka_client import offsets
 
     done: dict[str, dict[int, int]] = {}
     for group, topic in groups.items():

@@ -57,8 +57,8 @@ class Detector:
             raise InfrastructureError(f"the database failed: {pending.error}") from pending.error
 
     def _run(self) -> None:
-        from udaconnect import outbox
         from udaconnect.encounters import store
+        from udaconnect.events import outbox
         from udaconnect.storage.database import engine as engine_for
 
         engine = engine_for(self.settings)

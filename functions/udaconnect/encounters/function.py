@@ -26,9 +26,9 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
 from udaconnect import asgi
-from udaconnect.broker.errors import InvalidEvent
-from udaconnect.broker.http_binding import from_http
 from udaconnect.errors import FieldError, InvalidInput, NotFound
+from udaconnect.events import InvalidEvent
+from udaconnect.events.http_binding import from_http
 from udaconnect.headers import API
 
 _LIST = re.compile(r"^/api/persons/([^/]+)/encounters/?$")

@@ -211,8 +211,8 @@ def as_json(stored: Stored) -> dict[str, Any]:
 
 def detected_events(created: Sequence[Stored]) -> list[Any]:
     """The announcement of each new encounter, with a fixed id (a relay after a crash sends the same event)."""
-    from udaconnect.broker.event import Event
     from udaconnect.contracts.names import ENCOUNTER_DETECTED, ENCOUNTERS_SOURCE
+    from udaconnect.events import Event
 
     return [Event({"specversion": "1.0", "id": str(s.id), "source": ENCOUNTERS_SOURCE, "type": ENCOUNTER_DETECTED,
                    "subject": f"{s.person_a},{s.person_b}", "datacontenttype": "application/json",

@@ -91,7 +91,7 @@ def _settings_for(_environment: tuple[str | None, ...]):  # noqa: ANN202 - once 
 
 
 def _publisher(settings=None):  # noqa: ANN001, ANN202 - Settings and a Publisher, imported lazily
-    from udaconnect import publisher
+    from udaconnect.events import publisher
 
     return publisher.for_settings(settings or _settings())
 

@@ -1,26 +1,22 @@
-"""Judge raw CloudEvents: the envelope, the location payload and its ranges; valid ones become broker events."""
+"""Judge raw CloudEvents as ingest takes them: the envelope (with each bad field named), then the location payload
+(udaconnect.contracts.locations); valid ones become events to publish."""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-from udaconnect.broker.event import Event
+from udaconnect.contracts.locations import Fix, Fixes, InvalidPayload, check_fixes, check_payload
 from udaconnect.contracts.names import LOCATION_REPORTED, LOCATIONS_REPORTED, MAX_ATTRIBUTES, MAX_FIXES
 from udaconnect.errors import FieldError
+from udaconnect.events.event import REQUIRED, SPECVERSION, Event, valid_name
 from udaconnect.ingest.envelope import RawEvent, media_type
-from udaconnect.ingest.payload import Fix, Fixes, InvalidPayload, parse, parse_fixes
 
-__all__ = ["Fix", "Fixes", "InvalidPayload", "Report", "check", "check_fixes", "check_payload"]
+__all__ = ["Report", "check"]
 #: The event types ingest takes: one fix, or a device's buffered fixes.
 TYPES = (LOCATION_REPORTED, LOCATIONS_REPORTED)
-
-#: A phone's clock may run a little fast; a fix further in the future than this is refused.
-MAX_CLOCK_SKEW = timedelta(minutes=5)
-REQUIRED = ("specversion", "id", "source", "type")
-_NAME = re.compile(r"^[a-z0-9]{1,64}$")
 #: CloudEvents `time`: an RFC 3339 timestamp.
 _TIME = re.compile(r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(?P<fraction>\.\d+)?(?:[Zz]|[+-]\d{2}:\d{2})\Z")
 _JSON_TYPES = ("application/json", "text/json")
@@ -63,33 +59,6 @@ def check(raw: RawEvent, now: datetime | None = None, max_fixes: int = MAX_FIXES
     return Report(Event(attributes, payload.json()), payload)
 
 
-def check_payload(data: Any, now: datetime | None = None) -> Fix:
-    """The validated payload, or InvalidPayload naming each bad field."""
-    if not isinstance(data, dict):
-        raise InvalidPayload([FieldError("data", f"must be a JSON object, got {type(data).__name__}")])
-    payload = parse(data)
-    now = now or datetime.now(UTC)
-    if payload.recorded_at > now + MAX_CLOCK_SKEW:
-        raise InvalidPayload([FieldError("data.recorded_at", f"is in the future ({payload.recorded_at.isoformat()})")])
-    return payload
-
-
-def check_fixes(data: Any, now: datetime | None = None, max_fixes: int = MAX_FIXES) -> Fixes:
-    """The validated multi-fix payload, or InvalidPayload naming each bad fix by its index."""
-    if not isinstance(data, dict):
-        raise InvalidPayload([FieldError("data", f"must be a JSON object, got {type(data).__name__}")])
-    if isinstance(data.get("fixes"), list) and len(data["fixes"]) > max_fixes:
-        raise InvalidPayload([FieldError("data.fixes", f"at most {max_fixes} fixes, got {len(data['fixes'])}: "
-                                                       f"upload more often")])
-    payload = parse_fixes(data)
-    late = (now or datetime.now(UTC)) + MAX_CLOCK_SKEW
-    if payload.fixes[-1].recorded_at > late:  # oldest first: the last is the latest
-        first = next(i for i, fix in enumerate(payload.fixes) if fix.recorded_at > late)
-        raise InvalidPayload([FieldError(f"data.fixes[{first}].recorded_at",
-                                         f"is in the future ({payload.fixes[first].recorded_at.isoformat()})")])
-    return payload
-
-
 def _envelope(attributes: dict[str, Any]) -> list[FieldError]:
     if len(attributes) > MAX_ATTRIBUTES:  # before any per-attribute work
         return [FieldError("attributes", f"at most {MAX_ATTRIBUTES} attributes, got {len(attributes)}")]
@@ -100,7 +69,7 @@ def _envelope(attributes: dict[str, Any]) -> list[FieldError]:
             errors.append(FieldError(name, "missing required attribute"))
         elif not isinstance(value, str):
             errors.append(FieldError(name, f"must be a string, got {type(value).__name__}"))
-    if isinstance(attributes.get("specversion"), str) and attributes["specversion"] != "1.0":
+    if isinstance(attributes.get("specversion"), str) and attributes["specversion"] != SPECVERSION:
         errors.append(FieldError("specversion", f"unsupported {attributes['specversion']!r}; use 1.0"))
     if isinstance(attributes.get("type"), str) and attributes["type"] not in ("", *TYPES):
         errors.append(FieldError("type", f"{attributes['type']!r} is not accepted here; use {LOCATION_REPORTED} "
@@ -111,7 +80,7 @@ def _envelope(attributes: dict[str, Any]) -> list[FieldError]:
     if "time" in attributes and not _rfc3339(attributes["time"]):
         errors.append(FieldError("time", "must be an RFC 3339 timestamp, e.g. 2020-08-18T10:37:06Z"))
     for name, value in attributes.items():
-        if not _NAME.match(name):
+        if not valid_name(name):
             errors.append(FieldError(name[:64], "attribute names are 1-64 lower-case letters and digits"))
         elif name not in REQUIRED and not isinstance(value, (str, int, bool)):
             errors.append(FieldError(name, f"must be a string, integer or boolean, got {type(value).__name__}"))

@@ -22,12 +22,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from udaconnect import asgi
-from udaconnect.broker.errors import InvalidEvent
-from udaconnect.broker.event import Event
-from udaconnect.broker.http_binding import from_http, to_binary
+from udaconnect.contracts.locations import Fix, InvalidPayload, check_fixes, check_payload
 from udaconnect.contracts.names import LOCATION_REPORTED, LOCATION_STORED, LOCATIONS_REPORTED, PERSIST_SOURCE
 from udaconnect.errors import FieldError, InvalidInput
-from udaconnect.ingest.validation import Fix, InvalidPayload, check_fixes, check_payload
+from udaconnect.events import Event, InvalidEvent
+from udaconnect.events.http_binding import from_http, to_binary
 from udaconnect.persist import group_commit
 from udaconnect.persist.store import UNSTORABLE
 
@@ -122,7 +121,7 @@ async def _stored_fixes(rows: list[group_commit.Row], outcomes: list[str]) -> Re
                          [FieldError("data.person_id", "unknown person")])
     held = [row for row, outcome in zip(rows, outcomes, strict=True) if outcome != UNSTORABLE]
     if held:
-        from udaconnect import publisher
+        from udaconnect.events import publisher
         from udaconnect.settings import Settings
 
         await publisher.for_settings(Settings.from_env()).publish_async([_stored_event(r, True) for r in held])

@@ -48,8 +48,8 @@ def handle(request: Request) -> Response:
 
 
 def _event_type(request: Request) -> str:
-    from udaconnect.broker.errors import InvalidEvent
-    from udaconnect.broker.http_binding import from_http
+    from udaconnect.events import InvalidEvent
+    from udaconnect.events.http_binding import from_http
 
     body = request.get_data(cache=False)
     if len(body) > MAX_BODY_BYTES:

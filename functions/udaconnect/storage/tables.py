@@ -55,7 +55,7 @@ location = Table(
     UniqueConstraint("event_source", "event_id", "event_index", name="location_event_key"),
 )
 
-#: CloudEvents committed with the change they announce, until the broker holds them (udaconnect.outbox).
+#: CloudEvents committed with the change they announce, until the broker holds them (udaconnect.events.outbox).
 event_outbox = Table(
     "event_outbox",
     metadata,

@@ -2,6 +2,8 @@
 
 Both return only once the broker durably holds every event (Kafka acks=all, or the ingress's 202, which it
 sends after its own acks=all write), and raise InfrastructureError otherwise. Nothing connects until the first publish.
+The HTTP publisher posts on one blocking httpx2 client (a dependency already: the gateway's): keep-alive connections
+shared by its threads.
 """
 
 from __future__ import annotations
@@ -12,11 +14,11 @@ import logging
 import threading
 from collections.abc import Sequence
 from functools import lru_cache
-from typing import Protocol
+from typing import Any, Protocol
 
-from udaconnect.broker.event import Event
 from udaconnect.errors import InfrastructureError
-from udaconnect.kafka_publisher import KafkaPublisher
+from udaconnect.events.event import Event
+from udaconnect.events.kafka_publisher import KafkaPublisher
 from udaconnect.settings import Settings
 
 __all__ = ["HttpPublisher", "KafkaPublisher", "Publisher", "create", "for_settings"]
@@ -40,18 +42,30 @@ class HttpPublisher:
     def __init__(self, url: str, timeout: float = 10.0, concurrency: int = 8) -> None:
         self.url, self.timeout, self.concurrency = url, timeout, concurrency
         self._pool: concurrent.futures.ThreadPoolExecutor | None = None
+        self._client: Any = None
         self._lock = threading.Lock()
 
-    def _send(self, event: Event) -> None:
-        from udaconnect.broker import http_binding, http_client
+    def _http(self) -> Any:
+        with self._lock:
+            if self._client is None:
+                import httpx2
 
-        headers, body = http_binding.to_binary(event)
+                self._client = httpx2.Client(timeout=self.timeout, trust_env=False, limits=httpx2.Limits(
+                    max_connections=self.concurrency, max_keepalive_connections=self.concurrency))
+            return self._client
+
+    def _send(self, event: Event) -> None:
+        import httpx2
+
+        from udaconnect.events.http_binding import to_binary
+
+        headers, body = to_binary(event)
         try:
-            answer = http_client.post(self.url, headers, body, self.timeout)
-        except OSError as error:
-            raise InfrastructureError(f"the broker ingress {self.url} is unreachable: {error}") from error
-        if answer.status != 202:
-            raise InfrastructureError(f"the broker ingress answered {answer.status}: {answer.body[:200]!r}")
+            answer = self._http().post(self.url, headers=headers, content=body)
+        except httpx2.HTTPError as error:
+            raise InfrastructureError(f"the broker ingress {self.url} is unreachable: {error!r}") from error
+        if answer.status_code != 202:
+            raise InfrastructureError(f"the broker ingress answered {answer.status_code}: {answer.content[:200]!r}")
 
     def publish(self, events: Sequence[Event]) -> None:
         if not self.url:
@@ -71,6 +85,10 @@ class HttpPublisher:
     def close(self) -> None:
         if self._pool is not None:
             self._pool.shutdown(wait=False)
+        with self._lock:
+            client, self._client = self._client, None
+        if client is not None:
+            client.close()
 
 
 def create(settings: Settings, timeout: float | None = None) -> Publisher:

@@ -1,4 +1,4 @@
-"""CloudEvents HTTP and Kafka bindings as the broker uses them."""
+"""CloudEvents HTTP and Kafka bindings (udaconnect.events), on the cloudevents SDK."""
 
 from __future__ import annotations
 
@@ -6,9 +6,8 @@ import json
 
 import pytest
 
-from udaconnect.broker import http_binding, kafka_binding
-from udaconnect.broker.errors import InvalidEvent
-from udaconnect.broker.event import Event
+from udaconnect.events import InvalidEvent, http_binding, kafka_binding
+from udaconnect.events.event import Event
 
 BASE = {"ce-specversion": "1.0", "ce-id": "1", "ce-source": "/devices/d", "ce-type": "io.t.v1"}
 
@@ -26,7 +25,7 @@ def test_binary_http_round_trip_percent_encodes_header_values():
         b"{}",
     )
     headers, body = http_binding.to_binary(event)
-    assert headers["ce-note"] == "caf%C3%A9%20%2250%25%22" and headers["Content-Type"] == "application/json"
+    assert headers["ce-note"] == "caf%C3%A9%20%2250%25%22" and headers["content-type"] == "application/json"
     assert http_binding.from_http(headers, body) == event
 
 
@@ -80,9 +79,23 @@ def test_kafka_binary_mode_headers_key_and_value():
     )
     record = kafka_binding.to_binary(event)
     assert record.key == b"42" and record.value == b'{"a": 1}'
-    assert ("content-type", b"application/json") in record.headers and ("ce_id", b"1") in record.headers
-    assert kafka_binding.from_binary(record.headers, record.value) == event
-    assert kafka_binding.to_binary(Event({"id": "1"}, None)).key is None
+    assert record.headers == {"content-type": b"application/json", "ce_specversion": b"1.0", "ce_id": b"1",
+                              "ce_source": b"/s", "ce_type": b"t", "ce_partitionkey": b"42"}
+    assert kafka_binding.from_binary(record) == event
+    assert kafka_binding.to_binary(Event({"id": "1"}, None)) == ({"ce_id": b"1"}, None, None)
+
+
+def test_kafka_headers_not_utf8_or_null_are_read():
+    message = kafka_binding.KafkaMessage({"ce_id": b"\xff", "ce_source": None}, None, b"x")  # type: ignore[dict-item]
+    assert kafka_binding.from_binary(message) == Event({"id": "\ufffd", "source": ""}, b"x")
+
+
+def test_the_sdk_reads_our_event():
+    from cloudevents.conversion import to_dict
+
+    event = Event({"specversion": "1.0", "id": "1", "source": "/s", "type": "t"}, b"{}")
+    assert to_dict(event) == {"specversion": "1.0", "id": "1", "source": "/s", "type": "t", "data": b"{}"}
+    assert event and "id" in event and event["type"] == "t"
 
 
 def test_reply_detection():

@@ -17,13 +17,13 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 from sqlalchemy import Connection, Engine
 
-from udaconnect.broker.event import Event
 from udaconnect.errors import InfrastructureError
+from udaconnect.events.event import Event
 from udaconnect.settings import Settings
 from udaconnect.storage.tables import event_outbox
 
 if TYPE_CHECKING:
-    from udaconnect.publisher import Publisher
+    from udaconnect.events.publisher import Publisher
 
 log = logging.getLogger(__name__)
 
@@ -102,7 +102,7 @@ def deliver(engine: Engine, settings: Settings, events: Sequence[Event]) -> bool
     if not configured(settings):
         log.warning("no broker configured: %d event(s) wait in the outbox (udaconnect outbox flush)", len(events))
         return False
-    from udaconnect import publisher as publishers
+    from udaconnect.events import publisher as publishers
 
     try:
         publisher = publishers.for_settings(settings)

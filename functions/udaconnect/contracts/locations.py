@@ -1,4 +1,5 @@
-"""A location report's payload: the shape every device sends is checked here; anything else, by the contract.
+"""A location report's payload check (one fix, or a device's buffered fixes), shared by ingest and persist: the
+shape every device sends is checked here; anything else, by the contract.
 
 The contracts are udaconnect.contracts.events.LocationReported (one fix) and LocationsReported (a device's
 buffered fixes; pydantic; their JSON Schemas are published). Loading
@@ -32,6 +33,9 @@ from udaconnect.contracts.names import (
 )
 from udaconnect.errors import FieldError
 
+__all__ = ["MAX_CLOCK_SKEW", "Fix", "Fixes", "InvalidPayload", "check_fixes", "check_payload", "parse", "parse_fixes"]
+#: A phone's clock may run a little fast; a fix further in the future than this is refused.
+MAX_CLOCK_SKEW = timedelta(minutes=5)
 _REQUIRED = frozenset(LOCATION_FIELDS) - {"accuracy"}
 _ALL = frozenset(LOCATION_FIELDS)
 _FIX_REQUIRED = frozenset(FIX_FIELDS) - {"accuracy"}
@@ -138,6 +142,33 @@ def parse_fixes(data: Any) -> Fixes:
     (data.fixes[3].latitude), in the contract's words."""
     fixes = usual_fixes(data)
     return fixes if isinstance(fixes, Fixes) else _fixes_by_contract(data)
+
+
+def check_payload(data: Any, now: datetime | None = None) -> Fix:
+    """The validated payload, or InvalidPayload naming each bad field."""
+    if not isinstance(data, dict):
+        raise InvalidPayload([FieldError("data", f"must be a JSON object, got {type(data).__name__}")])
+    payload = parse(data)
+    now = now or datetime.now(UTC)
+    if payload.recorded_at > now + MAX_CLOCK_SKEW:
+        raise InvalidPayload([FieldError("data.recorded_at", f"is in the future ({payload.recorded_at.isoformat()})")])
+    return payload
+
+
+def check_fixes(data: Any, now: datetime | None = None, max_fixes: int = MAX_FIXES) -> Fixes:
+    """The validated multi-fix payload, or InvalidPayload naming each bad fix by its index."""
+    if not isinstance(data, dict):
+        raise InvalidPayload([FieldError("data", f"must be a JSON object, got {type(data).__name__}")])
+    if isinstance(data.get("fixes"), list) and len(data["fixes"]) > max_fixes:
+        raise InvalidPayload([FieldError("data.fixes", f"at most {max_fixes} fixes, got {len(data['fixes'])}: "
+                                                       f"upload more often")])
+    payload = parse_fixes(data)
+    late = (now or datetime.now(UTC)) + MAX_CLOCK_SKEW
+    if payload.fixes[-1].recorded_at > late:  # oldest first: the last is the latest
+        first = next(i for i, fix in enumerate(payload.fixes) if fix.recorded_at > late)
+        raise InvalidPayload([FieldError(f"data.fixes[{first}].recorded_at",
+                                         f"is in the future ({payload.fixes[first].recorded_at.isoformat()})")])
+    return payload
 
 
 def _storable(moment: datetime) -> bool:

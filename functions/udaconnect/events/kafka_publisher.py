@@ -1,19 +1,19 @@
-"""The Kafka publisher: kafka-python straight into the broker topic in Kafka binary mode (batched, idempotent,
-acks=all), for threads (publish) and for an event loop (publish_async). Nothing connects until the first publish.
+"""The Kafka publisher: straight into the broker topic in Kafka binary mode (batched, idempotent, acks=all), for
+threads (publish) and for an event loop (publish_async), through udaconnect.events.kafka_client. Nothing connects
+until the first publish.
 """
 
 from __future__ import annotations
 
 import asyncio
-import logging
 import threading
 from collections.abc import Sequence
 from typing import Any
 
-from udaconnect.broker.event import Event
 from udaconnect.errors import InfrastructureError
-
-log = logging.getLogger(__name__)
+from udaconnect.events import kafka_client
+from udaconnect.events.event import Event
+from udaconnect.events.kafka_binding import to_binary
 
 
 class KafkaPublisher:
@@ -29,17 +29,11 @@ class KafkaPublisher:
             if self._producer is None:
                 if not self.bootstrap_servers:
                     raise InfrastructureError("no Kafka configured: set KAFKA_BOOTSTRAP_SERVERS")
-                from kafka import KafkaProducer
-
-                options = {}
-                if "bootstrap_timeout_ms" in KafkaProducer.DEFAULT_CONFIG:  # kafka-python >= 3: else 30 s
-                    options["bootstrap_timeout_ms"] = int(self.timeout * 1000)
-                self._producer = KafkaProducer(
-                    bootstrap_servers=self.bootstrap_servers, acks="all", enable_idempotence=True,
+                self._producer = kafka_client.producer(
+                    self.bootstrap_servers, self.timeout,
                     # Records sent while a request is in flight share the next one; no linger adds no latency.
                     linger_ms=0, batch_size=512 * 1024, max_request_size=2 * 1024 * 1024,
-                    max_block_ms=int(self.timeout * 1000), request_timeout_ms=int(self.timeout * 1000),
-                    retries=5, client_id="udaconnect-publisher", **options)
+                    client_id="udaconnect-publisher")
             return self._producer
 
     def publish(self, events: Sequence[Event]) -> None:
@@ -70,13 +64,7 @@ class KafkaPublisher:
             raise self._failed(producer, error) from error
 
     def _send(self, producer: Any, events: Sequence[Event]) -> list[Any]:
-        from udaconnect.broker.kafka_binding import to_binary
-
-        futures = []
-        for event in events:
-            record = to_binary(event)
-            futures.append(producer.send(self.topic, key=record.key, value=record.value, headers=record.headers))
-        return futures
+        return [kafka_client.send(producer, self.topic, to_binary(event)) for event in events]
 
     def _failed(self, producer: Any, error: Exception) -> InfrastructureError:
         if producer is not None:
@@ -93,16 +81,13 @@ class KafkaPublisher:
         with self._lock:
             if self._producer is producer:
                 self._producer = None
-        _abort(producer)
+        kafka_client.abort(producer)
 
     def close(self) -> None:
         with self._lock:
             producer, self._producer = self._producer, None
         if producer is not None:
-            try:
-                producer.close(timeout=self.timeout)
-            except Exception:  # unsent records make kafka-python's close raise
-                _abort(producer)
+            kafka_client.close(producer, self.timeout)
 
 
 def _all_done(futures: list[Any]) -> asyncio.Future[None]:
@@ -129,12 +114,3 @@ def _resolve(done: asyncio.Future[None]) -> None:
     if not done.done():  # the publish timed out and cancelled it
         done.set_result(None)
 
-
-def _abort(producer: Any) -> None:
-    try:
-        sender = getattr(producer, "_sender", None)
-        if sender is not None:
-            sender.force_close()
-        producer._closed = True
-    except Exception as error:  # pragma: no cover - best effort on a producer already failing
-        log.debug("aborting a Kafka producer: %r", error)
