@@ -2,8 +2,9 @@
 
 The 1M benchmark conference (bench connections' database, reused or loaded) with the demo venue imported; the
 same searches (random persons, random 7-day ranges, 5 m; then one day at 500 m, where answers are long) run with
-the search statement as it is and with its place lookup replaced by a constant NULL, alternately on one
-connection, several rounds. Prints the median of each and the added share; --out writes them as JSON.
+the search statement as it is (places by cell), with the exact lookup per row instead (the search before
+migration 0008) and with no place (a constant NULL), in turn on one connection, several rounds. Prints the
+medians of each and of the ratio "with place / without" per search; --out writes them as JSON.
 """
 
 from __future__ import annotations
@@ -26,13 +27,19 @@ from udaconnect.queries import connections
 from udaconnect.settings import PROJECT_ROOT, Settings
 from udaconnect.storage import database
 
+#: The variants timed side by side: the search as it is (places by cell), with the exact lookup of every
+#: answered row (the search before migration 0008), and with no place at all (the baseline).
+VARIANTS = {"cells": "", "exact": "_exact", "none": "_bare"}
 
-def _bare_statements(cur) -> None:  # noqa: ANN001 - a psycopg2 cursor
-    """The search without its place lookup, prepared beside the real one."""
+
+def _variant_statements(cur) -> None:  # noqa: ANN001 - a psycopg2 cursor
+    """The search's statement prepared again with its place lookup replaced: exact per row, or none."""
+    exact = "placed AS (\n    SELECT page.*, pl.place FROM page " + place_of("page.coordinate") + "\n)"
+    bare = "placed AS (\n    SELECT page.*, NULL::text AS place FROM page\n)"
     for name, (types, sql) in connections.STATEMENTS.items():
-        bare = sql.replace(place_of("page.coordinate"), "LEFT JOIN LATERAL (SELECT NULL::json AS place) AS pl ON true")
-        assert bare != sql
-        cur.execute(f"PREPARE {name}_bare {types} AS {bare}")
+        assert connections.PLACED in sql
+        cur.execute(f"PREPARE {name}_exact {types} AS {sql.replace(connections.PLACED, exact)}")
+        cur.execute(f"PREPARE {name}_bare {types} AS {sql.replace(connections.PLACED, bare)}")
 
 
 def _time(cur, name: str, params: list) -> tuple[float, int]:  # noqa: ANN001
@@ -43,28 +50,38 @@ def _time(cur, name: str, params: list) -> tuple[float, int]:  # noqa: ANN001
 
 
 def measure(settings: Settings, searches: list[tuple[int, datetime, datetime, float]], rounds: int) -> dict:
+    """Each search in every variant, in a rotating order, `rounds` times (after a round that warms the cache)."""
     conn = psycopg2.connect(settings.database_url.replace("postgresql+psycopg2://", "postgresql://"))
     conn.autocommit = True
     with conn.cursor() as cur:
         connections.prepare(cur)
-        _bare_statements(cur)
-        timed: dict[str, list[float]] = {"with": [], "without": []}
+        _variant_statements(cur)
+        timed: dict[str, list[float]] = {label: [] for label in VARIANTS}
+        ratios: dict[str, list[float]] = {label: [] for label in VARIANTS if label != "none"}
         answered = []
+        labels = list(VARIANTS)
         for round_ in range(rounds + 1):  # round 0 warms the cache and is not counted
-            for person, start, end, meters in searches:
+            for i, (person, start, end, meters) in enumerate(searches):
                 params = [person, start, end, meters, None, "auto"]
-                order = [("without", "udaconnect_connections_bare"), ("with", "udaconnect_connections")]
-                for label, name in order if round_ % 2 else order[::-1]:
-                    seconds, rows = _time(cur, name, params)
-                    if round_:
-                        timed[label].append(seconds)
-                        answered.append(rows) if label == "with" else None
+                turn = (round_ + i) % len(labels)
+                seconds = {}
+                for label in labels[turn:] + labels[:turn]:
+                    seconds[label], rows = _time(cur, f"udaconnect_connections{VARIANTS[label]}", params)
+                    if label == "cells":
+                        answered.append(rows)
+                if round_:
+                    for label in labels:
+                        timed[label].append(seconds[label])
+                    for label in ratios:
+                        ratios[label].append(seconds[label] / seconds["none"])
     conn.close()
-    with_, without = sum(timed["with"]), sum(timed["without"])
+    total = {label: sum(values) for label, values in timed.items()}
     return {"searches": len(searches), "rounds": rounds, "rows_per_answer_median": statistics.median(answered),
-            "median_ms_with": statistics.median(timed["with"]) * 1000,
-            "median_ms_without": statistics.median(timed["without"]) * 1000,
-            "total_s_with": with_, "total_s_without": without, "added_percent": (with_ / without - 1) * 100}
+            "median_ms": {label: statistics.median(values) * 1000 for label, values in timed.items()},
+            "total_s": total,
+            # per search: (with places) / (without), then the median; and the ratio of the totals
+            "median_ratio": {label: statistics.median(values) for label, values in ratios.items()},
+            "total_ratio": {label: total[label] / total["none"] for label in ratios}}
 
 
 def main(argv: list[str]) -> int:
@@ -96,9 +113,11 @@ def main(argv: list[str]) -> int:
         if not running:
             embedded.stop()
     for case, r in results.items():
+        ms, ratio, whole = r["median_ms"], r["median_ratio"], r["total_ratio"]
         print(f"{case}: {r['searches']} searches x {r['rounds']} rounds, median {r['rows_per_answer_median']:g} "
-              f"people per answer; median {r['median_ms_without']:.1f} ms without places, "
-              f"{r['median_ms_with']:.1f} ms with; total {r['added_percent']:+.1f} %")
+              f"people per answer; median {ms['none']:.1f} ms without places, {ms['cells']:.1f} ms by cell "
+              f"(ratio {ratio['cells']:.3f}, totals {whole['cells']:.3f}), {ms['exact']:.1f} ms exact per row "
+              f"(ratio {ratio['exact']:.3f}, totals {whole['exact']:.3f})")
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "places.json").write_text(json.dumps({"results": results, "when": datetime.now().isoformat()},
                                                      indent=2))

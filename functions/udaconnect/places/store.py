@@ -1,9 +1,12 @@
 """Places in PostGIS: a venue imported whole, the venue read back as GeoJSON, and the place of a location.
 
-`place_of(point)` is the SQL every answer uses to name where a location is: the smallest place holding the point,
-else the nearest within about NEAR_M meters, else nothing. It is a LATERAL subquery over place's GiST index (a
-box test, then planar tests on the two or three places it leaves, their JSON rendered at import), evaluated only
-for the rows an answer returns. Measured: `nox -s bench -- places`.
+`place_of(point)` is the SQL that names where a location is: the smallest place holding the point, else the
+nearest within about NEAR_M meters, else nothing. It is a LATERAL subquery over place's GiST index (a box test,
+then planar tests on the two or three places it leaves, their JSON rendered at import): ~8 us a row, used by the
+short answers (a track, one location). The search's long answers use `place_by_cell(row)`, the same answer read
+from the cell maps of migration 0008 (looked up by the location's grid cell; a sub-cell probe, then the exact
+test, only where a cell straddles a boundary): tests/test_place_cells.py proves them equal, and
+`nox -s bench -- places` measures both.
 """
 
 from __future__ import annotations
@@ -24,11 +27,29 @@ def place_of(point: str, alias: str = "pl") -> str:
     """`LEFT JOIN LATERAL (...) AS alias ON true` giving alias.place: the place JSON text of `point` (a
     geography), or NULL. Planar tests in degrees: `near_deg` is NEAR_M in degrees of longitude at the place, so a
     location is "near" within NEAR_M east-west and NEAR_M / cos(latitude) north-south (4 m at 40 degrees)."""
-    return f"""LEFT JOIN LATERAL (
+    return f"""LEFT JOIN LATERAL ({_exact(point)}) AS {alias} ON true"""
+
+
+def _exact(point: str) -> str:
+    return f"""
         SELECT pl_.ref AS place FROM place pl_
         WHERE pl_.reach && ({point})::geometry AND ST_DWithin(pl_.area, ({point})::geometry, pl_.near_deg)
         ORDER BY ST_Distance(pl_.area, ({point})::geometry), pl_.area_m2, pl_.id
-        LIMIT 1) AS {alias} ON true"""
+        LIMIT 1"""
+
+
+def place_by_cell(row: str) -> str:
+    """The place of `row`'s location (row.cell, row.coordinate) from migration 0008's cell maps, as the place JSON
+    text or 'null'. The cell map (a few thousand cells) is read once per statement into a JSON object (an
+    InitPlan; a lookup is a binary search, ~0.3 us) rather than joined: a join would be planned as an index probe
+    per row (~1 us) and could reorder rows. A cell in the map as '' straddles a boundary: its sub-cell answers,
+    else (a sub-cell mapped to NULL, or none) the exact test. A cell not in the map is beyond every place's reach."""
+    point = f"{row}.coordinate"
+    cells = "(SELECT jsonb_object_agg(cell::text, coalesce(place, '')) FROM place_cell)"
+    return f"""coalesce(nullif(coalesce({cells} ->> {row}.cell::text, 'null'), ''),
+        (SELECT ps_.place FROM place_subcell ps_
+         WHERE ps_.subcell = udaconnect_subcell(ST_X(({point})::geometry), ST_Y(({point})::geometry))),
+        ({_exact(point)}), 'null')"""
 
 
 def import_venue(conn: Connection, venue: Venue) -> int:
@@ -52,6 +73,9 @@ def import_venue(conn: Connection, venue: Venue) -> int:
             near_deg = {NEAR_M} / (111320.0 * greatest(cos(radians(ST_Y(ST_Centroid(area)))), 0.05)),
             ref = json_build_object('id', id, 'name', name, 'kind', kind)::text"""))
     conn.execute(text("UPDATE place SET reach = ST_Expand(area, near_deg)"))
+    # the cell maps are rebuilt at commit (migration 0008's deferred trigger); now, so this transaction sees them
+    conn.execute(text("SET CONSTRAINTS place_cells_refresh IMMEDIATE"))
+    conn.execute(text("SET CONSTRAINTS place_cells_refresh DEFERRED"))
     return len(venue.places)
 
 

@@ -28,7 +28,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from udaconnect.errors import SearchTimeout
-from udaconnect.places.store import place_of
+from udaconnect.places.store import place_by_cell
 
 #: How a search runs: "auto" chooses by the estimate; "probe" and "walk" force a plan (benchmarks, tests).
 PLANS = ("auto", "probe", "walk")
@@ -54,7 +54,7 @@ _PROBE = """
 near AS (
     -- LATERAL makes every probe a parameterised index scan, whatever a generic plan guesses of the sizes
     SELECT o.* FROM own p CROSS JOIN LATERAL unnest(p.cells) AS c(cell) CROSS JOIN LATERAL (
-        SELECT o.id, o.person_id, o.coordinate, o.creation_time FROM location o
+        SELECT o.id, o.person_id, o.coordinate, o.creation_time, o.cell FROM location o
         WHERE o.cell = c.cell
           AND o.creation_time >= $2 AND o.creation_time < $3
           {window}
@@ -65,7 +65,7 @@ near AS (
     ) AS o
     UNION ALL
     SELECT o.* FROM own p CROSS JOIN LATERAL (
-        SELECT o.id, o.person_id, o.coordinate, o.creation_time FROM location o
+        SELECT o.id, o.person_id, o.coordinate, o.creation_time, o.cell FROM location o
         WHERE ST_DWithin(o.coordinate, p.coordinate, $4)
           AND o.creation_time >= $2 AND o.creation_time < $3
           {window}
@@ -74,7 +74,7 @@ near AS (
     ) AS o
     WHERE p.cells IS NULL
 ), probed AS (
-    SELECT DISTINCT ON (person_id) id, person_id, coordinate, creation_time
+    SELECT DISTINCT ON (person_id) id, person_id, coordinate, creation_time, cell
     FROM near
     ORDER BY person_id, creation_time, id
 )"""
@@ -103,7 +103,7 @@ grid AS (
 ), walked AS (
     SELECT f.* FROM person q CROSS JOIN LATERAL (
         SELECT * FROM (
-            SELECT w.id, w.person_id, w.coordinate, w.creation_time FROM location w
+            SELECT w.id, w.person_id, w.coordinate, w.creation_time, w.cell FROM location w
             WHERE w.person_id = q.id AND w.creation_time >= $2 AND w.creation_time < $3
               AND (SELECT cells FROM reach) ? {coarse}::text
               -- a scalar subquery, not EXISTS: a semi-join could be planned as a hash join over every fix,
@@ -156,16 +156,17 @@ persons AS (
     SELECT * FROM walked WHERE (SELECT walk FROM choice)
 )"""
 
+# The place of each answered location only (after the LIMIT), by its grid cell (migration 0008's maps): a lookup
+# in a JSON object per row, a sub-cell probe or the exact test for the few on a boundary.
+PLACED = f"placed AS (\n    SELECT page.*, {place_by_cell('page')} AS place FROM page\n)"
+
 _PAGE = """
 page AS (
     SELECT h.*, p.first_name, p.last_name, p.company_name
     FROM hits h JOIN person p ON p.id = h.person_id
     ORDER BY h.creation_time, h.person_id
     LIMIT $5
-), placed AS (
-    -- the place of each answered location only (after the LIMIT): a GiST probe of a few dozen polygons per row
-    SELECT page.*, pl.place FROM page {place_of}
-)
+), {placed}
 SELECT '[' || coalesce(string_agg(
     '{"person":{"id":' || person_id
     || ',"first_name":' || to_json(first_name) || ',"last_name":' || to_json(last_name)
@@ -174,10 +175,10 @@ SELECT '[' || coalesce(string_agg(
     || ',"longitude":' || ST_X(coordinate::geometry) || ',"latitude":' || ST_Y(coordinate::geometry)
     || ',"creation_time":' || to_json(creation_time) || ',"place":' || coalesce(place, 'null') || '}}',
     -- page is sorted and nothing between it and the aggregate reorders rows (no parallel plan, see prepare; the
-    -- place join is a nested loop over page): an ORDER BY here would sort the same 10k rows twice
+    -- place is a projection of page): an ORDER BY here would sort the same 10k rows twice
     ','), '') || ']'
 FROM placed
-""".replace("{place_of}", place_of("page.coordinate"))
+""".replace("{placed}", PLACED)
 _WINDOW = "AND o.creation_time >= p.creation_time - $6 AND o.creation_time <= p.creation_time + $6"
 _TYPES = "(int, timestamptz, timestamptz, float8, bigint, {extra})"
 

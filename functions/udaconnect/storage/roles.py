@@ -33,8 +33,8 @@ ROLES: dict[str, dict[str, str]] = {
                 "location": "SELECT, DELETE", "encounter": "SELECT, DELETE", "encounter_scan": "SELECT, DELETE",
                 "audit_log": "INSERT", "place": "SELECT"},
     # searches and tracks: reads, and the audit of an organizer's reads
-    "connections": {"person": "SELECT", "location": "SELECT", "place": "SELECT", "encounter": "SELECT",
-                    "device": "SELECT", "audit_log": "INSERT"},
+    "connections": {"person": "SELECT", "location": "SELECT", "place": "SELECT", "place_cell": "SELECT",
+                    "place_subcell": "SELECT", "encounter": "SELECT", "device": "SELECT", "audit_log": "INSERT"},
     # writes locations; drops the events of erased persons and revoked devices
     "persist": {"location": "SELECT, INSERT", "person": "SELECT", "person_erasure": "SELECT", "device": "SELECT",
                 "event_outbox": "SELECT, INSERT"},
