@@ -85,9 +85,9 @@ def app_env(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Settings:
 
     monkeypatch.setenv("DATABASE_URL", settings.database_url)
     monkeypatch.setenv("UDACONNECT_AUTH_SECRET", TEST_SECRET)
-    bootstrap.context.cache_clear()
+    bootstrap.reset()
     yield settings
-    bootstrap.context.cache_clear()
+    bootstrap.reset()
 
 
 @pytest.fixture

@@ -1,27 +1,88 @@
-"""The composition root: one context per process, built lazily from the environment on first use."""
+"""The composition root: one context per process, built lazily from Settings on first use, closed at exit.
+
+Every function target gets its dependencies here and nowhere else: the settings, the SQLAlchemy engine (persons,
+connections, encounters, retention), the database URL (persist's group commit, encounters' LISTEN), the event
+publisher (ingest, persist, persons). Each is made on first use, so a target builds only what it touches: ingest
+never imports SQLAlchemy (tests/test_cold_imports.py). Whatever was made is closed when the process stops.
+
+Shutdown: functions-framework 3.10 builds the ASGI app (Starlette) itself and takes no lifespan handler from the
+function, and its Flask server has no shutdown hook either; uvicorn returns from run() after its own graceful
+shutdown on SIGTERM (Knative's), and the interpreter then runs atexit, so both kinds of target close through
+`atexit` (nothing here needs the event loop that served requests).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import atexit
+import logging
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
-from typing import Any
-
-from sqlalchemy import Engine
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from udaconnect.settings import Settings
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from udaconnect.events.publisher import Publisher
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 @dataclass
 class Context:
     settings: Settings
+    _closers: list[Callable[[], object]] = field(default_factory=list, repr=False)
+    _shared: dict[Callable[..., Any], Any] = field(default_factory=dict, repr=False)
 
     @cached_property
     def engine(self) -> Engine:
         from udaconnect.storage.database import engine
 
-        return engine(self.settings)
+        made = engine(self.settings)
+        self.on_close(made.dispose)
+        return made
+
+    @cached_property
+    def database_url(self) -> str:
+        """DATABASE_URL (normalised) or the embedded cluster's, worked out once."""
+        from udaconnect.storage.urls import database_url
+
+        return database_url(self.settings)
+
+    @cached_property
+    def publisher(self) -> Publisher:
+        from udaconnect.events import publisher
+
+        made = publisher.for_settings(self.settings)
+        self.on_close(made.close)
+        return made
+
+    def shared(self, make: Callable[[Context], T], close: Callable[[T], object] | None = None) -> T:
+        """`make(self)` once per context (a target's own dependency), closed with it by `close`."""
+        try:
+            return self._shared[make]
+        except KeyError:
+            made = self._shared[make] = make(self)
+            if close is not None:
+                self.on_close(lambda: close(made))
+            return made
+
+    def on_close(self, closer: Callable[[], object]) -> None:
+        """Call `closer` when the process stops (last registered, first closed)."""
+        self._closers.append(closer)
+
+    def close(self) -> None:
+        """Close what this context made: producers, HTTP clients, database pools and connections."""
+        while self._closers:
+            closer = self._closers.pop()
+            try:
+                closer()
+            except Exception as error:  # one failing close must not keep the others open
+                log.warning("closing %r failed: %s", closer, error)
 
     @contextmanager
     def dbapi(self) -> Iterator[tuple[Any, dict[str, Any]]]:
@@ -39,5 +100,15 @@ class Context:
 
 @lru_cache(maxsize=1)
 def context() -> Context:
-    """The process's context, from the environment."""
-    return Context(Settings.from_env())
+    """The process's context, from the environment; closed when the process exits."""
+    made = Context(Settings.from_env())
+    atexit.register(made.close)
+    return made
+
+
+def reset() -> None:
+    """Forget the process's context: the next context() reads the environment again (tests that change it). What
+    it made stays open: the per-process singletons it handed out (publishers, writers) are shared."""
+    if context.cache_info().currsize:
+        atexit.unregister(context().close)
+    context.cache_clear()

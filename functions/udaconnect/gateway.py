@@ -19,7 +19,6 @@ httpx2 client, so slow searches or slow clients hold a socket each, never a thre
 from __future__ import annotations
 
 import asyncio
-import os
 import re
 from functools import lru_cache
 from typing import Any
@@ -30,7 +29,7 @@ from starlette.responses import Response, StreamingResponse
 
 from udaconnect import asgi, headers
 from udaconnect.errors import FieldError, InvalidInput, PayloadTooLarge
-from udaconnect.routes import Route, route_for
+from udaconnect.routes import Route, route_for, timeout
 from udaconnect.settings import Settings
 
 #: Hop-by-hop headers (RFC 9110 7.6.1) are never forwarded.
@@ -38,8 +37,7 @@ HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-authenticate", "proxy
                         "transfer-encoding", "upgrade", "host", "content-length"})
 #: Not copied from a function's answer: hop-by-hop ones, and those the gateway's own server writes.
 _NOT_RETURNED = (HOP_BY_HOP - {"content-length"}) | {"date", "server"}
-#: Seconds a client may take to send its body; seconds to open a connection to a function.
-BODY_TIMEOUT = float(os.environ.get("UDACONNECT_GATEWAY_BODY_TIMEOUT", "20"))
+#: Seconds to open a connection to a function (a client's body: UDACONNECT_GATEWAY_BODY_TIMEOUT).
 CONNECT_TIMEOUT = 5.0
 IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS"})
 #: Path bytes a request line may carry as they are (RFC 3986 pchar, '/', '?', '%'); others are percent-encoded.
@@ -48,10 +46,6 @@ _UNSAFE_PATH = re.compile(rb"[^A-Za-z0-9\-._~!$&'()*+,;=:@/?%]")
 
 class RequestTimeout(InvalidInput):
     status = 408
-
-
-def upstream(target: str) -> str | None:
-    return os.environ.get(f"UDACONNECT_UPSTREAM_{target.upper()}")
 
 
 @lru_cache(maxsize=1)
@@ -63,9 +57,15 @@ def _client() -> Any:
     return httpx2.AsyncClient(limits=limits, follow_redirects=False, trust_env=False)
 
 
+def _settings() -> Settings:
+    from udaconnect.bootstrap import context
+
+    return context().settings
+
+
 @lru_cache(maxsize=1)
 def _origins() -> frozenset[str]:
-    return frozenset(Settings.from_env().cors_origins)
+    return frozenset(_settings().cors_origins)
 
 
 async def handle(request: Request) -> Response:
@@ -116,7 +116,7 @@ async def _handle(request: Request) -> Response:
         return asgi.preflight(request, route.allow)
     if request.method not in route.methods:
         return asgi.method_not_allowed(route.allow)
-    base = upstream(route.target)
+    base = _settings().upstream(route.target)
     if not base:
         return asgi.problem(503, f"no upstream configured for {route.target}")
     return await _forward(base, route, request, raw_path)
@@ -133,11 +133,12 @@ async def _body(request: Request, route: Route) -> bytes:
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > route.max_body:
         raise PayloadTooLarge(f"the body exceeds {route.max_body} bytes", [FieldError("body", "too large")])
+    seconds = _settings().gateway_body_timeout
     try:
-        async with asyncio.timeout(BODY_TIMEOUT):
+        async with asyncio.timeout(seconds):
             return await asgi.read_body(request, route.max_body)
     except TimeoutError:
-        raise RequestTimeout(f"the body did not arrive within {BODY_TIMEOUT:.0f} s",
+        raise RequestTimeout(f"the body did not arrive within {seconds:.0f} s",
                              [FieldError("body", "too slow")]) from None
 
 
@@ -150,9 +151,9 @@ async def _forward(base: str, route: Route, request: Request, raw_path: bytes) -
     parts = httpx2.URL(base)
     prefix = parts.raw_path.split(b"?")[0].rstrip(b"/")
     client = _client()
-    timeout = httpx2.Timeout(route.timeout, connect=CONNECT_TIMEOUT)
+    seconds = httpx2.Timeout(timeout(route, _settings()), connect=CONNECT_TIMEOUT)
     outgoing = client.build_request(request.method, parts.copy_with(raw_path=b"/"), headers=headers, content=body,
-                                    timeout=timeout,
+                                    timeout=seconds,
                                     extensions={"target": target(prefix, raw_path, request.scope["query_string"])})
     reply = await _send(client, outgoing, route, request.method)
     if isinstance(reply, Response):
@@ -175,7 +176,8 @@ async def _send(client: Any, outgoing: Any, route: Route, method: str) -> Any:
         except (httpx2.ConnectError, httpx2.ConnectTimeout):  # it never reached the function: safe to try again
             failure = f"the {route.target} function is unavailable, try again"
         except httpx2.TimeoutException:
-            return asgi.problem(504, f"the {route.target} function did not answer within {route.timeout:g} s")
+            seconds = timeout(route, _settings())
+            return asgi.problem(504, f"the {route.target} function did not answer within {seconds:g} s")
         except (httpx2.RemoteProtocolError, httpx2.ReadError, httpx2.WriteError):
             # e.g. a kept-alive connection the function had closed: only an idempotent request is sent again;
             # a POST that may have reached the function never is (a retried POST /api/persons created twice).

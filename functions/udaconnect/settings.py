@@ -1,17 +1,27 @@
-"""One settings object, read from the environment (tests build their own)."""
+"""One settings object, read from the environment (tests build their own); every variable is declared here once.
+
+Each field names its environment variable, default and meaning (`setting(...)`); `Settings.from_env` reads
+exactly those, and the README's configuration table is generated from them (`python -m udaconnect.settings`
+rewrites it; tests/test_settings.py fails while it is stale), so a setting cannot go undocumented.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import os
-from collections.abc import Mapping
+import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from udaconnect.contracts.names import MAX_FIXES
 from udaconnect.headers import parse_origins
 
 #: The repository root when running from a checkout (schema/, eventing/ live there).
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
+#: The gateway's upstream of a target is UDACONNECT_UPSTREAM_<TARGET> (a Knative Service URL, or a local process).
+UPSTREAM_PREFIX = "UDACONNECT_UPSTREAM_"
 
 
 def broker_topic(namespace: str, broker: str) -> str:
@@ -19,81 +29,170 @@ def broker_topic(namespace: str, broker: str) -> str:
     return f"knative-broker-{namespace}-{broker}"
 
 
+def setting(env: str, default: Any, doc: str, *, parse: Callable[[str], Any] | None = None,
+            read: Callable[[Mapping[str, str]], Any] | None = None, shown: str | None = None,
+            factory: Callable[[], Any] | None = None, secret: bool = False) -> Any:
+    """A field read from `env`: `parse` turns its text into the value (by the field's type when None), `read`
+    takes the whole environment instead (None: unset), `shown` is the default as the README says it."""
+    metadata = {"env": env, "doc": doc, "parse": parse, "read": read, "shown": shown}
+    if factory is not None:
+        return field(default_factory=factory, metadata=metadata, repr=not secret)
+    return field(default=default, metadata=metadata, repr=not secret)
+
+
+def _positive(name: str) -> Callable[[str], float]:
+    def parse(value: str) -> float:
+        number = float(value)
+        if not number > 0:  # also NaN: a retention of 0 would delete every fix at the next tick
+            raise ValueError(f"{name} must be a positive number, not {value!r}")
+        return number
+
+    return parse
+
+
+def _auth_mode(value: str) -> str:
+    mode = value.strip().lower()
+    if mode not in ("on", "open"):
+        raise ValueError(f"UDACONNECT_AUTH must be on or open, not {value!r}")
+    return mode
+
+
+def _secret(env: Mapping[str, str]) -> str | None:
+    """UDACONNECT_AUTH_SECRET, or the content of the file UDACONNECT_AUTH_SECRET_FILE (a mounted Secret)."""
+    if env.get("UDACONNECT_AUTH_SECRET"):
+        return env["UDACONNECT_AUTH_SECRET"]
+    path = env.get("UDACONNECT_AUTH_SECRET_FILE", "")
+    return Path(path).read_text().strip() if path else None
+
+
+def _upstreams(env: Mapping[str, str]) -> tuple[tuple[str, str], ...] | None:
+    found = tuple(sorted((k[len(UPSTREAM_PREFIX):].lower(), v) for k, v in env.items()
+                         if k.startswith(UPSTREAM_PREFIX) and v))
+    return found or None
+
+
+_PARSERS: dict[str, Callable[[str], Any]] = {"str": str, "int": int, "float": float, "Path": Path}
+
+
 @dataclass(frozen=True)
 class Settings:
-    #: SQLAlchemy URL of PostGIS; empty means "the embedded cluster under data_dir".
-    database_url: str = ""
-    #: Where local state lives (embedded PostgreSQL, broker state).
-    data_dir: Path = field(default_factory=lambda: PROJECT_ROOT / ".udaconnect")
-    #: Kafka bootstrap servers ("host:port,..."); empty means "the local stack's broker".
-    kafka_bootstrap_servers: str = ""
-    #: Knative namespace and broker name: the broker topic is knative-broker-<namespace>-<broker>.
-    namespace: str = "udaconnect"
-    broker: str = "default"
-    #: The broker's HTTP ingress (Knative injects K_SINK through a SinkBinding).
-    broker_url: str = ""
-    #: How ingest publishes: "kafka" (straight into the broker topic) or "http" (through the ingress).
-    publisher: str = "kafka"
-    #: Seconds a publish may take before it counts as failed (503 to the device, which sends again).
-    publish_timeout: float = 10.0
-    #: Directory holding the Alembic migrations.
-    schema_dir: Path = field(default_factory=lambda: PROJECT_ROOT / "schema")
-    #: Directory holding the Knative Eventing objects the local broker obeys.
-    eventing_dir: Path = field(default_factory=lambda: PROJECT_ROOT / "eventing")
-    #: Database connection pool size per process.
-    pool_size: int = 8
-    #: Seconds a search (and any other read of the connections target) may run in PostgreSQL before it is
-    #: cancelled and answered 504; the gateway's own timeout for the route is longer.
-    search_timeout: float = 10.0
-    #: Seconds a local stack's stop waits for every accepted event to be delivered.
-    drain_timeout: float = 30.0
-    #: Two persons are in contact when fixes of both are within this many meters ...
-    encounter_distance: float = 5.0
-    #: ... and this many minutes of each other; a run of contacts with no longer gap is one encounter.
-    encounter_window: float = 5.0
-    #: The most fixes ingest takes in one io.udaconnect.locations.reported.v1 event (at most the contract's 500).
-    max_fixes: int = MAX_FIXES
-    #: Seconds a live encounter stream stays open before it ends and the client reconnects (Last-Event-ID).
-    live_timeout: float = 240.0
-    #: Days a location is kept: the retention function deletes older fixes (and encounters last seen before), and
-    #: the Kafka topics keep an event no longer (retention.ms in eventing/broker.yaml says the same number).
-    retention_days: float = 30.0
-    #: The venue's IANA time zone: the demo's schedules, and the time zone the web client names times in.
-    venue_time_zone: str = "America/Los_Angeles"
-    #: Other origins whose pages may call the API from a browser (the gateway answers their CORS requests);
-    #: empty: the same origin only. The local stack adds its own web client's origin.
-    cors_origins: tuple[str, ...] = ()
+    database_url: str = setting(
+        "DATABASE_URL", "", "PostGIS (postgresql://user@host/db); unset: the embedded cluster under "
+        "UDACONNECT_DATA_DIR", shown="the embedded cluster")
+    data_dir: Path = setting(
+        "UDACONNECT_DATA_DIR", None, "Where local state lives (embedded PostgreSQL, broker state)",
+        factory=lambda: PROJECT_ROOT / ".udaconnect", shown=".udaconnect/")
+    kafka_bootstrap_servers: str = setting(
+        "KAFKA_BOOTSTRAP_SERVERS", "", "Kafka bootstrap servers (host:port,...)", shown="the local stack's broker")
+    namespace: str = setting(
+        "UDACONNECT_NAMESPACE", "udaconnect", "Knative namespace: the broker topic is "
+        "knative-broker-<namespace>-<broker>")
+    broker: str = setting("UDACONNECT_BROKER", "default", "Knative broker name")
+    broker_url: str = setting(
+        "K_SINK", "", "The broker's HTTP ingress (Knative injects it through a SinkBinding)")
+    publisher: str = setting(
+        "UDACONNECT_PUBLISHER", "kafka", "How ingest publishes: kafka (straight into the broker topic) or http "
+        "(through K_SINK)")
+    publish_timeout: float = setting(
+        "UDACONNECT_PUBLISH_TIMEOUT", 10.0, "Seconds a publish may take before it counts as failed (503 to the "
+        "device, which sends again)")
+    schema_dir: Path = setting(
+        "UDACONNECT_SCHEMA_DIR", None, "Directory holding the Alembic migrations",
+        factory=lambda: PROJECT_ROOT / "schema", shown="schema/")
+    eventing_dir: Path = setting(
+        "UDACONNECT_EVENTING_DIR", None, "Directory holding the Knative Eventing objects the local broker obeys",
+        factory=lambda: PROJECT_ROOT / "eventing", shown="eventing/")
+    pool_size: int = setting("UDACONNECT_DB_POOL_SIZE", 8, "Database connection pool size per process")
+    search_timeout: float = setting(
+        "UDACONNECT_SEARCH_TIMEOUT", 10.0, "Seconds a search (and any other read of the connections target) may run "
+        "in PostgreSQL before it is cancelled and answered 504")
+    gateway_timeout: float = setting(
+        "UDACONNECT_GATEWAY_TIMEOUT", 60.0, "Seconds the gateway waits for a search (beyond the search's own "
+        "budget, which answers 504 itself)")
+    gateway_call_timeout: float = setting(
+        "UDACONNECT_GATEWAY_CALL_TIMEOUT", 15.0, "Seconds the gateway waits for any other call")
+    gateway_body_timeout: float = setting(
+        "UDACONNECT_GATEWAY_BODY_TIMEOUT", 20.0, "Seconds a client may take to send its body to the gateway")
+    upstreams: tuple[tuple[str, str], ...] = setting(
+        UPSTREAM_PREFIX + "<TARGET>", (), "The gateway's upstream of each target (a Knative Service URL, or a local "
+        "process); ingest asks UDACONNECT_UPSTREAM_PERSONS which devices were revoked", read=_upstreams,
+        shown="none")
+    drain_timeout: float = setting(
+        "UDACONNECT_DRAIN_TIMEOUT", 30.0, "Seconds a local stack's stop waits for every accepted event to be "
+        "delivered")
+    encounter_distance: float = setting(
+        "UDACONNECT_ENCOUNTER_DISTANCE", 5.0, "Two persons are in contact when fixes of both are within this many "
+        "meters ...")
+    encounter_window: float = setting(
+        "UDACONNECT_ENCOUNTER_WINDOW", 5.0, "... and this many minutes of each other; a run of contacts with no "
+        "longer gap is one encounter")
+    max_fixes: int = setting(
+        "UDACONNECT_MAX_FIXES", MAX_FIXES, f"The most fixes ingest takes in one report (at most the contract's "
+        f"{MAX_FIXES})", parse=lambda value: min(MAX_FIXES, int(value)))
+    live_timeout: float = setting(
+        "UDACONNECT_LIVE_TIMEOUT", 240.0, "Seconds a live encounter stream stays open before it ends and the client "
+        "reconnects (Last-Event-ID)")
+    retention_days: float = setting(
+        "UDACONNECT_RETENTION_DAYS", 30.0, "Days a location is kept: the retention function deletes older fixes "
+        "(and encounters last seen before) every hour; the Kafka topics' retention.ms in eventing/broker.yaml and "
+        "the Kafka cluster's log.retention.ms must say the same", parse=_positive("UDACONNECT_RETENTION_DAYS"))
+    venue_time_zone: str = setting(
+        "UDACONNECT_VENUE_TIME_ZONE", "America/Los_Angeles", "The venue's IANA time zone: the demo's schedules, and "
+        "the time zone the web client names times in")
+    cors_origins: tuple[str, ...] = setting(
+        "UDACONNECT_CORS_ORIGINS", (), "Other origins (comma-separated, such as https://app.example.org) whose pages "
+        "may call the API from a browser; the gateway echoes a listed Origin, never *; the local stack adds its web "
+        "client's origin", parse=parse_origins, shown="the same origin only")
 
-    #: "on" (the default: every route but the public ones needs a bearer token) or "open" (no checks, for the
-    #: original UdaConnect frontend; logged as a warning at every start, refused by the production overlay).
-    auth: str = "on"
-    #: The HMAC key (HS256, at least 32 bytes) that signs UdaConnect's own tokens: from UDACONNECT_AUTH_SECRET or
-    #: the file UDACONNECT_AUTH_SECRET_FILE names (a mounted Secret); the local stack makes one in data_dir.
-    auth_secret: str = field(default="", repr=False)
-    #: The issuer and audience of UdaConnect's own tokens.
-    token_issuer: str = "udaconnect"
-    token_audience: str = "udaconnect"
-    #: An external OpenID Connect issuer whose access tokens are accepted too (empty: none), its JWKS URL, the
-    #: audience its tokens carry for us, the claim naming the person, and the claim listing roles ("organizer").
-    oidc_issuer: str = ""
-    oidc_jwks_url: str = ""
-    oidc_audience: str = ""
-    oidc_person_claim: str = "udaconnect_person"
-    oidc_roles_claim: str = "roles"
-    #: The web client's OAuth client id at that issuer (authorization code flow with PKCE), the scope it asks
-    #: for, and the issuer's endpoints (empty: the browser reads them from the issuer's discovery document).
-    oidc_client_id: str = ""
-    oidc_scope: str = "openid"
-    oidc_authorization_endpoint: str = ""
-    oidc_token_endpoint: str = ""
-    #: The persons function (the gateway's upstream; ingest asks it which devices were revoked).
-    persons_url: str = ""
-    #: Requests per second (and burst) each device may send to ingest, and each signed-in caller may search.
-    #: A phone reporting every few seconds sends well under 1/s; organizers get ten times as much.
-    ingest_rate: float = 5.0
-    ingest_burst: int = 100
-    search_rate: float = 2.0
-    search_burst: int = 20
+    auth: str = setting(
+        "UDACONNECT_AUTH", "on", "on: every route but the public ones needs a bearer token; open: no checks, for "
+        "the original UdaConnect frontend (logged as a warning at every start, refused by the production overlay)",
+        parse=_auth_mode)
+    auth_secret: str = setting(
+        "UDACONNECT_AUTH_SECRET", "", "The HMAC key (HS256, at least 32 bytes) that signs UdaConnect's own tokens, "
+        "or UDACONNECT_AUTH_SECRET_FILE naming a file holding it (a mounted Secret); the local stack makes one in "
+        "its data directory", read=_secret, shown="none", secret=True)
+    token_issuer: str = setting("UDACONNECT_TOKEN_ISSUER", "udaconnect", "The issuer of UdaConnect's own tokens")
+    token_audience: str = setting(
+        "UDACONNECT_TOKEN_AUDIENCE", "udaconnect", "The audience of UdaConnect's own tokens")
+    oidc_issuer: str = setting(
+        "UDACONNECT_OIDC_ISSUER", "", "An external OpenID Connect issuer whose access tokens are accepted too",
+        shown="none")
+    oidc_jwks_url: str = setting("UDACONNECT_OIDC_JWKS_URL", "", "That issuer's JWKS URL")
+    oidc_audience: str = setting("UDACONNECT_OIDC_AUDIENCE", "", "The audience its tokens carry for us")
+    oidc_person_claim: str = setting(
+        "UDACONNECT_OIDC_PERSON_CLAIM", "udaconnect_person", "The claim naming the person")
+    oidc_roles_claim: str = setting(
+        "UDACONNECT_OIDC_ROLES_CLAIM", "roles", "The claim listing roles (organizer in it makes an organizer)")
+    oidc_client_id: str = setting(
+        "UDACONNECT_OIDC_CLIENT_ID", "", "The web client's OAuth client id at that issuer (authorization code flow "
+        "with PKCE): the sign-in button")
+    oidc_scope: str = setting("UDACONNECT_OIDC_SCOPE", "openid", "The scope the web client asks for")
+    oidc_authorization_endpoint: str = setting(
+        "UDACONNECT_OIDC_AUTHORIZATION_ENDPOINT", "", "The issuer's authorization endpoint",
+        shown="from the issuer's discovery document")
+    oidc_token_endpoint: str = setting(
+        "UDACONNECT_OIDC_TOKEN_ENDPOINT", "", "The issuer's token endpoint",
+        shown="from the issuer's discovery document")
+    ingest_rate: float = setting(
+        "UDACONNECT_INGEST_RATE", 5.0, "Reports per second each device may send to ingest (a phone reporting every "
+        "few seconds sends well under 1/s); organizers get ten times as much")
+    ingest_burst: int = setting("UDACONNECT_INGEST_BURST", 100, "... and in a burst")
+    search_rate: float = setting(
+        "UDACONNECT_SEARCH_RATE", 2.0, "Searches per second each signed-in caller may make; organizers ten times")
+    search_burst: int = setting("UDACONNECT_SEARCH_BURST", 20, "... and in a burst")
+
+    web_api_base_url: str = setting(
+        "UDACONNECT_API_BASE_URL", "", "Where the web client calls the API", shown="the same origin")
+    web_start_date: str = setting("UDACONNECT_WEB_START_DATE", "2020-01-01", "The web client's default filters: "
+                                  "first day ...")
+    web_end_date: str = setting("UDACONNECT_WEB_END_DATE", "2020-12-30", "... last day ...")
+    web_distance: str = setting("UDACONNECT_WEB_DISTANCE", "5", "... and distance in meters")
+    web_tile_url: str = setting(
+        "UDACONNECT_WEB_TILE_URL", "", "The web map's base layer, a tile URL template such as "
+        "https://tile.openstreetmap.org/{z}/{x}/{y}.png", shown="none: the venue's places alone")
+    web_tile_attribution: str = setting(
+        "UDACONNECT_WEB_TILE_ATTRIBUTION", "", "The base layer's attribution")
 
     @property
     def open(self) -> bool:
@@ -104,70 +203,72 @@ class Settings:
     def broker_topic(self) -> str:
         return broker_topic(self.namespace, self.broker)
 
+    def upstream(self, target: str) -> str:
+        """The URL of `target`'s function (UDACONNECT_UPSTREAM_<TARGET>), or ""."""
+        return dict(self.upstreams).get(target.lower(), "")
+
+    @property
+    def persons_url(self) -> str:
+        """The persons function (the gateway's upstream; ingest asks it which devices were revoked)."""
+        return self.upstream("persons")
+
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if env is None else env
-        defaults = cls()
-        return cls(
-            database_url=env.get("DATABASE_URL", ""),
-            data_dir=Path(env.get("UDACONNECT_DATA_DIR", defaults.data_dir)),
-            kafka_bootstrap_servers=env.get("KAFKA_BOOTSTRAP_SERVERS", ""),
-            namespace=env.get("UDACONNECT_NAMESPACE", defaults.namespace),
-            broker=env.get("UDACONNECT_BROKER", defaults.broker),
-            broker_url=env.get("K_SINK", ""),
-            publisher=env.get("UDACONNECT_PUBLISHER", defaults.publisher),
-            publish_timeout=float(env.get("UDACONNECT_PUBLISH_TIMEOUT", defaults.publish_timeout)),
-            schema_dir=Path(env.get("UDACONNECT_SCHEMA_DIR", defaults.schema_dir)),
-            eventing_dir=Path(env.get("UDACONNECT_EVENTING_DIR", defaults.eventing_dir)),
-            pool_size=int(env.get("UDACONNECT_DB_POOL_SIZE", defaults.pool_size)),
-            search_timeout=float(env.get("UDACONNECT_SEARCH_TIMEOUT", defaults.search_timeout)),
-            drain_timeout=float(env.get("UDACONNECT_DRAIN_TIMEOUT", defaults.drain_timeout)),
-            encounter_distance=float(env.get("UDACONNECT_ENCOUNTER_DISTANCE", defaults.encounter_distance)),
-            encounter_window=float(env.get("UDACONNECT_ENCOUNTER_WINDOW", defaults.encounter_window)),
-            live_timeout=float(env.get("UDACONNECT_LIVE_TIMEOUT", defaults.live_timeout)),
-            retention_days=_positive(env.get("UDACONNECT_RETENTION_DAYS", defaults.retention_days),
-                                     "UDACONNECT_RETENTION_DAYS"),
-            venue_time_zone=env.get("UDACONNECT_VENUE_TIME_ZONE", defaults.venue_time_zone),
-            cors_origins=parse_origins(env.get("UDACONNECT_CORS_ORIGINS", "")),
-            max_fixes=min(MAX_FIXES, int(env.get("UDACONNECT_MAX_FIXES", defaults.max_fixes))),
-            auth=_auth_mode(env.get("UDACONNECT_AUTH", defaults.auth)),
-            auth_secret=_secret(env),
-            token_issuer=env.get("UDACONNECT_TOKEN_ISSUER", defaults.token_issuer),
-            token_audience=env.get("UDACONNECT_TOKEN_AUDIENCE", defaults.token_audience),
-            oidc_issuer=env.get("UDACONNECT_OIDC_ISSUER", ""),
-            oidc_jwks_url=env.get("UDACONNECT_OIDC_JWKS_URL", ""),
-            oidc_audience=env.get("UDACONNECT_OIDC_AUDIENCE", ""),
-            oidc_person_claim=env.get("UDACONNECT_OIDC_PERSON_CLAIM", defaults.oidc_person_claim),
-            oidc_roles_claim=env.get("UDACONNECT_OIDC_ROLES_CLAIM", defaults.oidc_roles_claim),
-            oidc_client_id=env.get("UDACONNECT_OIDC_CLIENT_ID", ""),
-            oidc_scope=env.get("UDACONNECT_OIDC_SCOPE", defaults.oidc_scope),
-            oidc_authorization_endpoint=env.get("UDACONNECT_OIDC_AUTHORIZATION_ENDPOINT", ""),
-            oidc_token_endpoint=env.get("UDACONNECT_OIDC_TOKEN_ENDPOINT", ""),
-            persons_url=env.get("UDACONNECT_UPSTREAM_PERSONS", ""),
-            ingest_rate=float(env.get("UDACONNECT_INGEST_RATE", defaults.ingest_rate)),
-            ingest_burst=int(env.get("UDACONNECT_INGEST_BURST", defaults.ingest_burst)),
-            search_rate=float(env.get("UDACONNECT_SEARCH_RATE", defaults.search_rate)),
-            search_burst=int(env.get("UDACONNECT_SEARCH_BURST", defaults.search_burst)),
-        )
+        values: dict[str, Any] = {}
+        for spec in dataclasses.fields(cls):
+            meta = spec.metadata
+            if meta["read"] is not None:
+                value = meta["read"](env)
+            else:
+                text = env.get(meta["env"])
+                value = None if text is None else (meta["parse"] or _PARSERS[str(spec.type)])(text)
+            if value is not None:
+                values[spec.name] = value
+        return cls(**values)
 
 
-def _positive(value: object, name: str) -> float:
-    number = float(str(value))
-    if not number > 0:  # also NaN: a retention of 0 would delete every fix at the next tick
-        raise ValueError(f"{name} must be a positive number, not {value!r}")
-    return number
+#: Variables the local tooling reads for itself (not the functions): documented beside the settings.
+TOOLING = (
+    ("UDACONNECT_UVLOOP", "1", "0 runs the local broker without uvloop"),
+    ("UDACONNECT_LOG_LEVEL", "INFO", "The local broker's log level"),
+)
 
 
-def _auth_mode(value: str) -> str:
-    mode = value.strip().lower()
-    if mode not in ("on", "open"):
-        raise ValueError(f"UDACONNECT_AUTH must be on or open, not {value!r}")
-    return mode
+def variables() -> list[tuple[str, str, str]]:
+    """(name, default as shown, meaning) of every variable UdaConnect reads, in declaration order."""
+    found = []
+    for spec in dataclasses.fields(Settings):
+        meta = spec.metadata
+        default = spec.default if spec.default is not dataclasses.MISSING else None
+        shown = meta["shown"] if meta["shown"] is not None else (f"{default:g}" if isinstance(default, float)
+                                                                  else str(default))
+        found.append((meta["env"], shown, meta["doc"]))
+    return found + [(name, default, f"{doc} (local tooling only)") for name, default, doc in TOOLING]
 
 
-def _secret(env: Mapping[str, str]) -> str:
-    """UDACONNECT_AUTH_SECRET, or the content of the file UDACONNECT_AUTH_SECRET_FILE (a mounted Secret)."""
-    if env.get("UDACONNECT_AUTH_SECRET"):
-        return env["UDACONNECT_AUTH_SECRET"]
-    path = env.get("UDACONNECT_AUTH_SECRET_FILE", "")
-    return Path(path).read_text().strip() if path else ""
+BEGIN = "<!-- settings: generated from udaconnect/settings.py by `python -m udaconnect.settings` -->"
+END = "<!-- /settings -->"
+
+
+def table() -> str:
+    """The README's configuration table."""
+    rows = [f"| `{name}` | {_cell(default)} | {_cell(doc)} |" for name, default, doc in variables()]
+    return "\n".join([BEGIN, "| Variable | Default | Meaning |", "|---|---|---|", *rows, END])
+
+
+def _cell(text: str) -> str:
+    return (text or "(empty)").replace("|", "\\|")
+
+
+def readme_with_table(readme: str) -> str:
+    """`readme` with its configuration table regenerated (between BEGIN and END)."""
+    pattern = re.compile(re.escape(BEGIN) + ".*?" + re.escape(END), re.S)
+    if not pattern.search(readme):
+        raise ValueError(f"the README has no {BEGIN!r} ... {END!r} section")
+    return pattern.sub(lambda _: table(), readme)
+
+
+if __name__ == "__main__":  # rewrite the README's table
+    README = PROJECT_ROOT / "README.md"
+    README.write_text(readme_with_table(README.read_text()))

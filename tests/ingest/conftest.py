@@ -8,6 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from bearer import TEST_SECRET, headers
+from udaconnect import bootstrap
 from udaconnect.broker.kafka_server import KafkaServer
 from udaconnect.broker.loader import load_dir
 from udaconnect.broker.topics import ensure_topics, wanted_topics
@@ -36,10 +37,12 @@ def ingest_env(kafka: KafkaServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[
     monkeypatch.setenv("UDACONNECT_PUBLISH_TIMEOUT", "5")
     monkeypatch.setenv("UDACONNECT_AUTH_SECRET", TEST_SECRET)
     publisher.for_settings.cache_clear()
+    bootstrap.reset()
     yield
     if publisher.for_settings.cache_info().currsize:
         publisher.for_settings(Settings.from_env()).close()
     publisher.for_settings.cache_clear()
+    bootstrap.reset()
 
 
 @pytest.fixture

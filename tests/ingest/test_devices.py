@@ -14,6 +14,7 @@ from sqlalchemy import Engine, text
 from bearer import TEST_SECRET, headers, token
 from ingest.conftest import read_topic
 from ingest.test_function import BATCH, binary_headers, data, structured
+from udaconnect import bootstrap
 from udaconnect.contracts.events import LOCATIONS_REPORTED
 from udaconnect.settings import Settings
 
@@ -147,6 +148,7 @@ def test_a_device_over_its_rate_is_429_with_retry_after_and_an_organizer_gets_te
         client, monkeypatch) -> None:
     monkeypatch.setenv("UDACONNECT_INGEST_RATE", "0.01")
     monkeypatch.setenv("UDACONNECT_INGEST_BURST", "2")
+    bootstrap.reset()
     device, value = device_token(5)
     own = {"ce-source": f"/devices/{device}"}
     answers = [client.post("/api/events", headers=binary_headers(**own) | bearer(value),
@@ -174,6 +176,7 @@ def persist_client(app_env, monkeypatch):  # type: ignore[no-untyped-def]
     from persist.test_function import asgi_client
 
     monkeypatch.setenv("DATABASE_URL", app_env.database_url)
+    bootstrap.reset()
     return asgi_client()
 
 
@@ -212,5 +215,6 @@ def test_persist_drops_what_a_revoked_or_unknown_device_sent_and_stores_an_enrol
     finally:
         raw.close()
     monkeypatch.setenv("UDACONNECT_AUTH", "open")  # no devices to check against
+    bootstrap.reset()
     open_ = persist_delivery(gone)
     assert persist_client.post("/", headers=open_[0], content=open_[1]).status_code == 200

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from ingest.conftest import read_topic
+from udaconnect import bootstrap
 from udaconnect.contracts.events import LOCATION_REPORTED, LOCATIONS_REPORTED
 from udaconnect.ingest.legacy import LEGACY_SOURCE
 
@@ -229,5 +230,6 @@ def test_out_of_order_too_many_and_future_fixes_are_refused(client, monkeypatch)
         "data.fixes[2].recorded_at"]
     assert refused({"person_id": 6, "fixes": []}) == ["data.fixes"]
     monkeypatch.setenv("UDACONNECT_MAX_FIXES", "10")
+    bootstrap.reset()
     assert refused({"person_id": 6, "fixes": fixes(11)}) == ["data.fixes"]
     assert refused({"person_id": 6, "fixes": fixes(1, extra=1)}) == ["data.fixes[0].extra"]

@@ -7,6 +7,7 @@ import json
 from sqlalchemy import text
 
 from ingest.conftest import TOPIC
+from udaconnect import bootstrap
 from udaconnect.contracts.events import PERSON_CREATED, PERSONS_SOURCE
 from udaconnect.events import outbox
 
@@ -47,8 +48,10 @@ def test_the_person_exists_even_when_the_broker_is_down(db, persons_client, monk
     monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", f"127.0.0.1:{free_port()}")
     monkeypatch.setenv("UDACONNECT_PUBLISH_TIMEOUT", "1")
     publisher.for_settings.cache_clear()
+    bootstrap.reset()
     reply = persons_client.post("/api/persons", json={"first_name": "B", "last_name": "C", "company_name": "D"})
     assert reply.status_code == 201
     with db.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM person")).scalar_one() == 1
     publisher.for_settings.cache_clear()
+    bootstrap.reset()

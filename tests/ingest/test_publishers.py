@@ -11,6 +11,7 @@ import pytest
 from bearer import TEST_SECRET, headers
 from ingest.conftest import MAIN, read_topic
 from ingest.test_function import binary_headers, data, structured
+from udaconnect import bootstrap
 from udaconnect.broker.ingress import Ingress
 from udaconnect.events.kafka_client import KafkaWriter
 from udaconnect.ports import free_port
@@ -37,6 +38,7 @@ def _client(monkeypatch, **env: str):  # type: ignore[no-untyped-def]
     monkeypatch.setenv("UDACONNECT_PUBLISH_TIMEOUT", "3")
     monkeypatch.setenv("UDACONNECT_AUTH_SECRET", TEST_SECRET)
     publisher.for_settings.cache_clear()
+    bootstrap.reset()
     return TestClient(create_app("ingest", MAIN), headers=headers())
 
 

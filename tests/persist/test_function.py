@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import Engine, text
 
+from udaconnect import bootstrap
 from udaconnect.contracts.events import LOCATION_REPORTED
 from udaconnect.ports import free_port
 from udaconnect.settings import PROJECT_ROOT
@@ -45,6 +46,7 @@ def asgi_client():  # type: ignore[no-untyped-def]
 @pytest.fixture
 def client(app_env, monkeypatch):  # type: ignore[no-untyped-def]
     monkeypatch.setenv("DATABASE_URL", app_env.database_url)
+    bootstrap.reset()
     return asgi_client()
 
 
@@ -148,6 +150,7 @@ def test_concurrent_deliveries_share_transactions_and_each_answer_follows_its_co
 
 def test_database_down_answers_503_so_the_broker_retries(monkeypatch) -> None:
     monkeypatch.setenv("DATABASE_URL", f"postgresql://postgres@127.0.0.1:{free_port()}/nothing")
+    bootstrap.reset()
     client = asgi_client()
     reply = client.post("/", headers=(d := delivery(1))[0], content=d[1])
     assert reply.status_code == 503 and reply.headers.get("Retry-After")

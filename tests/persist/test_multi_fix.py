@@ -14,6 +14,7 @@ from sqlalchemy import Engine, text
 
 from ingest.conftest import kafka  # noqa: F401 - the session's real tansu
 from persist.test_function import asgi_client, count, persons  # noqa: F401 - persons is a fixture
+from udaconnect import bootstrap
 from udaconnect.contracts.events import LOCATION_STORED, LOCATIONS_REPORTED, LocationStored
 
 
@@ -38,8 +39,10 @@ def client(app_env, kafka, monkeypatch):  # type: ignore[no-untyped-def]
     monkeypatch.setenv("UDACONNECT_PUBLISHER", "kafka")
     monkeypatch.setenv("UDACONNECT_PUBLISH_TIMEOUT", "5")
     publisher.for_settings.cache_clear()
+    bootstrap.reset()
     yield asgi_client()
     publisher.for_settings.cache_clear()
+    bootstrap.reset()
 
 
 def announced(bootstrap: str, source: str, event_id: str, fixes: int) -> dict[str, list]:
@@ -139,11 +142,13 @@ def test_broker_down_answers_503_after_the_commit_and_the_redelivery_announces(c
     monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", f"127.0.0.1:{free_port()}")
     monkeypatch.setenv("UDACONNECT_PUBLISH_TIMEOUT", "1")
     publisher.for_settings.cache_clear()
+    bootstrap.reset()
     headers, body = report(1, 4, "unannounced")
     assert client.post("/", headers=headers, content=body).status_code == 503
     assert count(persons) == 4  # stored, but not done: the broker redelivers
     monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", kafka.bootstrap_servers)
     publisher.for_settings.cache_clear()
+    bootstrap.reset()
     assert client.post("/", headers=headers, content=body).status_code == 204
     assert count(persons) == 4
     assert len(announced(kafka.bootstrap_servers, "/devices/phone-1", "unannounced", 4)) == 4

@@ -7,9 +7,7 @@ multi-fix event (io.udaconnect.locations.reported.v1): one bad fix refuses it wh
 
 from __future__ import annotations
 
-import os
 import re
-from functools import lru_cache
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -23,14 +21,6 @@ from udaconnect.ingest.validation import Report, check
 _EVENTS = ("/", "/api/events", "/api/events/")
 _LOCATIONS = ("/api/locations", "/api/locations/")
 _FIX = re.compile(r"^data\.fixes\[(\d+)\]")
-#: The environment ingest's settings depend on. Settings.from_env reads ~20 variables and builds paths: py-spy
-#: put it at ~6 % of ingest's CPU per single event when it ran per request.
-_ENV = ("KAFKA_BOOTSTRAP_SERVERS", "K_SINK", "UDACONNECT_PUBLISHER", "UDACONNECT_PUBLISH_TIMEOUT",
-        "UDACONNECT_NAMESPACE", "UDACONNECT_BROKER", "UDACONNECT_MAX_FIXES", "UDACONNECT_AUTH",
-        "UDACONNECT_AUTH_SECRET", "UDACONNECT_AUTH_SECRET_FILE", "UDACONNECT_TOKEN_ISSUER",
-        "UDACONNECT_TOKEN_AUDIENCE", "UDACONNECT_OIDC_ISSUER", "UDACONNECT_OIDC_JWKS_URL", "UDACONNECT_OIDC_AUDIENCE",
-        "UDACONNECT_OIDC_PERSON_CLAIM", "UDACONNECT_OIDC_ROLES_CLAIM", "UDACONNECT_INGEST_RATE",
-        "UDACONNECT_INGEST_BURST", "UDACONNECT_UPSTREAM_PERSONS")
 
 
 @asgi.guarded
@@ -59,7 +49,7 @@ async def handle(request: Request) -> Response:
     if invalid:
         return _refused(invalid, len(raws), batch)
     admit(principal, reports, batch)
-    await _publisher(settings).publish_async([r.event for r in reports])
+    await _publisher().publish_async([r.event for r in reports])
     return asgi.json_response({"accepted": len(reports), "ids": [r.id for r in reports]}, 202)
 
 
@@ -78,22 +68,18 @@ async def _legacy(request: Request, principal) -> Response:  # noqa: ANN001 - a 
     return asgi.json_response({"id": result.id}, 202)
 
 
-def _settings():  # noqa: ANN202 - a udaconnect.settings.Settings, imported lazily
-    return _settings_for(tuple(map(os.environ.get, _ENV)))
+def _settings():  # noqa: ANN202 - a udaconnect.settings.Settings
+    # Once per process, from the composition root (which imports no SQLAlchemy until a target asks for the
+    # engine): Settings.from_env read per request was ~6 % of ingest's CPU per single event (py-spy).
+    from udaconnect.bootstrap import context
+
+    return context().settings
 
 
-@lru_cache(maxsize=8)
-def _settings_for(_environment: tuple[str | None, ...]):  # noqa: ANN202 - once per environment, not per request
-    from udaconnect.settings import Settings
+def _publisher():  # noqa: ANN202 - the context's Publisher
+    from udaconnect.bootstrap import context
 
-    # Not udaconnect.bootstrap: it imports SQLAlchemy, which ingest never needs (cold start, memory).
-    return Settings.from_env()
-
-
-def _publisher(settings=None):  # noqa: ANN001, ANN202 - Settings and a Publisher, imported lazily
-    from udaconnect.events import publisher
-
-    return publisher.for_settings(settings or _settings())
+    return context().publisher
 
 
 def _refused(invalid: list[tuple[int, object, list[FieldError]]], total: int, batch: bool) -> Response:

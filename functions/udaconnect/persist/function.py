@@ -15,8 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-from functools import lru_cache
+from typing import TYPE_CHECKING
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -29,6 +28,9 @@ from udaconnect.events import Event, InvalidEvent
 from udaconnect.events.http_binding import from_http, to_binary
 from udaconnect.persist import group_commit
 from udaconnect.persist.store import UNSTORABLE
+
+if TYPE_CHECKING:
+    from udaconnect.bootstrap import Context
 
 log = logging.getLogger(__name__)
 _PATHS = ("/", "/api/persist")
@@ -52,14 +54,14 @@ async def handle(request: Request) -> Response:
     body = await asgi.read_body(request, MAX_BODY_BYTES)
     rows = _rows(dict(request.headers.items()), body)  # items(): linear, dict(headers) looks each name up
     if isinstance(rows, list):
-        outcomes = await group_commit.for_url(_database_url()).write_many_async(rows)
+        outcomes = await _writer().write_many_async(rows)
         if group_commit.REVOKED in outcomes:  # one source per report: all of its fixes
             return _revoked(rows[0], len(rows))
         if group_commit.ERASED in outcomes:  # one person per report: all of its fixes
             return _dropped(rows[0], len(rows))
         return await _stored_fixes(rows, outcomes)
     row = rows
-    outcome = await group_commit.for_url(_database_url()).write_async(row)
+    outcome = await _writer().write_async(row)
     if outcome == group_commit.ERASED:
         return _dropped(row, 1)
     if outcome == group_commit.REVOKED:
@@ -76,14 +78,14 @@ def _dropped(row: group_commit.Row, fixes: int) -> Response:
     """An erased person's fixes still in flight: done (a 2xx, so never retried nor dead-lettered), not stored,
     and no location.stored reply (encounters never sees them)."""
     log.warning("dropped %d fix(es) of erased person %d (event %s %s); %d dropped by this process so far",
-             fixes, row.person_id, row.event_source, row.event_id, group_commit.for_url(_database_url()).erased)
+             fixes, row.person_id, row.event_source, row.event_id, _writer().erased)
     return Response(status_code=204)
 
 
 def _revoked(row: group_commit.Row, fixes: int) -> Response:
     """Fixes from a device that is revoked or was never enrolled: dropped as an erased person's are."""
     log.warning("dropped %d fix(es) from %s, a revoked or unknown device (event %s); %d dropped by this process "
-                "so far", fixes, row.event_source, row.event_id, group_commit.for_url(_database_url()).revoked)
+                "so far", fixes, row.event_source, row.event_id, _writer().revoked)
     return Response(status_code=204)
 
 
@@ -121,10 +123,9 @@ async def _stored_fixes(rows: list[group_commit.Row], outcomes: list[str]) -> Re
                          [FieldError("data.person_id", "unknown person")])
     held = [row for row, outcome in zip(rows, outcomes, strict=True) if outcome != UNSTORABLE]
     if held:
-        from udaconnect.events import publisher
-        from udaconnect.settings import Settings
+        from udaconnect.bootstrap import context
 
-        await publisher.for_settings(Settings.from_env()).publish_async([_stored_event(r, True) for r in held])
+        await context().publisher.publish_async([_stored_event(r, True) for r in held])
     if len(held) < len(rows):
         raise Unstorable("the database refused some fixes' values (the others are stored)",
                          [FieldError(f"data.fixes[{row.event_index}]", "out of what the location table holds")
@@ -165,17 +166,12 @@ def _rows(headers: dict[str, str], body: bytes) -> group_commit.Row | list[group
             for index, f in enumerate(payload.fixes)]
 
 
-def _database_url() -> str:
-    return _resolve(os.environ.get("DATABASE_URL", ""), os.environ.get("UDACONNECT_DATA_DIR", ""))
+def _writer() -> group_commit.GroupCommitWriter:
+    """The process's group commit (one thread, one connection), from the composition root; closed at exit."""
+    from udaconnect.bootstrap import context
+
+    return context().shared(_group_commit, group_commit.GroupCommitWriter.close)
 
 
-@lru_cache(maxsize=8)
-def _resolve(database_url: str, data_dir: str) -> str:
-    """Cached per value: the environment is read on every delivery, the database URL worked out once."""
-    if database_url:
-        return database_url
-    # Not udaconnect.bootstrap: it imports SQLAlchemy's engine machinery (cold start, memory).
-    from udaconnect.settings import Settings
-    from udaconnect.storage.database import database_url as embedded_url
-
-    return embedded_url(Settings.from_env({"UDACONNECT_DATA_DIR": data_dir} if data_dir else {}))  # a checkout's
+def _group_commit(made: Context) -> group_commit.GroupCommitWriter:
+    return group_commit.for_url(made.database_url, not made.settings.open)

@@ -38,12 +38,14 @@ class _Pending:
 
 
 class GroupCommitWriter:
-    def __init__(self, dsn: str, max_batch: int = MAX_BATCH, connect_timeout: int = 3) -> None:
+    def __init__(self, dsn: str, max_batch: int = MAX_BATCH, connect_timeout: int = 3,
+                 devices_checked: bool = True) -> None:
         self.dsn, self.max_batch, self.connect_timeout = dsn, max_batch, connect_timeout
+        self.devices_checked = devices_checked  # off with UDACONNECT_AUTH=open: no devices to check against
         self.batches = self.rows = 0  # how many transactions committed, holding how many rows
         self.erased = 0  # fixes of erased persons dropped (never stored, never dead-lettered)
         self.revoked = 0  # fixes of revoked or unknown devices dropped (the same)
-        self._queue: queue.SimpleQueue[_Pending] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[_Pending | None] = queue.SimpleQueue()  # None: stop
         self._connection: Any = None
         self._thread = threading.Thread(target=self._run, name="group-commit", daemon=True)
         self._started = threading.Lock()
@@ -79,18 +81,32 @@ class GroupCommitWriter:
                     self._thread.start()
         self._queue.put(pending)
 
+    def close(self) -> None:
+        """Stop the thread once what is queued is written, and close its connection (a later write starts
+        them again)."""
+        with self._started:
+            if self._thread.is_alive():
+                self._queue.put(None)
+                self._thread.join(10)
+            self._thread = threading.Thread(target=self._run, name="group-commit", daemon=True)
+        self._discard_connection()
+
     def _run(self) -> None:
-        while True:
-            batch = [self._queue.get()]
-            size = len(batch[0].rows)
+        while (first := self._queue.get()) is not None:
+            batch = [first]
+            size = len(first.rows)
             while size < self.max_batch:
                 try:
-                    batch.append(self._queue.get_nowait())
+                    pending = self._queue.get_nowait()
                 except queue.Empty:
                     break
-                size += len(batch[-1].rows)
+                if pending is None:  # stop after this batch
+                    self._queue.put(None)
+                    break
+                batch.append(pending)
+                size += len(pending.rows)
             try:
-                outcomes = store(self._connect(), [row for p in batch for row in p.rows])
+                outcomes = store(self._connect(), [row for p in batch for row in p.rows], self.devices_checked)
                 self.batches += 1
                 self.rows += outcomes.count(STORED)
                 self.erased += outcomes.count(ERASED)
@@ -150,7 +166,14 @@ def _settle(futures: list[asyncio.Future[str]]) -> None:
             future.set_result("")
 
 
-@lru_cache(maxsize=4)
-def for_url(database_url: str) -> GroupCommitWriter:
+def for_url(database_url: str, devices_checked: bool = True) -> GroupCommitWriter:
     """The process's writer for this database (one thread, one connection)."""
-    return GroupCommitWriter(libpq(database_url))
+    return _for_url(database_url, devices_checked)
+
+
+@lru_cache(maxsize=4)
+def _for_url(database_url: str, devices_checked: bool) -> GroupCommitWriter:
+    return GroupCommitWriter(libpq(database_url), devices_checked=devices_checked)
+
+
+for_url.cache_clear = _for_url.cache_clear  # type: ignore[attr-defined]

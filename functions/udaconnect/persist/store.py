@@ -17,12 +17,10 @@ caller drops them, never dead-letters them). A device revoked once this query ra
 from __future__ import annotations
 
 import io
-import os
 import re
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from functools import lru_cache
 from typing import Any
 
 from udaconnect.storage import copy_text
@@ -73,13 +71,14 @@ def prepare(connection: Any) -> None:
     connection.commit()
 
 
-def store(connection: Any, rows: list[Row]) -> list[str]:
-    """Write `rows` and commit; the outcome of each row, in order."""
+def store(connection: Any, rows: list[Row], devices_checked: bool = True) -> list[str]:
+    """Write `rows` and commit; the outcome of each row, in order. `devices_checked` (auth on): rows from a
+    revoked or unknown device are REVOKED, not written."""
     from psycopg2 import errors
 
     everything, refused = rows, frozenset[str]()
     try:
-        if _devices_checked(os.environ.get("UDACONNECT_AUTH", "on")):
+        if devices_checked:
             refused = _refused_devices(connection, rows)
             rows = [r for r in rows if r.event_source not in refused] if refused else rows
         with connection.cursor() as cursor:
@@ -121,13 +120,6 @@ def _with_refused(rows: list[Row], refused: frozenset[str], outcomes: list[str])
         return outcomes
     written = iter(outcomes)
     return [REVOKED if r.event_source in refused else next(written) for r in rows]
-
-
-@lru_cache(maxsize=4)
-def _devices_checked(auth: str) -> bool:
-    from udaconnect.settings import Settings
-
-    return not Settings.from_env({"UDACONNECT_AUTH": auth}).open
 
 
 def _refused() -> tuple[type[Exception], ...]:

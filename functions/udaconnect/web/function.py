@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
@@ -77,21 +76,20 @@ def _asset(relative: str) -> Asset | None:
     return _load(path, stat.st_mtime_ns, stat.st_size)
 
 
-def config_asset(env: Mapping[str, str] | None = None) -> Asset:
-    """The client's runtime configuration as an ES module, read from the environment."""
-    env = os.environ if env is None else env
+def config_asset(settings: Settings) -> Asset:
+    """The client's runtime configuration as an ES module."""
     config = {
-        "apiBaseUrl": env.get("UDACONNECT_API_BASE_URL", "").rstrip("/"),
-        "defaultStartDate": env.get("UDACONNECT_WEB_START_DATE", "2020-01-01"),
-        "defaultEndDate": env.get("UDACONNECT_WEB_END_DATE", "2020-12-30"),
-        "defaultDistance": env.get("UDACONNECT_WEB_DISTANCE", "5"),
+        "apiBaseUrl": settings.web_api_base_url.rstrip("/"),
+        "defaultStartDate": settings.web_start_date,
+        "defaultEndDate": settings.web_end_date,
+        "defaultDistance": settings.web_distance,
         # times are shown in the venue's time zone, named ("PDT"), as attendees lived them
-        "timeZone": env.get("UDACONNECT_VENUE_TIME_ZONE", "America/Los_Angeles"),
+        "timeZone": settings.venue_time_zone,
         # the map's base layer; empty = none, the venue's places alone (offline, as in the tests)
-        "tileUrl": env.get("UDACONNECT_WEB_TILE_URL", ""),
-        "tileAttribution": env.get("UDACONNECT_WEB_TILE_ATTRIBUTION", ""),
+        "tileUrl": settings.web_tile_url,
+        "tileAttribution": settings.web_tile_attribution,
         # sign-in with the conference's OpenID Connect issuer (null: token links only)
-        "oidc": oidc_config(Settings.from_env(env)),
+        "oidc": oidc_config(settings),
     }
     body = f"export default Object.freeze({json.dumps(config, sort_keys=True)});\n".encode()
     return Asset(body, CONTENT_TYPES[".js"], _etag(body))
@@ -173,15 +171,18 @@ def _handle(request: Request) -> Response:
         response = _problem(405, "Method Not Allowed", f"{request.method} is not allowed on {path}.")
         response.headers["Allow"] = "GET, HEAD"
         return response
-    api_base = os.environ.get("UDACONNECT_API_BASE_URL", "").rstrip("/")
+    # Read per request, not cached: the web target holds no connections, and its configuration follows the
+    # environment it is given (Settings.from_env costs microseconds next to serving an asset).
+    settings = Settings.from_env()
+    api_base = settings.web_api_base_url.rstrip("/")
     if path == "/config.js":
-        asset: Asset | None = config_asset()
+        asset: Asset | None = config_asset(settings)
     else:
         asset = _asset(path.lstrip("/")) if path != "/" else None
         if asset is None and _is_client_route(path):
             asset = _asset("index.html")
     if asset is None:
         return _problem(404, "Not Found", f"No asset at {path}.")
-    tiles = tile_origin(os.environ.get("UDACONNECT_WEB_TILE_URL", ""))
-    connect = " ".join([api_base, *oidc_origins(oidc_config(Settings.from_env()))]).strip()
+    tiles = tile_origin(settings.web_tile_url)
+    connect = " ".join([api_base, *oidc_origins(oidc_config(settings))]).strip()
     return _security_headers(_serve(request, asset), connect, tiles)
