@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from flask import Request, Response
 from pydantic import BaseModel, ValidationError
@@ -12,6 +12,9 @@ from pydantic import BaseModel, ValidationError
 from udaconnect.errors import FieldError, InvalidInput, PayloadTooLarge
 from udaconnect.headers import API
 from udaconnect.problems import MAX_BODY, PROBLEM, decode_json, error_answer, problem_body
+
+if TYPE_CHECKING:
+    from udaconnect.routes import Route
 
 __all__ = ["MAX_BODY", "PROBLEM", "decode_json", "error_answer", "problem_body"]
 
@@ -84,6 +87,11 @@ def guarded(handler: Callable[[Request], Response]) -> Callable[[Request], Respo
 
 def method_not_allowed(allowed: str) -> Response:
     return problem(405, f"use {allowed}", headers={"Allow": allowed})
+
+
+def not_allowed(route: Route) -> Response:
+    """405 naming the route's methods (Flask answers HEAD and this module OPTIONS, so neither is named)."""
+    return method_not_allowed(route.allow_except("HEAD", "OPTIONS"))
 
 
 def health() -> Response:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 from datetime import UTC, date, datetime, time, timedelta
 
 from flask import Request, Response
@@ -18,11 +17,8 @@ from udaconnect.contracts.api import ConnectionQuery, TrackQuery
 from udaconnect.errors import FieldError, InvalidInput, NotFound
 from udaconnect.queries import locations, persons
 from udaconnect.queries.connections import ConnectionSearch, search_json
+from udaconnect.routes import match
 
-_CONNECTION = re.compile(r"^/api/persons/([^/]+)/connection/?$")
-_LOCATION = re.compile(r"^/api/locations/([^/]+)/?$")
-_TRACK = re.compile(r"^/api/persons/([^/]+)/locations/?$")
-_PLACES = re.compile(r"^/api/places/?$")
 GEOJSON = "application/geo+json"
 
 
@@ -31,13 +27,13 @@ def handle(request: Request) -> Response:
     path = request.path
     if path == "/health":
         return flask_edge.health()
-    match = _CONNECTION.match(path) or _LOCATION.match(path) or _TRACK.match(path) or _PLACES.match(path)
-    if match is None:
+    routed = match(path)
+    if routed is None or routed.route.target != "connections":
         return flask_edge.problem(404, f"no such resource: {path}")
-    if request.method not in ("GET", "HEAD"):
-        return flask_edge.method_not_allowed("GET")
+    if request.method not in routed.route.methods:
+        return flask_edge.not_allowed(routed.route)
     settings = context().settings
-    if match.re is _PLACES:
+    if routed.name == "places":
         policy.check(settings, request.headers, path)
         from udaconnect.places.store import venue_geojson
 
@@ -45,8 +41,8 @@ def handle(request: Request) -> Response:
             _bound(conn)
             places = venue_geojson(conn, context().settings.venue_time_zone)
         return flask_edge.json_response(places, content_type=GEOJSON)
-    if match.re is _LOCATION:
-        location_id = path_id(match.group(1), "location")
+    if routed.name == "location":
+        location_id = path_id(routed.params[0], "location")
         principal = policy.principal_of(settings, request.headers)
         policy.authorize(principal, policy.Access.SIGNED_IN)  # 401 before a lookup says whether it exists
         with context().engine.connect() as conn:
@@ -55,10 +51,10 @@ def handle(request: Request) -> Response:
         policy.authorize(principal, policy.Access.SELF, found.person_id)
         audit.record(context().engine, principal, "read location", found.person_id, f"location {location_id}")
         return flask_edge.json_response(found.model_dump(mode="json"))
-    person_id = path_id(match.group(1), "person", 2**31 - 1)
+    person_id = path_id(routed.params[0], "person", 2**31 - 1)
     principal = policy.check(settings, request.headers, path, person_id)
     _searches(settings).take(principal.subject, scale=10 if principal.organizer else 1)
-    if match.re is _TRACK:
+    if routed.name == "track":
         audit.record(context().engine, principal, "read track", person_id, request.query_string.decode()[:200])
         return _track(request, person_id)
     audit.record(context().engine, principal, "read connections", person_id, request.query_string.decode()[:200])

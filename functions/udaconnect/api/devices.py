@@ -3,8 +3,6 @@ revoke (DELETE .../devices/{device}, 204). The attendee themself or an organizer
 
 from __future__ import annotations
 
-import re
-
 from flask import Request, Response
 
 from udaconnect import flask_edge
@@ -13,34 +11,27 @@ from udaconnect.auth import audit, policy
 from udaconnect.bootstrap import context
 from udaconnect.contracts.api import NewDevice
 from udaconnect.queries import devices as queries
+from udaconnect.routes import Match
 
-_DEVICES = re.compile(r"^/api/persons/([^/]+)/devices/?$")
-_DEVICE = re.compile(r"^/api/persons/([^/]+)/devices/([^/]+)/?$")
-_REVOKED = re.compile(r"^/api/devices/revoked/?$")
+#: The routes (udaconnect.routes) this module answers for the persons target.
+OPERATIONS = ("devices", "device", "revoked-devices")
 _INT32 = 2**31 - 1
 
 
-def serves(path: str) -> bool:
-    return bool(_DEVICES.match(path) or _DEVICE.match(path) or _REVOKED.match(path))
-
-
-def handle(request: Request) -> Response:
-    path = request.path
-    if _REVOKED.match(path):
+def handle(request: Request, routed: Match) -> Response:
+    if request.method not in routed.route.methods:
+        return flask_edge.not_allowed(routed.route)
+    if routed.name == "revoked-devices":
         return _revoked(request)
-    one = _DEVICE.match(path)
-    match = one or _DEVICES.match(path)
-    assert match is not None  # serves(path)
-    allowed = "DELETE" if one else "GET, POST"
-    if request.method not in allowed.split(", ") + (["HEAD"] if not one else []):
-        return flask_edge.method_not_allowed(allowed)
-    person_id = path_id(match.group(1), "person", _INT32)
+    path = request.path
+    person_id = path_id(routed.params[0], "person", _INT32)
     settings, engine = context().settings, context().engine
     principal = policy.check(settings, request.headers, path, person_id)
-    if one:
-        audit.record(engine, principal, "revoke device", person_id, f"device {one.group(2)[:64]}")
+    if routed.name == "device":
+        device = routed.params[1]
+        audit.record(engine, principal, "revoke device", person_id, f"device {device[:64]}")
         with engine.begin() as conn:
-            queries.revoke(conn, person_id, one.group(2))
+            queries.revoke(conn, person_id, device)
         return Response(status=204)
     if request.method == "POST":
         body = flask_edge.json_body(request) if request.get_data(cache=True) else {}
@@ -64,8 +55,6 @@ def _revoked(request: Request) -> Response:
 
     from udaconnect.errors import FieldError, InvalidInput
 
-    if request.method not in ("GET", "HEAD"):
-        return flask_edge.method_not_allowed("GET")
     policy.check(context().settings, request.headers, request.path)
     since = flask_edge.query_args(request).get("since")
     try:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from urllib.parse import urlencode
 
 from flask import Request, Response
@@ -15,8 +14,8 @@ from udaconnect.bootstrap import context
 from udaconnect.contracts.api import NewPerson, PersonQuery
 from udaconnect.errors import NotFound
 from udaconnect.queries import persons as queries
+from udaconnect.routes import match
 
-_PERSON = re.compile(r"^/api/persons/([^/]+)/?$")
 _INT32 = 2**31 - 1
 
 
@@ -25,30 +24,29 @@ def handle(request: Request) -> Response:
     path = request.path
     if path == "/health":
         return flask_edge.health()
-    if path.startswith(("/api/docs", "/api/openapi.json")):
+    routed = match(path)
+    if routed is None or routed.route.target != "persons":
+        return flask_edge.problem(404, f"no such resource: {path}")
+    if routed.name == "docs":
         from udaconnect.api import docs
 
         return docs.handle(request)
-    if devices.serves(path):
-        return devices.handle(request)
-    if re.match(r"^/api/persons/?$", path):
+    if routed.name in devices.OPERATIONS:
+        return devices.handle(request, routed)
+    if routed.name == "persons":
         policy.check(context().settings, request.headers, path)
-        if request.method in ("GET", "HEAD"):
-            return _list(request)
-        if request.method == "POST":
-            return _create(request)
-        return flask_edge.method_not_allowed("GET, POST")
-    if match := _PERSON.match(path):
-        if request.method not in ("GET", "HEAD", "DELETE"):
-            return flask_edge.method_not_allowed("GET, DELETE")
-        person_id = path_id(match.group(1), "person", _INT32)
-        principal = policy.check(context().settings, request.headers, path, person_id)
-        if request.method == "DELETE":
-            return _erase(principal, person_id)
-        audit.record(context().engine, principal, "read person", person_id)
-        with context().engine.connect() as conn:
-            return flask_edge.json_response(queries.get_person(conn, person_id).model_dump())
-    return flask_edge.problem(404, f"no such resource: {path}")
+        if request.method not in routed.route.methods:
+            return flask_edge.not_allowed(routed.route)
+        return _create(request) if request.method == "POST" else _list(request)
+    if request.method not in routed.route.methods:
+        return flask_edge.not_allowed(routed.route)
+    person_id = path_id(routed.params[0], "person", _INT32)
+    principal = policy.check(context().settings, request.headers, path, person_id)
+    if request.method == "DELETE":
+        return _erase(principal, person_id)
+    audit.record(context().engine, principal, "read person", person_id)
+    with context().engine.connect() as conn:
+        return flask_edge.json_response(queries.get_person(conn, person_id).model_dump())
 
 
 def _list(request: Request) -> Response:
@@ -64,8 +62,8 @@ def _list(request: Request) -> Response:
 
 
 def _create(request: Request) -> Response:
-    from udaconnect.events import outbox
     from udaconnect.api import announce
+    from udaconnect.events import outbox
 
     new = flask_edge.parse(NewPerson, flask_edge.json_body(request), "person")
     with context().engine.begin() as conn:  # the person and its event commit together, or neither does
@@ -79,8 +77,8 @@ def _create(request: Request) -> Response:
 
 def _erase(principal: Principal, person_id: int) -> Response:
     """The person, their devices, fixes and encounters deleted and the erasure announced, in one transaction."""
-    from udaconnect.events import outbox
     from udaconnect.api import announce
+    from udaconnect.events import outbox
     from udaconnect.queries import erasure
 
     audit.record(context().engine, principal, "erase person", person_id)  # before: the log says who, even if it fails

@@ -30,9 +30,8 @@ from udaconnect.errors import FieldError, InvalidInput, NotFound
 from udaconnect.events import InvalidEvent
 from udaconnect.events.http_binding import from_http
 from udaconnect.headers import API
+from udaconnect.routes import match
 
-_LIST = re.compile(r"^/api/persons/([^/]+)/encounters/?$")
-_LIVE = re.compile(r"^/api/persons/([^/]+)/encounters/live/?$")
 _ID = re.compile(r"^[0-9]{1,10}$")
 _EVENT_ID = re.compile(r"^[0-9]{1,18}$")
 MAX_BODY_BYTES = 64 * 1024
@@ -51,19 +50,16 @@ async def handle(request: Request) -> Response:
         if request.method != "POST":
             return asgi.method_not_allowed("POST")
         return await _delivery(request)
-    live, listing = _LIVE.match(path), _LIST.match(path)
-    if live is None and listing is None:
+    routed = match(path)
+    if routed is None or routed.route.target != "encounters":
         return asgi.problem(404, f"no such resource: {path[:200]}")
-    if live is not None:
-        if request.method != "GET":
-            return asgi.method_not_allowed("GET")
+    if request.method not in routed.route.methods:  # HEAD named: Starlette does not answer it for us
+        return asgi.method_not_allowed(routed.route.allow_except("OPTIONS"))
+    person_id = _person_id(routed.params[0])
+    if routed.name == "live-encounters":
         # an EventSource cannot send headers: the live stream also takes its token as ?access_token=
-        person_id = _person_id(live.group(1))
         await _allowed(request, path, person_id, "watch encounters", request.query_params.get("access_token"))
         return await _live(request, person_id)
-    if request.method not in ("GET", "HEAD"):
-        return asgi.method_not_allowed("GET, HEAD")
-    person_id = _person_id(listing.group(1))  # type: ignore[union-attr]
     await _allowed(request, path, person_id, "read encounters")
     return await _list(request, person_id)
 
