@@ -7,6 +7,7 @@ import json
 import urllib.request
 import uuid
 from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 
 def report(api: str, person_id: int, at: datetime, auth: dict[str, str]) -> None:
@@ -46,7 +47,9 @@ def test_a_new_encounter_appears_live_with_the_history_below(page, web_stack, sc
     news = page.get_by_test_id("live-encounter")
     news.first.wait_for(timeout=30_000)
     text = news.first.inner_text()
-    assert text.startswith(f"You just met {other['first_name']} {other['last_name']}, {other['company_name']}, at ")
-    assert text.endswith(now.strftime("%H:%M"))
+    # on the venue's clock, named (the page's default)
+    local = now.astimezone(ZoneInfo("America/Los_Angeles"))
+    assert text == (f"You just met {other['first_name']} {other['last_name']} ({other['company_name']}) "
+                    f"at {local:%H:%M} ({local.tzname()})")
     page.screenshot(path=str(screenshots / "live-encounter.png"), full_page=True)
     assert news.count() == 1

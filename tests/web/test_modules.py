@@ -89,6 +89,45 @@ def test_times_keep_the_offset_they_were_recorded_with(run):  # type: ignore[no-
     assert run("format", "return m.formatDistance(1500);") == "1.5\u00a0km"
 
 
+def test_meetings_in_words_on_a_named_clock(run):  # type: ignore[no-untyped-def]
+    ada = {"id": 1, "first_name": "Ada", "last_name": "Lovelace", "company_name": "Acme"}
+    meeting = {"person": ada, "location": {"latitude": 37.78, "longitude": -122.4, "creation_time":
+               "2020-07-07T17:14:00+00:00", "place": {"id": "booth-12", "name": "Booth 12", "kind": "booth"}}}
+    la, berlin = "America/Los_Angeles", "Europe/Berlin"
+    sentence = "return m.meetingSentence(arg[0], arg[1]);"
+    assert run("format", sentence, [{**meeting, "until": "2020-07-07T17:31:40Z"}, la]) \
+        == "Met Ada Lovelace (Acme) at Booth 12, Tue 7 Jul, 10:14\u201310:31 (PDT)"
+    assert run("format", sentence, [meeting, la]) == "Met Ada Lovelace (Acme) at Booth 12, Tue 7 Jul, 10:14 (PDT)"
+    assert run("format", sentence, [{**meeting, "until": "2020-07-07T17:31:00Z"}, berlin]) \
+        == "Met Ada Lovelace (Acme) at Booth 12, Tue 7 Jul, 19:14\u201319:31 (UTC+2)"
+    # across local midnight both days are said; the local day, not UTC's, groups the list
+    assert run("format", "return m.formatSpan('2020-07-08T06:50:00Z', '2020-07-08T07:10:00Z', arg);", la) \
+        == "Tue 7 Jul, 23:50 \u2013 Wed 8 Jul, 00:10 (PDT)"
+    assert run("format", "return m.localDayKey('2020-07-08T06:50:00Z', arg);", la) == "2020-07-07"
+    assert run("format", "return m.formatDayKey('2020-07-07');") == "Tue 7 Jul 2020"
+    assert run("format", "return m.zoneName(arg, Date.parse('2020-01-07T17:14:00Z'));", la) == "PST"
+    assert run("format", "return m.localParts(Date.parse('2020-07-07T17:14:00Z'), arg).offset;", la) == -420
+
+
+def test_a_meeting_takes_its_end_from_the_encounter_holding_it(run):  # type: ignore[no-untyped-def]
+    body = """const e = m.dedupe(arg.connections);
+              return m.withEnds(e, arg.runs).map(x => [x.person.id, x.until ?? null]);"""
+    connections = [loc(1, "2020-07-07T17:14:00+00:00"), loc(2, "2020-07-07T18:00:00+00:00"),
+                   loc(3, "2020-07-07T19:00:00+00:00")]
+    runs = [{"person": {"id": 1}, "first_seen": "2020-07-07T17:10:00+00:00", "last_seen": "2020-07-07T17:31:00+00:00"},
+            {"person": {"id": 2}, "first_seen": "2020-07-07T18:05:00+00:00", "last_seen": "2020-07-07T18:30:00+00:00"},
+            {"person": {"id": 9}, "first_seen": "2020-07-07T18:55:00+00:00", "last_seen": "2020-07-07T19:30:00+00:00"}]
+    assert run("encounters", body, {"connections": connections, "runs": runs}) \
+        == [[1, "2020-07-07T17:31:00+00:00"], [2, None], [3, None]]  # 2's encounter starts after: one instant
+    encounter = {"person": {"id": 1, "first_name": "Ada", "last_name": "Lovelace", "company_name": "Acme"},
+                 "first_seen": "2020-07-07T17:14:00+00:00", "last_seen": "2020-07-07T17:31:00+00:00", "contacts": 12}
+    la = "America/Los_Angeles"
+    assert run("live", "return m.pastEncounter(arg[0], arg[1]);", [encounter, la]) \
+        == "Ada Lovelace (Acme), Tue 7 Jul, 10:14\u201310:31 (PDT), 12 contacts"
+    assert run("live", "return m.justMet(arg[0], arg[1]);", [encounter, la]) \
+        == "You just met Ada Lovelace (Acme) at 10:14 (PDT)"
+
+
 def test_map_bounds_fit_the_points_and_keep_a_neighbourhood_around_one(run):  # type: ignore[no-untyped-def]
     corner = {"latitude": 60.0, "longitude": 10.0}
     far = {"latitude": 60.01, "longitude": 10.02}

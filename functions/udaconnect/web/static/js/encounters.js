@@ -1,7 +1,7 @@
-// Encounters: one per other person (the first time they met), and the list of them grouped by day.
+// Encounters: one per other person (the first time they met), and the list of them grouped by day, in words and
+// on the clock chosen (zone.js): "Met Ada Lovelace (Acme) at Booth 12, Tue 7 Jul, 10:14–10:31 (PDT)".
 import { h } from "./dom.js";
-import config from "/config.js";
-import { dayKey, formatDay, formatLocal, formatPlace, formatWhen, fullName, parseIso } from "./format.js";
+import { formatDayKey, formatPlace, formatSpan, fullName, localDayKey } from "./format.js";
 
 /** One entry per other person, the earliest meeting kept, ordered by time then id. */
 export function dedupe(connections) {
@@ -18,11 +18,27 @@ export function dedupe(connections) {
   return [...byPerson.values()].sort((a, b) => a.time - b.time || Number(a.person.id) - Number(b.person.id));
 }
 
-/** A day-by-day list of encounters; each name links to that person's own page. */
-export function encounterList(encounters, { hrefFor, onSelect }) {
+/** Each meeting's end where the data has one: the detected encounter (first_seen..last_seen) with the same person
+ * that holds the meeting's instant gives `until`; a search's meeting alone is one instant. */
+export function withEnds(encounters, runs) {
+  const byPerson = new Map();
+  for (const run of runs || []) {
+    const id = String(run?.person?.id);
+    if (!byPerson.has(id)) byPerson.set(id, []);
+    byPerson.get(id).push(run);
+  }
+  return encounters.map((e) => {
+    const run = (byPerson.get(String(e.person.id)) || []).find((r) =>
+      Date.parse(r.first_seen) <= e.time && e.time <= Date.parse(r.last_seen));
+    return run && run.last_seen !== e.location.creation_time ? { ...e, until: run.last_seen } : e;
+  });
+}
+
+/** A day-by-day list of encounters (days of `timeZone`); each name links to that person's own page. */
+export function encounterList(encounters, { hrefFor, onSelect, timeZone }) {
   const days = new Map();
   for (const encounter of encounters) {
-    const key = dayKey(encounter.location.creation_time);
+    const key = localDayKey(encounter.location.creation_time, timeZone);
     if (!days.has(key)) days.set(key, []);
     days.get(key).push(encounter);
   }
@@ -32,33 +48,31 @@ export function encounterList(encounters, { hrefFor, onSelect }) {
     [...days].map(([key, items]) =>
       h(
         "section",
-        { class: "day", "aria-label": formatDay(parseIso(key)) },
-        h("h3", { class: "day-title" }, formatDay(parseIso(key)), h("span", { class: "count" }, ` · ${items.length}`)),
-        h("ol", { class: "encounter-items" }, items.map((e) => encounterItem(e, { hrefFor, onSelect }))),
+        { class: "day", "aria-label": formatDayKey(key) },
+        h("h3", { class: "day-title", "data-testid": "day-title" }, formatDayKey(key),
+          h("span", { class: "count" }, ` · ${items.length}`)),
+        h("ol", { class: "encounter-items" }, items.map((e) => encounterItem(e, { hrefFor, onSelect, timeZone }))),
       ),
     ),
   );
 }
 
-function encounterItem({ person, location }, { hrefFor, onSelect }) {
+function encounterItem({ person, location, until }, { hrefFor, onSelect, timeZone }) {
   const id = String(person.id);
   return h(
     "li",
     { class: "encounter", "data-testid": "connection", "data-person-id": id },
     h(
-      "div",
-      { class: "who" },
+      "p",
+      { class: "meeting", "data-testid": "connection-sentence" },
+      "Met ",
       h("a", { href: hrefFor(id), class: "name" }, fullName(person)),
-      person.company_name ? h("span", { class: "company" }, person.company_name) : null,
-    ),
-    h(
-      "div",
-      { class: "where-when" },
-      "Met at ",
+      person.company_name ? h("span", { class: "company" }, ` (${person.company_name})`) : null,
+      " at ",
       h("span", { class: "where", "data-testid": "connection-where" }, formatPlace(location)),
       ", ",
       h("time", { datetime: location.creation_time, "data-testid": "connection-when" },
-        formatLocal(location.creation_time, config.timeZone) || formatWhen(location.creation_time)),
+        formatSpan(location.creation_time, until, timeZone)),
     ),
     h(
       "button",

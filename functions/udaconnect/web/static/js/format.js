@@ -41,21 +41,78 @@ export function formatDateInput(value) {
   return formatDay(parseIso(value));
 }
 
-/** "Tue 7 Jul, 10:14 (PDT)": the instant in `timeZone` (the venue's), the zone named; "" when unreadable. */
-export function formatLocal(iso, timeZone) {
-  const epoch = Date.parse(iso);
-  if (!Number.isFinite(epoch) || !timeZone) return "";
+/** The wall clock of an instant in `timeZone`: {weekday, day, month, year, hour, minute, zone, key}; null when
+ * the instant or the zone is unreadable. `zone` is the short name ("PDT"; "UTC+2" where a zone has none). */
+export function localParts(epoch, timeZone) {
+  if (!Number.isFinite(epoch) || !timeZone) return null;
   let parts;
   try {
     parts = Object.fromEntries(new Intl.DateTimeFormat("en-US", {
-      timeZone, weekday: "short", day: "numeric", month: "short", hour: "2-digit", minute: "2-digit",
-      hourCycle: "h23", timeZoneName: "short",
+      timeZone, weekday: "short", day: "numeric", month: "numeric", year: "numeric", hour: "2-digit",
+      minute: "2-digit", hourCycle: "h23", timeZoneName: "short",
     }).formatToParts(new Date(epoch)).map((p) => [p.type, p.value]));
   } catch {
-    return "";  // an unknown time zone in the configuration: the caller falls back to the recorded offset
+    return null;  // an unknown time zone: the caller falls back to the recorded offset
   }
-  const zone = parts.timeZoneName.replace(/^GMT/, "UTC");  // "PDT"; "UTC+2" where a zone has no short name
-  return `${parts.weekday} ${parts.day} ${parts.month}, ${parts.hour}:${parts.minute} (${zone})`;
+  const month = Number(parts.month);
+  const day = Number(parts.day);
+  return {
+    weekday: parts.weekday, day, month: MONTHS[month - 1], year: Number(parts.year), hour: parts.hour,
+    minute: parts.minute, zone: parts.timeZoneName.replace(/^GMT/, "UTC"),
+    key: `${parts.year}-${String(month).padStart(2, "0")}-${String(day).padStart(2, "0")}`,
+    // minutes the zone is ahead of UTC at this instant (for whole-hour ticks on the local clock)
+    offset: Math.round((Date.UTC(Number(parts.year), month - 1, day, Number(parts.hour), Number(parts.minute))
+      - Math.floor(epoch / 60_000) * 60_000) / 60_000),
+  };
+}
+
+/** "Tue 7 Jul, 10:14 (PDT)": the instant in `timeZone` (the venue's or the viewer's), the zone named; "" when
+ * unreadable. */
+export function formatLocal(iso, timeZone) {
+  const p = localParts(Date.parse(iso), timeZone);
+  return p ? `${p.weekday} ${p.day} ${p.month}, ${p.hour}:${p.minute} (${p.zone})` : "";
+}
+
+/** "Tue 7 Jul, 10:14–10:31 (PDT)"; one time when both ends fall in the same minute; both days when the span
+ * crosses midnight. Falls back to the recorded offset when the zone is unreadable. */
+export function formatSpan(firstIso, lastIso, timeZone) {
+  const a = localParts(Date.parse(firstIso), timeZone);
+  const b = lastIso ? localParts(Date.parse(lastIso), timeZone) : null;
+  if (!a) return formatWhen(firstIso);
+  const start = `${a.weekday} ${a.day} ${a.month}, ${a.hour}:${a.minute}`;
+  if (!b || (b.key === a.key && b.hour === a.hour && b.minute === a.minute)) return `${start} (${a.zone})`;
+  if (b.key === a.key) return `${start}\u2013${b.hour}:${b.minute} (${b.zone})`;
+  return `${start} \u2013 ${b.weekday} ${b.day} ${b.month}, ${b.hour}:${b.minute} (${b.zone})`;
+}
+
+/** The calendar day an instant falls on in `timeZone`, as "YYYY-MM-DD" (the recorded day when unreadable). */
+export function localDayKey(iso, timeZone) {
+  return localParts(Date.parse(iso), timeZone)?.key ?? dayKey(iso);
+}
+
+/** "Tue 7 Jul 2020": a day heading for a "YYYY-MM-DD" key. */
+export function formatDayKey(key) {
+  const p = parseIso(key);
+  if (!p) return "an unknown date";
+  const weekday = new Date(Date.UTC(p.year, p.month - 1, p.day)).toLocaleDateString("en-US", { weekday: "short", timeZone: "UTC" });
+  return `${weekday} ${formatDay(p)}`;
+}
+
+/** "PDT": the short name of `timeZone` at an instant (now by default); the zone's id when unreadable. */
+export function zoneName(timeZone, epoch = Date.now()) {
+  return localParts(epoch, timeZone)?.zone ?? String(timeZone || "");
+}
+
+/** "Ada Lovelace (Acme)" */
+export function personWithCompany(person) {
+  return person?.company_name ? `${fullName(person)} (${person.company_name})` : fullName(person);
+}
+
+/** "Met Ada Lovelace (Acme) at Booth 12, Tue 7 Jul, 10:14–10:31 (PDT)": a meeting in words; `until` (the
+ * encounter's last_seen) when the data has an end. */
+export function meetingSentence({ person, location, until }, timeZone) {
+  return `Met ${personWithCompany(person)} at ${formatPlace(location)}, `
+    + `${formatSpan(location?.creation_time, until, timeZone)}`;
 }
 
 /** The venue place's name when the API named one ("Booth 12"), else the coordinates. */
@@ -70,10 +127,4 @@ export function formatPlace(location) {
 export function formatDistance(meters) {
   if (meters >= 1000) return `${+(meters / 1000).toFixed(meters >= 10000 ? 0 : 1)}\u00a0km`;
   return `${+Number(meters).toFixed(meters < 10 ? 1 : 0)}\u00a0m`;
-}
-
-/** The UTC offset an ISO time was written with, in minutes (0 for Z or none). */
-export function offsetMinutes(iso) {
-  const m = /([+-])(\d{2}):?(\d{2})$/.exec(String(iso || ""));
-  return m ? (m[1] === "-" ? -1 : 1) * (Number(m[2]) * 60 + Number(m[3])) : 0;
 }

@@ -1,27 +1,23 @@
-// The live panel of a person's page: new encounters as they happen (Server-Sent Events), the history below.
+// The live panel of a person's page: new encounters as they happen (Server-Sent Events), the history below, on
+// the clock chosen (zone.js).
 import { getEncounters, liveUrl } from "./api.js";
 import { h } from "./dom.js";
-import { fullName, parseIso } from "./format.js";
+import { formatSpan, localParts, personWithCompany } from "./format.js";
+import { currentZone } from "./zone.js";
 
-/** "You just met Ada Lovelace, Acme, at 10:14" */
-export function justMet(encounter) {
-  const person = encounter?.person;
-  const company = person?.company_name ? `, ${person.company_name}` : "";
-  const at = parseIso(encounter?.first_seen);
-  return `You just met ${fullName(person)}${company}${at ? `, at ${at.time}` : ""}`;
+/** "You just met Ada Lovelace (Acme) at 10:14 (PDT)" */
+export function justMet(encounter, timeZone = currentZone()) {
+  const at = localParts(Date.parse(encounter?.first_seen), timeZone);
+  return `You just met ${personWithCompany(encounter?.person)}${at ? ` at ${at.hour}:${at.minute} (${at.zone})` : ""}`;
 }
 
-/** "Ada Lovelace, Acme: 10:14–10:31 (12 contacts)" */
-export function pastEncounter(encounter) {
-  const person = encounter?.person;
-  const company = person?.company_name ? `, ${person.company_name}` : "";
-  const first = parseIso(encounter?.first_seen);
-  const last = parseIso(encounter?.last_seen);
-  const when = first ? `${first.year}-${String(first.month).padStart(2, "0")}-${String(first.day).padStart(2, "0")} `
-    + `${first.time}${last && last.time !== first.time ? `\u2013${last.time}` : ""}` : "an unknown time";
+/** "Ada Lovelace (Acme), Tue 7 Jul, 10:14–10:31 (PDT), 12 contacts" */
+export function pastEncounter(encounter, timeZone = currentZone()) {
+  const when = Number.isFinite(Date.parse(encounter?.first_seen))
+    ? formatSpan(encounter.first_seen, encounter.last_seen, timeZone) : "an unknown time";
   const contacts = Number(encounter?.contacts);
-  const count = Number.isFinite(contacts) && contacts > 0 ? ` (${contacts} ${contacts === 1 ? "contact" : "contacts"})` : "";
-  return `${fullName(person)}${company}: ${when}${count}`;
+  const count = Number.isFinite(contacts) && contacts > 0 ? `, ${contacts} ${contacts === 1 ? "contact" : "contacts"}` : "";
+  return `${personWithCompany(encounter?.person)}, ${when}${count}`;
 }
 
 export class LivePanel {
@@ -35,6 +31,19 @@ export class LivePanel {
       h("h4", {}, "Encounters in these days"), this.historyNote, this.history);
     this.source = null;
     this.personId = null;
+    this.fresh = []; // what is shown, kept to be told again on another clock
+    this.past = [];
+  }
+
+  newsItem(encounter) {
+    return h("li", { class: "live-new", "data-testid": "live-encounter", dataset: { id: String(encounter.id) } },
+      justMet(encounter));
+  }
+
+  /** The same encounters told on the clock now chosen. */
+  retell() {
+    this.news.replaceChildren(...this.fresh.map((e) => this.newsItem(e)));
+    this.history.replaceChildren(...this.past.map((e) => h("li", {}, pastEncounter(e))));
   }
 
   /** Follow `personId`: one EventSource at a time; EventSource reconnects by itself (with Last-Event-ID). */
@@ -42,6 +51,7 @@ export class LivePanel {
     if (personId === this.personId && this.source) return;
     this.close();
     this.personId = personId;
+    this.fresh = [];
     this.news.replaceChildren();
     if (personId === null || typeof EventSource === "undefined") return;
     this.status.textContent = "Connecting\u2026";
@@ -59,10 +69,11 @@ export class LivePanel {
       } catch {
         return;
       }
-      this.news.prepend(h("li", { class: "live-new", "data-testid": "live-encounter", dataset: { id: String(encounter.id) } },
-        justMet(encounter)));
+      this.fresh.unshift(encounter);
+      this.news.prepend(this.newsItem(encounter));
       const day = String(encounter.first_seen || "").slice(0, 10);
       if (this.range && day >= this.range.start_date && day <= this.range.end_date) {  // the history's days only
+        this.past.unshift(encounter);
         this.history.prepend(h("li", {}, pastEncounter(encounter)));
         this.historyNote.textContent = "";
       }
@@ -74,10 +85,12 @@ export class LivePanel {
     this.historyNote.textContent = "Loading\u2026";
     try {
       const encounters = await getEncounters(personId, filters, signal);
+      this.past = encounters;
       this.history.replaceChildren(...encounters.map((e) => h("li", {}, pastEncounter(e))));
       this.historyNote.textContent = this.history.children.length ? "" : "No encounters in these days yet.";
     } catch (err) {
       if (err.name === "AbortError") return;
+      this.past = [];
       this.history.replaceChildren();
       this.historyNote.textContent = `Encounters could not be loaded (${err.detail || err.message}).`;
     }

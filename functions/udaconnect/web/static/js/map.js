@@ -4,7 +4,7 @@
 import { getPlaces } from "./api.js";
 import { h } from "./dom.js";
 import config from "/config.js";
-import { formatLocal, formatPlace, formatWhen, fullName } from "./format.js";
+import { formatPlace, formatSpan, fullName, meetingSentence } from "./format.js";
 
 const METERS_PER_DEGREE = 111320;
 const MIN_SPAN_M = 40; // a single point still gets a sensible neighbourhood around it
@@ -56,7 +56,7 @@ function unavailable(message) {
     select() {} };
 }
 
-export function renderMap({ encounters, track, onSelect }) {
+export function renderMap({ encounters, track, onSelect, timeZone }) {
   current?.remove();
   current = null;
   const L = window.L;
@@ -68,13 +68,12 @@ export function renderMap({ encounters, track, onSelect }) {
   }
   const card = h("div", { class: "map-card", "data-testid": "map-card", "aria-live": "polite" },
     "Hover over or select a marker to see who you met there and when.");
-  const describe = (e) => `${fullName(e.person)}, ${formatWhen(e.location.creation_time)}`;
+  const describe = (e) => meetingSentence(e, timeZone);
   const show = (e) => {
-    card.replaceChildren(
+    card.replaceChildren("Met ",
       h("strong", {}, fullName(e.person)), e.person.company_name ? ` (${e.person.company_name})` : "",
-      " \u2014 met ", h("time", { datetime: e.location.creation_time },
-        formatLocal(e.location.creation_time, config.timeZone) || formatWhen(e.location.creation_time)),
-      " at ", formatPlace(e.location));
+      " at ", h("span", { "data-testid": "map-card-where" }, formatPlace(e.location)), ", ",
+      h("time", { datetime: e.location.creation_time }, formatSpan(e.location.creation_time, e.until, timeZone)));
   };
   const box = h("div", { class: "map", role: "group", "data-testid": "map",
     "aria-label": `Map of ${meetings.length} meeting point${meetings.length === 1 ? "" : "s"}` });
@@ -93,7 +92,7 @@ export function renderMap({ encounters, track, onSelect }) {
     marker.on("add", () => {
       const el = marker.getElement();
       Object.assign(el.dataset, { testid: "map-marker", personId: id });
-      el.setAttribute("aria-label", `Met ${describe(e)}`);
+      el.setAttribute("aria-label", describe(e));
       el.classList.toggle("selected", selected === id);
       if (el.dataset.bound) return;
       el.dataset.bound = "1"; // Leaflet reuses the element when a cluster lets the marker go

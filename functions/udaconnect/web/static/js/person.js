@@ -1,7 +1,7 @@
 // A person's page: who they are, the filters, and whom they met (summary, map, timeline, list).
-import { apiUrl, getConnections, getOwnTrack, getPerson } from "./api.js";
+import { apiUrl, getConnections, getEncounters, getOwnTrack, getPerson } from "./api.js";
 import { h } from "./dom.js";
-import { dedupe, encounterList } from "./encounters.js";
+import { dedupe, encounterList, withEnds } from "./encounters.js";
 import { FiltersForm } from "./filters.js";
 import { formatDateInput, formatDistance, fullName } from "./format.js";
 import { LivePanel } from "./live.js";
@@ -9,6 +9,7 @@ import { renderMap } from "./map.js";
 import { problemBlock } from "./problem.js";
 import { sameFilters } from "./state.js";
 import { renderTimeline } from "./timeline.js";
+import { clockControl, currentZone, loadVenueZone, onClockChange } from "./zone.js";
 
 // Enough for any real conference day; beyond it the map and list stop being readable anyway.
 export const CONNECTION_LIMIT = 500;
@@ -29,6 +30,12 @@ export class PersonView {
     // One short sentence is announced per search, not the whole list.
     this.announcer = h("p", { class: "visually-hidden", role: "status", "aria-live": "polite" });
     this.live = new LivePanel();
+    this.clock = clockControl();
+    // another clock: the same answer told again, nothing asked of the API
+    onClockChange(() => {
+      if (this.shown) this.renderResults(...this.shown);
+      this.live.retell();
+    });
   }
 
   welcome() {
@@ -57,8 +64,8 @@ export class PersonView {
       this.personId = personId;
       this.refused = null;
       this.results.replaceChildren();
-      this.root.replaceChildren(this.back, this.heading, this.company, this.form.el, this.announcer, this.live.el,
-        this.results);
+      this.root.replaceChildren(this.back, this.heading, this.company, this.form.el, this.clock, this.announcer,
+        this.live.el, this.results);
       this.personLoaded = this.loadPerson(personId);
       this.live.follow(personId);
     }
@@ -93,18 +100,25 @@ export class PersonView {
   async loadConnections(id, filters) {
     this.controller?.abort();
     const controller = (this.controller = new AbortController());
+    this.shown = null;
     this.results.setAttribute("aria-busy", "true");
     this.results.classList.add("loading");
     this.results.querySelector(".loading-note")?.remove();
     this.results.prepend(h("p", { class: "status loading-note", "data-testid": "loading" }, "Looking for connections\u2026"));
     this.announcer.textContent = "Looking for connections\u2026";
     try {
-      const [connections, track] = await Promise.all([
+      const [connections, track, runs] = await Promise.all([
         getConnections(id, filters, controller.signal, CONNECTION_LIMIT),
         getOwnTrack(id, filters, controller.signal),
+        // the detected encounters give a meeting its end ("10:14-10:31"); without them, one instant
+        getEncounters(id, filters, controller.signal).catch((err) => {
+          if (err.name === "AbortError") throw err;
+          return [];
+        }),
+        loadVenueZone().then(() => this.clock.refresh()),
         this.personLoaded, // the summary names the person
       ]);
-      this.renderResults(dedupe(connections), track, filters, connections.length >= CONNECTION_LIMIT);
+      this.renderResults(withEnds(dedupe(connections), runs), track, filters, connections.length >= CONNECTION_LIMIT);
     } catch (err) {
       if (err.name === "AbortError") return;
       if (err.status === 403) return this.refuse(err);
@@ -128,6 +142,8 @@ export class PersonView {
   }
 
   renderResults(encounters, track, filters, truncated) {
+    this.shown = [encounters, track, filters, truncated];
+    const timeZone = currentZone();
     this.announcer.textContent = this.summary(encounters.length, filters, truncated);
     const summary = h("p", { class: "summary", "data-testid": "summary" }, this.summary(encounters.length, filters, truncated),
       truncated
@@ -135,6 +151,7 @@ export class PersonView {
             ` Showing the first ${CONNECTION_LIMIT}: narrow the dates or distance, or set a time window, to see the rest.`)
         : null);
     if (!encounters.length) {
+      this.shown = null;
       this.results.replaceChildren(h("div", { class: "empty", "data-testid": "empty" }, summary));
       return;
     }
@@ -147,8 +164,8 @@ export class PersonView {
       }
       if (scroll === "map") map.el.scrollIntoView({ block: "nearest" });
     };
-    const map = renderMap({ encounters, track, onSelect: select });
-    const timeline = renderTimeline({ encounters, onSelect: select });
+    const map = renderMap({ encounters, track, onSelect: select, timeZone });
+    const timeline = renderTimeline({ encounters, onSelect: select, timeZone });
     const copy = h("button", { type: "button", class: "link-button", "data-testid": "copy-link" }, "Copy link to this view");
     copy.addEventListener("click", async () => {
       try {
@@ -170,6 +187,6 @@ export class PersonView {
           h("h3", { id: "map-title" }, "Where"), map.el),
         h("section", { class: "panel", "aria-labelledby": "list-title" },
           h("h3", { id: "list-title" }, "Who"),
-          encounterList(encounters, { hrefFor: this.hrefFor, onSelect: select }))));
+          encounterList(encounters, { hrefFor: this.hrefFor, onSelect: select, timeZone }))));
   }
 }
