@@ -115,7 +115,7 @@ export class PersonView {
           if (err.name === "AbortError") throw err;
           return [];
         }),
-        loadVenueZone().then(() => this.clock.refresh()),
+        loadVenueZone(),
         this.personLoaded, // the summary names the person
       ]);
       this.renderResults(withEnds(dedupe(connections), runs), track, filters, connections.length >= CONNECTION_LIMIT);
@@ -144,6 +144,7 @@ export class PersonView {
   renderResults(encounters, track, filters, truncated) {
     this.shown = [encounters, track, filters, truncated];
     const timeZone = currentZone();
+    this.clock.refresh(encounters[0]?.time);
     this.announcer.textContent = this.summary(encounters.length, filters, truncated);
     const summary = h("p", { class: "summary", "data-testid": "summary" }, this.summary(encounters.length, filters, truncated),
       truncated

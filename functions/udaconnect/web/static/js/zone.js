@@ -48,14 +48,19 @@ export function onClockChange(fn) {
 /** Two radio buttons: "Times in: venue (PDT) / yours (CEST)", each zone named. */
 export function clockControl() {
   const name = "clock";
+  let at = Date.now();
   const option = (value, label, zone) => h("label", { class: "clock-option" },
     h("input", { type: "radio", name, value, "data-testid": `clock-${value}`, checked: clock() === value,
       onchange: () => setClock(value) }),
-    ` ${label} `, h("span", { class: "zone", "data-testid": `clock-${value}-zone`, title: zone }, `(${zoneName(zone)})`));
+    ` ${label} `, h("span", { class: "zone", "data-testid": `clock-${value}-zone`, title: zone }, `(${zoneName(zone, at)})`));
   const el = h("fieldset", { class: "clock", "data-testid": "clock" });
-  const render = () => el.replaceChildren(h("legend", {}, "Times in"),
-    option("venue", "venue time", venue || viewerZone()), option("viewer", "your time", viewerZone()));
+  // the zones named as at the meetings shown (PDT in July, though it is December)
+  const render = (epoch = at) => {
+    at = Number.isFinite(epoch) ? epoch : Date.now();
+    el.replaceChildren(h("legend", {}, "Times in"),
+      option("venue", "venue time", venue || viewerZone()), option("viewer", "your time", viewerZone()));
+  };
   render();
-  el.refresh = render; // once the venue's zone is known
+  el.refresh = render; // once the venue's zone, or the meetings' time, is known
   return el;
 }
