@@ -22,7 +22,9 @@ def slow_client(db: Engine, app_env: Settings, monkeypatch: pytest.MonkeyPatch):
 
     seed(db, Conference(persons=400, fixes_per_person=50, booths=40), show_progress=False)
     monkeypatch.setenv("UDACONNECT_SEARCH_TIMEOUT", "0.001")
-    return create_app("connections", str(PROJECT_ROOT / "functions" / "main.py")).test_client()
+    from conftest import _as_organizer
+
+    return _as_organizer(create_app("connections", str(PROJECT_ROOT / "functions" / "main.py")).test_client())
 
 
 def running_searches(db: Engine) -> list[str]:

@@ -179,10 +179,7 @@ def _device_paths(person_id: dict[str, Any], bad: dict[str, Any]) -> dict[str, A
         "responses": {"204": {"description": "Revoked."}, "404": missing}})
     revoked = _problems({
         "operationId": "listRevokedDevices", "summary": "Devices revoked after `since` (what ingest refuses)",
-        "parameters": [{"name": "since", "in": "query", "required": False,
-                        "description": "An ISO 8601 time with its offset: the `until` of the last answer (without "
-                                       "it, every device revoked within a device token's lifetime).",
-                        "schema": {"type": "string", "format": "date-time"}}],
+        "parameters": _query_parameters(api.RevokedDevicesQuery),
         "responses": {"200": _json({"type": "object", "required": ["revoked", "until"],
                                     "properties": {"revoked": {"type": "array", "items": {"type": "string"}},
                                                    "until": {"type": "string", "format": "date-time"}}},
@@ -262,9 +259,16 @@ def _operations() -> dict[str, Any]:
                                                                               "person."),
                                                  "400": bad}}, _WITH_BODY),
             },
-            "/api/persons/{person_id}": {"get": _problems({
-                "operationId": "getPerson", "summary": "One person", "parameters": [person_id],
-                "responses": {"200": _json(_ref("Person"), "The person."), "404": missing}})},
+            "/api/persons/{person_id}": {
+                "get": _problems({"operationId": "getPerson", "summary": "One person", "parameters": [person_id],
+                                  "responses": {"200": _json(_ref("Person"), "The person."), "404": missing}}),
+                "delete": _problems({
+                    "operationId": "deletePerson", "summary": "Erase a person and everything about them",
+                    "description": "In one transaction: the person, their devices, locations, encounters and "
+                                   "pending announcements; io.udaconnect.person.deleted.v1 is announced and their "
+                                   "reports still in flight are dropped, never stored. Person ids are not reused.",
+                    "parameters": [person_id],
+                    "responses": {"204": {"description": "Erased."}, "404": missing}})},
             "/api/persons/{person_id}/connection": {"get": _problems({
                 "operationId": "findConnections", "summary": "Whom this person crossed paths with",
                 "parameters": [person_id, *_query_parameters(api.ConnectionQuery)],

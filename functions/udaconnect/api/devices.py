@@ -51,18 +51,13 @@ def handle(request: Request, routed: Match) -> Response:
 def _revoked(request: Request) -> Response:
     """GET /api/devices/revoked?since=: the ids of devices revoked after `since` (organizers: ingest asks with a
     token of its own every few seconds), and `until`, the `since` of the next call."""
-    from datetime import datetime
+    from datetime import UTC, datetime, time
 
-    from udaconnect.errors import FieldError, InvalidInput
+    from udaconnect.contracts.api import RevokedDevicesQuery
 
     policy.check(context().settings, request.headers, request.path)
-    since = flask_edge.query_args(request).get("since")
-    try:
-        after = datetime.fromisoformat(since) if since else None
-    except ValueError:
-        raise InvalidInput("since must be an ISO 8601 time", [FieldError("since", "not a time")]) from None
-    if after is not None and after.tzinfo is None:
-        raise InvalidInput("since must carry its offset", [FieldError("since", "no offset")])
+    since = flask_edge.parse(RevokedDevicesQuery, flask_edge.query_args(request), "query").since
+    after = since if isinstance(since, datetime) or since is None else datetime.combine(since, time.min, UTC)
     with context().engine.connect() as conn:
         revoked, until = queries.revoked_since(conn, after)
     return flask_edge.json_response({"revoked": revoked, "until": until.isoformat()})

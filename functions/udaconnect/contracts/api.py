@@ -188,6 +188,14 @@ class Health(_Model):
     status: str = "ok"
 
 
+class RevokedDevicesQuery(_Model):
+    """Which revoked devices to list: those revoked after `since`."""
+
+    since: DayOrInstant | None = Field(
+        default=None, description="The `until` of the last answer (an ISO 8601 instant with offset, or a UTC day); "
+                                  "without it, every device revoked within a device token's lifetime.")
+
+
 class NewDevice(_Model):
     """A phone to enrol for a person: only a name to tell it apart (optional)."""
 

@@ -206,7 +206,8 @@
           contentView(response.content));
       }),
       method === "get" ? window.UdaTryIt.form(path, params,
-        responses.filter(([status]) => /^2/.test(status)).map(([, r]) => deref(r))) : null);
+        responses.filter(([status]) => /^2/.test(status)).map(([, r]) => deref(r)),
+        (operation.security || spec.security || []).length > 0) : null);
   }
 
   // ---- the page ------------------------------------------------------------------------------------------

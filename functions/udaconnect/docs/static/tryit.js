@@ -1,8 +1,20 @@
 // "Try it": a form per GET operation that calls the API and shows the answer (status, type, time, body).
+// An operation that needs a bearer token gets a token field; the token is kept for this tab only
+// (sessionStorage) and shown as $TOKEN in the curl line.
 "use strict";
 
 (function () {
   const tryIt = { base: new URL("/", location.href) };
+  const TOKEN_KEY = "udaconnect.docs.token";
+
+  function storedToken() {
+    try { return sessionStorage.getItem(TOKEN_KEY) || ""; } catch (_) { return ""; }
+  }
+
+  function keepToken(value) {
+    try { sessionStorage.setItem(TOKEN_KEY, value); } catch (_) { /* private mode: typed again */ }
+    for (const input of document.querySelectorAll("input[data-in=bearer]")) if (input.value !== value) input.value = value;
+  }
 
   function initial(p) {
     const { deref, example } = window.UdaDocs;
@@ -31,6 +43,7 @@
     const { h } = window.UdaDocs;
     const query = new URLSearchParams();
     const headers = {};
+    let shownToken = "";
     let target = path;
     for (const input of form.querySelectorAll("input[data-in]")) {
       const value = input.value.trim();
@@ -39,12 +52,18 @@
       else if (value === "") continue;
       else if (where === "query") query.append(input.name, value);
       else if (where === "header") headers[input.name] = value;
+      else if (where === "bearer") {
+        headers.Authorization = "Bearer " + value.replace(/^Bearer\s+/i, "");
+        shownToken = "Bearer $TOKEN";
+      }
     }
     const accept = form.querySelector("select[name=accept]");
     if (accept) headers.Accept = accept.value;
     const url = new URL(target.replace(/^\//, ""), tryIt.base);
     url.search = query.toString();
-    const curl = ["curl", ...Object.entries(headers).map(([k, v]) => "-H " + quote(k + ": " + v)), quote(url.href)];
+    const curl = ["curl", ...Object.entries(headers).map(([k, v]) =>
+      "-H " + (k === "Authorization" && shownToken ? '"Authorization: ' + shownToken + '"' : quote(k + ": " + v))),
+    quote(url.href)];
     output.replaceChildren(h("p", { class: "muted" }, "Sending GET ", h("code", null, url.href), "\u2026"));
     const started = performance.now();
     try {
@@ -67,7 +86,7 @@
     }
   }
 
-  tryIt.form = function (path, params, responses) {
+  tryIt.form = function (path, params, responses, secured) {
     const { h } = window.UdaDocs;
     const media = [...new Set(responses.flatMap((r) => Object.keys(r.content || {})))];
     const fields = params.filter((p) => ["path", "query", "header"].includes(p.in)).map((p) => {
@@ -78,6 +97,13 @@
         h("input", { name: p.name, "data-in": p.in, placeholder: placeholder(p.schema),
           value: value === null || value === undefined ? "" : typeof value === "object" ? JSON.stringify(value) : value }));
     });
+    if (secured) {
+      const token = h("input", { name: "Authorization", "data-in": "bearer", type: "password", autocomplete: "off",
+        placeholder: "from: udaconnect token --organizer", value: storedToken() });
+      token.addEventListener("input", () => keepToken(token.value.trim()));
+      fields.unshift(h("label", null, h("span", { class: "name" }, "Bearer token ", h("small", null, "header")),
+        token));
+    }
     const output = h("div", { class: "output", "aria-live": "polite" });
     const form = h("form", { class: "tryit", novalidate: true },
       h("h4", null, "Try it"),
