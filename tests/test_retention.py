@@ -56,6 +56,10 @@ def test_a_sweep_deletes_what_is_older_than_the_retention_and_keeps_the_rest(age
     from udaconnect.retention import sweep
 
     assert sweep(aged, 30, dry_run=True).locations == 2 and left(aged)["location"] == 4
+    from udaconnect.retention.sweep import count_older
+
+    with aged.connect() as conn:  # what `udaconnect dev` warns about before the first hourly tick
+        assert count_older(conn, 30) == 2
     done = sweep(aged, 30)
     assert (done.locations, done.encounters, done.outbox, done.left) == (2, 1, 1, False)
     assert left(aged) == {"location": 2, "encounter_scan": 2, "encounter": 1, "event_outbox": 1, "person": 2}

@@ -120,6 +120,10 @@ def _dev(args: argparse.Namespace, settings: Settings) -> int:
     if args.demo and is_empty(database.engine(settings)):
         persons, locations = seed(database.engine(settings), _conference(args))
         print(f"seeded the demo conference: {persons:,} persons, {locations:,} locations", flush=True)
+    if expiring := _older_than_retention(settings):
+        print(f"udaconnect: {expiring:,} locations are older than UDACONNECT_RETENTION_DAYS "
+              f"({settings.retention_days:g} days): the hourly retention deletes them; set a larger "
+              "UDACONNECT_RETENTION_DAYS to keep old demo dates (e.g. --start 2020-07-06)", flush=True)
     stop = threading.Event()
     devices = threading.Event()  # the simulated phones stop first, so the drain has an end
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -145,6 +149,15 @@ def _dev(args: argparse.Namespace, settings: Settings) -> int:
         if embedded is not None and started_here:
             embedded.stop()
     return 0
+
+
+def _older_than_retention(settings: Settings) -> int:
+    """How many locations the next retention sweep deletes (the demo with the original's dates: all of them)."""
+    from udaconnect.retention.sweep import count_older
+    from udaconnect.storage import database
+
+    with database.engine(settings).connect() as conn:
+        return count_older(conn, settings.retention_days)
 
 
 def _without_password(url: str) -> str:

@@ -88,3 +88,8 @@ def _count(conn: Any, kind: str, before: datetime) -> int:
                      "outbox": ("event_outbox", "created_at")}[kind]
     return int(conn.execute(text(f"SELECT count(*) FROM {table} WHERE {column} < :cutoff"),  # noqa: S608
                             {"cutoff": before}).scalar_one())
+
+
+def count_older(conn: Any, days: float, now: datetime | None = None) -> int:
+    """The locations the next sweep would delete."""
+    return _count(conn, "locations", cutoff(days, now))
