@@ -102,7 +102,7 @@ def bench(session: nox.Session) -> None:
     """Benchmarks: `nox -s bench -- connections [--rows N ...]`; results under bench-results/."""
     ensure_postgis(session)
     session.install("-q", "-e", ".[bench]")
-    session.run("python", "-m", "udaconnect.bench", *(session.posargs or ["connections"]))
+    session.run("python", "-m", "udaconnect_dev.bench", *(session.posargs or ["connections"]))
 
 
 @nox.session

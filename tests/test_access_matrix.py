@@ -23,9 +23,9 @@ from sqlalchemy import text
 from conftest import create_database
 from udaconnect.auth import issue
 from udaconnect.auth.policy import Access
-from udaconnect.localstack import LocalStack
 from udaconnect.ports import free_port
 from udaconnect.routes import ROUTES, Route
+from udaconnect_dev.localstack import LocalStack
 
 PRINCIPALS = ("anonymous", "expired", "wrong signature", "wrong audience", "alg none", "device", "attendee self",
               "attendee other", "organizer")

@@ -99,11 +99,11 @@ FUZZ_EXAMPLES, FUZZ_SEED = 50, 20261201
 @pytest.fixture(scope="module")
 def stack(postgres_server: str, tmp_path_factory):  # type: ignore[no-untyped-def]
     from conftest import create_database
-    from udaconnect.localstack import LocalStack
     from udaconnect.ports import free_port
     from udaconnect.seed import seed
     from udaconnect.storage import database
     from udaconnect.synthetic import DemoConference
+    from udaconnect_dev.localstack import LocalStack
 
     settings = create_database(postgres_server, "udaconnect_fuzz")
     seed(database.engine(settings), DemoConference(persons=12, days=1), show_progress=False)

@@ -161,10 +161,10 @@ def test_on_the_local_stack_an_erasure_mid_flight_leaves_no_fix_and_no_dead_lett
 
     from tests.conftest import create_database
 
-    from udaconnect.localstack import LocalStack
     from udaconnect.ports import free_port
-    from udaconnect.simulator import post
     from udaconnect.storage import database
+    from udaconnect_dev.localstack import LocalStack
+    from udaconnect_dev.simulator import post
 
     settings = create_database(postgres_server, "udaconnect_erasure_stack")
     engine = database.engine(settings)

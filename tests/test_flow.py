@@ -21,12 +21,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, text
 
-from udaconnect.localstack import LocalStack
 from udaconnect.ports import free_port, ok, until_ok
 from udaconnect.settings import Settings
-from udaconnect.simulator import Simulator, post
 from udaconnect.storage import database
 from udaconnect.storage.embedded import EmbeddedPostgres
+from udaconnect_dev.localstack import LocalStack
+from udaconnect_dev.simulator import Simulator, post
 
 PERSONS = 20
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 from sqlalchemy import Engine, text
 
 from test_flow import PERSONS, engine, postgres, stack, wait_for  # noqa: F401 - fixtures of a stack of our own
-from udaconnect.localstack import LocalStack
-from udaconnect.simulator import Simulator, post
+from udaconnect_dev.localstack import LocalStack
+from udaconnect_dev.simulator import Simulator, post
 
 
 def counts(engine: Engine) -> tuple[int, int, int]:

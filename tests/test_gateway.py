@@ -20,8 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from udaconnect.localstack import function_command
 from udaconnect.ports import free_port
+from udaconnect_dev.localstack import function_command
 
 PROBLEM = "application/problem+json"
 TESTS = Path(__file__).parent

@@ -14,12 +14,12 @@ from email.message import Message
 import pytest
 
 from conftest import create_database
-from udaconnect.localstack import LocalStack
 from udaconnect.ports import free_port
 from udaconnect.routes import TARGETS, target_for
 from udaconnect.seed import seed
 from udaconnect.storage import database
 from udaconnect.synthetic import DemoConference
+from udaconnect_dev.localstack import LocalStack
 
 
 def fetch(url: str, method: str = "GET", body: bytes | None = None, token: str | None = None) \
@@ -170,8 +170,8 @@ def test_kafka_the_broker_ingress_and_every_function_listen_on_loopback_only(sta
 
 def test_only_the_edge_follows_dev_host(tmp_path) -> None:
     """`udaconnect dev --host 0.0.0.0` exposes the gateway and the web client, never what sits behind them."""
-    from udaconnect.broker.kafka_server import KafkaServer
     from udaconnect.settings import Settings
+    from udaconnect_dev.broker.kafka_server import KafkaServer
 
     stack = LocalStack(Settings(data_dir=tmp_path), host="0.0.0.0")
     commands: dict[str, list[str]] = {}

@@ -13,12 +13,12 @@ import pytest
 import yaml
 from sqlalchemy import Engine, text
 
-from udaconnect.broker.loader import load_dir
-from udaconnect.broker.model import PingSourceSpec
-from udaconnect.broker.ping import PingScheduler, headers
-from udaconnect.broker.resolver import Resolver
-from udaconnect.broker.topics import ensure_topics, topic_configs, wanted_topics
 from udaconnect.settings import PROJECT_ROOT, Settings
+from udaconnect_dev.broker.loader import load_dir
+from udaconnect_dev.broker.model import PingSourceSpec
+from udaconnect_dev.broker.ping import PingScheduler, headers
+from udaconnect_dev.broker.resolver import Resolver
+from udaconnect_dev.broker.topics import ensure_topics, topic_configs, wanted_topics
 
 MAIN = str(PROJECT_ROOT / "functions" / "main.py")
 NOW = datetime.now(UTC)
@@ -177,7 +177,7 @@ def test_the_local_topics_are_created_with_the_retention(tmp_path: Path) -> None
     from kafka import KafkaAdminClient
     from kafka.admin import ConfigResource, ConfigResourceType
 
-    from udaconnect.broker.kafka_server import KafkaServer
+    from udaconnect_dev.broker.kafka_server import KafkaServer
 
     eventing = load_dir(Settings().eventing_dir)
     with KafkaServer(external="") as kafka:

@@ -1,12 +1,11 @@
-"""The `udaconnect` command (also the kn plugin `kn udaconnect`): database, demo data, import, local stack."""
+"""The `udaconnect` command (also the kn plugin `kn udaconnect`): database, demo data, import, tokens, outbox,
+dead letters, retention; the local stack's commands come from the developer tooling's package when it is installed."""
 
 from __future__ import annotations
 
 import argparse
 import logging
-import signal
 import sys
-import threading
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -30,7 +29,7 @@ def _db(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _conference(args: argparse.Namespace):
+def conference(args: argparse.Namespace):
     from udaconnect.synthetic import Conference, DemoConference
 
     kind = DemoConference if args.demo else Conference
@@ -61,7 +60,7 @@ def _seed(args: argparse.Namespace, settings: Settings) -> int:
             return 0
         print("the database already holds persons; use --force to add the demo conference anyway", file=sys.stderr)
         return 1
-    persons, locations = seed(engine, _conference(args), show_progress=not args.quiet)
+    persons, locations = seed(engine, conference(args), show_progress=not args.quiet)
     print(f"seeded {persons:,} persons and {locations:,} locations")
     return 0
 
@@ -94,224 +93,7 @@ def _import_legacy(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _dev(args: argparse.Namespace, settings: Settings) -> int:
-    from udaconnect.localstack import DEV_TARGETS, LocalStack
-    from udaconnect.seed import is_empty, seed
-    from udaconnect.storage import database
-    from udaconnect.storage.embedded import EmbeddedPostgres
-
-    stack = LocalStack(settings, api_port=args.api_port, web_port=args.web_port,
-                       log_dir=settings.data_dir / "logs", host=args.host,
-                       say=lambda line: print(f"udaconnect: {line}", flush=True))
-    # the embedded cluster is ours to stop on the way out unless it was already running (e.g. a second stack)
-    embedded = None if settings.database_url else EmbeddedPostgres(settings.data_dir / "postgres")
-    started_here = embedded is not None and not embedded.running()
-    from udaconnect.ports import answers
-
-    busy = [port for port in (args.api_port, args.web_port) if answers(args.host, port)]
-    if busy:
-        print(f"udaconnect: port {busy[0]} is in use (another `udaconnect dev`?); stop it or pass "
-              "--api-port/--web-port", file=sys.stderr)
-        return 2
-    if last := stack.last_stop():
-        print(f"udaconnect: {last}", flush=True)
-    print("starting PostGIS and applying migrations...", flush=True)
-    stack.start_database()
-    if args.demo and is_empty(database.engine(settings)):
-        persons, locations = seed(database.engine(settings), _conference(args))
-        print(f"seeded the demo conference: {persons:,} persons, {locations:,} locations", flush=True)
-    if expiring := _older_than_retention(settings):
-        print(f"udaconnect: {expiring:,} locations are older than UDACONNECT_RETENTION_DAYS "
-              f"({settings.retention_days:g} days): the hourly retention deletes them; set a larger "
-              "UDACONNECT_RETENTION_DAYS to keep old demo dates (e.g. --start 2020-07-06)", flush=True)
-    stop = threading.Event()
-    devices = threading.Event()  # the simulated phones stop first, so the drain has an end
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    try:
-        stack.start(DEV_TARGETS, supervise=True)
-        print(f"\nUdaConnect is running (logs in {settings.data_dir / 'logs'}):\n"
-              f"  web client  {stack.web_url}\n  API         {stack.api_url}/api/persons\n"
-              f"  API docs    {stack.api_url}/api/docs/\n"
-              f"  database    {_without_password(stack.database_url)}\n{_sign_in(stack)}Press Ctrl-C to stop.",
-              flush=True)
-        _demo_devices(stack, args.device_rate, devices)
-        _watch_dead_letters(stack, stop)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the clean-up short
-        devices.set()
-        print(f"\nstopping: no new reports; delivering what was accepted (at most {args.drain_timeout:g} s)...",
-              flush=True)
-        left = stack.stop(drain_timeout=args.drain_timeout)
-        print("stopped: every accepted event was delivered" if not left else
-              f"stopped: {left} accepted event(s) were left undelivered", flush=True)
-        if embedded is not None and started_here:
-            embedded.stop()
-    return 0
-
-
-def _older_than_retention(settings: Settings) -> int:
-    """How many locations the next retention sweep deletes (the demo with the original's dates: all of them)."""
-    from udaconnect.retention.sweep import count_older
-    from udaconnect.storage import database
-
-    with database.engine(settings).connect() as conn:
-        return count_older(conn, settings.retention_days)
-
-
-def _without_password(url: str) -> str:
-    from sqlalchemy.engine import make_url
-
-    return make_url(url).render_as_string(hide_password=True)
-
-
-def _sign_in(stack) -> str:  # noqa: ANN001 - a LocalStack
-    """Sign-in links for the first attendee and an organizer, and a search of that attendee's that shows something:
-    their first day, 5 m, together within 15 min (the links hold tokens: valid 12 h, for this stack only)."""
-    from udaconnect.auth.command import link
-
-    if stack.settings.open:
-        return "  auth        OFF (UDACONNECT_AUTH=open): anyone who reaches these ports sees everything\n"
-    organizer = link(stack.web_url, stack.token("organizer"))
-    found = _first_attendee(stack)
-    if found is None:
-        return f"  sign in     as an organizer: {organizer}\n"
-    person, day = found
-    attendee = stack.token("attendee", person)
-    lines = f"  sign in     as attendee {person}: {link(stack.web_url, attendee)}\n" \
-            f"              as an organizer: {organizer}\n"
-    if day:
-        query = f"start_date={day}&end_date={day}&distance=5&window=15"
-        lines += f"  try         {stack.web_url}/persons/{person}?{query}#token={attendee}\n"
-    return lines + "  more links  udaconnect token --person ID --link   (or --organizer)\n"
-
-
-def _first_attendee(stack) -> tuple[int, str] | None:  # noqa: ANN001 - a LocalStack
-    """The first person's id and their first day with a location ("" without one); None without persons."""
-    from sqlalchemy import text
-
-    from udaconnect.storage import database
-
-    with database.engine(stack.settings).connect() as conn:
-        found = conn.execute(text(
-            "SELECT p.id, (SELECT min(creation_time) FROM location l WHERE l.person_id = p.id) "
-            "FROM person p ORDER BY p.id LIMIT 1")).first()
-    if found is None:
-        return None
-    return int(found[0]), found[1].date().isoformat() if found[1] is not None else ""
-
-
-def _watch_dead_letters(stack, stop: threading.Event, every: float = 5.0) -> None:  # noqa: ANN001 - a LocalStack
-    """Until `stop`: say loudly whenever events reach the dead-letter topic, and how to replay them."""
-    import json
-    import urllib.request
-
-    shown = 0
-    while not stop.wait(every):
-        broker = stack.processes.get("broker")
-        try:
-            with urllib.request.urlopen(broker.url + "/status", timeout=2) as reply:
-                triggers = json.loads(reply.read())["triggers"]
-        except (OSError, ValueError, AttributeError):
-            continue  # restarting: the supervisor says so
-        dead = sum(t["counts"].get("dead-lettered", 0) for t in triggers)
-        if dead > shown:
-            print(f"udaconnect: WARNING {dead - shown} event(s) reached the dead-letter topic "
-                  "(see `udaconnect dead-letters list`; once the cause is fixed: `udaconnect dead-letters replay`)",
-                  flush=True)
-        shown = dead if dead >= shown else 0  # a restarted broker counts from zero
-
-
-def _demo_devices(stack, rate: float, stop: threading.Event) -> None:  # noqa: ANN001 - a LocalStack
-    """Simulated phones reporting in the background, so the flow runs while the API answers."""
-    from sqlalchemy import text
-
-    from udaconnect.simulator import Simulator
-    from udaconnect.storage import database
-
-    with database.engine(stack.settings).connect() as conn:
-        persons = [row[0] for row in conn.execute(text("SELECT id FROM person ORDER BY id LIMIT 20"))]
-    if rate <= 0 or not persons:
-        return
-    simulator = Simulator(stack.api_url + "/api/events", persons, devices=len(persons), rate=rate, workers=2)
-    if not stack.settings.open:  # each phone enrolled for its person, reporting with its own device token
-        try:
-            simulator.enrol(stack.api_url, stack.token("organizer", ttl=600))
-        except OSError as error:
-            print(f"udaconnect: the simulated phones could not be enrolled: {error}", file=sys.stderr, flush=True)
-            return
-    threading.Thread(target=simulator.run, kwargs={"stop": stop}, daemon=True, name="demo-devices").start()
-    print(f"  devices     {len(persons)} simulated phones (enrolled devices) report {rate:g} fixes/s to "
-          f"{stack.api_url}/api/events", flush=True)
-
-
-def _send(args: argparse.Namespace, settings: Settings) -> int:
-    import json
-    import urllib.request
-    from urllib.parse import urlsplit
-
-    from udaconnect.simulator import Simulator, progress_line
-
-    if args.url is None:
-        api = _addresses(settings).get("api")
-        if not api:
-            print("udaconnect: no local stack running (start it with `udaconnect dev`), or pass --url",
-                  file=sys.stderr)
-            return 2
-        args.url = api + "/api/events"
-    origin = "{0.scheme}://{0.netloc}".format(urlsplit(args.url))
-    token = "" if settings.open else args.token or _organizer_token(settings)
-    auth = {"Authorization": f"Bearer {token}"} if token else {}
-    if args.persons:
-        persons = [int(p) for part in args.persons.split(",") for p in
-                   (range(int(part.split("-")[0]), int(part.split("-")[1]) + 1) if "-" in part else [part])]
-    else:
-        try:
-            with urllib.request.urlopen(urllib.request.Request(f"{origin}/api/persons?limit=1000", headers=auth),
-                                        timeout=10) as reply:
-                persons = [p["id"] for p in json.loads(reply.read())]
-        except OSError as exc:
-            print(f"udaconnect: the API at {origin} does not answer ({exc}); is `udaconnect dev` running?",
-                  file=sys.stderr)
-            return 2
-    if not persons:
-        print("udaconnect: no persons to report for (seed some, or pass --persons)", file=sys.stderr)
-        return 2
-    simulator = Simulator(args.url, persons, devices=args.devices, rate=args.rate, batch=args.batch,
-                          buffer_seconds=args.buffer_seconds, workers=min(args.devices, 32))
-    if token:
-        try:
-            simulator.enrol(origin, token)
-        except OSError as exc:
-            print(f"udaconnect: could not enrol the simulated phones at {origin} ({exc}); pass an organizer's "
-                  "--token", file=sys.stderr)
-            return 2
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-
-    def show(stats, elapsed: float) -> None:  # noqa: ANN001 - a simulator.Stats
-        print(progress_line(stats, elapsed), end="", file=sys.stderr, flush=True)
-
-    try:
-        stats = simulator.run(duration=args.duration, count=args.count, stop=stop, progress=show)
-    except KeyboardInterrupt:
-        stop.set()
-        stats = simulator.stats
-    print(file=sys.stderr)
-    return 0 if stats.failed == 0 and stats.refused == 0 else 1
-
-
-def _organizer_token(settings: Settings) -> str:
-    """An organizer's token for an hour, signed with the local stack's key."""
-    from datetime import timedelta
-
-    from udaconnect.auth import issue, keys
-
-    return issue(keys.with_key(settings), "organizer", ttl=timedelta(hours=1), subject="organizer:udaconnect-send")
-
-
-def _addresses(settings: Settings) -> dict[str, str]:
+def stack_addresses(settings: Settings) -> dict[str, str]:
     from udaconnect.deadletters import live_stack
 
     found = live_stack(settings.data_dir)
@@ -325,7 +107,7 @@ def _dead_letters(args: argparse.Namespace, settings: Settings) -> int:
 
     from udaconnect import deadletters
 
-    kafka = args.bootstrap or _addresses(settings).get("kafka")
+    kafka = args.bootstrap or stack_addresses(settings).get("kafka")
     if not kafka:
         print("udaconnect: no Kafka known: run `udaconnect dev`, or pass --bootstrap / KAFKA_BOOTSTRAP_SERVERS",
               file=sys.stderr)
@@ -349,50 +131,6 @@ def _dead_letters(args: argparse.Namespace, settings: Settings) -> int:
     print(f"replayed {deadletters.replay(kafka, settings.broker_topic, letters)} event(s) into "
           f"{settings.broker_topic}")
     return 0
-
-
-def _status(args: argparse.Namespace, settings: Settings) -> int:
-    import json
-    import urllib.request
-
-    addresses = _addresses(settings)
-    broker = addresses.get("broker")
-    if not broker:
-        print("udaconnect: no local stack running (start it with `udaconnect dev`)", file=sys.stderr)
-        return 2
-    try:
-        with urllib.request.urlopen(broker + "/status", timeout=5) as reply:
-            status = json.loads(reply.read())
-    except OSError as exc:
-        print(f"udaconnect: the local broker at {broker} does not answer ({exc}); is `udaconnect dev` running?",
-              file=sys.stderr)
-        return 2
-    lag = _lag(addresses.get("kafka", ""), {t["group"]: t["topic"] for t in status["triggers"]})
-    for b in status["brokers"]:
-        print(f"broker  {b['namespace']}/{b['name']}  topic {b['topic']}  ingress {b['ingress']}")
-    dead = 0
-    for t in status["triggers"]:
-        state = "ready" if t["ready"] else f"not ready: {t['problem']}"
-        behind = lag.get(t["group"])
-        print(f"trigger {t['name']}  {state}  -> {t['subscriber']}  lag {'?' if behind is None else behind}  "
-              f"in flight {t['in_flight']}  {t['counts']}")
-        dead += t["counts"].get("dead-lettered", 0)
-    if dead:
-        print(f"WARNING: {dead} event(s) went to the dead-letter topic since the broker started: "
-              "`udaconnect dead-letters list`, then `udaconnect dead-letters replay` once the cause is fixed")
-    return 0
-
-
-def _lag(kafka: str, groups: dict[str, str]) -> dict[str, int]:
-    """Each Trigger's lag (accepted, not yet delivered), or nothing when Kafka cannot tell."""
-    from kafka.errors import KafkaError
-
-    from udaconnect.events.kafka_client import trigger_lag
-
-    try:
-        return trigger_lag(kafka, groups) if kafka else {}
-    except KafkaError:
-        return {}
 
 
 def _openapi(args: argparse.Namespace, settings: Settings) -> int:
@@ -419,6 +157,31 @@ def settings_default(name: str) -> object:
     return getattr(Settings.from_env(), name)
 
 
+def conference_arguments(sub: argparse.ArgumentParser) -> None:
+    """The synthetic conference's options, shared by `seed` and `dev`."""
+    sub.add_argument("--demo", action="store_true", help="the demo conference (its venue, talks, 3 days)")
+    sub.add_argument("--persons", type=int)
+    sub.add_argument("--days", type=int)
+    sub.add_argument("--booths", type=int)
+    sub.add_argument("--fixes", type=int, help="fixes per person (benchmark conference only)")
+    sub.add_argument("--seed", type=int, help="random seed")
+    sub.add_argument("--start", type=_date, help="the demo's first day, YYYY-MM-DD (default: the last --days "
+                     "days up to today in UDACONNECT_VENUE_TIME_ZONE; 2020-07-06 gives the original's dates)")
+
+
+def _plugins(commands: argparse._SubParsersAction) -> None:
+    """Commands another installed package adds (entry points `udaconnect.commands`): the developer tooling's
+    `dev`, `send` and `status` (the developer tooling's package, absent from the image)."""
+    from importlib.metadata import entry_points
+
+    for entry in entry_points(group="udaconnect.commands"):
+        try:
+            register = entry.load()
+        except ImportError:  # declared by the distribution, but its package is not here (the image)
+            continue
+        register(commands)
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="udaconnect", description=__doc__)
     root.add_argument("--data-dir", type=Path, help="local state (embedded PostgreSQL); default .udaconnect/")
@@ -431,42 +194,11 @@ def parser() -> argparse.ArgumentParser:
     db.set_defaults(run=_db)
 
     seed = commands.add_parser("seed", help="load a synthetic conference")
-    for sub in (seed, dev := commands.add_parser("dev", help="run the local stack until Ctrl-C")):
-        sub.add_argument("--demo", action="store_true", help="the demo conference (its venue, talks, 3 days)")
-        sub.add_argument("--persons", type=int)
-        sub.add_argument("--days", type=int)
-        sub.add_argument("--booths", type=int)
-        sub.add_argument("--fixes", type=int, help="fixes per person (benchmark conference only)")
-        sub.add_argument("--seed", type=int, help="random seed")
-        sub.add_argument("--start", type=_date, help="the demo's first day, YYYY-MM-DD (default: the last --days "
-                         "days up to today in UDACONNECT_VENUE_TIME_ZONE; 2020-07-06 gives the original's dates)")
+    conference_arguments(seed)
     seed.add_argument("--force", action="store_true", help="seed even when persons exist")
     seed.add_argument("--if-empty", action="store_true", help="succeed without seeding when persons exist")
     seed.add_argument("--quiet", action="store_true")
     seed.set_defaults(run=_seed)
-    dev.add_argument("--api-port", type=int, default=30001)
-    dev.add_argument("--web-port", type=int, default=30000)
-    dev.add_argument("--host", default="127.0.0.1")
-    dev.add_argument("--device-rate", type=float, default=2.0,
-                     help="fixes/s the simulated demo devices report (0: none)")
-    dev.add_argument("--drain-timeout", type=float, default=settings_default("drain_timeout"),
-                     help="seconds a stop waits for accepted events to be delivered (UDACONNECT_DRAIN_TIMEOUT)")
-    dev.set_defaults(run=_dev)
-
-    send = commands.add_parser("send", help="simulated devices posting location reports (CloudEvents)")
-    send.add_argument("--url", help="ingest (default: the running local stack's /api/events)")
-    send.add_argument("--rate", type=float, default=10.0, help="fixes per second, all devices together")
-    send.add_argument("--devices", type=int, default=10)
-    send.add_argument("--duration", type=float, help="seconds (default: until Ctrl-C or --count)")
-    send.add_argument("--count", type=int, help="stop after this many fixes")
-    send.add_argument("--batch", type=int, default=1, help="fixes per request (>1: batch mode)")
-    send.add_argument("--buffer-seconds", type=float, default=0.0,
-                      help="report as a phone does: each device buffers its fixes and uploads them every this "
-                           "many seconds as one multi-fix event (io.udaconnect.locations.reported.v1)")
-    send.add_argument("--persons", help="person ids, e.g. 1-20,25 (default: every person the API lists)")
-    send.add_argument("--token", help="an organizer's bearer token, to enrol one device per simulated phone (default: "
-                                      "one made with the local stack's key); each phone reports with its own")
-    send.set_defaults(run=_send)
 
     dead = commands.add_parser("dead-letters", help="list or replay events in the dead-letter topic")
     dead.add_argument("action", choices=["list", "replay"])
@@ -475,12 +207,12 @@ def parser() -> argparse.ArgumentParser:
     dead.add_argument("--all", action="store_true", help="replay every dead letter, replayed before or not")
     dead.add_argument("--bootstrap", help="Kafka (default: the running local stack's, or KAFKA_BOOTSTRAP_SERVERS)")
     dead.set_defaults(run=_dead_letters)
-    commands.add_parser("status", help="the local broker's brokers and triggers").set_defaults(run=_status)
     outbox_command.register(commands)
     encounters_command.register(commands)
     retention_command.register(commands)
     places_command.register(commands)
     auth_command.register(commands)
+    _plugins(commands)
 
     commands.add_parser("openapi", help="print the OpenAPI document").set_defaults(run=_openapi)
     schemas = commands.add_parser("schemas", help="write the CloudEvent payload JSON Schemas to schema/events/")

@@ -12,13 +12,13 @@ from typing import Any
 
 import pytest
 
-from udaconnect.broker.consumer import ConsumerTuning
-from udaconnect.broker.dataplane import DataPlane
-from udaconnect.broker.kafka_server import KafkaServer
-from udaconnect.broker.loader import load_text
-from udaconnect.broker.resolver import Resolver
 from udaconnect.events import kafka_client
 from udaconnect.events.event import Event
+from udaconnect_dev.broker.consumer import ConsumerTuning
+from udaconnect_dev.broker.dataplane import DataPlane
+from udaconnect_dev.broker.kafka_server import KafkaServer
+from udaconnect_dev.broker.loader import load_text
+from udaconnect_dev.broker.resolver import Resolver
 
 FAST = ConsumerTuning(session_timeout_ms=2000, heartbeat_interval_ms=500, max_poll_interval_ms=2000, drain_timeout=2.0)
 Reply = tuple[int, dict[str, str], bytes]

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from udaconnect.broker.cesql import compile_cesql
-from udaconnect.broker.errors import FilterError
+from udaconnect_dev.broker.cesql import compile_cesql
+from udaconnect_dev.broker.errors import FilterError
 
 ATTRS = {
     "type": "io.udaconnect.location.reported.v1",

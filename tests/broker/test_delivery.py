@@ -10,7 +10,7 @@ import pytest
 import requests
 from tests.broker.conftest import broker_yaml, event_of, post_event, read_topic, trigger_yaml
 
-from udaconnect.broker.delivery import backoff, is_retryable
+from udaconnect_dev.broker.delivery import backoff, is_retryable
 
 
 def _delivery(
@@ -102,7 +102,7 @@ def test_without_dead_letter_sink_the_event_is_logged_and_dropped(plane, namespa
         broker_yaml(namespace, sink=False) + trigger_yaml(namespace, "persist", _delivery(2, dead_letter=False)),
         {"persist": sub.url},
     )
-    with caplog.at_level(logging.ERROR, logger="udaconnect.broker.delivery"):
+    with caplog.at_level(logging.ERROR, logger="udaconnect_dev.broker.delivery"):
         assert post_event(f"{dp.url}/{namespace}/default", "lost-1") == 202
         deadline = time.monotonic() + 10
         while not dp.routes[0].dispatcher.counts["dropped"] and time.monotonic() < deadline:

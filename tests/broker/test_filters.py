@@ -7,9 +7,9 @@ import time
 import pytest
 from tests.broker.conftest import broker_yaml, trigger_yaml
 
-from udaconnect.broker.errors import FilterError
-from udaconnect.broker.filters import compile_filter, compile_trigger
-from udaconnect.broker.model import Destination, TriggerSpec
+from udaconnect_dev.broker.errors import FilterError
+from udaconnect_dev.broker.filters import compile_filter, compile_trigger
+from udaconnect_dev.broker.model import Destination, TriggerSpec
 
 LOCATION = {
     "specversion": "1.0",

@@ -8,12 +8,12 @@ import uuid
 
 from tests.broker.conftest import FAST, broker_yaml, trigger_yaml
 
-from udaconnect.broker.dataplane import DataPlane
-from udaconnect.broker.fetch_fix import release_parked
-from udaconnect.broker.loader import load_text
-from udaconnect.broker.resolver import Resolver
 from udaconnect.events.event import Event
 from udaconnect.events.kafka_publisher import KafkaPublisher
+from udaconnect_dev.broker.dataplane import DataPlane
+from udaconnect_dev.broker.fetch_fix import release_parked
+from udaconnect_dev.broker.loader import load_text
+from udaconnect_dev.broker.resolver import Resolver
 
 UNORDERED = "{kafka.eventing.knative.dev/delivery.order: unordered}"
 

@@ -6,10 +6,10 @@ import asyncio
 import threading
 import time
 
-from udaconnect.broker.eventloop import DeliveryLoop
-from udaconnect.broker.handoff import Handoff
-from udaconnect.broker.offsets import PartitionTracker
 from udaconnect.events.event import Event
+from udaconnect_dev.broker.eventloop import DeliveryLoop
+from udaconnect_dev.broker.handoff import Handoff
+from udaconnect_dev.broker.offsets import PartitionTracker
 
 
 def _wait(condition, timeout: float = 5.0) -> bool:

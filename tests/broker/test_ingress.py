@@ -8,11 +8,11 @@ import json
 import requests
 from tests.broker.conftest import broker_yaml, event_of, post_event, read_topic
 
-from udaconnect.broker.consumer import ConsumerTuning
-from udaconnect.broker.dataplane import DataPlane
-from udaconnect.broker.kafka_server import KafkaServer
-from udaconnect.broker.loader import load_text
-from udaconnect.broker.resolver import Resolver
+from udaconnect_dev.broker.consumer import ConsumerTuning
+from udaconnect_dev.broker.dataplane import DataPlane
+from udaconnect_dev.broker.kafka_server import KafkaServer
+from udaconnect_dev.broker.loader import load_text
+from udaconnect_dev.broker.resolver import Resolver
 
 
 def test_status_codes_202_400_404_405(plane, namespace):

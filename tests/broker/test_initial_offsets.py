@@ -7,10 +7,10 @@ import time
 from kafka import KafkaConsumer, TopicPartition
 from tests.broker.conftest import broker_yaml, trigger_yaml
 
-from udaconnect.broker.loader import load_text
-from udaconnect.broker.topics import ensure_topics, init_offsets, trigger_groups, wanted_topics
 from udaconnect.events.event import Event
 from udaconnect.events.kafka_client import KafkaWriter
+from udaconnect_dev.broker.loader import load_text
+from udaconnect_dev.broker.topics import ensure_topics, init_offsets, trigger_groups, wanted_topics
 
 
 def _eventing(namespace: str):  # noqa: ANN202

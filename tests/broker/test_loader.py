@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from udaconnect.broker.durations import parse_duration
-from udaconnect.broker.errors import ConfigError
-from udaconnect.broker.loader import load_dir, load_text
-from udaconnect.broker.resolver import HttpTarget, KafkaTopicTarget, Resolver
+from udaconnect_dev.broker.durations import parse_duration
+from udaconnect_dev.broker.errors import ConfigError
+from udaconnect_dev.broker.loader import load_dir, load_text
+from udaconnect_dev.broker.resolver import HttpTarget, KafkaTopicTarget, Resolver
 
 ROOT = Path(__file__).resolve().parents[2]
 EVENTING = ROOT / "eventing"

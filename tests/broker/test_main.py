@@ -1,4 +1,4 @@
-"""`python -m udaconnect.broker`: the process the local stack starts, and its clean shutdown."""
+"""`python -m udaconnect_dev.broker`: the process the local stack starts, and its clean shutdown."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ def test_runner_routes_the_real_eventing_objects_and_stops_on_sigterm(kafka, sub
         [
             sys.executable,
             "-m",
-            "udaconnect.broker",
+            "udaconnect_dev.broker",
             "--eventing-dir",
             str(ROOT / "eventing"),
             "--port",
@@ -61,7 +61,7 @@ def test_runner_without_kafka_starts_and_stops_its_own_tansu(subscriber):
     env = {k: v for k, v in os.environ.items() if k != "KAFKA_BOOTSTRAP_SERVERS"}
     env["UDACONNECT_UPSTREAM_PERSIST"] = subscriber().url
     process = subprocess.Popen(
-        [sys.executable, "-m", "udaconnect.broker", "--eventing-dir", str(ROOT / "eventing"), "--port", "0"]
+        [sys.executable, "-m", "udaconnect_dev.broker", "--eventing-dir", str(ROOT / "eventing"), "--port", "0"]
         + ["--session-timeout-ms", "2000", "--log-level", "WARNING"],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,

@@ -9,7 +9,7 @@ import time
 import requests
 from tests.broker.conftest import broker_yaml, post_event, trigger_yaml
 
-from udaconnect.broker.offsets import PartitionTracker
+from udaconnect_dev.broker.offsets import PartitionTracker
 
 ORDERED = "{kafka.eventing.knative.dev/delivery.order: ordered}"
 UNORDERED = "{kafka.eventing.knative.dev/delivery.order: unordered}"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from udaconnect.broker.progress import ProgressWatch
+from udaconnect_dev.broker.progress import ProgressWatch
 
 
 def test_a_partition_unmoved_below_its_high_water_mark_stalls_once_per_episode():

@@ -92,10 +92,14 @@ def test_dependencies_are_installed_before_the_code_is_copied() -> None:
     assert copies[0][1].startswith("pyproject.toml") and copies[0][0] < deps < first_code
 
 
-def test_the_image_copies_functions_and_migrations_but_not_eventing() -> None:
+def test_the_image_copies_the_runtime_and_migrations_but_not_eventing_nor_the_dev_tooling() -> None:
     sources = {shlex.split(rest)[0].rstrip("/") for keyword, rest in final_stage() if keyword == "COPY"}
-    assert {"functions", "schema", "pyproject.toml"} <= sources
+    assert {"functions/main.py", "functions/udaconnect", "schema", "pyproject.toml"} <= sources
     assert "eventing" not in sources
+    # the developer tooling never reaches the image: not copied, and out of the build context too
+    assert not any(source in ("functions", "functions/udaconnect_dev") for source in sources)
+    ignored = (PROJECT_ROOT / ".dockerignore").read_text().splitlines()
+    assert "functions/udaconnect_dev" in ignored
 
 
 def test_the_command_serves_the_target_chosen_by_env_on_port_8080() -> None:

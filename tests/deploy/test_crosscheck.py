@@ -9,9 +9,9 @@ import re
 import pytest
 from tests.deploy.conftest import Doc, containers, env_of, find, knative_services
 
-from udaconnect.broker.loader import load_documents
 from udaconnect.routes import ROUTES, TARGETS
 from udaconnect.settings import PROJECT_ROOT, Settings
+from udaconnect_dev.broker.loader import load_documents
 
 VAR = re.compile(r"\$\(([A-Za-z_][A-Za-z0-9_]*)\)")
 

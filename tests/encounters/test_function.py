@@ -17,9 +17,9 @@ import pytest
 from sqlalchemy import Engine, text
 
 from udaconnect.encounters import store
-from udaconnect.localstack import function_command
 from udaconnect.ports import free_port
 from udaconnect.settings import PROJECT_ROOT
+from udaconnect_dev.localstack import function_command
 
 MAIN = str(PROJECT_ROOT / "functions" / "main.py")
 AT = datetime(2026, 3, 2, 10, 14, tzinfo=UTC)

@@ -9,12 +9,12 @@ import pytest
 
 from bearer import TEST_SECRET, headers
 from udaconnect import bootstrap
-from udaconnect.broker.kafka_server import KafkaServer
-from udaconnect.broker.loader import load_dir
-from udaconnect.broker.topics import ensure_topics, wanted_topics
 from udaconnect.events.event import Event
 from udaconnect.events.kafka_client import event_of
 from udaconnect.settings import PROJECT_ROOT, Settings
+from udaconnect_dev.broker.kafka_server import KafkaServer
+from udaconnect_dev.broker.loader import load_dir
+from udaconnect_dev.broker.topics import ensure_topics, wanted_topics
 
 MAIN = str(PROJECT_ROOT / "functions" / "main.py")
 TOPIC = Settings().broker_topic

@@ -12,9 +12,9 @@ from bearer import TEST_SECRET, headers
 from ingest.conftest import MAIN, read_topic
 from ingest.test_function import binary_headers, data, structured
 from udaconnect import bootstrap
-from udaconnect.broker.ingress import Ingress
 from udaconnect.events.kafka_client import KafkaWriter
 from udaconnect.ports import free_port
+from udaconnect_dev.broker.ingress import Ingress
 
 
 @pytest.fixture

@@ -15,9 +15,9 @@ import pytest
 from bearer import TEST_SECRET, token
 from ingest.conftest import read_topic
 from udaconnect.contracts.names import LOCATIONS_REPORTED
-from udaconnect.localstack import function_command
 from udaconnect.ports import free_port
-from udaconnect.simulator import Credential, Simulator
+from udaconnect_dev.localstack import function_command
+from udaconnect_dev.simulator import Credential, Simulator
 
 
 @pytest.fixture

@@ -104,11 +104,11 @@ def web_stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathF
         yield WebStack(web.rstrip("/"), (api or web).rstrip("/"), token)
         return
     from conftest import create_database  # the session's PostGIS, from tests/conftest.py
-    from udaconnect.localstack import LocalStack
     from udaconnect.ports import free_port
     from udaconnect.seed import seed
     from udaconnect.storage import database
     from udaconnect.synthetic import DemoConference
+    from udaconnect_dev.localstack import LocalStack
 
     settings = create_database(request.getfixturevalue("postgres_server"), "udaconnect_web")
     seed(database.engine(settings), DemoConference(persons=70, days=1), show_progress=False)

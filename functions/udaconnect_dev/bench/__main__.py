@@ -1,0 +1,17 @@
+"""`python -m udaconnect_dev.bench connections|dispatch|ingest|faults|encounters|places|auth [options]`."""
+
+from __future__ import annotations
+
+import sys
+
+from udaconnect_dev.bench import auth, connections, dispatch, encounters, faults, ingest, places
+
+BENCHMARKS = {"connections": connections.main, "dispatch": dispatch.main, "ingest": ingest.main,
+              "faults": faults.main, "encounters": encounters.main,
+              "places": places.main, "auth": auth.main}
+
+if __name__ == "__main__":
+    name, *rest = sys.argv[1:] or ["connections"]
+    if name not in BENCHMARKS:
+        sys.exit(f"unknown benchmark {name!r}; choose from {', '.join(BENCHMARKS)}")
+    sys.exit(BENCHMARKS[name](rest))
