@@ -9,6 +9,7 @@ from tests.broker.conftest import broker_yaml, trigger_yaml
 
 from udaconnect_dev.broker.errors import FilterError
 from udaconnect_dev.broker.filters import compile_filter, compile_trigger
+from udaconnect_dev.broker.loader import load_text
 from udaconnect_dev.broker.model import Destination, TriggerSpec
 
 LOCATION = {
@@ -40,8 +41,6 @@ def _trigger(**kwargs) -> TriggerSpec:
         ({"any": [{"exact": {"partitionkey": "8"}}, {"suffix": {"source": "-8"}}]}, False),
         ({"not": {"exact": {"partitionkey": "8"}}}, True),
         ({"not": {"exact": {"partitionkey": "7"}}}, False),
-        ({"cesql": "type LIKE 'io.udaconnect.%' AND partitionkey > 5"}, True),
-        ({"cesql": "NOT EXISTS subject AND source <> '/devices/phone-7'"}, False),
     ],
 )
 def test_dialects(spec, expected):
@@ -67,13 +66,23 @@ def test_filters_win_over_legacy_attributes_and_empty_means_match_all():
         {"exact": {"a": "1", "b": "2"}},
         {"prefix": {"type": ""}},
         {"all": {"exact": {"a": "1"}}},
-        {"cesql": "type = "},
-        {"cesql": 3},
     ],
 )
 def test_invalid_filters_are_rejected(spec):
     with pytest.raises(FilterError):
         compile_filter(spec)
+
+
+def test_a_cesql_filter_is_refused_at_load_naming_the_trigger_and_what_is_supported(namespace):
+    yaml_text = broker_yaml(namespace) + trigger_yaml(namespace, "sql", "  filters: [{cesql: \"type = 'io.a.v1'\"}]")
+    with pytest.raises(FilterError) as refused:
+        load_text(yaml_text)
+    message = str(refused.value)
+    assert f"Trigger {namespace}/sql" in message and "cesql" in message and "not supported" in message
+    assert "exact, prefix, suffix, all, any, not" in message
+    nested = _trigger(filters=[{"not": {"cesql": "true"}}])
+    with pytest.raises(FilterError, match="Trigger ns/t: filter dialect 'cesql'"):
+        compile_trigger(nested)
 
 
 def test_each_dialect_routes_through_the_broker(plane, namespace, subscriber):
@@ -85,7 +94,6 @@ def test_each_dialect_routes_through_the_broker(plane, namespace, subscriber):
         "all": "  filters: [{all: [{prefix: {type: io.}}, {exact: {partitionkey: '1'}}]}]",
         "any": "  filters: [{any: [{exact: {type: io.b.v2}}, {exact: {partitionkey: '3'}}]}]",
         "not": "  filters: [{not: {exact: {type: io.a.v1}}}]",
-        "cesql": "  filters: [{cesql: \"type = 'io.a.v1' AND partitionkey IN (2, 3)\"}]",
     }
     subs = {name: subscriber() for name in cases}
     yaml_text = broker_yaml(namespace) + "".join(trigger_yaml(namespace, n, s) for n, s in cases.items())
@@ -112,7 +120,6 @@ def test_each_dialect_routes_through_the_broker(plane, namespace, subscriber):
         "all": {"e1"},
         "any": {"e2", "e3"},
         "not": {"e2"},
-        "cesql": {"e3"},
     }
     for name, ids in expected.items():
         subs[name].wait_for(len(ids))

@@ -16,6 +16,7 @@ from tests.deploy.conftest import REFERENCE, Doc, containers, env_of, find, knat
 
 from udaconnect.routes import TARGETS
 from udaconnect.settings import PROJECT_ROOT
+from udaconnect_dev.broker.filters import DIALECTS
 
 KUBERNETES_VERSION = "1.34.0"
 WORKLOADS = ("Service", "Deployment", "StatefulSet", "Job", "CronJob")
@@ -23,7 +24,7 @@ CRDS = REFERENCE / "crds"
 #: Groups whose kinds are custom resources here (the rest are core kinds kubernetes-validate knows).
 CUSTOM_GROUPS = {"serving.knative.dev", "eventing.knative.dev", "kafka.strimzi.io", "sources.knative.dev"}
 ISO_DURATION = re.compile(r"^P(?!$)(\d+Y)?(\d+M)?(\d+W)?(\d+D)?(T(?=\d)(\d+H)?(\d+M)?(\d+(\.\d+)?S)?)?$")
-FILTER_DIALECTS = {"exact", "prefix", "suffix", "all", "any", "not", "cesql"}
+FILTER_DIALECTS = set(DIALECTS)  # what the local broker obeys (it refuses cesql)
 GO_DURATION = re.compile(r"^(\d+(\.\d+)?(ns|us|µs|ms|s|m|h))+$")
 
 

@@ -14,5 +14,5 @@ class ConfigError(BrokerError):
 
 
 class FilterError(ConfigError):
-    """A Trigger filter (including a CESQL expression) cannot be compiled."""
+    """A Trigger filter cannot be compiled, or uses a dialect the local broker refuses (cesql)."""
 

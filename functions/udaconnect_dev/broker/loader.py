@@ -10,6 +10,7 @@ import yaml
 
 from udaconnect_dev.broker.durations import parse_duration
 from udaconnect_dev.broker.errors import ConfigError
+from udaconnect_dev.broker.filters import compile_trigger
 from udaconnect_dev.broker.model import (
     BROKER_CLASS_ANNOTATION,
     DELIVERY_ORDER_ANNOTATION,
@@ -119,7 +120,7 @@ def _trigger(doc: dict[str, Any]) -> TriggerSpec:
     if not isinstance(filters, list) or not all(isinstance(f, dict) for f in filters):
         raise ConfigError(f"Trigger {name}: spec.filters must be a list of objects")
     attributes = (spec.get("filter") or {}).get("attributes") or {}
-    return TriggerSpec(
+    trigger = TriggerSpec(
         name=name,
         namespace=namespace,
         broker=spec["broker"],
@@ -129,6 +130,8 @@ def _trigger(doc: dict[str, Any]) -> TriggerSpec:
         delivery=_delivery(spec.get("delivery"), namespace, f"Trigger {name}"),
         ordered=order == "ordered",
     )
+    compile_trigger(trigger)  # a filter the broker cannot obey (a cesql one, say) fails the load, naming the Trigger
+    return trigger
 
 
 def _kafka_sink(doc: dict[str, Any]) -> KafkaSinkSpec:
