@@ -8,8 +8,7 @@ from collections.abc import Awaitable, Callable
 
 import pytest
 
-from udaconnect_dev.broker.http_pool import Pool
-from udaconnect_dev.broker.http_wire import BadResponse
+from udaconnect_dev.broker.http_pool import BadResponse, Pool
 
 NO_CONTENT = b"HTTP/1.1 204 No Content\r\n\r\n"
 Script = Callable[[int, int, bytes], Awaitable[bytes | None]]  # (connection, request number, request) -> answer
