@@ -20,6 +20,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from udaconnect.contracts.names import DEVICE_SOURCE_PREFIX, LOCATION_REPORTED, LOCATIONS_REPORTED, MAX_FIXES
 
@@ -41,14 +42,16 @@ class Credential:
 def enrol(api_url: str, person_id: int, token: str, name: str = "simulated phone", timeout: float = 30.0) -> Credential:
     """Enrol a device for `person_id` at the API `api_url` (http://host:port) with `token` (the attendee's or an
     organizer's); OSError when the API does not answer 201."""
-    from udaconnect_dev.broker import http_client
+    import httpx2
 
-    reply = http_client.post(f"{api_url.rstrip('/')}/api/persons/{person_id}/devices",
-                             {"Content-Type": "application/json", "Authorization": f"Bearer {token}"},
-                             json.dumps({"name": name}).encode(), timeout)
-    if reply.status != 201:
-        raise OSError(f"enrolling a device for person {person_id}: HTTP {reply.status} {reply.body[:200]!r}")
-    body = json.loads(reply.body)
+    try:
+        reply = _http().post(f"{api_url.rstrip('/')}/api/persons/{person_id}/devices", json={"name": name},
+                             headers={"Authorization": f"Bearer {token}"}, timeout=timeout)
+    except httpx2.HTTPError as error:
+        raise OSError(f"enrolling a device for person {person_id}: {error!r}") from error
+    if reply.status_code != 201:
+        raise OSError(f"enrolling a device for person {person_id}: HTTP {reply.status_code} {reply.content[:200]!r}")
+    body = reply.json()
     return Credential(body["device_id"], body["token"])
 
 
@@ -104,7 +107,7 @@ class Stats:
 def post(url: str, events: Sequence[dict], timeout: float = 30.0, token: str = "") -> int:
     """POST one event in binary mode, or several as one batch, with `token` as the bearer when given; the HTTP
     status (0: no answer)."""
-    from udaconnect_dev.broker import http_client
+    import httpx2
 
     if len(events) == 1:
         event = events[0]
@@ -116,9 +119,26 @@ def post(url: str, events: Sequence[dict], timeout: float = 30.0, token: str = "
     if token:
         headers["Authorization"] = f"Bearer {token}"
     try:
-        return http_client.post(url, headers, body, timeout).status
-    except OSError:
+        return int(_http().post(url, headers=headers, content=body, timeout=timeout).status_code)
+    except httpx2.HTTPError:
         return 0
+
+
+_client: Any = None
+_client_lock = threading.Lock()
+
+
+def _http() -> Any:
+    """The process's one blocking httpx2 client (created on first use): every device thread shares its keep-alive
+    connections, as many as threads post at once."""
+    global _client
+    with _client_lock:
+        if _client is None:
+            import httpx2
+
+            _client = httpx2.Client(trust_env=False, limits=httpx2.Limits(max_connections=None,
+                                                                          max_keepalive_connections=256))
+        return _client
 
 
 @dataclass
