@@ -11,11 +11,14 @@ from sqlalchemy import Connection, text
 from udaconnect.places import DEMO_VENUE, read_venue
 from udaconnect.places.store import NEAR_M, import_venue, place_by_cell, place_of
 
-#: Both lookups side by side for every point of `probe` (cell and coordinate as a location row has them).
+#: Both lookups side by side for every point of `probe` (cell and coordinate as a location row has them: the cell
+#: of the geography's longitude, which wraps into [-180, 180]).
 COMPARE = f"""
     SELECT p.i, p.lon, p.lat, coalesce(pl.place, 'null') AS exact, {place_by_cell('p')} AS by_cell
-    FROM (SELECT i, lon, lat, udaconnect_cell(lon, lat) AS cell,
-                 ST_SetSRID(ST_MakePoint(lon, lat), 4326)::geography AS coordinate FROM probe) AS p
+    FROM (SELECT i, lon, lat, udaconnect_cell(ST_X(coordinate::geometry), ST_Y(coordinate::geometry)) AS cell,
+                 coordinate
+          FROM (SELECT i, lon, lat, ST_SetSRID(ST_MakePoint(lon, lat), 4326)::geography AS coordinate
+                FROM probe) AS raw) AS p
     {place_of('p.coordinate')}
 """
 
@@ -75,11 +78,19 @@ def test_the_cell_maps_answer_as_the_exact_test_near_every_boundary(db, demo_ven
         counts = conn.execute(text("SELECT (SELECT count(*) FROM place_cell), "
                                    "(SELECT count(*) FROM place_cell WHERE place IS NULL), "
                                    "(SELECT count(*) FROM place_subcell)")).one()
+        runs = conn.execute(text(
+            "SELECT cell_starts, jsonb_array_length(cell_answers), subcell_starts, jsonb_array_length(subcell_answers) "
+            "FROM place_lookup")).all()
     differ = [r for r in rows if r.exact != r.by_cell]
     assert not differ, differ[:5]
     named = {r.exact for r in rows}
     assert len(named) > 60 and "null" in named  # nearly every place, and no place, were both answered
     assert counts[0] > 500 and 0 < counts[1] < counts[0] and counts[2] == counts[1] * 64
+    # one row of runs (width_bucket needs them sorted), far fewer than the cells and sub-cells they stand for
+    [(cells, cell_answers, subcells, subcell_answers)] = runs
+    assert cells == sorted(set(cells)) and subcells == sorted(set(subcells)) and cells[0] == subcells[0] == -2**63
+    assert (len(cells), len(subcells)) == (cell_answers, subcell_answers)
+    assert len(cells) < counts[0] and len(subcells) < counts[2] / 4
 
 
 def test_nested_touching_tiny_and_point_places(db) -> None:
@@ -137,11 +148,44 @@ def test_the_cell_maps_follow_every_change_of_place(db, demo_venue) -> None:
         assert 0 < cells(conn)[0] < full[0]
     with db.begin() as conn:
         conn.execute(text("TRUNCATE place"))
-    with db.connect() as conn:
+    with db.begin() as conn:
         assert cells(conn) == (0, 0)
+        # still one row of runs, answering no place without the exact test
+        assert conn.execute(text("SELECT cell_starts, cell_answers, subcell_starts, subcell_answers "
+                                 "FROM place_lookup")).all() == [([-2**63], ["null"], [-2**63], [None])]
+        assert _compare(conn, [(-122.4022, 37.7837)])[0].by_cell == "null"
     with db.connect() as conn, conn.begin() as transaction:  # rolled back: nothing rebuilt, nothing lost
         import_venue(conn, read_venue(DEMO_VENUE))
         assert cells(conn) == full  # the import's own transaction already sees its maps
         transaction.rollback()
     with db.connect() as conn:
         assert cells(conn) == (0, 0)
+
+
+def test_far_apart_places_and_the_antimeridian(db) -> None:
+    """Runs with long gaps between them (places km apart, on other cell rows and columns), and cells across the
+    antimeridian (always straddling, no sub-cells: the exact test)."""
+    m = 1 / 111_320
+
+    def box(pid, lon, lat, meters):
+        k = m / math.cos(math.radians(lat))
+        x1, y1 = min(lon + meters * k, 180.0), lat + meters * m
+        ring = [[lon, lat], [x1, lat], [x1, y1], [lon, y1], [lon, lat]]
+        return {"type": "Feature", "id": pid, "properties": {"name": pid, "kind": "room"},
+                "geometry": {"type": "Polygon", "coordinates": [ring]}}
+
+    features = [box("here", 13.4, 52.5, 12), box("there", 13.45, 52.53, 5), box("east", 179.99990, -16.8, 20),
+                box("west", -180.0, -16.8, 6), box("south", 2.0, -60.0, 4)]
+    venue = read_venue({"type": "FeatureCollection", "features": features})
+    with db.begin() as conn:
+        import_venue(conn, venue)
+    rng = random.Random(180)
+    points = _near_boundaries(venue, rng, 20_000)
+    points += [(rng.uniform(13.39, 13.46), rng.uniform(52.49, 52.54)) for _ in range(3_000)]  # mostly gaps
+    points += [(rng.choice([179.9999, -180.0, -179.99995]) + rng.uniform(0, 5e-5), -16.8 + rng.uniform(-1, 25) * m)
+               for _ in range(3_000)]
+    with db.begin() as conn:
+        rows = _compare(conn, points)
+    assert not [r for r in rows if r.exact != r.by_cell][:5]
+    named = {r.exact for r in rows}
+    assert {f'{{"id" : "{f["id"]}", "name" : "{f["id"]}", "kind" : "room"}}' for f in features} <= named

@@ -4,9 +4,9 @@
 nearest within about NEAR_M meters, else nothing. It is a LATERAL subquery over place's GiST index (a box test,
 then planar tests on the two or three places it leaves, their JSON rendered at import): ~8 us a row, used by the
 short answers (a track, one location). The search's long answers use `place_by_cell(row)`, the same answer read
-from the cell maps of migration 0008 (looked up by the location's grid cell; a sub-cell probe, then the exact
-test, only where a cell straddles a boundary): tests/test_place_cells.py proves them equal, and
-`nox -s bench -- places` measures both.
+from the cell maps of migration 0008 as runs (migration 0009; looked up by the location's grid cell, then its
+sub-cell, then the exact test, only where a cell straddles a boundary): tests/test_place_cells.py proves them
+equal, and `nox -s bench -- places` measures both.
 """
 
 from __future__ import annotations
@@ -27,10 +27,11 @@ def place_of(point: str, alias: str = "pl") -> str:
     """`LEFT JOIN LATERAL (...) AS alias ON true` giving alias.place: the place JSON text of `point` (a
     geography), or NULL. Planar tests in degrees: `near_deg` is NEAR_M in degrees of longitude at the place, so a
     location is "near" within NEAR_M east-west and NEAR_M / cos(latitude) north-south (4 m at 40 degrees)."""
-    return f"""LEFT JOIN LATERAL ({_exact(point)}) AS {alias} ON true"""
+    return f"""LEFT JOIN LATERAL ({exact_place(point)}) AS {alias} ON true"""
 
 
-def _exact(point: str) -> str:
+def exact_place(point: str) -> str:
+    """The exact test as a subquery: the place JSON text of `point` (a geography), no row if none (see place_of)."""
     return f"""
         SELECT pl_.ref AS place FROM place pl_
         WHERE pl_.reach && ({point})::geometry AND ST_DWithin(pl_.area, ({point})::geometry, pl_.near_deg)
@@ -39,17 +40,24 @@ def _exact(point: str) -> str:
 
 
 def place_by_cell(row: str) -> str:
-    """The place of `row`'s location (row.cell, row.coordinate) from migration 0008's cell maps, as the place JSON
-    text or 'null'. The cell map (a few thousand cells) is read once per statement into a JSON object (an
-    InitPlan; a lookup is a binary search, ~0.3 us) rather than joined: a join would be planned as an index probe
-    per row (~1 us) and could reorder rows. A cell in the map as '' straddles a boundary: its sub-cell answers,
-    else (a sub-cell mapped to NULL, or none) the exact test. A cell not in the map is beyond every place's reach."""
+    """The place of `row`'s location (row.cell, row.coordinate) from migration 0009's lookup, as the place JSON
+    text or 'null': the run holding the cell (`width_bucket`, a binary search), its answer a jsonb array subscript
+    (~0.1 us a row on the 1M bench, 2026-12); where the cell straddles a boundary, the same in the sub-cells'
+    runs; where a sub-cell still straddles one, the exact test. The row is read once per statement (InitPlans)."""
     point = f"{row}.coordinate"
-    cells = "(SELECT jsonb_object_agg(cell::text, coalesce(place, '')) FROM place_cell)"
-    return f"""coalesce(nullif(coalesce({cells} ->> {row}.cell::text, 'null'), ''),
-        (SELECT ps_.place FROM place_subcell ps_
-         WHERE ps_.subcell = udaconnect_subcell(ST_X(({point})::geometry), ST_Y(({point})::geometry))),
-        ({_exact(point)}), 'null')"""
+    subcell = f"udaconnect_subcell(ST_X(({point})::geometry), ST_Y(({point})::geometry))"
+    return f"""coalesce(
+        {_lookup("cell_answers")} ->> (width_bucket({row}.cell, {_lookup("cell_starts")}) - 1),
+        {_lookup("subcell_answers")} ->> (width_bucket({subcell}, {_lookup("subcell_starts")}) - 1),
+        ({exact_place(point)}), 'null')"""
+
+
+def _lookup(column: str) -> str:
+    """A column of place_lookup as a value of its own: the stored one is compressed or out of line (TOAST), and
+    every call taking it would decompress it again (17 us a row instead of 0.1 on the 1M bench, 2026-12); a
+    concatenation with an empty array makes the InitPlan return it plain."""
+    empty = "'[]'::jsonb" if column.endswith("answers") else "'{}'::bigint[]"
+    return f"(SELECT {column} || {empty} FROM place_lookup)"
 
 
 def import_venue(conn: Connection, venue: Venue) -> int:

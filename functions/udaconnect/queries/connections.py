@@ -156,8 +156,8 @@ persons AS (
     SELECT * FROM walked WHERE (SELECT walk FROM choice)
 )"""
 
-# The place of each answered location only (after the LIMIT), by its grid cell (migration 0008's maps): a lookup
-# in a JSON object per row, a sub-cell probe or the exact test for the few on a boundary.
+# The place of each answered location only (after the LIMIT), by its grid cell (migration 0008's maps as runs,
+# 0009): a binary search per row, a second one in the sub-cells' runs, the exact test for the few on a boundary.
 PLACED = f"placed AS (\n    SELECT page.*, {place_by_cell('page')} AS place FROM page\n)"
 
 _PAGE = """

@@ -34,7 +34,8 @@ ROLES: dict[str, dict[str, str]] = {
                 "audit_log": "INSERT", "place": "SELECT"},
     # searches and tracks: reads, and the audit of an organizer's reads
     "connections": {"person": "SELECT", "location": "SELECT", "place": "SELECT", "place_cell": "SELECT",
-                    "place_subcell": "SELECT", "encounter": "SELECT", "device": "SELECT", "audit_log": "INSERT"},
+                    "place_subcell": "SELECT", "place_lookup": "SELECT", "encounter": "SELECT", "device": "SELECT",
+                    "audit_log": "INSERT"},
     # writes locations; drops the events of erased persons and revoked devices
     "persist": {"location": "SELECT, INSERT", "person": "SELECT", "person_erasure": "SELECT", "device": "SELECT",
                 "event_outbox": "SELECT, INSERT"},

@@ -2,15 +2,17 @@
 
 The 1M benchmark conference (bench connections' database, reused or loaded) with the demo venue imported; the
 same searches (random persons, random 7-day ranges, 5 m; then one day at 500 m, where answers are long) run with
-the search statement as it is (places by cell), with the exact lookup per row instead (the search before
-migration 0008) and with no place (a constant NULL), in turn on one connection, several rounds. Prints the
-medians of each and of the ratio "with place / without" per search; --out writes them as JSON.
+the search statement as it is (places by cell, migration 0009), with migration 0008's lookup, with the exact
+lookup per row instead (the search before migration 0008) and with no place (a constant NULL), in turn on one
+connection, several rounds; the first round checks that every lookup gives the same answer. Prints the load
+average, the medians of each and of the ratio "with place / without" per search; --out writes them as JSON.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import statistics
 import time
@@ -21,32 +23,46 @@ import psycopg2
 from sqlalchemy import text
 
 from udaconnect.places import DEMO_VENUE, read_venue
-from udaconnect.places.store import import_venue, place_of
+from udaconnect.places.store import exact_place, import_venue, place_of
 from udaconnect.queries import connections
 from udaconnect.settings import PROJECT_ROOT, Settings
 from udaconnect.storage import database
 from udaconnect_dev.bench.connections import FIXES_PER_PERSON, prepare_database, queries
 
-#: The variants timed side by side: the search as it is (places by cell), with the exact lookup of every
-#: answered row (the search before migration 0008), and with no place at all (the baseline).
-VARIANTS = {"cells": "", "exact": "_exact", "none": "_bare"}
+#: The variants timed side by side: the search as it is (places by cell, migration 0009's runs), with the lookup
+#: of migration 0008 alone (a JSON object of the cells built per statement, a sub-cell probe per row on a
+#: boundary), with the exact lookup of every answered row (the search before migration 0008), and with no place
+#: at all (the baseline).
+VARIANTS = {"cells": "", "cells_0008": "_0008", "exact": "_exact", "none": "_bare"}
+
+
+def _place_by_cell_0008(row: str) -> str:
+    """migration 0008's lookup, before the runs of 0009 (kept to time them side by side)."""
+    point = f"{row}.coordinate"
+    cells = "(SELECT jsonb_object_agg(cell::text, coalesce(place, '')) FROM place_cell)"
+    return f"""coalesce(nullif(coalesce({cells} ->> {row}.cell::text, 'null'), ''),
+        (SELECT ps_.place FROM place_subcell ps_
+         WHERE ps_.subcell = udaconnect_subcell(ST_X(({point})::geometry), ST_Y(({point})::geometry))),
+        ({exact_place(point)}), 'null')"""
 
 
 def _variant_statements(cur) -> None:  # noqa: ANN001 - a psycopg2 cursor
-    """The search's statement prepared again with its place lookup replaced: exact per row, or none."""
+    """The search's statement prepared again with its place lookup replaced: 0008's, exact per row, or none."""
     exact = "placed AS (\n    SELECT page.*, pl.place FROM page " + place_of("page.coordinate") + "\n)"
+    cells_0008 = f"placed AS (\n    SELECT page.*, {_place_by_cell_0008('page')} AS place FROM page\n)"
     bare = "placed AS (\n    SELECT page.*, NULL::text AS place FROM page\n)"
     for name, (types, sql) in connections.STATEMENTS.items():
         assert connections.PLACED in sql
+        cur.execute(f"PREPARE {name}_0008 {types} AS {sql.replace(connections.PLACED, cells_0008)}")
         cur.execute(f"PREPARE {name}_exact {types} AS {sql.replace(connections.PLACED, exact)}")
         cur.execute(f"PREPARE {name}_bare {types} AS {sql.replace(connections.PLACED, bare)}")
 
 
-def _time(cur, name: str, params: list) -> tuple[float, int]:  # noqa: ANN001
+def _time(cur, name: str, params: list) -> tuple[float, str]:  # noqa: ANN001
     started = time.perf_counter()
     cur.execute(f"EXECUTE {name} ({', '.join(['%s'] * len(params))})", params)
     body = cur.fetchone()[0]
-    return time.perf_counter() - started, body.count('"person":')
+    return time.perf_counter() - started, body
 
 
 def measure(settings: Settings, searches: list[tuple[int, datetime, datetime, float]], rounds: int) -> dict:
@@ -64,11 +80,12 @@ def measure(settings: Settings, searches: list[tuple[int, datetime, datetime, fl
             for i, (person, start, end, meters) in enumerate(searches):
                 params = [person, start, end, meters, None, "auto"]
                 turn = (round_ + i) % len(labels)
-                seconds = {}
+                seconds, bodies = {}, {}
                 for label in labels[turn:] + labels[:turn]:
-                    seconds[label], rows = _time(cur, f"udaconnect_connections{VARIANTS[label]}", params)
-                    if label == "cells":
-                        answered.append(rows)
+                    seconds[label], bodies[label] = _time(cur, f"udaconnect_connections{VARIANTS[label]}", params)
+                if not round_:  # every lookup names the same places
+                    assert len({bodies[label] for label in labels if label != "none"}) == 1, (person, start)
+                answered.append(bodies["cells"].count('"person":'))
                 if round_:
                     for label in labels:
                         timed[label].append(seconds[label])
@@ -112,13 +129,15 @@ def main(argv: list[str]) -> int:
         database.dispose()
         if not running:
             embedded.stop()
+    load = os.getloadavg()
+    print(f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
     for case, r in results.items():
         ms, ratio, whole = r["median_ms"], r["median_ratio"], r["total_ratio"]
         print(f"{case}: {r['searches']} searches x {r['rounds']} rounds, median {r['rows_per_answer_median']:g} "
-              f"people per answer; median {ms['none']:.1f} ms without places, {ms['cells']:.1f} ms by cell "
-              f"(ratio {ratio['cells']:.3f}, totals {whole['cells']:.3f}), {ms['exact']:.1f} ms exact per row "
-              f"(ratio {ratio['exact']:.3f}, totals {whole['exact']:.3f})")
+              f"people per answer; median {ms['none']:.1f} ms without places; "
+              + "; ".join(f"{ms[label]:.1f} ms {label} (ratio {ratio[label]:.3f}, totals {whole[label]:.3f})"
+                          for label in ratio))
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "places.json").write_text(json.dumps({"results": results, "when": datetime.now().isoformat()},
-                                                     indent=2))
+    (args.out / "places.json").write_text(json.dumps({"results": results, "when": datetime.now().isoformat(),
+                                                      "load_average": load}, indent=2))
     return 0
