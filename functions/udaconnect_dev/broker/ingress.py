@@ -1,17 +1,26 @@
-"""The broker's HTTP ingress: POST /<namespace>/<broker> writes a CloudEvent to the broker topic.
+"""The broker's HTTP ingress, a Starlette app served by uvicorn on its own thread: POST /<namespace>/<broker> writes a
+CloudEvent (binary or structured mode) to the broker topic.
 
-202 once Kafka acknowledged it, 400 not a valid CloudEvent, 404 unknown broker path, 405 not POST,
-503 Kafka write failed. GET /health and GET /status are local additions for the stack and the CLI.
+202 once Kafka acknowledged it, 400 not a valid CloudEvent, 404 unknown broker path, 405 not POST, 503 Kafka write
+failed or the broker stopping. GET /health and GET /status are local additions for the stack and the CLI.
 """
 
 from __future__ import annotations
 
-import json
 import logging
+import socket
 import threading
+import time
 from collections.abc import Callable, Mapping
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
 
 from udaconnect.events.http_binding import from_http
 from udaconnect.events.kafka_client import KafkaWriter
@@ -20,9 +29,9 @@ from udaconnect_dev.broker.errors import InvalidEvent, WriteError
 log = logging.getLogger(__name__)
 
 
-class Ingress(ThreadingHTTPServer):
-    daemon_threads = True
-    request_queue_size = 256  # publishers open many connections at once; the default backlog of 5 resets them
+class Ingress:
+    """`start()` returns once it listens; `stop()` refuses new events (503), lets requests under way finish and
+    closes every connection, kept-alive ones included."""
 
     def __init__(
         self,
@@ -33,80 +42,61 @@ class Ingress(ThreadingHTTPServer):
     ) -> None:
         self.topics, self.writer, self.status = dict(topics), writer, status
         self.closing = False
-        super().__init__(address, _Handler)
-        self._thread = threading.Thread(target=self.serve_forever, name="broker-ingress", daemon=True)
+        # Bound here, so the port is known (and taken) before start(); publishers open many connections at once.
+        self.socket = socket.create_server(address, backlog=256)
+        app = Starlette(
+            routes=[
+                Route("/health", lambda _: JSONResponse({"status": "ok"})),
+                Route("/status", self._status),
+                Route("/{path:path}", self._post, methods=["POST"]),
+            ],
+            exception_handlers={405: _not_allowed},
+        )
+        config = uvicorn.Config(app, log_config=None, access_log=False, lifespan="off", timeout_graceful_shutdown=5)
+        self.server = uvicorn.Server(config)
+        self._thread = threading.Thread(
+            target=self.server.run, kwargs={"sockets": [self.socket]}, name="broker-ingress", daemon=True
+        )
 
     @property
     def port(self) -> int:
-        return int(self.server_address[1])
+        return int(self.socket.getsockname()[1])
 
-    def start(self) -> None:
+    def start(self, timeout: float = 10.0) -> None:
         self._thread.start()
+        deadline = time.monotonic() + timeout
+        while not self.server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("the broker ingress did not start")
+            time.sleep(0.01)
 
     def stop(self) -> None:
-        self.closing = True  # kept-alive connections outlive shutdown(): their requests now get 503
-        self.shutdown()
-        self.server_close()
+        self.closing = True  # a request that slips in meanwhile gets 503
+        self.server.should_exit = True
+        self._thread.join(10)
+        self.socket.close()
 
+    def _status(self, request: Request) -> JSONResponse:
+        return JSONResponse(self.status())  # a plain function: Starlette runs it on its thread pool
 
-class _Handler(BaseHTTPRequestHandler):
-    server: Ingress
-    protocol_version = "HTTP/1.1"  # keep-alive: publishers reuse connections
-
-    def do_POST(self) -> None:
-        body = self._body()
-        if self.server.closing:
-            self.close_connection = True
-            return self._answer(503, {"error": "the broker is stopping"})
-        topic = self.server.topics.get(self.path.split("?")[0].rstrip("/"))
+    async def _post(self, request: Request) -> Response:
+        body = await request.body()
+        if self.closing:
+            return JSONResponse({"error": "the broker is stopping"}, 503, headers={"Connection": "close"})
+        topic = self.topics.get("/" + request.path_params["path"].rstrip("/"))
         if topic is None:
-            return self._answer(404, {"error": f"no broker at {self.path}"})
+            return JSONResponse({"error": f"no broker at {request.url.path}"}, 404)
         try:
-            event = from_http(dict(self.headers.items()), body)
-            self.server.writer.write(topic, event)
+            event = from_http(request.headers, body)
+            await run_in_threadpool(self.writer.write, topic, event)  # waits for Kafka's acks
         except InvalidEvent as exc:
-            return self._answer(400, {"error": str(exc)})
+            return JSONResponse({"error": str(exc)}, 400)
         except WriteError as exc:
             log.error("ingress: %s", exc)
-            return self._answer(503, {"error": "the event could not be stored"})
-        self._answer(202, None)
+            return JSONResponse({"error": "the event could not be stored"}, 503)
+        return Response(status_code=202)
 
-    def do_GET(self) -> None:
-        if self.path == "/health":
-            return self._answer(200, {"status": "ok"})
-        if self.path == "/status":
-            return self._answer(200, self.server.status())
-        self._not_allowed()
 
-    def _not_allowed(self) -> None:
-        self._body()
-        self._answer(405, {"error": "only POST is allowed"}, {"Allow": "POST"})
-
-    do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = _not_allowed
-
-    def _body(self) -> bytes:
-        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
-            chunks = []
-            while size := int(self.rfile.readline().split(b";")[0].strip() or b"0", 16):
-                chunks.append(self.rfile.read(size))
-                self.rfile.readline()
-            while self.rfile.readline() not in (b"\r\n", b"\n", b""):
-                pass
-            return b"".join(chunks)
-        length = int(self.headers.get("Content-Length") or 0)
-        return self.rfile.read(length) if length else b""
-
-    def _answer(self, status: int, payload: Any, headers: Mapping[str, str] | None = None) -> None:
-        data = b"" if payload is None else json.dumps(payload).encode()
-        self.send_response(status)
-        for name, value in (headers or {}).items():
-            self.send_header(name, value)
-        if data:
-            self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(data)
-
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the stdlib's signature
-        log.debug("ingress: " + format, *args)
+async def _not_allowed(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    return JSONResponse({"error": "only POST is allowed"}, 405, headers={"Allow": "POST"})
