@@ -244,7 +244,7 @@ def _embedded_started(settings: Settings, before: bool | None) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    for name in ("alembic", "kafka") if not args.verbose else ():
+    for name in ("alembic", "kafka", "httpx", "httpx2", "httpcore") if not args.verbose else ():
         logging.getLogger(name).setLevel(logging.WARNING)
     settings = Settings.from_env()
     if args.data_dir:
