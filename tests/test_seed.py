@@ -51,11 +51,11 @@ def test_a_demo_attendee_meets_tens_of_people_a_day_not_everyone() -> None:
 def test_demo_dates_come_from_the_flag_or_end_today(settings) -> None:
     from datetime import date
 
-    from udaconnect.cli import _conference, parser
+    from udaconnect.cli import conference, parser
 
     args = parser().parse_args(["seed", "--demo", "--start", "2020-07-06"])
-    assert _conference(args).start.date() == date(2020, 7, 6)
-    latest = _conference(parser().parse_args(["seed", "--demo", "--days", "3"]))
+    assert conference(args).start.date() == date(2020, 7, 6)
+    latest = conference(parser().parse_args(["seed", "--demo", "--days", "3"]))
     today = datetime.now(ZoneInfo(latest.time_zone)).date()
     assert latest.start.date() + timedelta(days=2) == today
 
