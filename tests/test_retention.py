@@ -14,11 +14,12 @@ import yaml
 from sqlalchemy import Engine, text
 
 from udaconnect.settings import PROJECT_ROOT, Settings
+from udaconnect_dev.broker.kafka_adapter import ensure_topics
 from udaconnect_dev.broker.loader import load_dir
 from udaconnect_dev.broker.model import PingSourceSpec
 from udaconnect_dev.broker.ping import PingScheduler, headers
 from udaconnect_dev.broker.resolver import Resolver
-from udaconnect_dev.broker.topics import ensure_topics, topic_configs, wanted_topics
+from udaconnect_dev.broker.topics import topic_configs, wanted_topics
 
 MAIN = str(PROJECT_ROOT / "functions" / "main.py")
 NOW = datetime.now(UTC)

@@ -284,8 +284,9 @@ class LocalStack:
             self.stop_process("broker")
         self.kafka.process = None
         self.kafka.start()
+        from udaconnect_dev.broker.kafka_adapter import ensure_topics, init_offsets
         from udaconnect_dev.broker.loader import load_dir
-        from udaconnect_dev.broker.topics import ensure_topics, init_offsets, topic_configs, wanted_topics
+        from udaconnect_dev.broker.topics import topic_configs, wanted_topics
 
         eventing = load_dir(self.settings.eventing_dir)
         ensure_topics(self.kafka.bootstrap_servers, wanted_topics(eventing), topic_configs(eventing))

@@ -11,7 +11,7 @@ from tests.broker.conftest import FAST, broker_yaml, trigger_yaml
 from udaconnect.events.event import Event
 from udaconnect.events.kafka_publisher import KafkaPublisher
 from udaconnect_dev.broker.dataplane import DataPlane
-from udaconnect_dev.broker.fetch_fix import release_parked
+from udaconnect_dev.broker.kafka_adapter import release_parked
 from udaconnect_dev.broker.loader import load_text
 from udaconnect_dev.broker.resolver import Resolver
 

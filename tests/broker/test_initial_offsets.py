@@ -9,8 +9,9 @@ from tests.broker.conftest import broker_yaml, trigger_yaml
 
 from udaconnect.events.event import Event
 from udaconnect.events.kafka_client import KafkaWriter
+from udaconnect_dev.broker.kafka_adapter import ensure_topics, init_offsets
 from udaconnect_dev.broker.loader import load_text
-from udaconnect_dev.broker.topics import ensure_topics, init_offsets, trigger_groups, wanted_topics
+from udaconnect_dev.broker.topics import trigger_groups, wanted_topics
 
 
 def _eventing(namespace: str):  # noqa: ANN202

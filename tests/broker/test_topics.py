@@ -8,9 +8,10 @@ from kafka import KafkaConsumer
 from tests.broker.conftest import broker_yaml
 from tests.broker.test_loader import EVENTING
 
+from udaconnect_dev.broker.kafka_adapter import ensure_topics
 from udaconnect_dev.broker.kafka_server import KafkaServer
 from udaconnect_dev.broker.loader import load_dir
-from udaconnect_dev.broker.topics import ensure_topics, wanted_topics
+from udaconnect_dev.broker.topics import wanted_topics
 
 
 def _partitions(bootstrap: str, topic: str) -> set[int]:

@@ -8,7 +8,7 @@ from tests.broker.conftest import event_of, read_topic
 from udaconnect.events.event import Event
 from udaconnect.events.kafka_client import KafkaWriter
 from udaconnect_dev.broker.errors import WriteError
-from udaconnect_dev.broker.topics import ensure_topics
+from udaconnect_dev.broker.kafka_adapter import ensure_topics
 
 
 def _event(n: int, key: str) -> Event:

@@ -12,9 +12,10 @@ from udaconnect import bootstrap
 from udaconnect.events.event import Event
 from udaconnect.events.kafka_client import event_of
 from udaconnect.settings import PROJECT_ROOT, Settings
+from udaconnect_dev.broker.kafka_adapter import ensure_topics
 from udaconnect_dev.broker.kafka_server import KafkaServer
 from udaconnect_dev.broker.loader import load_dir
-from udaconnect_dev.broker.topics import ensure_topics, wanted_topics
+from udaconnect_dev.broker.topics import wanted_topics
 
 MAIN = str(PROJECT_ROOT / "functions" / "main.py")
 TOPIC = Settings().broker_topic

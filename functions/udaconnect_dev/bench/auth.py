@@ -50,9 +50,10 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--repeat", type=int, default=3, help="turns per mode (medians are reported)")
     parser.add_argument("--out", type=Path, default=PROJECT_ROOT / "bench-results")
     args = parser.parse_args(argv)
+    from udaconnect_dev.broker.kafka_adapter import ensure_topics
     from udaconnect_dev.broker.kafka_server import KafkaServer
     from udaconnect_dev.broker.loader import load_dir
-    from udaconnect_dev.broker.topics import ensure_topics, wanted_topics
+    from udaconnect_dev.broker.topics import wanted_topics
 
     secret = secrets.token_hex(32)
     phones = load.credentials(Settings(auth_secret=secret), PERSONS)

@@ -10,12 +10,10 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from udaconnect.events.event import Event, validated
-from udaconnect.events.kafka_client import event_of
 from udaconnect_dev.broker.eventloop import DeliveryLoop
-from udaconnect_dev.broker.fetch_fix import release_parked
 from udaconnect_dev.broker.handoff import Handoff, Started
-from udaconnect_dev.broker.kafka_group import Committer, open_consumer
-from udaconnect_dev.broker.offsets import PartitionTracker
+from udaconnect_dev.broker.kafka_adapter import GroupMember
+from udaconnect_dev.broker.offsets import Committer, PartitionTracker
 from udaconnect_dev.broker.progress import ProgressWatch, watch
 from udaconnect_dev.broker.tuning import ConsumerTuning
 
@@ -69,7 +67,7 @@ class TriggerConsumer:
                 "stalls": progress.stalls,
             }
 
-    # Rebalance callbacks: kafka-python calls them inside poll, on this thread.
+    # Rebalance callbacks: the group member calls them inside poll, on this thread.
     def on_partitions_revoked(self, revoked: Any) -> None:
         self._commit(self._consumer, force=True, only=set(revoked))
         with self._lock:
@@ -88,23 +86,25 @@ class TriggerConsumer:
 
     def _run(self) -> None:
         try:
-            self._consumer = open_consumer(self.group, self.topic, self.bootstrap_servers, self.tuning, self)
+            self._consumer = self._join()
             while not self._loop(self._consumer):
                 # Stuck outside the group: a new member joins afresh and resumes from the committed offsets.
-                self._consumer.close(autocommit=False)
-                self._consumer = open_consumer(self.group, self.topic, self.bootstrap_servers, self.tuning, self)
+                self._consumer.close()
+                self._consumer = self._join()
         except BaseException as exc:  # surfaced to the data plane, which refuses to start
             self.failed = exc
             log.exception("consumer group %s failed", self.group)
             self.ready.set()
 
-    def _loop(self, consumer: Any) -> bool:
+    def _join(self) -> GroupMember:
+        return GroupMember(self.group, self.topic, self.bootstrap_servers, self.tuning, self)
+
+    def _loop(self, consumer: GroupMember) -> bool:
         """Poll until stopped (True), or until the member has held no partition for `rejoin_after` seconds
         (False): seen after a restart of tansu, a rebalance that never completed while the consumer polled on."""
         unassigned_since = time.monotonic()
         while not self.stop.is_set():
             batches = consumer.poll(timeout_ms=100)
-            release_parked(consumer)  # else a partition paused by _flow_control may never deliver again
             if consumer.assignment():
                 unassigned_since = time.monotonic()
             elif time.monotonic() - unassigned_since > self.tuning.rejoin_after:
@@ -112,13 +112,13 @@ class TriggerConsumer:
                             self.group, self.tuning.rejoin_after)
                 return False
             if not self.ready.is_set() and consumer.assignment():
-                self.ready.set()  # its start offsets were committed before it joined (topics.init_offsets)
+                self.ready.set()  # its start offsets were committed before it joined (kafka_adapter.init_offsets)
             started: Started = []
             with self._lock:
                 for tp, records in batches.items():
                     tracker = self.trackers.setdefault(tp, self._tracker())
-                    for record in records:
-                        self._accept(tracker, record)
+                    for offset, event in records:
+                        self._accept(tracker, offset, event)
                     started.extend((tracker, offset, event) for offset, event in tracker.startable())
                 self._flow_control(consumer)
             self.handoff.submit(started)  # one wake-up of the loop per poll
@@ -127,19 +127,18 @@ class TriggerConsumer:
         self._drain(consumer)
         return True
 
-    def _accept(self, tracker: PartitionTracker, record: Any) -> None:
-        event = event_of(record)
+    def _accept(self, tracker: PartitionTracker, offset: int, event: Event) -> None:
         try:
             matched = self.matches(validated(event).attributes)
         except Exception as exc:  # an unreadable record is skipped, as the broker never accepts one
-            log.warning("%s: skipping record %s: %s", self.group, record.offset, exc)
+            log.warning("%s: skipping record %s: %s", self.group, offset, exc)
             matched = False
         if matched:
-            tracker.add(record.offset, event)
+            tracker.add(offset, event)
         else:
-            tracker.skip(record.offset)
+            tracker.skip(offset)
 
-    def _flow_control(self, consumer: Any) -> None:
+    def _flow_control(self, consumer: GroupMember) -> None:
         limit = self.tuning.buffer_per_partition
         paused = consumer.paused()
         for tp, tracker in self.trackers.items():
@@ -148,16 +147,16 @@ class TriggerConsumer:
             elif tracker.size < limit // 2 and tp in paused:
                 consumer.resume(tp)
 
-    def _watch(self, consumer: Any) -> None:
+    def _watch(self, consumer: GroupMember) -> None:
         now = time.monotonic()
         if now - self._last_watch >= 1.0 and self.ready.is_set():
             self._last_watch = now
             watch(consumer, self.progress, self._lock, self.group, now)
 
-    def _commit(self, consumer: Any, force: bool = False, only: set[Any] | None = None) -> None:
+    def _commit(self, consumer: GroupMember, force: bool = False, only: set[Any] | None = None) -> None:
         self.committer.commit(consumer, self.trackers, self._lock, force, only)
 
-    def _drain(self, consumer: Any) -> None:
+    def _drain(self, consumer: GroupMember) -> None:
         self.handoff.drain(self.tuning.drain_timeout)
         self._commit(consumer, force=True)
-        consumer.close(autocommit=False)
+        consumer.close()

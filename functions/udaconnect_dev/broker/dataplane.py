@@ -15,9 +15,10 @@ from udaconnect_dev.broker.errors import ConfigError
 from udaconnect_dev.broker.eventloop import DeliveryLoop
 from udaconnect_dev.broker.filters import compile_trigger
 from udaconnect_dev.broker.ingress import Ingress
+from udaconnect_dev.broker.kafka_adapter import ensure_topics, init_offsets
 from udaconnect_dev.broker.model import Delivery, Eventing, TriggerSpec
 from udaconnect_dev.broker.resolver import HttpTarget, Resolver
-from udaconnect_dev.broker.topics import ensure_topics, init_offsets, topic_configs, wanted_topics
+from udaconnect_dev.broker.topics import topic_configs, wanted_topics
 
 if TYPE_CHECKING:
     from udaconnect_dev.broker.ping import PingScheduler

@@ -1,9 +1,15 @@
-"""Per-partition bookkeeping: which records wait, which are being delivered, and the offset safe to commit."""
+"""Per-partition bookkeeping: which records wait, which are being delivered, the offset safe to commit, and the
+Committer that commits it."""
 
 from __future__ import annotations
 
+import logging
+import threading
+import time
 from collections import deque
 from typing import Any
+
+log = logging.getLogger("udaconnect_dev.broker.consumer")
 
 
 class PartitionTracker:
@@ -51,3 +57,42 @@ class PartitionTracker:
     def _seen(self, offset: int) -> None:
         if self.next_offset is None or offset >= self.next_offset:
             self.next_offset = offset + 1
+
+
+class Committer:
+    """Commits each partition's committable offset once it moved, at most every `interval` seconds unless forced."""
+
+    def __init__(self, group: str, interval: float) -> None:
+        self.group, self.interval = group, interval
+        self.committed: dict[Any, int] = {}
+        self._last = 0.0
+
+    def commit(
+        self,
+        member: Any,
+        trackers: dict[Any, PartitionTracker],
+        lock: threading.Lock,
+        force: bool = False,
+        only: set[Any] | None = None,
+    ) -> None:
+        """`member`: the group member (kafka_adapter.GroupMember) whose partitions these are."""
+        now = time.monotonic()
+        if not force and now - self._last < self.interval:
+            return
+        self._last = now
+        with lock:
+            positions = {
+                tp: offset
+                for tp, tracker in trackers.items()
+                if (only is None or tp in only)
+                and (offset := tracker.committable()) is not None
+                and offset != self.committed.get(tp)
+            }
+        if not positions:
+            return
+        try:
+            member.commit(positions)
+            with lock:
+                self.committed.update(positions)
+        except Exception as exc:  # e.g. a rebalance in progress: the next commit carries the same offsets
+            log.warning("%s: commit failed: %s", self.group, exc)

@@ -6,7 +6,7 @@ import logging
 import threading
 from typing import Any
 
-from udaconnect_dev.broker.fetch_fix import forget_parked
+from udaconnect_dev.broker.kafka_adapter import GroupMember
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +42,7 @@ class ProgressWatch:
         self._still.pop(tp, None)
 
 
-def watch(consumer: Any, progress: ProgressWatch, lock: threading.Lock, group: str, now: float) -> None:
+def watch(consumer: GroupMember, progress: ProgressWatch, lock: threading.Lock, group: str, now: float) -> None:
     """Look at every assigned partition once; a stalled one is re-fetched from its position."""
     paused = consumer.paused()
     for tp in consumer.assignment():
@@ -50,8 +50,8 @@ def watch(consumer: Any, progress: ProgressWatch, lock: threading.Lock, group: s
         with lock:
             stalled = progress.observe(tp, position, consumer.highwater(tp), tp in paused, now)
         if stalled:
-            # Not expected since release_parked: say so loudly, drop anything kafka-python parked for the
-            # partition and re-seek, so it fetches again from the same position.
+            # Not expected since kafka_adapter.release_parked: say so loudly, and fetch it again from the same
+            # position (anything kafka-python parked for the partition dropped).
             log.warning(
                 "%s: %s stalled at offset %s below high-water mark %s; fetching it again",
                 group,
@@ -59,5 +59,4 @@ def watch(consumer: Any, progress: ProgressWatch, lock: threading.Lock, group: s
                 position,
                 consumer.highwater(tp),
             )
-            forget_parked(consumer, tp)
-            consumer.seek(tp, position)
+            consumer.refetch(tp, position)
