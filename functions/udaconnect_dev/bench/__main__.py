@@ -1,12 +1,13 @@
-"""`python -m udaconnect_dev.bench connections|dispatch|ingest|faults|encounters|places|auth [options]`."""
+"""`python -m udaconnect_dev.bench connections|dispatch|http-client|ingest|faults|encounters|places|auth [options]`."""
 
 from __future__ import annotations
 
 import sys
 
-from udaconnect_dev.bench import auth, connections, dispatch, encounters, faults, ingest, places
+from udaconnect_dev.bench import auth, connections, dispatch, encounters, faults, http_client, ingest, places
 
-BENCHMARKS = {"connections": connections.main, "dispatch": dispatch.main, "ingest": ingest.main,
+BENCHMARKS = {"connections": connections.main, "dispatch": dispatch.main, "http-client": http_client.main,
+              "ingest": ingest.main,
               "faults": faults.main, "encounters": encounters.main,
               "places": places.main, "auth": auth.main}
 

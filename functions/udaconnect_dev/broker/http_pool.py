@@ -1,10 +1,11 @@
 """The dispatcher's asyncio HTTP/1.1 POST client: keep-alive connections to one origin, bounded, each answer parsed
 by httptools (llhttp, the parser uvicorn uses).
 
-Why not aiohttp's client: measured 2026-12-01 on this 2-core machine (uvloop, 20k POSTs, 32-256 at once, to the
-`bench dispatch` 204 subscriber), it cost 96-147 us of CPU per POST, this pool 28-35 us, while the whole broker spends
-~80-95 us per event (`bench dispatch`); httpx2's AsyncClient cost more than aiohttp's. So the pool and its protocol
-glue stay here; the HTTP parsing is httptools' (the same measurement with the previous hand parser: equal, +-3 us).
+Why not aiohttp's client: `python -m udaconnect_dev.bench http-client` (uvloop, 20k POSTs to the dispatch bench's 204
+subscriber) measured on 2026-12-01, 2 cores: this pool 28-35 us of CPU per POST, aiohttp 96-209 us, httpx2's
+AsyncClient 856 us (32-256 POSTs at once), while the whole broker spends ~80-100 us per event (`bench dispatch`). So
+the pool and its protocol glue stay here; the HTTP parsing is httptools' (the hand parser it replaced measured the
+same, +-3 us).
 
 Errors are OSError, as from a blocking POST: TimeoutError (no whole answer in time), ConnectionError (refused,
 reset, closed early; BadResponse for an answer that is not HTTP).
