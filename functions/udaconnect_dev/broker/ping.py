@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import urllib.error
-import urllib.request
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -37,16 +35,16 @@ def headers(source: PingSourceSpec, now: datetime) -> dict[str, str]:
 
 
 def send(url: str, source: PingSourceSpec, now: datetime, timeout: float = 300.0) -> int:
-    """POST one tick's event to `url`; the status (0: no answer)."""
-    request = urllib.request.Request(url, data=source.data.encode(), headers=headers(source, now), method="POST")
+    """POST one tick's event to `url` (httpx2's blocking client, as the HTTP publisher's); the status (0: no answer)."""
+    import httpx2
+
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as reply:
-            return int(reply.status)
-    except urllib.error.HTTPError as error:
-        return error.code
-    except OSError as error:
-        log.warning("PingSource %s: %s did not answer: %s", source.name, url, error)
+        reply = httpx2.post(url, content=source.data.encode(), headers=headers(source, now), timeout=timeout,
+                            trust_env=False)
+    except httpx2.HTTPError as error:
+        log.warning("PingSource %s: %s did not answer: %r", source.name, url, error)
         return 0
+    return int(reply.status_code)
 
 
 class PingScheduler:
