@@ -55,7 +55,7 @@ class DataPlane:
         self.tuning = tuning or ConsumerTuning()
         self.writer = KafkaWriter(self.bootstrap_servers, timeout=write_timeout)
         self.stopping = threading.Event()
-        self.loop = DeliveryLoop(self.stopping)  # every Trigger's deliveries, on one thread
+        self.loop = DeliveryLoop(self.stopping)  # every Trigger's consumer and deliveries, on one thread
         self.routes = [_Route(t) for t in eventing.triggers]
         self.ingress: Ingress | None = None
         self.pings: PingScheduler | None = None
@@ -151,7 +151,7 @@ class DataPlane:
         self.stopping.set()
         self.loop.wake()  # backoff waits end now: their events stay uncommitted
         for route in self.routes:
-            if route.consumer and route.consumer._thread.is_alive():
+            if route.consumer and route.consumer.alive():
                 route.consumer.join(self.tuning.drain_timeout + 5)
         for route in self.routes:
             if route.dispatcher and self.loop.running:

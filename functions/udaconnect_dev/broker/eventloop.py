@@ -1,4 +1,4 @@
-"""The one asyncio event loop thread every Trigger's deliveries run on (uvloop when installed)."""
+"""The one asyncio event loop thread every Trigger's consumer group and deliveries run on (uvloop when installed)."""
 
 from __future__ import annotations
 

@@ -1,10 +1,17 @@
-"""Every kafka-python touch of the local broker: a Trigger's consumer group member, the topics and initial offsets
-the Knative controllers would make, and the one workaround for kafka-python's fetcher (see GroupMember.poll).
+"""Every Kafka client touch of the local broker: a Trigger's consumer group member (aiokafka, on the delivery loop),
+and the topics and initial offsets the Knative controllers would make (kafka-python, before the loop runs; the
+broker's writes go through the runtime's udaconnect.events.kafka_client).
+
+Why aiokafka for the groups (the functions keep kafka-python, as the design card says): `python -m udaconnect_dev.bench
+dispatch`, 2026-12-01, 2 cores, load 0.3-0.8, five runs each interleaved, medians: this broker 48.5 us of CPU per
+event, 14.1k events/s, 3 % of a core idle; the broker before the move (its groups on kafka-python, a poll thread per
+Trigger handing batches to the loop) 65.5 us, 12.3k events/s, 9 % idle (the only other change between the two, the
+dispatcher's parser, measured equal in `bench http-client`). Consuming alone, kafka-python cost 21-26 us a
+record, aiokafka 9-12. It also needs no patch of kafka-python 3.0.x's private fetcher state (a paused partition's
+parked records were never handed back; see fetch_fix.py in the history).
 
 The emulator's own module rather than more of udaconnect.events.kafka_client: no function joins a consumer group,
-creates topics or pauses partitions, so none of this belongs in the image. It uses kafka_client's record and offset
-conversions (tooling may import the runtime, never the reverse). kafka-python is pinned to 3.0.x (pyproject.toml):
-the workaround reads that version's fetcher state directly.
+creates topics or pauses partitions, so none of this belongs in the image.
 """
 
 from __future__ import annotations
@@ -13,35 +20,43 @@ import logging
 from typing import Any, Protocol
 
 from udaconnect.events.event import Event
-from udaconnect.events.kafka_client import event_of, offsets
+from udaconnect.events.kafka_binding import KafkaMessage, from_binary
+from udaconnect.events.kafka_client import offsets
 from udaconnect_dev.broker.errors import ConfigError
 
 log = logging.getLogger(__name__)
-Partition = Any  # kafka-python's TopicPartition (topic, partition): an opaque key outside this module
+Partition = Any  # aiokafka's TopicPartition (topic, partition): an opaque key outside this module
 
 
 class Rebalance(Protocol):
-    """Called inside poll(), on the polling thread."""
+    """Awaited inside poll(), on the delivery loop."""
 
-    def on_partitions_revoked(self, revoked: Any) -> None: ...
+    async def on_partitions_revoked(self, revoked: Any) -> None: ...
 
-    def on_partitions_assigned(self, assigned: Any) -> None: ...
+    async def on_partitions_assigned(self, assigned: Any) -> None: ...
 
 
 class GroupMember:
-    """A member of `group` reading `topic`: manual commits only; rebalances are told to `listener`."""
+    """A member of `group` reading `topic` on the running event loop (aiokafka): manual commits only; rebalances
+    are told to `listener`. `await GroupMember.join(...)` returns once it started."""
 
-    def __init__(self, group: str, topic: str, bootstrap_servers: str, tuning: Any, listener: Rebalance) -> None:
-        from kafka import ConsumerRebalanceListener, KafkaConsumer
+    def __init__(self, consumer: Any) -> None:
+        self.consumer = consumer
+
+    @classmethod
+    async def join(
+        cls, group: str, topic: str, bootstrap_servers: str, tuning: Any, listener: Rebalance
+    ) -> GroupMember:
+        from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener
 
         class Listener(ConsumerRebalanceListener):
-            def on_partitions_revoked(self, revoked: Any) -> None:
-                listener.on_partitions_revoked(revoked)
+            async def on_partitions_revoked(self, revoked: Any) -> None:
+                await listener.on_partitions_revoked(revoked)
 
-            def on_partitions_assigned(self, assigned: Any) -> None:
-                listener.on_partitions_assigned(assigned)
+            async def on_partitions_assigned(self, assigned: Any) -> None:
+                await listener.on_partitions_assigned(assigned)
 
-        self.consumer = KafkaConsumer(
+        consumer = AIOKafkaConsumer(
             bootstrap_servers=bootstrap_servers,
             group_id=group,
             enable_auto_commit=False,
@@ -54,13 +69,18 @@ class GroupMember:
             max_poll_records=tuning.max_poll_records,
             fetch_max_wait_ms=tuning.fetch_max_wait_ms,
         )
-        self.consumer.subscribe([topic], listener=Listener())
+        consumer.subscribe([topic], listener=Listener())
+        try:
+            await consumer.start()
+        except BaseException:
+            await consumer.stop()
+            raise
+        return cls(consumer)
 
-    def poll(self, timeout_ms: int) -> dict[Partition, list[tuple[int, Event]]]:
+    async def poll(self, timeout_ms: int) -> dict[Partition, list[tuple[int, Event]]]:
         """partition -> (offset, event) for the records fetched (events not validated)."""
-        batches = self.consumer.poll(timeout_ms=timeout_ms)
-        release_parked(self.consumer)  # else a partition paused by flow control may never deliver again
-        return {tp: [(record.offset, event_of(record)) for record in records] for tp, records in batches.items()}
+        batches = await self.consumer.getmany(timeout_ms=timeout_ms)
+        return {tp: [(record.offset, _event(record)) for record in records] for tp, records in batches.items()}
 
     def assignment(self) -> set[Partition]:
         return set(self.consumer.assignment())
@@ -74,43 +94,26 @@ class GroupMember:
     def resume(self, tp: Partition) -> None:
         self.consumer.resume(tp)
 
-    def position(self, tp: Partition) -> int:
-        return int(self.consumer.position(tp))
+    async def position(self, tp: Partition) -> int:
+        return int(await self.consumer.position(tp))
 
     def highwater(self, tp: Partition) -> int | None:
         return self.consumer.highwater(tp)
 
     def refetch(self, tp: Partition, position: int) -> None:
-        """Drop whatever the fetcher parked for `tp` and fetch it again from `position` (none skipped): the cure
-        once a partition is seen stuck."""
-        fetcher = self.consumer._fetcher
-        fetcher._paused_partition_records.pop(tp, None)
-        fetcher._paused_completed_fetches.pop(tp, None)
+        """Fetch `tp` again from `position` (none skipped): the cure once a partition is seen stuck."""
         self.consumer.seek(tp, position)
 
-    def commit(self, positions: dict[Partition, int]) -> None:
+    async def commit(self, positions: dict[Partition, int]) -> None:
         """Commit partition -> next offset; raises on failure (e.g. a rebalance in progress)."""
-        self.consumer.commit(offsets(positions))
+        await self.consumer.commit(positions)
 
-    def close(self) -> None:
-        self.consumer.close(autocommit=False)
+    async def close(self) -> None:
+        await self.consumer.stop()
 
 
-def release_parked(consumer: Any) -> bool:
-    """Let the fetcher hand back records it parked for a paused partition; call after every poll.
-
-    kafka-python (3.0.12, its port of KAFKA-7548) parks a paused partition's half-returned records and restores
-    them only while its in-line slot is None; but a fully drained slot keeps the spent (falsy) PartitionRecords, and
-    a parked partition is never fetched again. So once pause() met half-returned records, that partition silently
-    stopped for good after resume(): no error, no rebalance, position below the high-water mark. Emptying the spent
-    slot is what the fetcher itself means by "fully consumed". Returns whether it did anything.
-    """
-    fetcher = consumer._fetcher
-    slot = fetcher._next_partition_records
-    if not fetcher._paused_partition_records or slot is None or slot:  # nothing parked, slot free or still full
-        return False
-    fetcher._next_partition_records = None
-    return True
+def _event(record: Any) -> Event:
+    return from_binary(KafkaMessage(dict(record.headers or ()), record.key, record.value))
 
 
 def ensure_topics(bootstrap_servers: str, topics: dict[str, tuple[int, int]],

@@ -67,7 +67,7 @@ class Committer:
         self.committed: dict[Any, int] = {}
         self._last = 0.0
 
-    def commit(
+    async def commit(
         self,
         member: Any,
         trackers: dict[Any, PartitionTracker],
@@ -91,7 +91,7 @@ class Committer:
         if not positions:
             return
         try:
-            member.commit(positions)
+            await member.commit(positions)
             with lock:
                 self.committed.update(positions)
         except Exception as exc:  # e.g. a rebalance in progress: the next commit carries the same offsets

@@ -42,16 +42,15 @@ class ProgressWatch:
         self._still.pop(tp, None)
 
 
-def watch(consumer: GroupMember, progress: ProgressWatch, lock: threading.Lock, group: str, now: float) -> None:
+async def watch(consumer: GroupMember, progress: ProgressWatch, lock: threading.Lock, group: str, now: float) -> None:
     """Look at every assigned partition once; a stalled one is re-fetched from its position."""
     paused = consumer.paused()
     for tp in consumer.assignment():
-        position = consumer.position(tp)
+        position = await consumer.position(tp)
         with lock:
             stalled = progress.observe(tp, position, consumer.highwater(tp), tp in paused, now)
         if stalled:
-            # Not expected since kafka_adapter.release_parked: say so loudly, and fetch it again from the same
-            # position (anything kafka-python parked for the partition dropped).
+            # Not expected: say so loudly, and fetch it again from the same position.
             log.warning(
                 "%s: %s stalled at offset %s below high-water mark %s; fetching it again",
                 group,

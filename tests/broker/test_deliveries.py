@@ -1,4 +1,4 @@
-"""Poll thread -> DeliveryLoop -> PartitionTrackers: bounded per partition, finished in batches, drained on stop."""
+"""A consumer's deliveries on the DeliveryLoop: bounded per partition, finished into their trackers, drained on stop."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import threading
 import time
 
 from udaconnect.events.event import Event
+from udaconnect_dev.broker.consumer import Deliveries
 from udaconnect_dev.broker.eventloop import DeliveryLoop
-from udaconnect_dev.broker.handoff import Handoff
 from udaconnect_dev.broker.offsets import PartitionTracker
 
 
@@ -19,13 +19,16 @@ def _wait(condition, timeout: float = 5.0) -> bool:
     return condition()
 
 
-def _start(handoff: Handoff, tracker: PartitionTracker, offsets: range) -> None:
-    """What the consumer does after a poll."""
-    with handoff.lock:
-        for offset in offsets:
-            tracker.add(offset, Event({"id": str(offset)}))
-        started = [(tracker, offset, event) for offset, event in tracker.startable()]
-    handoff.submit(started)
+def _start(loop: DeliveryLoop, deliveries: Deliveries, tracker: PartitionTracker, offsets: range) -> None:
+    """What the consumer does after a poll, on the loop."""
+
+    def start() -> None:
+        with deliveries.lock:
+            for offset in offsets:
+                tracker.add(offset, Event({"id": str(offset)}))
+            deliveries.start(tracker)
+
+    loop.call(start)
 
 
 def test_every_event_is_delivered_within_each_partitions_limit_and_committed():
@@ -43,11 +46,11 @@ def test_every_event_is_delivered_within_each_partitions_limit_and_committed():
         return "delivered"
 
     try:
-        handoff = Handoff(loop, deliver, threading.Lock())
+        deliveries = Deliveries(deliver, threading.Lock(), stop)
         unordered, ordered = PartitionTracker(5), PartitionTracker(1)
-        _start(handoff, unordered, range(0, 100))
-        _start(handoff, ordered, range(0, 30))
-        _start(handoff, unordered, range(100, 150))
+        _start(loop, deliveries, unordered, range(0, 100))
+        _start(loop, deliveries, ordered, range(0, 30))
+        _start(loop, deliveries, unordered, range(100, 150))
         assert _wait(lambda: len(delivered) == 180)
         assert _wait(lambda: unordered.committable() == 150 and ordered.committable() == 30)
         assert busy["max"] <= 5 + 1 and unordered.size == ordered.size == 0  # five unordered, one ordered at most
@@ -69,15 +72,15 @@ def test_drain_cancels_what_does_not_finish_and_leaves_it_uncommitted():
         return "delivered"
 
     try:
-        handoff = Handoff(loop, deliver, threading.Lock())
+        deliveries = Deliveries(deliver, threading.Lock(), stop)
         tracker = PartitionTracker(10)
-        _start(handoff, tracker, range(0, 4))
+        _start(loop, deliveries, tracker, range(0, 4))
         assert _wait(lambda: tracker.in_flight == {1, 2})
         stop.set()
         loop.wake()
         began = time.monotonic()
-        handoff.drain(0.3)
+        loop.run(deliveries.drain(0.3), 5)
         assert 0.25 < time.monotonic() - began < 3 and outcomes == [True]
-        assert tracker.committable() == 1 and tracker.in_flight == {1, 2} and not handoff.tasks
+        assert tracker.committable() == 1 and tracker.in_flight == {1, 2} and not deliveries.tasks
     finally:
         loop.close()
