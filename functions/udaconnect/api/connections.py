@@ -11,7 +11,7 @@ from sqlalchemy import Connection, text
 from udaconnect import flask_edge
 from udaconnect.api import path_id
 from udaconnect.auth import audit, policy
-from udaconnect.auth.ratelimit import Limiter
+from udaconnect.auth.ratelimit import ORGANIZER_SCALE, limiter
 from udaconnect.bootstrap import context
 from udaconnect.contracts.api import ConnectionQuery, TrackQuery
 from udaconnect.errors import FieldError, InvalidInput, NotFound
@@ -53,23 +53,14 @@ def handle(request: Request) -> Response:
         return flask_edge.json_response(found.model_dump(mode="json"))
     person_id = path_id(routed.params[0], "person", 2**31 - 1)
     principal = policy.check(settings, request.headers, path, person_id)
-    _searches(settings).take(principal.subject, scale=10 if principal.organizer else 1)
+    # searches and tracks per token: a person's page asks a few; a script asking thousands is slowed
+    limiter(settings.search_rate, settings.search_burst, "searches").take(
+        principal.subject, scale=ORGANIZER_SCALE if principal.organizer else 1.0)
     if routed.name == "track":
         audit.record(context().engine, principal, "read track", person_id, request.query_string.decode()[:200])
         return _track(request, person_id)
     audit.record(context().engine, principal, "read connections", person_id, request.query_string.decode()[:200])
     return _connections(request, person_id)
-
-
-_LIMITERS: dict[tuple[float, int], Limiter] = {}
-
-
-def _searches(settings) -> Limiter:  # noqa: ANN001 - Settings
-    """Searches and tracks per token: a person's page asks a few; a script asking thousands is slowed."""
-    key = (settings.search_rate, settings.search_burst)
-    if key not in _LIMITERS:
-        _LIMITERS[key] = Limiter(settings.search_rate, settings.search_burst, "searches")
-    return _LIMITERS[key]
 
 
 def _track(request: Request, person_id: int) -> Response:

@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import threading
 import time
+from functools import lru_cache
 
 from udaconnect.errors import TooManyRequests
 
+#: An organizer's requests may come this much faster than a device's or an attendee's (an import, a replay).
+ORGANIZER_SCALE = 10.0
 #: Keys kept per limiter; past it the longest idle half are forgotten (a forgotten key starts full).
 MAX_KEYS = 50_000
 
@@ -38,3 +41,9 @@ class Limiter:
                 idle = sorted(self._buckets, key=lambda k: self._buckets[k][1])[: MAX_KEYS // 2]
                 for stale in idle:
                     del self._buckets[stale]
+
+
+@lru_cache(maxsize=8)
+def limiter(rate: float, burst: int, what: str) -> Limiter:
+    """The process's one limiter for `what` at this rate and burst (settings may differ between tests)."""
+    return Limiter(rate, burst, what)

@@ -18,19 +18,14 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from udaconnect.errors import FieldError, Forbidden
 
 if TYPE_CHECKING:
-    from udaconnect.auth.ratelimit import Limiter
     from udaconnect.auth.tokens import Principal
     from udaconnect.ingest.validation import Report
     from udaconnect.settings import Settings
-
-#: An organizer's requests may come this much faster than a device's (an import, a replay).
-ORGANIZER_SCALE = 10.0
 
 
 def authenticate(settings: Settings, headers: Mapping[str, str]) -> Principal:
@@ -47,7 +42,9 @@ def authenticate(settings: Settings, headers: Mapping[str, str]) -> Principal:
     if not settings.open:  # a device's tokens share its bucket; an organizer's each have their own
         key = f"device:{principal.device_id}" if principal.device_id else \
             "token:" + (headers.get("authorization") or "").rpartition(".")[2]
-        _limiter(settings.ingest_rate, settings.ingest_burst).take(
+        from udaconnect.auth.ratelimit import ORGANIZER_SCALE, limiter
+
+        limiter(settings.ingest_rate, settings.ingest_burst, "reports").take(
             key, scale=ORGANIZER_SCALE if principal.organizer else 1.0)
     return principal
 
@@ -84,10 +81,3 @@ def admit(principal: Principal, reports: Sequence[Report], batch: bool) -> None:
 def source_of(principal: Principal, default: str) -> str:
     """The source a legacy POST /api/locations report carries: the device's own, else `default`."""
     return principal.source or default
-
-
-@lru_cache(maxsize=4)
-def _limiter(rate: float, burst: int) -> Limiter:
-    from udaconnect.auth.ratelimit import Limiter
-
-    return Limiter(rate, burst, "reports")
