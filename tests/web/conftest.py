@@ -27,6 +27,30 @@ CHROMIUM_ARGS = [
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-output" / "screenshots"
 
 
+def serve_web(env: dict[str, str]) -> Iterator[str]:
+    """The web target alone, as its own functions-framework process with `env` over this one's: its URL, once
+    /health answers (for a module fixture to yield from)."""
+    import subprocess
+    import sys
+
+    from udaconnect.ports import free_port, until_ok
+    from udaconnect.settings import PROJECT_ROOT
+
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "functions_framework", "--source", str(PROJECT_ROOT / "functions" / "main.py"),
+         "--target", "web", "--host", "127.0.0.1", "--port", str(port)],
+        env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    if not until_ok(url + "/health", timeout=30):
+        process.kill()
+        pytest.fail("the web target did not start")
+    yield url
+    process.terminate()
+    process.wait(10)
+
+
 @pytest.fixture(scope="session")
 def chromium_browser() -> Iterator[object]:
     if not (Path(CHROMIUM).is_file() or shutil.which(CHROMIUM)):

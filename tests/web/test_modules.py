@@ -2,43 +2,17 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 
 import pytest
 
-from udaconnect.ports import free_port
-from udaconnect.settings import PROJECT_ROOT
+from web.conftest import serve_web
 
 
 @pytest.fixture(scope="module")
 def web_only() -> Iterator[str]:
     """The web target alone, as its own functions-framework process (no API needed for these)."""
-    port = free_port()
-    env = {**os.environ, "UDACONNECT_API_BASE_URL": "", "UDACONNECT_WEB_START_DATE": "2020-07-01"}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "functions_framework", "--source", str(PROJECT_ROOT / "functions" / "main.py"),
-         "--target", "web", "--host", "127.0.0.1", "--port", str(port)],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            with urllib.request.urlopen(url + "/health", timeout=2):
-                break
-        except OSError:
-            if time.monotonic() > deadline or process.poll() is not None:
-                process.kill()
-                pytest.fail("the web target did not start")
-            time.sleep(0.1)
-    yield url
-    process.terminate()
-    process.wait(10)
+    yield from serve_web({"UDACONNECT_API_BASE_URL": "", "UDACONNECT_WEB_START_DATE": "2020-07-01"})
 
 
 @pytest.fixture

@@ -3,17 +3,12 @@
 from __future__ import annotations
 
 import base64
-import os
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 
 import pytest
 
-from udaconnect.ports import free_port
 from udaconnect.settings import PROJECT_ROOT
+from web.conftest import serve_web
 
 TILES = "http://tiles.example.test"
 # a 1x1 grey PNG stands in for every tile (the routed server never leaves the browser)
@@ -24,28 +19,8 @@ PNG = base64.b64decode("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAAAAAA6fptVAAAACklEQVR4
 def web_with_tiles() -> Iterator[str]:
     if not (PROJECT_ROOT / "node_modules" / "leaflet" / "dist").is_dir():
         pytest.skip("the map library is not installed: run `npm ci` in the repository (nox -s tests does)")
-    port = free_port()
-    env = {**os.environ, "UDACONNECT_API_BASE_URL": "", "UDACONNECT_WEB_TILE_URL": TILES + "/{z}/{x}/{y}.png",
-           "UDACONNECT_WEB_TILE_ATTRIBUTION": "Test tiles"}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "functions_framework", "--source", str(PROJECT_ROOT / "functions" / "main.py"),
-         "--target", "web", "--host", "127.0.0.1", "--port", str(port)],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            with urllib.request.urlopen(url + "/health", timeout=2):
-                break
-        except OSError:
-            if time.monotonic() > deadline or process.poll() is not None:
-                process.kill()
-                pytest.fail("the web target did not start")
-            time.sleep(0.1)
-    yield url
-    process.terminate()
-    process.wait(10)
+    yield from serve_web({"UDACONNECT_API_BASE_URL": "", "UDACONNECT_WEB_TILE_URL": TILES + "/{z}/{x}/{y}.png",
+                          "UDACONNECT_WEB_TILE_ATTRIBUTION": "Test tiles"})
 
 
 def test_a_configured_tile_url_draws_a_base_map_under_the_pages_csp(page, web_with_tiles):  # type: ignore[no-untyped-def]
