@@ -15,6 +15,8 @@ nox.options.default_venv_backend = "venv"
 
 ROOT = Path(__file__).parent
 POSTGIS = ["postgresql", "postgresql-contrib", "postgresql-15-postgis-3"]
+# each package's command has its name (udaconnect_dev.pods.images.DEBIAN_PACKAGES)
+PODMAN = ["podman", "buildah", "runc", "debootstrap"]
 
 
 def _postgis_present() -> bool:
@@ -63,6 +65,8 @@ def tests(session: nox.Session) -> None:
     """The whole test suite against real PostGIS (embedded unless UDACONNECT_TEST_DATABASE_URL is set)."""
     ensure_postgis(session)
     ensure_test_tools(session)
+    if os.geteuid() == 0 and shutil.which("apt-get"):
+        ensure_podman(session)  # the pod tests (marker `pods`); elsewhere they skip, saying why
     ensure_web_assets(session)
     session.install("-q", "-e", ".[test]")
     session.run("pytest", *(session.posargs or ["-q"]))
@@ -103,6 +107,31 @@ def bench(session: nox.Session) -> None:
     ensure_postgis(session)
     session.install("-q", "-e", ".[bench]")
     session.run("python", "-m", "udaconnect_dev.bench", *(session.posargs or ["connections"]))
+
+
+def ensure_podman(session: nox.Session) -> None:
+    """podman, buildah, runc and debootstrap (Debian's), which build the image and run the cluster's pods."""
+    missing = [tool for tool in PODMAN if not shutil.which(tool)]
+    if missing:
+        apt_install(session, missing, "podman and buildah")
+
+
+@nox.session
+def image(session: nox.Session) -> None:
+    """The image from Containerfile, built with buildah here (stand-in base images from Debian's packages, no
+    registry), cached in podman's image store: prints its name and size."""
+    ensure_podman(session)
+    session.run("python", "-m", "udaconnect_dev.pods.images", env={"PYTHONPATH": str(ROOT / "functions")})
+
+
+@nox.session
+def pods(session: nox.Session) -> None:
+    """The rendered overlays' pods run with podman as the kubelet would (tests/deploy/test_pods.py, marker
+    `pods`; they run in `nox -s tests` too), and the cold start of every function target."""
+    ensure_podman(session)
+    session.install("-q", "-e", ".[test]")
+    session.run("pytest", "-q", "-s", "-m", "pods", "tests/deploy", *session.posargs,
+                env={"UDACONNECT_COLD_START_RUNS": "5"})
 
 
 @nox.session

@@ -10,12 +10,21 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, create_engine, text
 
-from bearer import TEST_SECRET, headers
+from bearer import ISSUER_ENV, headers, keyed
 from udaconnect.settings import PROJECT_ROOT, Settings
 from udaconnect.storage import database
 from udaconnect.storage.embedded import EmbeddedPostgres
 
 SHARED_REFERENCE = PROJECT_ROOT.parent / "shared" / "reference"
+#: Most tests replay fixes dated in 2020 (the original project's data): they would all be "late" (kept apart,
+#: untrusted) at UDACONNECT_MAX_FIX_AGE's default. The session lets them count; the tests of plausibility
+#: (tests/persist/test_plausibility.py) set the real default themselves. Stacks the session starts inherit it.
+os.environ.setdefault("UDACONNECT_MAX_FIX_AGE", str(100 * 366 * 24 * 60))
+#: Tests enrol devices for the same few person ids all session long, each test a fresh database but one process:
+#: the per-person enrolment pace would refuse them. tests/ingest/test_devices.py checks it at the real default.
+os.environ.setdefault("UDACONNECT_ENROL_RATE", "1000000")
+#: Likewise a stack shared by a module enrols a fresh phone per person in each test.
+os.environ.setdefault("UDACONNECT_MAX_DEVICES", "1000000")
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -56,8 +65,8 @@ def create_database(server: str, name: str) -> Settings:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
     admin.dispose()
     # its own data directory: a stack started on these settings never touches the repository's .udaconnect/
-    settings = Settings(database_url=f"{server}/{name}", pool_size=4, auth_secret=TEST_SECRET,
-                        data_dir=Path(tempfile.mkdtemp(prefix=f"udaconnect-{name}-")))
+    settings = keyed(Settings(database_url=f"{server}/{name}", pool_size=4,
+                              data_dir=Path(tempfile.mkdtemp(prefix=f"udaconnect-{name}-"))))
     database.upgrade(settings)
     return settings
 
@@ -73,7 +82,7 @@ def db(settings: Settings) -> Engine:
     """The test database's engine, emptied before the test."""
     engine = database.engine(settings)
     with engine.begin() as conn:
-        conn.execute(text("TRUNCATE person, location, event_outbox, place, audit_log, person_erasure "
+        conn.execute(text("TRUNCATE person, location, event_outbox, place, audit_log, person_erasure, device_ended "
                           "RESTART IDENTITY CASCADE"))
     return engine
 
@@ -84,7 +93,8 @@ def app_env(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Settings:
     from udaconnect import bootstrap
 
     monkeypatch.setenv("DATABASE_URL", settings.database_url)
-    monkeypatch.setenv("UDACONNECT_AUTH_SECRET", TEST_SECRET)
+    for name, value in ISSUER_ENV.items():  # persons, in-process, enrols devices: the issuer
+        monkeypatch.setenv(name, value)
     bootstrap.reset()
     yield settings
     bootstrap.reset()

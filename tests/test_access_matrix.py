@@ -1,5 +1,6 @@
 """Who may call what, through the gateway of a real local stack: every route of the routing table x {anonymous,
-expired, wrong signature, wrong audience, alg none, device, attendee self, attendee other, organizer}.
+expired, wrong signature, wrong audience, alg none, HS256 with the public key, device, service (ingest's
+revocation-feed credential), attendee self, attendee other, organizer}.
 
 Each case runs on a fresh person (the "self" of the path), so a case that deletes never changes another's
 outcome. A route added to udaconnect.routes without a request here fails test_every_route_is_in_the_matrix.
@@ -13,6 +14,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import jwt
@@ -20,6 +22,7 @@ import pytest
 import requests
 from sqlalchemy import text
 
+from bearer import stranger
 from conftest import create_database
 from udaconnect.auth import issue
 from udaconnect.auth.policy import Access
@@ -27,9 +30,9 @@ from udaconnect.ports import free_port
 from udaconnect.routes import ROUTES, Route
 from udaconnect_dev.localstack import LocalStack
 
-PRINCIPALS = ("anonymous", "expired", "wrong signature", "wrong audience", "alg none", "device", "attendee self",
-              "attendee other", "organizer")
-BAD_TOKENS = ("expired", "wrong signature", "wrong audience", "alg none")
+PRINCIPALS = ("anonymous", "expired", "wrong signature", "wrong audience", "alg none", "hs256 public key", "device",
+              "service", "attendee self", "attendee other", "organizer")
+BAD_TOKENS = ("expired", "wrong signature", "wrong audience", "alg none", "hs256 public key")
 
 
 @dataclasses.dataclass
@@ -152,6 +155,10 @@ def expected(case: Case, principal: str) -> int:
         return 401
     if principal == "organizer":
         return ok
+    if principal == "service":
+        return ok if access is Access.REVOCATIONS else 403
+    if access is Access.REVOCATIONS:
+        return 403
     if access is Access.DEVICE:
         return ok if principal == "device" else 403
     if principal == "device":
@@ -160,6 +167,8 @@ def expected(case: Case, principal: str) -> int:
         return ok
     if access is Access.SELF and principal == "attendee self":
         return ok
+    if case.path.startswith("/api/locations/") and principal == "attendee other":
+        return 404  # someone else's location answers as one that does not exist: its id tells nothing
     return 403
 
 
@@ -174,10 +183,31 @@ def _token(stack: LocalStack, principal: str, person: int, other: int, device: t
         return stack.token("attendee", other)
     if principal == "organizer":
         return stack.token()
+    if principal == "service":
+        return stack.token("service")
+    if principal == "hs256 public key":
+        import base64
+        import hashlib
+        import hmac
+
+        from udaconnect.auth import keys
+
+        jwks = keys.with_key(stack.settings).auth_jwks_file
+        now = int(time.time())
+
+        def b64(data: bytes) -> bytes:
+            return base64.urlsafe_b64encode(data).rstrip(b"=")
+
+        (kid,) = keys.read_public_keys(Path(jwks))
+        signing_input = b64(json.dumps({"alg": "HS256", "typ": "JWT", "kid": kid}).encode()) + b"." + b64(
+            json.dumps({"iss": "udaconnect", "aud": "udaconnect", "sub": "organizer", "role": "organizer",
+                        "iat": now, "exp": now + 3600}).encode())
+        secret = Path(jwks).read_bytes()  # what every verifier holds
+        return (signing_input + b"." + b64(hmac.new(secret, signing_input, hashlib.sha256).digest())).decode()
     if principal == "expired":
         return stack.token("attendee", person, ttl=-120)
     if principal == "wrong signature":
-        return issue(dataclasses.replace(stack.settings, auth_secret="another-key-" + "9" * 40), "attendee",
+        return issue(stranger(stack.settings), "attendee",
                      person_id=person)
     if principal == "wrong audience":
         from udaconnect.auth import keys
@@ -227,8 +257,10 @@ def test_a_route_states_its_access() -> None:
         assert isinstance(route, Route) and isinstance(route.access, Access), route
 
 
-def test_a_revoked_device_is_refused_at_ingest_within_seconds(stack: LocalStack) -> None:
-    """Revoked through the API; ingest learns it from persons (its refresh every 5 s) and answers 401."""
+def _refused_once_ended(stack: LocalStack, end: str) -> None:
+    """A fresh person's enrolled device reports (202), then `end` ("revoke" the device, or "erase" the person)
+    through the API: ingest learns it from persons (its refresh every 5 s) and answers 401 within 7 s, and the
+    revocation feed names the device."""
     person = _new_person(stack)
     device, token = _device(stack, person)
 
@@ -238,9 +270,9 @@ def test_a_revoked_device_is_refused_at_ingest_within_seconds(stack: LocalStack)
                                       "Content-Type": "application/cloudevents+json"}).status_code
 
     assert post() == 202
-    revoked = requests.delete(f"{stack.api_url}/api/persons/{person}/devices/{device}", headers=_organizer(stack),
-                              timeout=30)
-    assert revoked.status_code == 204
+    path = f"/api/persons/{person}/devices/{device}" if end == "revoke" else f"/api/persons/{person}"
+    ended = requests.delete(stack.api_url + path, headers=_organizer(stack), timeout=30)
+    assert ended.status_code == 204
     began = time.monotonic()
     while (status := post()) == 202 and time.monotonic() - began < 20:
         time.sleep(0.25)
@@ -248,3 +280,14 @@ def test_a_revoked_device_is_refused_at_ingest_within_seconds(stack: LocalStack)
     assert time.monotonic() - began < 7, "ingest refreshes its revoked devices every 5 s"
     listed = requests.get(stack.api_url + "/api/devices/revoked", headers=_organizer(stack), timeout=30).json()
     assert device in listed["revoked"] and listed["until"]
+
+
+def test_a_revoked_device_is_refused_at_ingest_within_seconds(stack: LocalStack) -> None:
+    """Revoked through the API; ingest learns it from persons (its refresh every 5 s) and answers 401."""
+    _refused_once_ended(stack, "revoke")
+
+
+def test_an_erased_persons_devices_are_refused_at_ingest_within_the_revocation_bound(stack: LocalStack) -> None:
+    """Erasure deletes the devices with their person; their tokens (valid a year) must end too: the revocation
+    feed names them (device_ended), and ingest answers 401 as for a revoked device."""
+    _refused_once_ended(stack, "erase")

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from udaconnect.contracts.api import Connection, Location, Person, Problem
+from udaconnect.contracts.api import Connection, Location, Person, Problem, TrackedLocation
 from udaconnect.openapi import render
 from udaconnect.settings import PROJECT_ROOT
 from udaconnect.storage import bulk
@@ -65,7 +65,9 @@ def test_creating_a_person_after_seeded_ids_works(seeded, persons_client) -> Non
     assert reply.status_code == 201
     created = Person.model_validate(reply.get_json())
     assert created.id > 6 and reply.headers["Location"] == f"/api/persons/{created.id}"
-    assert persons_client.get(f"/api/persons/{created.id}").get_json() == reply.get_json()
+    # the person as created, and the span of a record that has no fix yet
+    assert persons_client.get(f"/api/persons/{created.id}").get_json() == {
+        **reply.get_json(), "first_seen": None, "last_seen": None}
 
 
 @pytest.mark.parametrize("body, field", [
@@ -116,6 +118,21 @@ def test_location_has_numbers_with_the_right_labels(seeded, connections_client) 
     assert reply.get_json()["creation_time"] == "2020-08-15T10:00:00+00:00"
     assert_problem(connections_client.get("/api/locations/999"), 404)
     assert_problem(connections_client.get("/api/locations/x"), 404)
+
+
+def test_someone_elses_location_answers_as_one_that_does_not_exist(seeded, connections_client) -> None:
+    """403 against 404 would tell which ids exist: another person's location is 404, with an unknown id's body."""
+    from bearer import headers
+
+    owner = connections_client.get("/api/locations/1").get_json()["person_id"]
+    other = headers(role="attendee", person_id=owner + 1)
+    theirs = connections_client.get("/api/locations/1", headers=other)
+    unknown = connections_client.get("/api/locations/999999", headers=other)
+    assert theirs.status_code == unknown.status_code == 404
+    assert theirs.get_json() == json.loads(unknown.get_data(as_text=True).replace("999999", "1"))
+    assert dict(theirs.headers) == dict(unknown.headers) | {"Content-Length": theirs.headers["Content-Length"]}
+    mine = connections_client.get("/api/locations/1", headers=headers(role="attendee", person_id=owner))
+    assert mine.status_code == 200
 
 
 def test_connections_answer_the_original_clients_request(seeded, connections_client) -> None:
@@ -198,8 +215,8 @@ def test_openapi_is_served_and_names_every_route(persons_client) -> None:
 def test_a_persons_own_track(seeded, connections_client) -> None:
     reply = connections_client.get("/api/persons/1/locations?start_date=2020-08-15&end_date=2020-08-15")
     assert reply.status_code == 200
-    (only,) = [Location.model_validate(item) for item in reply.get_json()]
-    assert only.person_id == 1 and (only.longitude, only.latitude) == (-106.5721, 35.0584)
+    (only,) = [TrackedLocation.model_validate(item) for item in reply.get_json()]
+    assert only.person_id == 1 and (only.longitude, only.latitude) == (-106.5721, 35.0584) and only.untrusted is None
     assert connections_client.get("/api/persons/1/locations?start_date=2020-08-16&end_date=2020-08-16").get_json() == []
     assert_problem(connections_client.get("/api/persons/1/locations?start_date=2020-08-16"), 400, "end_date")
     assert_problem(connections_client.get("/api/persons/9/locations?start_date=2020-08-16&end_date=2020-08-17"), 404)

@@ -1,6 +1,7 @@
-"""Tokens and their rules outside the access matrix: what a token may claim, an external OpenID Connect issuer
-(checked against a JWKS the test serves), the audit log of organizers' reads, the search rate limit, the open
-mode, and `udaconnect token`."""
+"""Tokens and their rules outside the access matrix: what a token may claim, that only the issuer's key signs
+(no verifier can mint), key rotation, service tokens, an external OpenID Connect issuer (checked against a JWKS
+the test serves), the audit log of organizers' reads, the search rate limit, the open mode, and `udaconnect
+token` / `udaconnect keys`."""
 
 from __future__ import annotations
 
@@ -20,13 +21,21 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 from sqlalchemy import Engine, text
 
-from bearer import TEST_SECRET
-from udaconnect.auth import Access, authorize, issue, verify
+from bearer import TEST_KEYS, keyed, stranger
+from udaconnect.auth import Access, authorize, issue, keys, verify
 from udaconnect.auth.policy import principal_of
 from udaconnect.errors import Forbidden, InfrastructureError, Unauthorized
 from udaconnect.settings import Settings
 
-KEYED = Settings(auth_secret=TEST_SECRET)
+KEYED = keyed()
+#: A verifier: the public keys alone, as every function but the issuer has them.
+VERIFIER = dataclasses.replace(KEYED, auth_signing_key_file="")
+
+
+def _signed(body: dict, key: object = None, kid: str | None = None) -> str:
+    """`body` signed with EdDSA by `key` (default: the test issuer's), with the issuer's kid unless given."""
+    own_kid, own_key = keys.signing_key(KEYED)
+    return jwt.encode(body, key or own_key, algorithm="EdDSA", headers={"kid": kid or own_kid})
 
 
 def test_a_token_names_its_principal_and_expires() -> None:
@@ -56,27 +65,131 @@ def test_a_token_claiming_what_it_may_not_is_refused(claims: dict, reason: str) 
     body = {"iss": "udaconnect", "aud": "udaconnect", "sub": "x", "iat": now, "exp": now + 60, **claims}
     body = {k: v for k, v in body.items() if v is not None}
     with pytest.raises(Unauthorized, match=reason):
-        verify(KEYED, jwt.encode(body, TEST_SECRET, algorithm="HS256"))
+        verify(KEYED, _signed(body))
+
+
+def _hmac(body: dict, secret: bytes | str, algorithm: str = "HS256", kid: str | None = None) -> str:
+    """An HMAC token, built by hand: PyJWT itself refuses a PEM key as an HMAC secret (an attacker would not)."""
+    import base64
+    import hashlib
+    import hmac
+
+    def b64(data: bytes) -> bytes:
+        return base64.urlsafe_b64encode(data).rstrip(b"=")
+
+    header = {"alg": algorithm, "typ": "JWT", **({"kid": kid} if kid else {})}
+    signing_input = b64(json.dumps(header).encode()) + b"." + b64(json.dumps(body).encode())
+    secret = secret.encode() if isinstance(secret, str) else secret
+    digest = {"HS256": hashlib.sha256, "HS512": hashlib.sha512}[algorithm]
+    return (signing_input + b"." + b64(hmac.new(secret, signing_input, digest).digest())).decode()
 
 
 def test_forged_none_and_other_algorithms_are_refused() -> None:
     now = int(time.time())
     body = {"iss": "udaconnect", "aud": "udaconnect", "sub": "x", "iat": now, "exp": now + 60, "role": "organizer"}
-    with pytest.raises(Unauthorized, match="HS256"):
+    with pytest.raises(Unauthorized, match="EdDSA"):
         verify(KEYED, jwt.encode(body, None, algorithm="none"))
-    with pytest.raises(Unauthorized, match="HS256"):
-        verify(KEYED, jwt.encode(body, TEST_SECRET * 2, algorithm="HS512"))
-    with pytest.raises(Unauthorized, match="signature"):
-        verify(KEYED, jwt.encode(body, "x" * 40, algorithm="HS256"))
+    with pytest.raises(Unauthorized, match="EdDSA"):
+        verify(KEYED, jwt.encode(body, "x" * 64, algorithm="HS512"))
+    with pytest.raises(Unauthorized, match="does not publish"):
+        verify(KEYED, _signed(body, kid="someone-elses-kid"))
+    with pytest.raises(Unauthorized, match="does not publish"):
+        verify(KEYED, jwt.encode(body, keys.signing_key(KEYED)[1], algorithm="EdDSA"))  # no kid at all
     with pytest.raises(Unauthorized, match="not a JWT"):
         verify(KEYED, "not.a.token")
 
 
-def test_without_a_key_tokens_are_a_configuration_error_not_an_open_door() -> None:
-    with pytest.raises(InfrastructureError, match="UDACONNECT_AUTH_SECRET is unset"):
+def test_no_verifier_can_mint_a_token() -> None:
+    """A function that checks tokens holds the public keys alone: it cannot sign, and nothing it holds signs a token
+    another verifier takes (HS256 with the public key in any form, EdDSA by any other key under a trusted kid)."""
+    with pytest.raises(InfrastructureError, match="holds no signing key"):
+        issue(VERIFIER, "organizer")
+    now = int(time.time())
+    body = {"iss": "udaconnect", "aud": "udaconnect", "sub": "organizer", "iat": now, "exp": now + 60,
+            "role": "organizer"}
+    (kid, public), = keys.public_keys(VERIFIER).items()
+    jwks_text = (TEST_KEYS / keys.JWKS).read_text()
+    from cryptography.hazmat.primitives import serialization
+
+    held = [jwks_text, json.dumps(keys.public_jwk(public)), public.public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo), public.public_bytes(
+        serialization.Encoding.Raw, serialization.PublicFormat.Raw), keys.public_jwk(public)["x"]]
+    for secret in held:
+        for algorithm in ("HS256", "HS512"):
+            with pytest.raises(Unauthorized, match="signed with EdDSA"):
+                verify(VERIFIER, _hmac(body, secret, algorithm, kid=kid))
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    with pytest.raises(Unauthorized, match="signature"):
+        verify(VERIFIER, _signed(body, Ed25519PrivateKey.generate(), kid=kid))  # the trusted kid, another key
+    with pytest.raises(Unauthorized, match="does not publish"):
+        verify(VERIFIER, issue(stranger(), "organizer"))  # a key of its own: not in the JWKS
+
+
+def test_a_jwks_holding_anything_but_public_ed25519_keys_is_refused(tmp_path: Path) -> None:
+    """A private or a symmetric key in the verifiers' JWKS would let each of them sign: never loaded."""
+    jwk = json.loads((TEST_KEYS / keys.JWKS).read_text())["keys"][0]
+    for bad in ({**jwk, "d": jwk["x"]}, {"kty": "oct", "k": "c2VjcmV0", "kid": "hmac"}, {**jwk, "crv": "X25519"}):
+        path = tmp_path / f"{len(list(tmp_path.iterdir()))}.json"
+        path.write_text(json.dumps({"keys": [bad]}))
+        with pytest.raises(InfrastructureError, match="only Ed25519 public keys"):
+            keys.read_public_keys(path)
+
+
+def test_without_keys_tokens_are_a_configuration_error_not_an_open_door() -> None:
+    with pytest.raises(InfrastructureError, match="UDACONNECT_AUTH_JWKS_FILE is unset"):
         verify(Settings(), issue(KEYED, "organizer"))
-    with pytest.raises(InfrastructureError, match="too short"):
-        issue(Settings(auth_secret="short"), "organizer")
+    with pytest.raises(InfrastructureError, match="holds no signing key"):
+        issue(Settings(), "organizer")
+
+
+def test_a_key_roll_keeps_the_old_tokens_valid_for_the_overlap(tmp_path: Path, monkeypatch) -> None:
+    """rotate: the new key signs, the JWKS holds both; a verifier running all along (no restart) takes both;
+    retire: the old key's tokens are refused (a cached one too, within keys.RECHECK)."""
+    monkeypatch.setattr(keys, "RECHECK", 0.0)
+    old_kid = keys.rotate(tmp_path)
+    issuer = dataclasses.replace(Settings(), auth_jwks_file=str(tmp_path / keys.JWKS),
+                                 auth_signing_key_file=str(tmp_path / keys.SIGNING_KEY))
+    verifier = dataclasses.replace(issuer, auth_signing_key_file="")
+    before = issue(issuer, "attendee", person_id=4)
+    assert verify(verifier, before).person_id == 4
+    new_kid = keys.rotate(tmp_path)
+    after = issue(issuer, "attendee", person_id=5)
+    assert jwt.get_unverified_header(after)["kid"] == new_kid != old_kid == jwt.get_unverified_header(before)["kid"]
+    assert list(keys.public_keys(verifier)) == [new_kid, old_kid]
+    assert (verify(verifier, before).person_id, verify(verifier, after).person_id) == (4, 5)
+    assert oct((tmp_path / keys.SIGNING_KEY).stat().st_mode & 0o777) == "0o600"
+    with pytest.raises(ValueError, match="the key that signs"):
+        keys.retire(tmp_path, new_kid)
+    keys.retire(tmp_path, old_kid)
+    with pytest.raises(Unauthorized, match="does not publish"):
+        verify(verifier, before)
+    assert verify(verifier, after).person_id == 5
+
+
+def test_a_service_token_serves_its_one_route() -> None:
+    from udaconnect.routes import access_for
+
+    service = verify(VERIFIER, issue(KEYED, "service", scope="revocations", subject="service:ingest"))
+    assert (service.role, service.scope, service.subject, service.person_id) == (
+        "service", "revocations", "service:ingest", None)
+    authorize(service, access_for("/api/devices/revoked"))
+    for access, person in ((Access.SIGNED_IN, None), (Access.SELF, 1), (Access.ORGANIZER, None),
+                           (Access.DEVICE, None)):
+        with pytest.raises(Forbidden):
+            authorize(service, access, person)
+    attendee = verify(VERIFIER, issue(KEYED, "attendee", person_id=3))
+    with pytest.raises(Forbidden):
+        authorize(attendee, Access.REVOCATIONS)
+    for scope in (None, "everything"):
+        with pytest.raises(ValueError):
+            issue(KEYED, "service", scope=scope)
+    with pytest.raises(ValueError):
+        issue(KEYED, "organizer", scope="revocations")
+    now = int(time.time())
+    with pytest.raises(Unauthorized, match="must name its scope"):
+        verify(KEYED, _signed({"iss": "udaconnect", "aud": "udaconnect", "sub": "service:x", "iat": now,
+                               "exp": now + 60, "role": "service", "scope": "persons"}))
 
 
 def test_the_header_forms() -> None:
@@ -160,6 +273,11 @@ def test_an_oidc_issuers_tokens_name_an_attendee_or_an_organizer(issuer) -> None
         verify(settings, forged)
     # our own tokens keep working beside the issuer's
     assert verify(settings, issue(settings, "attendee", person_id=5)).person_id == 5
+    # the audience is required: an issuer configured without one is a configuration error, not an open door
+    with pytest.raises(InfrastructureError, match="UDACONNECT_OIDC_AUDIENCE is unset"):
+        verify(dataclasses.replace(settings, oidc_audience=""), _oidc_token(key, attendee_id="12"))
+    with pytest.raises(Unauthorized, match="not valid"):
+        verify(settings, _oidc_token(key, aud=None, attendee_id="12"))
 
 
 # Through the functions (in-process clients; the test database).
@@ -251,8 +369,11 @@ def test_udaconnect_token_signs_with_the_local_key(tmp_path: Path) -> None:
 
     done = _cli(tmp_path, "token", "--person", "5", "--ttl", "30m")
     assert done.returncode == 0, done.stderr
-    local = Settings(auth_secret=keys.local_secret(tmp_path))
-    assert oct((tmp_path / keys.FILE).stat().st_mode & 0o777) == "0o600"
+    local = keys.with_key(Settings(data_dir=tmp_path))
+    directory = tmp_path / keys.DIRECTORY
+    assert oct((directory / keys.SIGNING_KEY).stat().st_mode & 0o777) == "0o600"
+    assert oct(directory.stat().st_mode & 0o777) == "0o700"
+    assert jwt.get_unverified_header(done.stdout.strip())["alg"] == "EdDSA"
     principal = verify(local, done.stdout.strip())
     assert (principal.role, principal.person_id) == ("attendee", 5)
     claims = jwt.decode(done.stdout.strip(), options={"verify_signature": False})
@@ -261,7 +382,20 @@ def test_udaconnect_token_signs_with_the_local_key(tmp_path: Path) -> None:
     assert linked.stdout.startswith("http://x:30000/#token=")
     assert verify(local, linked.stdout.strip().split("#token=")[1]).subject == "organizer:grace"
     refused = _cli(tmp_path, "token", "--person", "5", "--ttl", "90d")
-    assert refused.returncode == 2 and "between 1s and 30d" in refused.stderr
+    assert refused.returncode == 1 and "between 1s and 30d" in refused.stderr
+    service = _cli(tmp_path, "token", "--service", "revocations")
+    assert service.returncode == 0, service.stderr
+    claims = jwt.decode(service.stdout.strip(), options={"verify_signature": False})
+    assert (claims["role"], claims["scope"], claims["sub"]) == ("service", "revocations", "service:ingest")
+    # a key roll by the command: the old token stays valid, the new one is signed by the new key
+    old_kid = jwt.get_unverified_header(done.stdout.strip())["kid"]
+    rolled = _cli(tmp_path, "keys", "rotate")
+    assert rolled.returncode == 0 and rolled.stdout.splitlines()[-1] == old_kid, rolled.stderr
+    fresh = _cli(tmp_path, "token", "--person", "6").stdout.strip()
+    assert jwt.get_unverified_header(fresh)["kid"] != old_kid
+    assert (verify(local, done.stdout.strip()).person_id, verify(local, fresh).person_id) == (5, 6)
+    assert _cli(tmp_path, "keys", "retire", old_kid).returncode == 0
+    assert len(_cli(tmp_path, "keys", "show").stdout.splitlines()) == 1
 
 
 def test_the_audit_command_lists_who_read_what(met, tmp_path: Path, settings: Settings) -> None:

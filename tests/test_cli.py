@@ -66,3 +66,13 @@ def test_a_command_stops_the_embedded_postgres_it_started(tmp_path: Path, comman
     assert "Traceback" not in done.stderr, done.stderr
     assert done.returncode in (0, 2), done.stderr  # outbox list on a database never migrated: 2, said in one line
     assert processes_using(tmp_path) == [], "the command left the embedded PostgreSQL running"
+
+
+def test_status_prints_aligned_columns() -> None:
+    from udaconnect_dev.commands import table
+
+    assert table(["TRIGGER", "READY", "LAG"], [["persist-location-reported", "ready", "1,204"],
+                                                 ["encounters", "not ready: no subscriber", "?"]]) == (
+        "TRIGGER                    READY                       LAG\n"
+        "persist-location-reported  ready                     1,204\n"
+        "encounters                 not ready: no subscriber      ?")

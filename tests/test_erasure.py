@@ -52,14 +52,17 @@ def functions(app_env, monkeypatch, persons_client):  # type: ignore[no-untyped-
 
     monkeypatch.setenv("DATABASE_URL", app_env.database_url)
     monkeypatch.delenv("KAFKA_BOOTSTRAP_SERVERS", raising=False)
-    return (TestClient(create_app("persist", MAIN)), TestClient(create_app("encounters", MAIN), headers=bearer()),
+    from persist.test_function import asgi_client  # with ingest's delivery proof, as the broker delivers
+
+    return (asgi_client(), TestClient(create_app("encounters", MAIN), headers=bearer()),
             persons_client)
 
 
 def counts(engine: Engine, person_id: int) -> dict[str, int]:
     queries = {"person": "SELECT count(*) FROM person WHERE id = :p",
                "device": "SELECT count(*) FROM device WHERE person_id = :p",
-               "location": "SELECT count(*) FROM location WHERE person_id = :p",
+               "location": "SELECT (SELECT count(*) FROM location WHERE person_id = :p) "
+                           "+ (SELECT count(*) FROM location_untrusted WHERE person_id = :p)",
                "encounter": "SELECT count(*) FROM encounter WHERE :p IN (person_a, person_b)",
                "encounter_scan": "SELECT count(*) FROM encounter_scan s JOIN location l ON l.id = s.location_id "
                                  "WHERE l.person_id = :p",
@@ -121,14 +124,14 @@ def test_an_attendee_erases_themselves_but_no_one_else(people, functions, settin
     assert persons.delete("/api/persons/99").status_code == 404
 
 
-def test_in_flight_fixes_of_an_erased_person_are_dropped_and_counted_never_stored(people, functions, settings) -> None:
-    from udaconnect.persist import group_commit
+def test_in_flight_fixes_of_an_erased_person_are_dropped_and_counted_never_stored(people, functions) -> None:
+    from udaconnect.persist import function as persist_function
 
     persist, encounters, persons = functions
     early = persist.post("/", headers=report(1, "early")[0], content=report(1, "early")[1])
     assert early.status_code == 200  # stored; its location.stored is still on its way to encounters
     assert persons.delete("/api/persons/1").status_code == 204
-    counter = group_commit.for_url(settings.database_url)  # the process's writer, as persist finds it
+    counter = persist_function._writer()  # the process's writer, as persist finds it
     before = counter.erased
     for headers, body in (report(1, "late", 2), buffered(1, "late-batch"), report(1, "early")):
         reply = persist.post("/", headers=headers, content=body)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 import signal
 import threading
 import time
@@ -63,7 +64,9 @@ def rows(engine: Engine) -> tuple[int, int]:
     """(rows, distinct events) in the location table, retrying while the database restarts."""
     with engine.connect() as conn:
         return tuple(conn.execute(text(  # type: ignore[return-value]
-            "SELECT count(*), count(DISTINCT (event_source, event_id)) FROM location")).one())
+            "SELECT count(*), count(DISTINCT (event_source, event_id)) FROM "
+            "(SELECT event_source, event_id FROM location UNION ALL "
+            "SELECT event_source, event_id FROM location_untrusted) AS stored")).one())
 
 
 def wait_for(check: Callable[[], bool], timeout: float, what: str) -> None:
@@ -91,7 +94,9 @@ def devices(stack: LocalStack, seed: int, **options: object) -> Simulator:
 
 def stored_ids(engine: Engine) -> set[tuple[str, str]]:
     with engine.connect() as conn:
-        return {tuple(r) for r in conn.execute(text("SELECT event_source, event_id FROM location"))}
+        return {tuple(r) for r in conn.execute(text(
+            "SELECT event_source, event_id FROM location"
+            " UNION ALL SELECT event_source, event_id FROM location_untrusted"))}
 
 
 def assert_exactly_once(engine: Engine, accepted: list[dict], before: int) -> None:
@@ -238,9 +243,18 @@ def test_dead_letters_are_replayed_once_their_cause_is_fixed_and_status_shouts(
     wait_for(lambda: any(d.event.attributes["id"] == event_id for d in deadletters.read(kafka)), 30, "the dead letter")
     cli = [sys.executable, "-m", "udaconnect.cli", "--data-dir", str(stack.settings.data_dir)]
     status = subprocess.run([*cli, "status"], capture_output=True, text=True, timeout=60)
-    assert status.returncode == 0 and "persist-location-reported  ready" in status.stdout, status.stderr
-    assert "lag 0" in status.stdout
+    assert status.returncode == 0, status.stderr
+    assert re.search(r"^TRIGGER +READY +SUBSCRIBER +LAG +IN FLIGHT .*DEAD-LETTERED", status.stdout, re.M), status.stdout
+    persist = next(line.split() for line in status.stdout.splitlines() if line.startswith("persist-location-reported "))
+    assert persist[1] == "ready", status.stdout
+    assert persist[3] == "0", status.stdout  # LAG
     assert "WARNING" in status.stdout and "dead-letter" in status.stdout
+    with engine.connect() as conn:
+        believed = conn.execute(text("SELECT count(*) FROM location")).scalar_one()
+        doubted = conn.execute(text("SELECT count(*) FROM location_untrusted")).scalar_one()
+    record = next(line for line in status.stdout.splitlines() if line.startswith("record "))
+    assert re.search(rf"{believed:,} fixes believed, {doubted:,} kept apart as untrusted \(late [\d,]+, "
+                     r"imprecise [\d,]+, speed [\d,]+, burst [\d,]+\)", record), record
     listing = subprocess.run([*cli, "dead-letters", "list", "--id", event_id], capture_output=True, text=True,
                              timeout=60)
     assert listing.returncode == 0 and "422" in listing.stdout and "person 777777 does not exist" in listing.stdout
@@ -296,7 +310,9 @@ def test_a_fresh_stack_stores_what_it_accepts_from_its_first_answer_and_a_stop_u
     accepted = {(e["source"], e["id"]) for e in load.accepted}
     assert accepted <= stored_ids(engine), f"{len(accepted - stored_ids(engine))} accepted reports lost at the stop"
     with engine.connect() as conn:
-        duplicates = conn.execute(text("SELECT count(*) - count(DISTINCT (event_source, event_id)) FROM location"))
+        duplicates = conn.execute(text("SELECT count(*) - count(DISTINCT (event_source, event_id)) FROM (SELECT "
+                                       "event_source, event_id FROM location UNION ALL SELECT event_source, event_id "
+                                       "FROM location_untrusted) AS stored"))
         assert duplicates.scalar() == 0
     assert not (tmp_path / "stack.json").exists(), "the address file outlived its stack"
     assert fresh.last_stop() == "the last stop delivered every accepted event"  # what the next start says

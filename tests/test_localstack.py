@@ -89,7 +89,7 @@ def test_dev_command_prints_where_to_open_it(postgres_server: str, tmp_path) -> 
     api, web = free_port(), free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "udaconnect.cli", "--data-dir", str(tmp_path), "dev", "--demo", "--persons", "10",
-         "--days", "1", "--api-port", str(api), "--web-port", str(web)],
+         "--days", "2", "--api-port", str(api), "--web-port", str(web)],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
     lines = []
     assert process.stdout is not None

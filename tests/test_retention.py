@@ -28,7 +28,8 @@ DAY_MS = 24 * 3600 * 1000
 
 @pytest.fixture
 def aged(db: Engine) -> Engine:
-    """Two persons with a fix, an encounter and an undelivered event each 40 days old, and each a day old."""
+    """Two persons with a fix, an encounter and an undelivered event each 40 days old, and each a day old; and of
+    person 1 a fix kept apart as untrusted of each age."""
     with db.begin() as conn:
         conn.execute(text("INSERT INTO person (first_name, last_name, company_name) "
                           "VALUES ('A', 'B', 'C'), ('D', 'E', 'F')"))
@@ -38,6 +39,9 @@ def aged(db: Engine) -> Engine:
                 conn.execute(text("INSERT INTO location (person_id, coordinate, creation_time, event_source, event_id) "
                                   "VALUES (:p, 'SRID=4326;POINT(-122.4 37.78)', :at, '/t', :id)"),
                              {"p": person, "at": at, "id": f"{key}-{person}"})
+            conn.execute(text("INSERT INTO location_untrusted (person_id, coordinate, creation_time, event_source, "
+                              "event_id, reason) VALUES (1, 'SRID=4326;POINT(-122.5 37.78)', :at, '/t', :id, 'speed')"),
+                         {"at": at, "id": f"doubted-{key}"})
             conn.execute(text("INSERT INTO encounter_scan SELECT id FROM location WHERE event_id LIKE :k"),
                          {"k": f"{key}-%"})
             conn.execute(text("INSERT INTO encounter (person_a, person_b, first_seen, last_seen, contacts, longitude, "
@@ -50,7 +54,8 @@ def aged(db: Engine) -> Engine:
 def left(engine: Engine) -> dict[str, int]:
     with engine.connect() as conn:
         return {table: int(conn.execute(text(f"SELECT count(*) FROM {table}")).scalar_one())  # noqa: S608
-                for table in ("location", "encounter_scan", "encounter", "event_outbox", "person")}
+                for table in ("location", "location_untrusted", "encounter_scan", "encounter", "event_outbox",
+                              "person")}
 
 
 def test_a_sweep_deletes_what_is_older_than_the_retention_and_keeps_the_rest(aged: Engine) -> None:
@@ -60,10 +65,11 @@ def test_a_sweep_deletes_what_is_older_than_the_retention_and_keeps_the_rest(age
     from udaconnect.retention.sweep import count_older
 
     with aged.connect() as conn:  # what `udaconnect dev` warns about before the first hourly tick
-        assert count_older(conn, 30) == 2
+        assert count_older(conn, 30) == 2 + 1
     done = sweep(aged, 30)
-    assert (done.locations, done.encounters, done.outbox, done.left) == (2, 1, 1, False)
-    assert left(aged) == {"location": 2, "encounter_scan": 2, "encounter": 1, "event_outbox": 1, "person": 2}
+    assert (done.locations, done.untrusted, done.encounters, done.outbox, done.left) == (2, 1, 1, 1, False)
+    assert left(aged) == {"location": 2, "location_untrusted": 1, "encounter_scan": 2, "encounter": 1,
+                          "event_outbox": 1, "person": 2}
     assert sweep(aged, 30).locations == 0
     assert sweep(aged, 0.5).locations == 2, "a shorter retention takes the day-old fixes too"
 
@@ -76,7 +82,7 @@ def test_a_sweep_is_bounded_and_says_what_is_left(aged: Engine) -> None:
     second = sweep(aged, 30, batch=1, budget=0)
     assert second.locations == 1 and second.left
     rest = sweep(aged, 30, batch=1, budget=60)
-    assert (rest.locations, rest.encounters, rest.outbox, rest.left) == (0, 1, 1, False)
+    assert (rest.locations, rest.untrusted, rest.encounters, rest.outbox, rest.left) == (0, 1, 1, 1, False)
 
 
 def test_the_function_answers_a_ping_with_204_and_nothing_else(aged: Engine, app_env) -> None:
@@ -153,7 +159,8 @@ def test_a_tick_of_the_real_pingsource_reaches_the_retention_function_which_dele
         while not scheduler.sent["retention-hourly"] and time.monotonic() < deadline:
             time.sleep(0.1)
         assert scheduler.sent["retention-hourly"] == [204], (tmp_path / "retention.log").read_text()
-        assert left(aged) == {"location": 2, "encounter_scan": 2, "encounter": 1, "event_outbox": 1, "person": 2}
+        assert left(aged) == {"location": 2, "location_untrusted": 1, "encounter_scan": 2, "encounter": 1,
+            "event_outbox": 1, "person": 2}
         assert scheduler.status()[0]["sent"] == 1
     finally:
         stopping.set()

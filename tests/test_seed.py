@@ -5,7 +5,7 @@ from __future__ import annotations
 import statistics
 import subprocess
 import sys
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import text
@@ -48,6 +48,22 @@ def test_a_demo_attendee_meets_tens_of_people_a_day_not_everyone() -> None:
     assert 20 <= median <= 120 and p90 < demo.persons / 3
 
 
+def test_the_demo_up_to_today_ends_at_the_seeds_moment() -> None:
+    """The demo's last day is today: its fixes stop at `ends`, the rest of today has not happened."""
+    from udaconnect.cli import conference, parser
+
+    before = datetime.now(UTC)
+    demo = conference(parser().parse_args(["seed", "--demo", "--persons", "40", "--days", "1"]))
+    assert demo.ends is not None and before <= demo.ends <= datetime.now(UTC)
+    whole = DemoConference(persons=40, days=1, start=demo.start, time_zone=demo.time_zone)
+    cut = datetime(demo.start.year, demo.start.month, demo.start.day, 12, tzinfo=ZoneInfo(demo.time_zone))
+    morning = DemoConference(persons=40, days=1, start=demo.start, time_zone=demo.time_zone, ends=cut)
+    times = [t for *_, t in morning.fixes()]
+    assert times and max(times) < cut  # the morning, and nothing after it
+    assert [f for f in whole.fixes() if f[3] < cut] == list(morning.fixes())  # the same morning, cut
+    assert all(t <= demo.ends for *_, t in demo.fixes())
+
+
 def test_demo_dates_come_from_the_flag_or_end_today(settings) -> None:
     from datetime import date
 
@@ -62,14 +78,18 @@ def test_demo_dates_come_from_the_flag_or_end_today(settings) -> None:
 
 def test_seed_command_loads_and_refuses_to_seed_twice(settings, db) -> None:
     env = {"DATABASE_URL": settings.database_url, "PATH": "/usr/bin:/bin"}
-    command = [sys.executable, "-m", "udaconnect.cli", "seed", "--demo", "--persons", "12", "--days", "1"]
+    # two days up to today: yesterday whole, today until the seed's moment (early in the venue's morning: nothing)
+    command = [sys.executable, "-m", "udaconnect.cli", "seed", "--demo", "--persons", "12", "--days", "2"]
     first = subprocess.run(command, capture_output=True, text=True, env=env, timeout=120)
+    seeded = datetime.now(UTC)
     assert first.returncode == 0, first.stderr
     assert "seeded 12 persons" in first.stdout and "100%" in first.stderr
     with db.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM person")).scalar() == 12
         assert conn.execute(text("SELECT count(*) FROM location")).scalar() > 12 * 50
         assert conn.execute(text("SELECT count(*) FROM place WHERE kind = 'booth'")).scalar() == 60  # its venue
+        latest = conn.execute(text("SELECT max(creation_time) FROM location")).scalar()
+        assert latest is not None and latest <= seeded  # a conference that happened
     again = subprocess.run(command, capture_output=True, text=True, env=env, timeout=120)
     assert again.returncode == 1 and "--force" in again.stderr
     idempotent = subprocess.run([*command, "--if-empty"], capture_output=True, text=True, env=env, timeout=120)

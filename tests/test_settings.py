@@ -54,7 +54,7 @@ def test_every_field_names_its_variable_and_says_what_it_is() -> None:
 def test_from_env_reads_only_declared_variables() -> None:
     env = Recording({"UDACONNECT_UPSTREAM_PERSONS": "http://p", "UDACONNECT_GATEWAY_TIMEOUT": "2"})
     found = Settings.from_env(env)
-    declared = {name for name, _, _ in module.variables()} | {"UDACONNECT_AUTH_SECRET_FILE"}
+    declared = {name for name, _, _ in module.variables()}
     assert {name for name in env.asked if not name.startswith(module.UPSTREAM_PREFIX)} <= declared
     assert (found.persons_url, found.upstream("PERSONS"), found.gateway_timeout) == ("http://p", "http://p", 2.0)
 

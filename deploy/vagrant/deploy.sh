@@ -27,11 +27,35 @@ if [[ ! -s "$OVERLAY/roles.env" ]]; then
     printf '%s=%s\n' "$role" "$(openssl rand -hex 24)"
   done > "$OVERLAY/roles.env"
 fi
-# The key that signs bearer tokens: made once, kept (a new key would sign everyone and every device out).
-if [[ ! -s "$OVERLAY/auth.env" ]]; then
-  log "Generating the token signing key in manifests/overlays/vagrant/auth.env"
+# The token keys, in the git-ignored auth/: the issuer's Ed25519 signing key and the JWKS of its public keys
+# (`udaconnect keys rotate`), and ingest's service credential for the revocation feed (`udaconnect token --service
+# revocations`, a year). Made once, kept (a new key without a roll would sign everyone and every device out; rotate
+# as docs/security.md says). The CLI runs from the image just built: the VM has no Python of ours.
+udaconnect_cli() {
+  local container
+  container="$(buildah from --tls-verify=false "$IMAGE")"
+  buildah run --user 0:0 -v "$OVERLAY/auth:/keys" \
+    --env UDACONNECT_AUTH_SIGNING_KEY_FILE=/keys/signing-key.pem --env UDACONNECT_AUTH_JWKS_FILE=/keys/jwks.json \
+    "$container" -- "$@"
+  buildah rm "$container" >/dev/null
+}
+if [[ ! -s "$OVERLAY/auth/signing-key.pem" ]]; then
+  log "Generating the token keys in manifests/overlays/vagrant/auth"
   umask 077
-  printf 'UDACONNECT_AUTH_SECRET=%s\n' "$(openssl rand -hex 32)" > "$OVERLAY/auth.env"
+  mkdir -p "$OVERLAY/auth"
+  udaconnect_cli udaconnect keys rotate --dir /keys
+fi
+if [[ ! -s "$OVERLAY/auth/revocations-token" ]]; then
+  log "Generating ingest's revocation-feed credential in manifests/overlays/vagrant/auth"
+  umask 077
+  udaconnect_cli sh -c 'udaconnect token --service revocations --name ingest --ttl 365d > /keys/revocations-token'
+fi
+
+# The delivery key (ingest proves each report, persist checks: udaconnect.events.proof), made once.
+if [[ ! -s "$OVERLAY/auth/delivery-key" ]]; then
+  log "Generating the delivery key in manifests/overlays/vagrant/auth"
+  umask 077
+  openssl rand -hex 32 > "$OVERLAY/auth/delivery-key"
 fi
 
 log "Applying manifests/overlays/vagrant"
@@ -50,12 +74,24 @@ kubectl wait broker/default -n udaconnect --for=condition=Ready --timeout=600s
 kubectl wait ksvc --all -n udaconnect --for=condition=Ready --timeout=600s
 kubectl rollout status deployment/edge -n udaconnect --timeout=300s
 
+# Sign-in links, as the local stack prints them: signed with this overlay's key (auth.env), 12 hours.
+UDACONNECT_AUTH_SECRET="$(sed -n 's/^UDACONNECT_AUTH_SECRET=//p' "$OVERLAY/auth.env")"
+export UDACONNECT_AUTH_SECRET
+attendee_link="$(kn udaconnect token --person 1 --link --web-url http://localhost:30000)"
+organizer_link="$(kn udaconnect token --organizer --name vagrant --link --web-url http://localhost:30000)"
+
 cat <<TEXT
 
 UdaConnect is running.
   Web client:  http://localhost:30000   (the API is under /api on the same origin)
-  API:         http://localhost:30001/api/persons
+  API:         http://localhost:30001/api/persons   (with Authorization: Bearer \$(kn udaconnect token --organizer))
   API docs:    http://localhost:30001/api/docs
+Sign in (links valid 12 hours):
+  as the first attendee: ${attendee_link}
+  as an organizer:       ${organizer_link}
+More tokens inside the VM (vagrant ssh), signed with the overlay's key:
+  export UDACONNECT_AUTH_SECRET="\$(sudo sed -n 's/^UDACONNECT_AUTH_SECRET=//p' /vagrant/manifests/overlays/vagrant/auth.env)"
+  kn udaconnect token --person 7 --link --web-url http://localhost:30000   (or --organizer, a bare token)
 Inside the VM (vagrant ssh): kn service list -n udaconnect; kn broker describe default -n udaconnect;
 kn trigger list -n udaconnect; kubectl get pods -n udaconnect -w (watch the functions scale to zero).
 TEXT

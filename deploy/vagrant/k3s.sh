@@ -38,8 +38,7 @@ if [[ "$restart_needed" == true ]]; then
 fi
 
 log "Waiting for the K3s node"
-until kubectl get nodes >/dev/null 2>&1; do sleep 2; done
-kubectl wait node --all --for=condition=Ready --timeout=300s
+wait_for_nodes 300
 
 # The vagrant user gets kubectl, kn and func without sudo.
 if ! grep -qF "KUBECONFIG=${KUBECONFIG}" /etc/profile.d/udaconnect.sh 2>/dev/null; then

@@ -31,6 +31,22 @@ apply_release() {
   kubectl apply --server-side --force-conflicts -f "$path"
 }
 
+# Wait until a node has registered, then until every node is Ready. `kubectl get nodes` answers (exit 0, "No
+# resources found") as soon as the API server is up, before the kubelet registers the node, and
+# `kubectl wait node --all` fails at once on no nodes ("no matching resources found").
+wait_for_nodes() {
+  local timeout="${1:-300}" waited=0
+  until [[ -n "$(kubectl get nodes -o name 2>/dev/null)" ]]; do
+    if ((waited >= timeout)); then
+      printf 'no node registered with the API server after %ss\n' "$timeout" >&2
+      return 1
+    fi
+    sleep 2
+    waited=$((waited + 2))
+  done
+  kubectl wait node --all --for=condition=Ready --timeout="${timeout}s"
+}
+
 # Wait until every Deployment in <namespace> is available.
 wait_deployments() {
   local namespace="$1"

@@ -9,7 +9,8 @@ source "$SCRIPT_DIR/versions.sh"
 # shellcheck source=lib.sh
 source "$SCRIPT_DIR/lib.sh"
 
-PACKAGES=(ca-certificates curl jq openssl buildah skopeo docker-registry)
+# python3-venv: the udaconnect CLI (kn udaconnect: tokens, sign-in links) in its own environment (clis.sh)
+PACKAGES=(ca-certificates curl jq openssl buildah skopeo docker-registry python3-venv)
 
 missing=()
 for package in "${PACKAGES[@]}"; do

@@ -42,7 +42,8 @@ def conference(args: argparse.Namespace):
         zone = Settings.from_env().venue_time_zone
         days = options.get("days", DemoConference.days)
         first = args.start or (datetime.now(ZoneInfo(zone)).date() - timedelta(days=days - 1))
-        options.update(start=datetime(first.year, first.month, first.day, tzinfo=UTC), time_zone=zone)
+        options.update(start=datetime(first.year, first.month, first.day, tzinfo=UTC), time_zone=zone,
+                       ends=datetime.now(UTC))  # what happened until now, never the future
     if not args.demo and args.fixes is not None:
         options["fixes_per_person"] = args.fixes
     return kind(**options)

@@ -31,6 +31,7 @@ from udaconnect import asgi, headers
 from udaconnect.errors import FieldError, InvalidInput, PayloadTooLarge
 from udaconnect.routes import Route, route_for, timeout
 from udaconnect.settings import Settings
+from udaconnect.telemetry import metrics, tracing
 
 #: Hop-by-hop headers (RFC 9110 7.6.1) are never forwarded.
 HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer",
@@ -148,6 +149,9 @@ async def _forward(base: str, route: Route, request: Request, raw_path: bytes) -
     body = await _body(request, route) if request.method not in ("GET", "HEAD") else b""
     headers = [(k, v) for k, v in request.headers.items() if k not in HOP_BY_HOP and not k.startswith("x-forwarded-")]
     headers += [("x-forwarded-host", request.headers.get("host", "")), ("x-forwarded-proto", request.url.scheme)]
+    if context := tracing.current():  # the function's span a child of the gateway's (tracing off: as it came)
+        headers = [(k, v) for k, v in headers if k not in ("traceparent", "tracestate")]
+        headers += [("traceparent", context[0])] + ([("tracestate", context[1])] if context[1] else [])
     parts = httpx2.URL(base)
     prefix = parts.raw_path.split(b"?")[0].rstrip(b"/")
     client = _client()
@@ -176,6 +180,7 @@ async def _send(client: Any, outgoing: Any, route: Route, method: str) -> Any:
         except (httpx2.ConnectError, httpx2.ConnectTimeout):  # it never reached the function: safe to try again
             failure = f"the {route.target} function is unavailable, try again"
         except httpx2.TimeoutException:
+            metrics.UPSTREAM_FAILURES.labels(route.target, "timeout").inc()
             seconds = timeout(route, _settings())
             return asgi.problem(504, f"the {route.target} function did not answer within {seconds:g} s")
         except (httpx2.RemoteProtocolError, httpx2.ReadError, httpx2.WriteError):
@@ -184,4 +189,5 @@ async def _send(client: Any, outgoing: Any, route: Route, method: str) -> Any:
             failure = f"the connection to the {route.target} function failed"
             if method not in IDEMPOTENT:
                 break
+    metrics.UPSTREAM_FAILURES.labels(route.target, "unavailable").inc()
     return asgi.problem(503, failure, headers={"Retry-After": "1"})

@@ -13,7 +13,9 @@ from udaconnect.contracts import api
 from udaconnect.contracts.events import LOCATION_REPORTED, LOCATIONS_REPORTED, LocationReported, LocationsReported
 
 _REF = "#/components/schemas/{model}"
-_MODELS = (api.NewPerson, api.Person, api.Location, api.Connection, api.Problem, api.EventsProblem,
+_MODELS = (api.NewPerson, api.Person, api.PersonDetail,
+           api.Location, api.TrackedLocation, api.Connection, api.PlaceShared, api.Problem,
+           api.EventsProblem,
            api.NewDevice, api.Device, api.EnrolledDevice,
            api.Health, api.Encounter)
 
@@ -103,10 +105,17 @@ def _cloudevent(data: dict[str, Any]) -> dict[str, Any]:
 
 
 def _ingest_paths(fix: dict[str, Any]) -> dict[str, Any]:
-    accepted = _json({"type": "object", "required": ["accepted", "ids"],
+    late = {"type": "integer", "minimum": 0, "description": "How many of the fixes are older than "
+            "UDACONNECT_MAX_FIX_AGE (30 minutes) at arrival: stored, but kept apart as untrusted (shown in the "
+            "owner's track, never used by a search or an encounter)."}
+    accepted = _json({"type": "object", "required": ["accepted", "ids", "late"],
                       "properties": {"accepted": {"type": "integer"}, "ids": {"type": "array",
-                                                                                 "items": {"type": "string"}}}},
-                     "Every event was published to the broker; persist stores each once.")
+                                                                                 "items": {"type": "string"}},
+                                     "late": late}},
+                     "Every event was published to the broker; persist stores each once, and judges each fix "
+                     "against the person's other fixes (all their devices): one that arrived late, needs an "
+                     "impossible speed, repeats within a second at another place, or is less accurate than "
+                     "UDACONNECT_MAX_ACCURACY is kept apart as untrusted.")
     refused = _json(_ref("EventsProblem"), "An event is invalid (none of the request was accepted): `errors` "
                     "names each field, prefixed with the event's index in a batch, a multi-fix event's fix by its "
                     "index (`data.fixes[3].latitude`); `invalid` lists the bad events' index and id (and `fixes`, "
@@ -130,7 +139,8 @@ def _ingest_paths(fix: dict[str, Any]) -> dict[str, Any]:
             "application/cloudevents-batch+json": {"schema": {"type": "array", "minItems": 1,
                                                               "items": _cloudevent(fix)}}}},
         "responses": {"202": accepted, "400": refused,
-                      "413": _problem("More than 1000 events or 1 MiB: split the batch."),
+                      "413": _problem("More than 1000 events, UDACONNECT_MAX_FIXES (500) fixes or 1 MiB: split "
+                                      "the batch."),
                       "415": _problem("Not a CloudEvent: no ce-* headers and no CloudEvents content type.")},
     }, _WITH_BODY)
     legacy = _problems({
@@ -145,7 +155,12 @@ def _ingest_paths(fix: dict[str, Any]) -> dict[str, Any]:
                 "longitude": {"type": ["number", "string"], "description": "Degrees, -180 to 180."},
                 "creation_time": {"type": ["string", "null"], "description": "ISO 8601, UTC when it has no offset; "
                                   "offsets within ±15:59, years 1900 to 9998. Now when absent, null or empty."}}}}}},
-        "responses": {"202": _json({"type": "object", "required": ["id"], "properties": {"id": {"type": "string"}}},
+        "responses": {"202": _json({"type": "object", "required": ["id", "late"],
+                                    "properties": {"id": {"type": "string", "description": (
+                                        "The report's CloudEvent id, not a location id: GET /api/locations/{id} "
+                                        "does not know it (the row is written later, by persist). The stored fix "
+                                        "is in the person's track, GET /api/persons/{person_id}/locations.")},
+                                        "late": late}},
                                    "Accepted: published to the broker."),
                       "400": _problem("Invalid input: each bad field is named in `errors`.")},
     }, _WITH_BODY)
@@ -158,11 +173,16 @@ def _device_paths(person_id: dict[str, Any], bad: dict[str, Any]) -> dict[str, A
         "operationId": "enrolDevice", "summary": "Enrol a phone for this person: its token, shown this once",
         "description": "The token (a signed JWT, valid 365 days) lets the phone POST /api/events for this person "
                        "only, with the source `/devices/<device_id>`; only its SHA-256 is kept. The body is "
-                       "optional.",
+                       "optional. A person has at most UDACONNECT_MAX_DEVICES (default 3) active devices: revoke "
+                       "one to enrol another (409). Enrolments are paced per person: UDACONNECT_ENROL_RATE an hour "
+                       "(default 6), bursts of 3, an organizer ten times as many (429, Retry-After).",
         "parameters": [person_id],
         "requestBody": {"required": False, "content": {"application/json": {"schema": _ref("NewDevice")}}},
         "responses": {"201": _json(_ref("EnrolledDevice"), "Enrolled; Location names the device."),
-                      "400": bad, "404": missing}}, _WITH_BODY)
+                      "400": bad, "404": missing,
+                      "409": _problem("The person already has UDACONNECT_MAX_DEVICES active devices (named)."),
+                      "429": _problem("Over this person's enrolment pace (UDACONNECT_ENROL_RATE): wait "
+                                      "Retry-After seconds.")}}, _WITH_BODY)
     listed = _problems({
         "operationId": "listDevices", "summary": "The person's devices (revoked ones too; never their tokens)",
         "parameters": [person_id],
@@ -230,8 +250,14 @@ def _operations() -> dict[str, Any]:
     person_id = _path("person_id", "The person's id.")
     bad = _problem("Invalid input: each bad field is named in `errors`.")
     missing = _problem("No such person or location.")
-    connections_ok = _json({"type": "array", "items": _ref("Connection")},
-                           "One entry per other person, at their first meeting, ordered by time.")
+    connections_ok = _json({"type": "array", "items": {"anyOf": [_ref("Connection"), _ref("PlaceShared")]}},
+                           "One entry per other person, at their first meeting, ordered by time. Who sees what: "
+                           "with `window` (co-presence: fixes of both within the distance and the window) every "
+                           "caller gets `Connection`s, the meeting point and time. Without `window` (the same "
+                           "place at any time in the range), an attendee searching their own connections gets "
+                           "`PlaceShared`: the place (or a coarse area) and the venue's day, never the other "
+                           "person's coordinates or minute; organizers (and UDACONNECT_AUTH=open) get "
+                           "`Connection`s. Only trusted fixes count, on both sides.")
     connections_ok["content"]["application/geo+json"] = {"schema": {
         "type": "object", "description": "A GeoJSON FeatureCollection of the meeting points (RFC 7946)."}}
     too_long = _problem("Search took too long: it was stopped at its budget (UDACONNECT_SEARCH_TIMEOUT). Ask "
@@ -261,7 +287,8 @@ def _operations() -> dict[str, Any]:
             },
             "/api/persons/{person_id}": {
                 "get": _problems({"operationId": "getPerson", "summary": "One person", "parameters": [person_id],
-                                  "responses": {"200": _json(_ref("Person"), "The person."), "404": missing}}),
+                                  "responses": {"200": _json(_ref("PersonDetail"), "The person, with the span of their "
+                                                                 "record."), "404": missing}}),
                 "delete": _problems({
                     "operationId": "deletePerson", "summary": "Erase a person and everything about them",
                     "description": "In one transaction: the person, their devices, locations, encounters and "
@@ -276,7 +303,9 @@ def _operations() -> dict[str, Any]:
             "/api/persons/{person_id}/locations": {"get": _problems({
                 "operationId": "getTrack", "summary": "The person's own locations, by time",
                 "parameters": [person_id, *_query_parameters(api.TrackQuery)],
-                "responses": {"200": _json({"type": "array", "items": _ref("Location")}, "Locations by time."),
+                "responses": {"200": _json({"type": "array", "items": _ref("TrackedLocation")},
+                                           "Locations by time, the untrusted ones too, each marked with its "
+                                           "reason (`untrusted`)."),
                               "400": bad, "404": missing}})},
             **_encounter_paths(person_id, bad, missing),
             **_device_paths(person_id, bad),
@@ -310,7 +339,8 @@ def _operations() -> dict[str, Any]:
 
 #: What each Access allows, said on each operation (udaconnect.routes decides; every function checks).
 _WHO = {"signed-in": "any signed-in attendee or organizer", "self": "the person named in the path, or an organizer",
-        "organizer": "organizers only", "device": "an enrolled device, for its own person and source; or an organizer"}
+        "organizer": "organizers only", "device": "an enrolled device, for its own person and source; or an organizer",
+        "revocations": "ingest's service token (role service, scope revocations), or an organizer"}
 _LIMITED = ("connections", "ingest")
 
 

@@ -2,13 +2,40 @@
 
 from __future__ import annotations
 
+import random
 import socket
 import time
 import urllib.request
 
+#: Ports handed out by this process: never twice, though the first may not be listening yet.
+_given: set[int] = set()
+
+
+def _ephemeral() -> range:
+    """The kernel's range for outgoing connections' local ports (Linux; the IANA range elsewhere)."""
+    try:
+        low, high = open("/proc/sys/net/ipv4/ip_local_port_range").read().split()  # noqa: SIM115, PTH123
+        return range(int(low), int(high) + 1)
+    except (OSError, ValueError):
+        return range(49152, 65536)
+
 
 def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket() as sock:
+    """A port nothing listens on, to be listened on soon: chosen at random outside the ephemeral range, where
+    an outgoing connection (to PostgreSQL, Kafka, ...) can take a port between this check and the listener's
+    bind ("Address already in use"), and never one this process gave out before."""
+    ephemeral = _ephemeral()
+    candidates = [p for p in (*range(20000, min(ephemeral.start, 32768)), *range(ephemeral.stop, 65536))
+                  if p not in _given]
+    for port in random.sample(candidates, min(len(candidates), 200)):
+        with socket.socket() as sock:
+            try:
+                sock.bind((host, port))
+            except OSError:
+                continue
+        _given.add(port)
+        return port
+    with socket.socket() as sock:  # everything outside the range is taken: let the kernel choose
         sock.bind((host, 0))
         return int(sock.getsockname()[1])
 

@@ -18,7 +18,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
                  dry_run=args.dry_run)
     verb = "would delete" if args.dry_run else "deleted"
     print(f"retention {settings.retention_days:g} days (UDACONNECT_RETENTION_DAYS): {verb} {done.locations:,} "
-          f"locations, {done.encounters:,} encounters and {done.outbox:,} undelivered outbox events older than "
+          f"locations, {done.untrusted:,} untrusted fixes, {done.encounters:,} encounters and {done.outbox:,} "
+          "undelivered outbox events older than "
           f"{done.cutoff.isoformat(timespec='seconds')} in {done.seconds:.1f} s"
           + ("; more is left: run it again" if done.left else ""), file=sys.stderr)
     return 0

@@ -79,7 +79,7 @@ ROUTES: tuple[Route, ...] = (
            Access.SELF, LIVE),
     _route("devices", "GET HEAD POST OPTIONS", r"^/api/persons/([^/]+)/devices/?$", "persons", Access.SELF),
     _route("device", "DELETE OPTIONS", r"^/api/persons/([^/]+)/devices/([^/]+)/?$", "persons", Access.SELF),
-    _route("revoked-devices", "GET HEAD OPTIONS", r"^/api/devices/revoked/?$", "persons", Access.ORGANIZER),
+    _route("revoked-devices", "GET HEAD OPTIONS", r"^/api/devices/revoked/?$", "persons", Access.REVOCATIONS),
     _route("location", "GET HEAD OPTIONS", r"^/api/locations/([^/]+)/?$", "connections", Access.SELF),
     _route("places", "GET HEAD OPTIONS", r"^/api/places/?$", "connections", Access.SIGNED_IN),
     _route("report-location", "POST OPTIONS", r"^/api/locations/?$", "ingest", Access.DEVICE,

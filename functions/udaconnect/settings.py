@@ -50,6 +50,19 @@ def _positive(name: str) -> Callable[[str], float]:
     return parse
 
 
+def _day(name: str) -> Callable[[str], str]:
+    def parse(value: str) -> str:
+        from datetime import date
+
+        text = value.strip()
+        try:
+            return date.fromisoformat(text).isoformat() if text else ""
+        except ValueError:
+            raise ValueError(f"{name} must be a day YYYY-MM-DD or empty, not {value!r}") from None
+
+    return parse
+
+
 def _auth_mode(value: str) -> str:
     mode = value.strip().lower()
     if mode not in ("on", "open"):
@@ -57,12 +70,18 @@ def _auth_mode(value: str) -> str:
     return mode
 
 
-def _secret(env: Mapping[str, str]) -> str | None:
-    """UDACONNECT_AUTH_SECRET, or the content of the file UDACONNECT_AUTH_SECRET_FILE (a mounted Secret)."""
-    if env.get("UDACONNECT_AUTH_SECRET"):
-        return env["UDACONNECT_AUTH_SECRET"]
-    path = env.get("UDACONNECT_AUTH_SECRET_FILE", "")
-    return Path(path).read_text().strip() if path else None
+def _log_level(value: str) -> str:
+    level = value.strip().upper()
+    if level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+        raise ValueError(f"UDACONNECT_LOG_LEVEL must be DEBUG, INFO, WARNING, ERROR or CRITICAL, not {value!r}")
+    return level
+
+
+def _log_format(value: str) -> str:
+    form = value.strip().lower()
+    if form not in ("text", "json"):
+        raise ValueError(f"UDACONNECT_LOG_FORMAT must be text or json, not {value!r}")
+    return form
 
 
 def _upstreams(env: Mapping[str, str]) -> tuple[tuple[str, str], ...] | None:
@@ -129,6 +148,23 @@ class Settings:
     max_fixes: int = setting(
         "UDACONNECT_MAX_FIXES", MAX_FIXES, f"The most fixes ingest takes in one report (at most the contract's "
         f"{MAX_FIXES})", parse=lambda value: min(MAX_FIXES, int(value)))
+    max_fix_age: float = setting(
+        "UDACONNECT_MAX_FIX_AGE", 30.0, "Minutes a fix may be older than its arrival at ingest and still be trusted: "
+        "phones upload what they buffered offline within minutes (the simulator's phones buffer up to 10); an "
+        "older fix is kept, marked late, and proves no meeting", parse=_positive("UDACONNECT_MAX_FIX_AGE"))
+    max_speed: float = setting(
+        "UDACONNECT_MAX_SPEED", 2.5, "Meters per second a person may move between two fixes, less both "
+        "accuracies (a brisk indoor walk is 1.5-2): a fix that needs more is kept, marked, and proves no meeting",
+        parse=_positive("UDACONNECT_MAX_SPEED"))
+    max_accuracy: float = setting(
+        "UDACONNECT_MAX_ACCURACY", 50.0, "Meters: a fix whose own accuracy is worse is kept, marked imprecise, and "
+        "proves no meeting; a fix with none is judged as if it had this one",
+        parse=_positive("UDACONNECT_MAX_ACCURACY"))
+    max_devices: int = setting(
+        "UDACONNECT_MAX_DEVICES", 3, "Active (not revoked) devices a person may have enrolled at once")
+    enrol_rate: float = setting(
+        "UDACONNECT_ENROL_RATE", 6.0, "Device enrolments per hour each person may make (bursts of 3); organizers "
+        "ten times")
     live_timeout: float = setting(
         "UDACONNECT_LIVE_TIMEOUT", 240.0, "Seconds a live encounter stream stays open before it ends and the client "
         "reconnects (Last-Event-ID)")
@@ -144,14 +180,51 @@ class Settings:
         "may call the API from a browser; the gateway echoes a listed Origin, never *; the local stack adds its web "
         "client's origin", parse=parse_origins, shown="the same origin only")
 
+    function_target: str = setting(
+        "FUNCTION_TARGET", "", "The function target a process serves (functions-framework reads it too): the "
+        "metrics it exports are the ones of that target", shown="none")
+    metrics_port: int = setting(
+        "UDACONNECT_METRICS_PORT", 9464, "The port each function serves its Prometheus metrics on, at /metrics (its "
+        "own port, never routed by Knative nor the gateway; 0: none); the local stack picks a free one per process")
+    metrics_host: str = setting(
+        "UDACONNECT_METRICS_HOST", "0.0.0.0", "The address the metrics port listens on (the pod's, for Prometheus; "
+        "the local stack: 127.0.0.1)")
+    otlp_endpoint: str = setting(
+        "OTEL_EXPORTER_OTLP_ENDPOINT", "", "Where spans go over OTLP/HTTP (e.g. http://collector:4318); unset (and "
+        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT unset): no tracing, the trace context is only passed on; the "
+        "exporter reads the other OTEL_EXPORTER_OTLP_* and OTEL_BSP_* variables itself", shown="none")
+    otlp_traces_endpoint: str = setting(
+        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "", "The same for traces alone (a full URL, .../v1/traces)",
+        shown="none")
+    otel_service_name: str = setting(
+        "OTEL_SERVICE_NAME", "", "The service name on a function's spans", shown="udaconnect-<target>")
+    log_level: str = setting(
+        "UDACONNECT_LOG_LEVEL", "INFO", "The functions' and the local broker's log level (INFO: one access line per "
+        "request; DEBUG adds health checks)", parse=_log_level)
+    log_format: str = setting(
+        "UDACONNECT_LOG_FORMAT", "text", "The functions' log lines: text (readable) or json (one object a line)",
+        parse=_log_format)
+
     auth: str = setting(
         "UDACONNECT_AUTH", "on", "on: every route but the public ones needs a bearer token; open: no checks, for "
         "the original UdaConnect frontend (logged as a warning at every start, refused by the production overlay)",
         parse=_auth_mode)
-    auth_secret: str = setting(
-        "UDACONNECT_AUTH_SECRET", "", "The HMAC key (HS256, at least 32 bytes) that signs UdaConnect's own tokens, "
-        "or UDACONNECT_AUTH_SECRET_FILE naming a file holding it (a mounted Secret); the local stack makes one in "
-        "its data directory", read=_secret, shown="none", secret=True)
+    auth_jwks_file: str = setting(
+        "UDACONNECT_AUTH_JWKS_FILE", "", "A JWKS file (a mounted Secret) of the Ed25519 public keys that UdaConnect's "
+        "own tokens may be signed with: every function that checks tokens reads it (again when it changes, for a "
+        "key roll); the local stack makes one in its data directory", shown="none")
+    auth_signing_key_file: str = setting(
+        "UDACONNECT_AUTH_SIGNING_KEY_FILE", "", "The issuer's Ed25519 private key (PEM file, a mounted Secret) "
+        "that signs UdaConnect's own tokens: the persons function (device enrolment) and `udaconnect token` only, "
+        "never a function that merely checks tokens", shown="none")
+    revocations_token_file: str = setting(
+        "UDACONNECT_REVOCATIONS_TOKEN_FILE", "", "ingest's service credential for the revocation feed (a file "
+        "holding a `service` token scoped to GET /api/devices/revoked, made by `udaconnect token --service "
+        "revocations`), read again at each refresh", shown="none")
+    delivery_key_file: str = setting(
+        "UDACONNECT_DELIVERY_KEY_FILE", "", "The key (a file of at least 32 bytes, a mounted Secret) with which ingest "
+        "proves each location report it accepted and persist checks that proof before storing (udaconnect.events."
+        "proof): ingest and persist only; the local stack makes one in its data directory", shown="none")
     token_issuer: str = setting("UDACONNECT_TOKEN_ISSUER", "udaconnect", "The issuer of UdaConnect's own tokens")
     token_audience: str = setting(
         "UDACONNECT_TOKEN_AUDIENCE", "udaconnect", "The audience of UdaConnect's own tokens")
@@ -159,7 +232,9 @@ class Settings:
         "UDACONNECT_OIDC_ISSUER", "", "An external OpenID Connect issuer whose access tokens are accepted too",
         shown="none")
     oidc_jwks_url: str = setting("UDACONNECT_OIDC_JWKS_URL", "", "That issuer's JWKS URL")
-    oidc_audience: str = setting("UDACONNECT_OIDC_AUDIENCE", "", "The audience its tokens carry for us")
+    oidc_audience: str = setting(
+        "UDACONNECT_OIDC_AUDIENCE", "", "The audience its tokens carry for us (required with an issuer: its tokens "
+        "for other services are refused)")
     oidc_person_claim: str = setting(
         "UDACONNECT_OIDC_PERSON_CLAIM", "udaconnect_person", "The claim naming the person")
     oidc_roles_claim: str = setting(
@@ -175,19 +250,24 @@ class Settings:
         "UDACONNECT_OIDC_TOKEN_ENDPOINT", "", "The issuer's token endpoint",
         shown="from the issuer's discovery document")
     ingest_rate: float = setting(
-        "UDACONNECT_INGEST_RATE", 5.0, "Reports per second each device may send to ingest (a phone reporting every "
-        "few seconds sends well under 1/s); organizers get ten times as much")
-    ingest_burst: int = setting("UDACONNECT_INGEST_BURST", 100, "... and in a burst")
+        "UDACONNECT_INGEST_RATE", 2.0, "Fixes per second each person may report to ingest, all their devices "
+        "together (a phone takes one every few seconds); organizers get ten times as much")
+    ingest_burst: int = setting("UDACONNECT_INGEST_BURST", 1000, "... and in a burst (two full 500-fix reports: "
+                                "an offline phone's buffer)")
     search_rate: float = setting(
         "UDACONNECT_SEARCH_RATE", 2.0, "Searches per second each signed-in caller may make; organizers ten times")
     search_burst: int = setting("UDACONNECT_SEARCH_BURST", 20, "... and in a burst")
 
     web_api_base_url: str = setting(
         "UDACONNECT_API_BASE_URL", "", "Where the web client calls the API", shown="the same origin")
-    web_start_date: str = setting("UDACONNECT_WEB_START_DATE", "2020-01-01", "The web client's default filters: "
-                                  "first day ...")
-    web_end_date: str = setting("UDACONNECT_WEB_END_DATE", "2020-12-30", "... last day ...")
+    web_start_date: str = setting("UDACONNECT_WEB_START_DATE", "", "The web client's default filters: first day "
+                                  "(empty: two days before the last; a person's page opens on the days of their "
+                                  "record) ...", shown="(the last 3 days)", parse=_day("UDACONNECT_WEB_START_DATE"))
+    web_end_date: str = setting("UDACONNECT_WEB_END_DATE", "", "... last day (empty: today at the venue) ...",
+                                shown="(today)", parse=_day("UDACONNECT_WEB_END_DATE"))
     web_distance: str = setting("UDACONNECT_WEB_DISTANCE", "5", "... and distance in meters")
+    web_window: str = setting("UDACONNECT_WEB_WINDOW", "15", "... and time window in minutes: co-presence, whom "
+                              "the person met (empty: the same place at any time)")
     web_tile_url: str = setting(
         "UDACONNECT_WEB_TILE_URL", "", "The web map's base layer, a tile URL template such as "
         "https://tile.openstreetmap.org/{z}/{x}/{y}.png", shown="none: the venue's places alone")
@@ -198,6 +278,15 @@ class Settings:
     def open(self) -> bool:
         """No authentication at all (UDACONNECT_AUTH=open)."""
         return self.auth == "open"
+
+    @property
+    def plausibility(self) -> Any:
+        """The rules a fix must meet to be trusted (a udaconnect.plausibility.Rules)."""
+        from datetime import timedelta
+
+        from udaconnect.plausibility import Rules
+
+        return Rules(timedelta(minutes=self.max_fix_age), self.max_speed, self.max_accuracy)
 
     @property
     def broker_topic(self) -> str:
@@ -231,7 +320,6 @@ class Settings:
 #: Variables the local tooling reads for itself (not the functions): documented beside the settings.
 TOOLING = (
     ("UDACONNECT_UVLOOP", "1", "0 runs the local broker without uvloop"),
-    ("UDACONNECT_LOG_LEVEL", "INFO", "The local broker's log level"),
 )
 
 

@@ -103,6 +103,9 @@ class DemoConference(Conference):
     time_zone: str = "America/Los_Angeles"
     #: Minutes between an attendee's fixes (each shifted by up to a minute).
     every_min: int = 4
+    #: No fix at or after this moment: the seed's, so a demo up to today is a conference that happened so far
+    #: (the simulated phones carry it on live); None: every day whole.
+    ends: datetime | None = None
     #: (hour, minute, minutes) of each talk slot, local time; the first is the keynote on the main stage.
     talk_slots: tuple[tuple[int, int, int], ...] = (
         (9, 0, 60), (10, 30, 45), (11, 30, 45), (13, 45, 45), (14, 45, 45), (15, 45, 45), (16, 45, 30))
@@ -127,6 +130,12 @@ class DemoConference(Conference):
         return [((a + c) / 2, (b + d) / 2) for a, b, c, d in venue["stage"] + venue["room"]]
 
     def fixes(self) -> Iterator[tuple[int, float, float, datetime]]:
+        for fix in self._schedule():
+            if self.ends is None or fix[3] < self.ends:
+                yield fix
+
+    def _schedule(self) -> Iterator[tuple[int, float, float, datetime]]:
+        """Every attendee's fixes over the whole of each day, attendee by attendee."""
         from zoneinfo import ZoneInfo
 
         rng = random.Random(self.seed + 2)

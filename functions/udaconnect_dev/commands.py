@@ -1,6 +1,6 @@
 """The local stack's commands, added to `udaconnect` when this package is installed (entry point
 `udaconnect.commands`): `dev` (the whole stack with demo data until Ctrl-C), `send` (simulated phones) and
-`status` (the local broker's Triggers, their lag and dead letters)."""
+`status` (the local broker's Triggers, their lag and dead letters, and each function's metrics)."""
 
 from __future__ import annotations
 
@@ -8,66 +8,94 @@ import argparse
 import signal
 import sys
 import threading
+from typing import Any
 
 from udaconnect.cli import conference, conference_arguments, settings_default, stack_addresses
 from udaconnect.settings import Settings
+from udaconnect_dev.stopping import Console, StopRequested, StopSignals
 
 
 def _dev(args: argparse.Namespace, settings: Settings) -> int:
-    from udaconnect.seed import is_empty, seed
-    from udaconnect.storage import database
+    """The whole stack until a stop is asked for (Ctrl-C, SIGTERM, SIGHUP, its terminal gone, however many and
+    in whatever order), then one drain and one clean stop: the stack's processes, then the embedded PostgreSQL."""
+    from udaconnect.deadletters import live_stack
+    from udaconnect.ports import answers
     from udaconnect.storage.embedded import EmbeddedPostgres
-    from udaconnect_dev.localstack import DEV_TARGETS, LocalStack
+    from udaconnect_dev.localstack import LocalStack
 
+    signals = StopSignals().install()  # before anything starts: from here on a signal only asks for the stop
+    console = Console(settings.data_dir / "logs" / "dev.log", gone=signals.request)
     stack = LocalStack(settings, api_port=args.api_port, web_port=args.web_port,
                        log_dir=settings.data_dir / "logs", host=args.host,
-                       say=lambda line: print(f"udaconnect: {line}", flush=True))
-    # the embedded cluster is ours to stop on the way out unless it was already running (e.g. a second stack)
+                       say=lambda line: console.say(f"udaconnect: {line}"), stop_requested=signals)
+    # the embedded cluster is ours to stop on the way out unless another stack on this data directory uses it
     embedded = None if settings.database_url else EmbeddedPostgres(settings.data_dir / "postgres")
-    started_here = embedded is not None and not embedded.running()
-    from udaconnect.ports import answers
-
+    owned = embedded is not None and (not embedded.running() or not live_stack(settings.data_dir))
     busy = [port for port in (args.api_port, args.web_port) if answers(args.host, port)]
     if busy:
-        print(f"udaconnect: port {busy[0]} is in use (another `udaconnect dev`?); stop it or pass "
-              "--api-port/--web-port", file=sys.stderr)
+        console.say(f"udaconnect: port {busy[0]} is in use (another `udaconnect dev`?); stop it or pass "
+                    "--api-port/--web-port", sys.stderr)
         return 2
-    if last := stack.last_stop():
-        print(f"udaconnect: {last}", flush=True)
-    print("starting PostGIS and applying migrations...", flush=True)
-    stack.start_database()
-    if args.demo and is_empty(database.engine(settings)):
-        persons, locations = seed(database.engine(settings), conference(args))
-        print(f"seeded the demo conference: {persons:,} persons, {locations:,} locations", flush=True)
-    if expiring := _older_than_retention(settings):
-        print(f"udaconnect: {expiring:,} locations are older than UDACONNECT_RETENTION_DAYS "
-              f"({settings.retention_days:g} days): the hourly retention deletes them; set a larger "
-              "UDACONNECT_RETENTION_DAYS to keep old demo dates (e.g. --start 2020-07-06)", flush=True)
-    stop = threading.Event()
     devices = threading.Event()  # the simulated phones stop first, so the drain has an end
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
-        stack.start(DEV_TARGETS, supervise=True)
-        print(f"\nUdaConnect is running (logs in {settings.data_dir / 'logs'}):\n"
-              f"  web client  {stack.web_url}\n  API         {stack.api_url}/api/persons\n"
-              f"  API docs    {stack.api_url}/api/docs/\n"
-              f"  database    {_without_password(stack.database_url)}\n{_sign_in(stack)}Press Ctrl-C to stop.",
-              flush=True)
-        _demo_devices(stack, args.device_rate, devices)
-        _watch_dead_letters(stack, stop)
-    except KeyboardInterrupt:
-        pass
+        try:
+            _run_until_stop(args, stack, console, signals, devices)
+        except StopRequested:
+            pass
+        finally:
+            devices.set()
+            console.say(f"\nstopping ({signals.why() or 'an error'}): no new reports; delivering what was accepted "
+                        f"(at most {args.drain_timeout:g} s)...")
+            left = stack.stop(drain_timeout=args.drain_timeout)
+            console.say(_stopped(left, args.drain_timeout))
     finally:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the clean-up short
-        devices.set()
-        print(f"\nstopping: no new reports; delivering what was accepted (at most {args.drain_timeout:g} s)...",
-              flush=True)
-        left = stack.stop(drain_timeout=args.drain_timeout)
-        print("stopped: every accepted event was delivered" if not left else
-              f"stopped: {left} accepted event(s) were left undelivered", flush=True)
-        if embedded is not None and started_here:
-            embedded.stop()
+        if embedded is not None and owned:
+            embedded.stop(timeout=5)
     return 0
+
+
+def _run_until_stop(args: argparse.Namespace, stack, console: Console,  # noqa: ANN001 - a LocalStack
+                    signals: StopSignals,
+         devices: threading.Event) -> None:
+    """Start the stack (each step only if no stop was asked for yet) and watch it until a stop is asked for."""
+    from udaconnect.seed import is_empty, seed
+    from udaconnect.storage import database
+    from udaconnect_dev.localstack import DEV_TARGETS
+
+    settings = stack.settings
+    if last := stack.last_stop():
+        console.say(f"udaconnect: {last}")
+    console.say("starting PostGIS and applying migrations...")
+    stack.start_database()
+    if args.demo and not signals.requested and is_empty(database.engine(settings)):
+        persons, locations = seed(database.engine(settings), conference(args))
+        console.say(f"seeded the demo conference: {persons:,} persons, {locations:,} locations")
+    if expiring := _older_than_retention(settings):
+        console.say(f"udaconnect: {expiring:,} locations are older than UDACONNECT_RETENTION_DAYS "
+                    f"({settings.retention_days:g} days): the hourly retention deletes them; set a larger "
+                    "UDACONNECT_RETENTION_DAYS to keep old demo dates (e.g. --start 2020-07-06)")
+    if signals.requested:
+        return
+    stack.start(DEV_TARGETS, supervise=True)
+    console.say(f"\nUdaConnect is running (logs in {settings.data_dir / 'logs'}):\n"
+                f"  web client  {stack.web_url}\n  API         {stack.api_url}/api/persons\n"
+                f"  API docs    {stack.api_url}/api/docs/\n"
+                f"  database    {_without_password(stack.database_url)}\n"
+                f"  metrics     {stack.metrics.get('ingest', '')} and every function's in "
+                f"{settings.data_dir / 'stack.json'} (`udaconnect status` sums them)\n"
+                f"{_sign_in(stack)}Press Ctrl-C to stop.")
+    _demo_devices(stack, args.device_rate, devices, console)
+    _watch_dead_letters(stack, signals, console)
+
+
+def _stopped(left: int | None, drain_timeout: float) -> str:
+    """The stop's last line: what the drain checked, and only that."""
+    if left is None:
+        why = "Kafka did not answer" if drain_timeout > 0 else "--drain-timeout 0: no drain"
+        return f"stopped: whether every accepted event was delivered could not be checked ({why})"
+    if left:
+        return f"stopped: {left} accepted event(s) were left undelivered"
+    return "stopped: every accepted event was delivered"
 
 
 def _older_than_retention(settings: Settings) -> int:
@@ -121,8 +149,9 @@ def _first_attendee(stack) -> tuple[int, str] | None:  # noqa: ANN001 - a LocalS
     return int(found[0]), found[1].date().isoformat() if found[1] is not None else ""
 
 
-def _watch_dead_letters(stack, stop: threading.Event, every: float = 5.0) -> None:  # noqa: ANN001 - a LocalStack
-    """Until `stop`: say loudly whenever events reach the dead-letter topic, and how to replay them."""
+def _watch_dead_letters(stack, stop: StopSignals, console: Console,  # noqa: ANN001 - a LocalStack
+                        every: float = 5.0) -> None:
+    """Until a stop is asked for: say loudly whenever events reach the dead-letter topic, and how to replay them."""
     import json
     import urllib.request
 
@@ -136,13 +165,13 @@ def _watch_dead_letters(stack, stop: threading.Event, every: float = 5.0) -> Non
             continue  # restarting: the supervisor says so
         dead = sum(t["counts"].get("dead-lettered", 0) for t in triggers)
         if dead > shown:
-            print(f"udaconnect: WARNING {dead - shown} event(s) reached the dead-letter topic "
-                  "(see `udaconnect dead-letters list`; once the cause is fixed: `udaconnect dead-letters replay`)",
-                  flush=True)
+            console.say(f"udaconnect: WARNING {dead - shown} event(s) reached the dead-letter topic (see "
+                        "`udaconnect dead-letters list`; once the cause is fixed: `udaconnect dead-letters replay`)")
         shown = dead if dead >= shown else 0  # a restarted broker counts from zero
 
 
-def _demo_devices(stack, rate: float, stop: threading.Event) -> None:  # noqa: ANN001 - a LocalStack
+def _demo_devices(stack, rate: float, stop: threading.Event,  # noqa: ANN001 - a LocalStack
+                  console: Console) -> None:
     """Simulated phones reporting in the background, so the flow runs while the API answers."""
     from sqlalchemy import text
 
@@ -156,13 +185,13 @@ def _demo_devices(stack, rate: float, stop: threading.Event) -> None:  # noqa: A
     simulator = Simulator(stack.api_url + "/api/events", persons, devices=len(persons), rate=rate, workers=2)
     if not stack.settings.open:  # each phone enrolled for its person, reporting with its own device token
         try:
-            simulator.enrol(stack.api_url, stack.token("organizer", ttl=600))
+            simulator.enrol(stack.api_url, stack.token("organizer", ttl=600), replace=True)
         except OSError as error:
-            print(f"udaconnect: the simulated phones could not be enrolled: {error}", file=sys.stderr, flush=True)
+            console.say(f"udaconnect: the simulated phones could not be enrolled: {error}", sys.stderr)
             return
     threading.Thread(target=simulator.run, kwargs={"stop": stop}, daemon=True, name="demo-devices").start()
-    print(f"  devices     {len(persons)} simulated phones (enrolled devices) report {rate:g} fixes/s to "
-          f"{stack.api_url}/api/events", flush=True)
+    console.say(f"  devices     {len(persons)} simulated phones (enrolled devices) report {rate:g} fixes/s to "
+                f"{stack.api_url}/api/events")
 
 
 def _send(args: argparse.Namespace, settings: Settings) -> int:
@@ -201,22 +230,17 @@ def _send(args: argparse.Namespace, settings: Settings) -> int:
                           buffer_seconds=args.buffer_seconds, workers=min(args.devices, 32))
     if token:
         try:
-            simulator.enrol(origin, token)
+            simulator.enrol(origin, token, replace=True)
         except OSError as exc:
             print(f"udaconnect: could not enrol the simulated phones at {origin} ({exc}); pass an organizer's "
                   "--token", file=sys.stderr)
             return 2
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    stop = StopSignals((signal.SIGINT, signal.SIGTERM)).install().as_event()  # handlers that cannot block
 
     def show(stats, elapsed: float) -> None:  # noqa: ANN001 - a simulator.Stats
         print(progress_line(stats, elapsed), end="", file=sys.stderr, flush=True)
 
-    try:
-        stats = simulator.run(duration=args.duration, count=args.count, stop=stop, progress=show)
-    except KeyboardInterrupt:
-        stop.set()
-        stats = simulator.stats
+    stats = simulator.run(duration=args.duration, count=args.count, stop=stop, progress=show)
     print(file=sys.stderr)
     return 0 if stats.failed == 0 and stats.refused == 0 else 1
 
@@ -247,19 +271,65 @@ def _status(args: argparse.Namespace, settings: Settings) -> int:
               file=sys.stderr)
         return 2
     lag = _lag(addresses.get("kafka", ""), {t["group"]: t["topic"] for t in status["triggers"]})
-    for b in status["brokers"]:
-        print(f"broker  {b['namespace']}/{b['name']}  topic {b['topic']}  ingress {b['ingress']}")
-    dead = 0
+    print(table(["BROKER", "TOPIC", "INGRESS"],
+                [[f"{b['namespace']}/{b['name']}", b["topic"], b["ingress"]] for b in status["brokers"]]))
+    outcomes = sorted({outcome for t in status["triggers"] for outcome in t["counts"]})
+    rows = []
     for t in status["triggers"]:
-        state = "ready" if t["ready"] else f"not ready: {t['problem']}"
         behind = lag.get(t["group"])
-        print(f"trigger {t['name']}  {state}  -> {t['subscriber']}  lag {'?' if behind is None else behind}  "
-              f"in flight {t['in_flight']}  {t['counts']}")
-        dead += t["counts"].get("dead-lettered", 0)
+        rows.append([t["name"], "ready" if t["ready"] else f"not ready: {t['problem']}", t["subscriber"],
+                     "?" if behind is None else f"{behind:,}", f"{t['in_flight']:,}",
+                     *(f"{t['counts'].get(o, 0):,}" for o in outcomes)])
+    print()
+    print(table(["TRIGGER", "READY", "SUBSCRIBER", "LAG", "IN FLIGHT", *(o.upper() for o in outcomes)], rows))
+    print()
+    dead = sum(t["counts"].get("dead-lettered", 0) for t in status["triggers"])
     if dead:
         print(f"WARNING: {dead} event(s) went to the dead-letter topic since the broker started: "
               "`udaconnect dead-letters list`, then `udaconnect dead-letters replay` once the cause is fixed")
+    print(_record_line(addresses.get("database", "")))
+    from udaconnect_dev.scrape import summary
+
+    metrics: Any = addresses.get("metrics") or {}  # stack.json holds a mapping there
+    for function, url in metrics.items():
+        print(summary(function, url))
     return 0
+
+
+def table(header: list[str], rows: list[list[str]]) -> str:
+    """Columns as kubectl prints them: a header, each column as wide as its widest cell, two spaces apart; a
+    column of numbers (LAG, counts) aligned right."""
+    widths = [max(len(str(cell)) for cell in column) for column in zip(header, *rows, strict=True)]
+    numeric = [all(str(r[i]).replace(",", "").isdigit() or r[i] == "?" for r in rows) and bool(rows)
+               for i in range(len(header))]
+    lines = []
+    for row in [header, *rows]:
+        cells = [str(c).rjust(w) if num else str(c).ljust(w) for c, w, num in zip(row, widths, numeric, strict=True)]
+        lines.append("  ".join(cells).rstrip())
+    return "\n".join(lines)
+
+
+def _record_line(url: str) -> str:
+    """"record  N fixes believed, M kept apart as untrusted (late 1, imprecise 0, speed 2, burst 0)", read from the
+    running stack's database (its URL is in the stack's own file, .udaconnect/stack.json, mode 0600)."""
+    from sqlalchemy import create_engine
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from udaconnect.queries.locations import record_counts
+
+    if not url:
+        return "record  unknown: the stack did not say where its database is"
+    engine = create_engine(url, connect_args={"connect_timeout": 5, "options": "-c statement_timeout=10000"})
+    try:
+        with engine.connect() as conn:
+            believed, doubted = record_counts(conn)
+    except SQLAlchemyError as exc:
+        return f"record  the database does not answer ({type(exc).__name__})"
+    finally:
+        engine.dispose()
+    reasons = ", ".join(f"{reason} {count:,}" for reason, count in doubted.items())
+    return (f"record  {believed:,} fixes believed, {sum(doubted.values()):,} kept apart as untrusted ({reasons}): "
+            "an untrusted fix proves no meeting (docs/security.md)")
 
 
 def _lag(kafka: str, groups: dict[str, str]) -> dict[str, int]:

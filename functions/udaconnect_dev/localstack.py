@@ -5,10 +5,16 @@ the gateway in front of the API by the routing table, the web client on its own 
 (python -m udaconnect_dev.broker, driven by eventing/) delivering to the persist process as the Trigger says.
 The cluster's promises hold here too: the edge (gateway, web) starts only once the whole flow is ready; a process
 that dies is restarted, as Kubernetes restarts a pod (`supervise`); a stop first drains what was accepted.
+
+The stack owns every process's lifetime: each runs in a process session of its own (Ctrl-C reaches only the
+command that owns the stack) and the stop ends them in the order the drain needs: the accepting functions, the
+drain (Kafka and the broker still up), the edge, the broker, the subscribers and the rest, Kafka last. Once a stop
+has begun nothing is started again.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -26,6 +32,7 @@ from typing import IO
 from udaconnect.ports import free_port, ok
 from udaconnect.settings import PROJECT_ROOT, Settings
 from udaconnect_dev.broker.kafka_server import KafkaServer
+from udaconnect_dev.stopping import StopRequested, die_with_parent
 
 log = logging.getLogger(__name__)
 MAIN = PROJECT_ROOT / "functions" / "main.py"
@@ -38,6 +45,8 @@ DEV_TARGETS = (*HTTP_TARGETS, "retention")
 EVENT_TARGETS = frozenset({"persons", "ingest", "persist", "encounters"})
 #: Targets that accept events from outside: stopped first, so a drain has an end.
 ACCEPTING = ("ingest", "persons")
+#: Seconds the processes get to end after the drain (the broker, the edge, the rest), then SIGKILL; then Kafka.
+STOP_GRACE = 5.0
 #: The edge: the only processes that may listen on another address than loopback (`udaconnect dev --host`).
 #: Kafka, the broker ingress and every other function listen on 127.0.0.1 only: none of them checks who calls.
 EDGE = frozenset({"gateway", "web"})
@@ -48,16 +57,6 @@ def function_command(target: str, port: int, host: str = "127.0.0.1", source: Pa
     """The command line serving `target` from `source` on host:port, as the image's CMD does."""
     return [sys.executable, "-m", "functions_framework", "--source", str(source), "--target", target,
             "--host", host, "--port", str(port)]
-
-
-def _die_with_parent() -> None:
-    """In the child: get SIGTERM when the stack's process dies, however it dies (Linux; elsewhere a no-op)."""
-    try:
-        import ctypes
-
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    except OSError:
-        pass
 
 
 @dataclass
@@ -84,10 +83,13 @@ class LocalStack:
     kafka: KafkaServer | None = None
     #: Where supervision and drain messages go (the dev command prints them).
     say: Callable[[str], None] = field(default=lambda line: log.warning("%s", line), repr=False)
+    #: Polled while starting: True makes start() give up (StopRequested), e.g. a signal the command noted.
+    stop_requested: Callable[[], bool] = field(default=lambda: False, repr=False)
     _stopped: dict[str, Process] = field(default_factory=dict, repr=False)
     _lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
     _stopping: threading.Event = field(default_factory=threading.Event, repr=False)
     _supervisor: threading.Thread | None = field(default=None, repr=False)
+    _stopped_all: threading.Event = field(default_factory=threading.Event, repr=False)
 
     @property
     def api_url(self) -> str:
@@ -112,7 +114,21 @@ class LocalStack:
         from udaconnect.auth import issue, keys
 
         return issue(keys.with_key(self.settings), role, person_id=person_id, device_id=device_id,
-                     ttl=timedelta(seconds=ttl))
+                     ttl=timedelta(seconds=ttl), scope="revocations" if role == "service" else None)
+
+    def ingest_credential(self) -> Path:
+        """ingest's service token for the revocation feed, made at each start (mode 0600, 30 days)."""
+        from datetime import timedelta
+
+        from udaconnect.auth import issue, keys
+
+        path = keys.local_directory(self.settings.data_dir) / keys.INGEST_CREDENTIAL
+        token = issue(keys.with_key(self.settings), "service", scope="revocations", subject="service:ingest",
+                      ttl=timedelta(days=30))
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "w") as out:
+            out.write(token + "\n")
+        return path
 
     @property
     def cors_origins(self) -> str:
@@ -131,8 +147,7 @@ class LocalStack:
         """Kafka: KAFKA_BOOTSTRAP_SERVERS when set, else a tansu broker in memory (events last as long as it)."""
         if self.kafka is None:
             log_path = self.log_dir / "kafka.log" if self.log_dir else None
-            if self.log_dir:
-                self.log_dir.mkdir(parents=True, exist_ok=True)
+            self._private_log_dir()
             self.kafka = KafkaServer(external=self.settings.kafka_bootstrap_servers, log_path=log_path).start()
         return self.kafka.bootstrap_servers
 
@@ -152,8 +167,15 @@ class LocalStack:
         ports = {target: free_port() for target in targets}
         if "persons" in ports:  # ingest refreshes its list of revoked devices from persons
             env["UDACONNECT_UPSTREAM_PERSONS"] = f"http://{LOOPBACK}:{ports['persons']}"
+        # ingest alone: its service credential for the revocation feed, made by the issuer (this stack)
+        credential = {"UDACONNECT_REVOCATIONS_TOKEN_FILE": str(self.ingest_credential()) if "ingest" in ports else ""}
         for target in targets:
-            self.spawn(target, ports[target], env)
+            # only the issuer (persons: device enrolment) holds the signing key; every other function verifies
+            # ... and only ingest and persist the delivery key (ingest proves each report, persist checks)
+            self.spawn(target, ports[target], {**env, **keys.environment(
+                self.settings, signer=target == "persons", delivery=target in ("ingest", "persist")),
+                "UDACONNECT_REVOCATIONS_TOKEN_FILE": credential["UDACONNECT_REVOCATIONS_TOKEN_FILE"]
+                if target == "ingest" else ""})
         if events:
             self.spawn_broker(broker_port)  # healthy = topics made, initial offsets committed, groups joined
         for process in list(self.processes.values()):
@@ -183,8 +205,13 @@ class LocalStack:
         if owner and owner != os.getpid():
             self.say(f"{path} belongs to the stack of process {owner}, which still runs: left as it is")
             return
-        path.write_text(json.dumps({"kafka": self.kafka.bootstrap_servers, "broker": self.processes["broker"].url,
-                                    "api": self.api_url, "web": self.web_url, "pid": os.getpid()}))
+        # the database's URL holds its password: the file is the owner's alone, as ~/.pgpass is
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.fchmod(fd, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(json.dumps({"kafka": self.kafka.bootstrap_servers, "broker": self.processes["broker"].url,
+                                  "api": self.api_url, "web": self.web_url, "database": self.database_url,
+                                  "metrics": self.metrics, "pid": os.getpid()}))
 
     @property
     def last_stop_file(self) -> Path:
@@ -197,6 +224,9 @@ class LocalStack:
             last = json.loads(self.last_stop_file.read_text())
         except (OSError, ValueError):
             return ""
+        if last.get("undelivered", 0) is None:
+            return "WARNING: the last stop could not check that every accepted event was delivered (Kafka did not " \
+                   "answer)" + ("" if last.get("kafka_kept_them") else "; the in-memory Kafka lost any it held")
         if not last.get("undelivered"):
             return "the last stop delivered every accepted event"
         kept = "they wait in Kafka" if last.get("kafka_kept_them") else "the in-memory Kafka lost them"
@@ -226,16 +256,16 @@ class LocalStack:
             pass  # no broker to ask: count every Trigger
         return trigger_lag(self.kafka.bootstrap_servers, groups)
 
-    def wait_drained(self, timeout: float) -> int:
-        """Wait until every Trigger delivered what is in its topic; the events still undelivered at the bound."""
+    def wait_drained(self, timeout: float) -> int | None:
+        """Wait until every Trigger delivered what is in its topic: the events still undelivered at the bound,
+        or None when Kafka could not tell (then nobody knows what was delivered)."""
         deadline = time.monotonic() + timeout
-        left = -1
         while True:
             try:
                 left = sum(self.lag().values())
-            except Exception as exc:  # Kafka unreachable: nothing more can be delivered
+            except Exception as exc:  # Kafka unreachable: nothing more can be delivered, nor counted
                 self.say(f"cannot read the Triggers' progress from Kafka: {exc!r}")
-                return max(left, 0)
+                return None
             if left == 0 or time.monotonic() >= deadline:
                 return left
             time.sleep(0.5)
@@ -247,18 +277,31 @@ class LocalStack:
             self._supervisor.start()
 
     def _watch(self, interval: float) -> None:
+        try:
+            self._restart_what_exits(interval)
+        finally:
+            # The processes this thread restarted get SIGTERM when it ends (PR_SET_PDEATHSIG follows the thread
+            # that forked): it lives until stop() has ended them in their order.
+            self._stopped_all.wait()
+
+    def _restart_what_exits(self, interval: float) -> None:
         backoff: dict[str, float] = {}  # CrashLoopBackOff: 1 s, doubling to 30 s, for a process that keeps dying
         while not self._stopping.wait(interval):
             with self._lock:
                 if self._stopping.is_set():
                     return
                 if self.kafka is not None and self.kafka.process is not None and self.kafka.process.poll() is not None:
-                    self._restart_kafka()
+                    try:
+                        self._restart_kafka()
+                    except StopRequested:
+                        return
                 for name, process in list(self.processes.items()):
                     code = process.popen.poll()
                     if code is None:
                         continue
                     wait = backoff.get(name, 0.0)
+                    if self._stopping.is_set():
+                        return
                     self.say(f"{name} exited with {code}; restarting it" + (f" in {wait:g} s" if wait else ""))
                     if wait and self._stopping.wait(wait):
                         return
@@ -266,6 +309,8 @@ class LocalStack:
                         self.restart(name)
                         backoff[name] = min(max(wait * 2, 1.0), 30.0)
                         self.say(f"{name} is back on port {process.port}")
+                    except StopRequested:
+                        return
                     except Exception as exc:
                         self.say(f"{name} did not come back: {exc}")
 
@@ -282,6 +327,8 @@ class LocalStack:
         broker = self.processes.get("broker")
         if broker is not None:
             self.stop_process("broker")
+        if self._stopping.is_set():
+            raise StopRequested("the stack is stopping: Kafka is not restarted")
         self.kafka.process = None
         self.kafka.start()
         from udaconnect_dev.broker.kafka_adapter import ensure_topics, init_offsets
@@ -314,25 +361,46 @@ class LocalStack:
         return restarted
 
     def spawn(self, target: str, port: int, env: dict[str, str]) -> Process:
-        """Start `target` on `port` as its own functions-framework process."""
+        """Start `target` on `port` as its own functions-framework process, its metrics on a port of its own
+        (loopback only, as in the cluster where nothing routes to them)."""
         command = function_command(target, port, self.host if target in EDGE else LOOPBACK)
-        return self._popen(target, port, command, {**env, "FUNCTION_TARGET": target, "PORT": str(port)})
+        metrics = {"UDACONNECT_METRICS_PORT": str(free_port()), "UDACONNECT_METRICS_HOST": LOOPBACK}
+        return self._popen(target, port, command, {**env, **metrics, "FUNCTION_TARGET": target, "PORT": str(port)})
+
+    @property
+    def metrics(self) -> dict[str, str]:
+        """Each function process's metrics address (Prometheus text at /metrics)."""
+        return {name: f"http://{LOOPBACK}:{p.env['UDACONNECT_METRICS_PORT']}/metrics"
+                for name, p in self.processes.items() if "UDACONNECT_METRICS_PORT" in p.env}
 
     def _popen(self, name: str, port: int, command: list[str], env: dict[str, str]) -> Process:
-        out: int | IO[bytes] = subprocess.DEVNULL
+        with self._lock:  # stop() sets _stopping before it takes the lock: nothing starts once it has begun
+            if self._stopping.is_set():
+                raise StopRequested(f"the stack is stopping: {name} is not started")
+            out: int | IO[bytes] = subprocess.DEVNULL
+            if self.log_dir:
+                self._private_log_dir()
+                out = open(self.log_dir / f"{name}.log", "ab")  # noqa: SIM115 - the child owns it
+            popen = subprocess.Popen(
+                command, env={**os.environ, **env, "PYTHONUNBUFFERED": "1"}, stdout=out, stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL, start_new_session=True, preexec_fn=die_with_parent,
+            )
+            if not isinstance(out, int):
+                out.close()  # the child has its own copy
+            process = self.processes[name] = Process(name, port, popen, env)
+            return process
+
+    def _private_log_dir(self) -> None:
+        """The logs hold people's ids and requests: the owner's alone (0700, also when an older stack made it)."""
         if self.log_dir:
-            self.log_dir.mkdir(parents=True, exist_ok=True)
-            out = open(self.log_dir / f"{name}.log", "ab")  # noqa: SIM115 - the child owns it
-        popen = subprocess.Popen(
-            command, env={**os.environ, **env, "PYTHONUNBUFFERED": "1"}, stdout=out, stderr=subprocess.STDOUT,
-            start_new_session=True, preexec_fn=_die_with_parent,
-        )
-        process = self.processes[name] = Process(name, port, popen, env)
-        return process
+            self.log_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+            self.log_dir.chmod(0o700)
 
     def wait_healthy(self, process: Process, timeout: float = 60) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
+            if self._stopping.is_set() or self.stop_requested():
+                raise StopRequested(f"a stop was asked for while {process.target} was starting")
             if process.popen.poll() is not None:
                 raise RuntimeError(f"{process.target} exited with {process.popen.returncode} (see its log)")
             if ok(process.url + "/health", timeout=2):
@@ -341,41 +409,59 @@ class LocalStack:
         raise TimeoutError(f"{process.target} did not become healthy on port {process.port}")
 
     def stop_process(self, target: str, sig: int = signal.SIGTERM) -> None:
-        with self._lock:
-            process = self.processes.pop(target, None)
-            if process is not None:
-                self._stopped[target] = process
-        if process is None or process.popen.poll() is not None:
-            return
-        os.killpg(process.popen.pid, sig)
-        try:
-            process.popen.wait(10)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.popen.pid, signal.SIGKILL)
-            process.popen.wait()
+        self.stop_processes([target], grace=10.0, sig=sig)
 
-    def stop(self, drain_timeout: float = 0.0) -> int:
+    def stop_processes(self, targets: list[str], grace: float, sig: int = signal.SIGTERM) -> None:
+        """`sig` to each target's process group at once, SIGKILL to what is still there after `grace` seconds;
+        returns when every process of those groups is gone (a worker that outlived its master too)."""
+        with self._lock:
+            ending = [p for p in (self.processes.pop(t, None) for t in targets) if p is not None]
+            self._stopped.update((p.target, p) for p in ending)
+        for process in ending:
+            if process.popen.poll() is None:
+                _signal_group(process.popen.pid, sig)
+        deadline = time.monotonic() + grace
+        for process in ending:
+            try:
+                process.popen.wait(max(deadline - time.monotonic(), 0.01))
+            except subprocess.TimeoutExpired:
+                self.say(f"{process.target} did not stop within {grace:g} s: killed")
+                _signal_group(process.popen.pid, signal.SIGKILL)
+                process.popen.wait()
+            _signal_group(process.popen.pid, signal.SIGKILL)  # its group's stragglers, if any: no-op otherwise
+
+    def stop(self, drain_timeout: float = 0.0) -> int | None:
         """Stop supervising; with a drain_timeout, first stop accepting (ingest, persons: the gateway answers 503
         with Retry-After) and wait until every Trigger delivered what Kafka holds. Returns the events left
-        undelivered (0 without a drain), which an in-memory Kafka then loses."""
-        self._stopping.set()
-        if self._supervisor is not None:
-            self._supervisor.join(5)
-        left = 0
-        if drain_timeout > 0 and "broker" in self.processes and self.kafka is not None:
-            for target in ACCEPTING:
-                self.stop_process(target)  # SIGTERM: requests in flight finish; theirs are in Kafka
-            left = self.wait_drained(drain_timeout)
-            if left:
-                self.say(f"{left} accepted event(s) were not delivered within {drain_timeout:g} s"
-                         + ("" if self.kafka.external else "; the in-memory Kafka loses them now"))
-            self.last_stop_file.write_text(json.dumps({"undelivered": left, "at": time.time(),
-                                                       "kafka_kept_them": bool(self.kafka.external)}))
-        for target in reversed(list(self.processes)):
-            self.stop_process(target)
-        if self.kafka is not None:
-            self.kafka.stop()
-            self.kafka = None
+        undelivered, which an in-memory Kafka then loses; None when that was not checked (no drain, or Kafka did
+        not answer). Takes at most drain_timeout + STOP_GRACE + about 2 s (Kafka), whatever the processes do."""
+        self._stopping.set()  # from now on nothing is (re)started: _popen refuses, wait_healthy gives up
+        deadline = time.monotonic() + drain_timeout
+        left: int | None = None
+        try:
+            with self._lock:  # the supervisor holds it while it restarts a process: wait for that to end
+                pass
+            if drain_timeout > 0 and "broker" in self.processes and self.kafka is not None:
+                # SIGTERM: requests in flight finish; theirs are in Kafka
+                self.stop_processes([t for t in ACCEPTING if t in self.processes],
+                                    grace=max(min(10.0, deadline - time.monotonic()), 1.0))
+                left = self.wait_drained(max(deadline - time.monotonic(), 0.0))
+                if left:
+                    self.say(f"{left} accepted event(s) were not delivered within {drain_timeout:g} s"
+                             + ("" if self.kafka.external else "; the in-memory Kafka loses them now"))
+                self.last_stop_file.write_text(json.dumps({"undelivered": left, "at": time.time(),
+                                                           "kafka_kept_them": bool(self.kafka.external)}))
+            # the edge and the broker (its deliveries in flight end), then their subscribers and the rest
+            ends = STOP_GRACE + time.monotonic()
+            self.stop_processes([t for t in self.processes if t in EDGE or t == "broker"], grace=STOP_GRACE / 2)
+            self.stop_processes(list(self.processes), grace=max(ends - time.monotonic(), 0.5))
+            if self.kafka is not None:
+                self.kafka.stop()
+                self.kafka = None
+        finally:
+            self._stopped_all.set()
+            if self._supervisor is not None:
+                self._supervisor.join(5)
         from udaconnect.deadletters import stack_file
 
         address = stack_file(self.settings.data_dir)
@@ -391,3 +477,9 @@ class LocalStack:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def _signal_group(pgid: int, sig: int) -> None:
+    """`sig` to a process group, which may be gone already."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, sig)

@@ -5,6 +5,10 @@ them and uploads every `buffer_seconds` (devices out of step) one io.udaconnect.
 Devices retry a refused-for-now report (503, 5xx, no answer) with backoff, as a phone would, so a load
 survives a broker or function restart; 4xx means the report itself is wrong and it is counted, not retried.
 
+With `phones`, each device is a realistic phone instead (udaconnect_dev.phones: walking and standing at booths, GPS
+error with matching accuracy, indoor jumps, offline spells uploaded late), its uploads sent when the model says
+they reach ingest (`rate` and `buffer_seconds` do not apply).
+
 Authentication: `Simulator.enrol` enrols each simulated phone for its person (POST /api/persons/{id}/devices with
 an organizer's token); each then reports with its own device token and source, as a real phone does, and a batch
 holds one phone's fixes only. Without enrolment, `token` (an organizer's) goes with every request.
@@ -55,6 +59,27 @@ def enrol(api_url: str, person_id: int, token: str, name: str = "simulated phone
     return Credential(body["device_id"], body["token"])
 
 
+def revoke_simulated(api_url: str, person_id: int, token: str, timeout: float = 30.0) -> int:
+    """Revoke `person_id`'s active devices named "simulated phone ..." (earlier runs'); how many. OSError when the
+    API does not answer as it should."""
+    import httpx2
+
+    base, auth = f"{api_url.rstrip('/')}/api/persons/{person_id}/devices", {"Authorization": f"Bearer {token}"}
+    try:
+        listed = _http().get(base, headers=auth, timeout=timeout)
+        if listed.status_code != 200:
+            raise OSError(f"listing the devices of person {person_id}: HTTP {listed.status_code}")
+        old = [d["device_id"] for d in listed.json()
+               if d["revoked_at"] is None and str(d["name"]).startswith("simulated phone")]
+        for device_id in old:
+            reply = _http().delete(f"{base}/{device_id}", headers=auth, timeout=timeout)
+            if reply.status_code != 204:
+                raise OSError(f"revoking device {device_id} of person {person_id}: HTTP {reply.status_code}")
+    except httpx2.HTTPError as error:
+        raise OSError(f"revoking the simulated phones of person {person_id}: {error!r}") from error
+    return len(old)
+
+
 @dataclass
 class Device:
     device_id: str
@@ -73,6 +98,15 @@ class Device:
                 "data": {"person_id": self.person_id, "latitude": round(self.latitude, 7),
                          "longitude": round(self.longitude, 7), "recorded_at": now.isoformat(),
                          "accuracy": round(rng.uniform(3, 15), 1)}}
+
+    def uploaded(self, fixes: Sequence[Any]) -> dict:
+        """One upload of a realistic phone (udaconnect_dev.phones.Fix, oldest first) as a multi-fix CloudEvent."""
+        return {"specversion": "1.0", "id": str(uuid.uuid4()), "source": f"{DEVICE_SOURCE_PREFIX}{self.device_id}",
+                "type": LOCATIONS_REPORTED, "datacontenttype": "application/json",
+                "time": fixes[-1].arrived_at.isoformat(),
+                "data": {"person_id": self.person_id, "fixes": [
+                    {"latitude": f.latitude, "longitude": f.longitude, "recorded_at": f.recorded_at.isoformat(),
+                     "accuracy": f.accuracy} for f in fixes]}}
 
     def buffered(self, rng: random.Random, fixes: int, interval: float) -> dict:
         """`fixes` fixes taken every `interval` seconds up to now, as one multi-fix structured CloudEvent."""
@@ -155,12 +189,17 @@ class Simulator:
     seed: int = 1
     token: str = ""  # sent by phones without their own credential (an organizer's token)
     credentials: Sequence[Credential] = ()  # phone i reports as credentials[i] (see enrol)
+    phones: bool = False  # each device a realistic phone (udaconnect_dev.phones), in real time
     stats: Stats = field(default_factory=Stats)
     accepted: list[dict] = field(default_factory=list)
 
-    def enrol(self, api_url: str, token: str) -> Simulator:
+    def enrol(self, api_url: str, token: str, replace: bool = False) -> Simulator:
         """Enrol each phone for its person at the API `api_url` with `token` (an organizer's): each then reports
-        with its own device token and source."""
+        with its own device token and source. With `replace`, the persons' earlier simulated phones are revoked
+        first, as a reinstalled app's old device is (a person has at most UDACONNECT_MAX_DEVICES active ones)."""
+        if replace:
+            for person_id in dict.fromkeys(self.person_ids[i % len(self.person_ids)] for i in range(self.devices)):
+                revoke_simulated(api_url, person_id, token)
         self.credentials = [enrol(api_url, self.person_ids[i % len(self.person_ids)], token,
                                   f"simulated phone {self.seed}-{i}") for i in range(self.devices)]
         return self
@@ -179,7 +218,7 @@ class Simulator:
         workers = max(1, min(self.workers, len(devices)))
         quota = [count // workers + (1 if i < count % workers else 0) for i in range(workers)] if count else None
         started = time.monotonic()
-        target = self._work_buffered if self.buffer_seconds > 0 else self._work
+        target = self._work_phones if self.phones else self._work_buffered if self.buffer_seconds > 0 else self._work
         threads = [threading.Thread(target=target, daemon=True, name=f"device-{i}",
                                     args=(devices[i::workers], self.rate / workers, started, duration,
                                           quota[i] if quota else None, stop, random.Random(self.seed * 1000 + i)))
@@ -189,8 +228,10 @@ class Simulator:
         while any(t.is_alive() for t in threads):
             for thread in threads:
                 thread.join(1.0)
-            if progress:
+            if progress and any(t.is_alive() for t in threads):
                 progress(self.stats, time.monotonic() - started)
+        if progress:  # the last line counts every worker's last post, including one that ended after its join
+            progress(self.stats, time.monotonic() - started)
         return self.stats
 
     def _work(self, devices: list[Device], rate: float, started: float, duration: float | None,
@@ -233,6 +274,37 @@ class Simulator:
             self._send([devices[turn].buffered(rng, size, interval)], stop, devices[turn].token or self.token)
             due[turn] += period
             done += size
+
+    def phone_uploads(self, devices: Sequence[Device], begin: datetime, seconds: float,
+                      rng: random.Random) -> list[tuple[datetime, Device, list[dict]]]:
+        """Each realistic phone's uploads from `begin` for `seconds`: when each reaches ingest, from which device,
+        as events of at most MAX_FIXES fixes; in arrival order."""
+        from udaconnect_dev import phones
+
+        places, end = phones.booths(40, random.Random(self.seed)), begin + timedelta(seconds=seconds)
+        out: list[tuple[datetime, Device, list[dict]]] = []
+        for device in devices:
+            own = random.Random(rng.getrandbits(64))
+            taken = phones.Phone(device.person_id, own, device_id=device.device_id).fixes(
+                phones.agenda(own, begin, end, places), begin, end)
+            out.extend((u[-1].arrived_at, device, [device.uploaded(u[i:i + MAX_FIXES])
+                                                   for i in range(0, len(u), MAX_FIXES)])
+                       for u in phones.uploads(taken))
+        return sorted(out, key=lambda upload: upload[0])
+
+    def _work_phones(self, devices: list[Device], rate: float, started: float, duration: float | None,
+                     quota: int | None, stop: threading.Event, rng: random.Random) -> None:
+        """Each device a realistic phone from now on (an hour when no duration is given): uploads sent when due."""
+        begin, done = datetime.now(UTC), 0
+        for due, device, events in self.phone_uploads(devices, begin, duration or 3600.0, rng):
+            if stop.is_set() or quota is not None and done >= quota:
+                return
+            wait = (due - datetime.now(UTC)).total_seconds()
+            if wait > 0 and stop.wait(wait):
+                return
+            for event in events:
+                self._send([event], stop, device.token or self.token)
+                done += fixes_in([event])
 
     def _send(self, events: list[dict], stop: threading.Event, token: str) -> None:
         began = time.monotonic()

@@ -18,6 +18,8 @@ REFERENCE = PROJECT_ROOT.parent / "shared" / "reference"
 MANIFESTS = PROJECT_ROOT / "manifests"
 OVERLAYS = sorted(p.parent.name for p in (MANIFESTS / "overlays").glob("*/kustomization.yaml"))
 Doc = dict[str, Any]
+#: What a deployment keeps in an overlay's git-ignored auth/ (the token keys, ingest's credential).
+AUTH_FILES = ("signing-key.pem", "jwks.json", "revocations-token", "delivery-key")
 
 
 def ensure_tool(command: str, package: str) -> str | None:
@@ -53,6 +55,19 @@ def workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
         names = [line.split("=", 1)[0] for line in example.read_text().splitlines()
                  if line and not line.startswith("#")]
         example.with_suffix("").write_text("".join(f"{name}=placeholder-{name.lower()}\n" for name in names))
+    import secrets
+
+    from udaconnect.auth import keys
+
+    for overlay in (root / "manifests" / "overlays").iterdir():  # the git-ignored token keys (auth/)
+        auth = overlay / "auth"
+        auth.mkdir(exist_ok=True)
+        for name in AUTH_FILES:
+            (auth / name).write_text(f"placeholder-{name}\n")
+        # a real keypair, as deploy.sh makes it (`udaconnect keys rotate`): the pods' tokens must verify
+        (auth / keys.JWKS).unlink()
+        keys.rotate(auth)
+        (auth / keys.DELIVERY_KEY).write_text(secrets.token_hex(32) + "\n")  # as `openssl rand -hex 32`
     return root
 
 

@@ -91,7 +91,8 @@ def test_the_broker_topic_is_where_ingest_publishes(overlay) -> None:
     assert broker.topic == settings.broker_topic
     assert broker.bootstrap_servers == settings.kafka_bootstrap_servers, name
     for sink in eventing.sinks.values():
-        assert ",".join(sink.bootstrap_servers) == settings.kafka_bootstrap_servers, f"{name}: {sink.name}"
+        # the sink bootstraps from the list's first address (production's kustomization.yaml says why)
+        assert list(sink.bootstrap_servers) == settings.kafka_bootstrap_servers.split(",")[:1], f"{name}: {sink.name}"
     assert broker.partitions >= 1 and broker.replication_factor >= 1, name
 
 

@@ -50,6 +50,29 @@ def test_the_test_events_in_the_guide_are_valid_location_reports() -> None:
     for command in sent:
         event_type = re.search(r"Ce-Type: ([\w.]+)", command).group(1)  # type: ignore[union-attr]
         assert re.search(r"Ce-Source: /devices/", command) and "Ce-Partitionkey: 5" in command
-        body = json.loads(re.search(r"-d '(\{.*?\})'", command, re.S).group(1))  # type: ignore[union-attr]
+        command = command[command.index("Ce-Type:"):]  # the event's curl (one before it may enrol a device)
+        quoted = re.search(r"-d '(\{.*?\})'", command, re.S) or re.search(r'-d "(\{.*?\})"\s*$', command, re.S)
+        assert quoted, command
+        # a double-quoted body: the shell's \" and the $(date ...) it fills in
+        text = re.sub(r"\$\(date [^)]*\)", "2026-12-01T10:00:00Z", quoted.group(1).replace('\\"', '"'))
+        body = json.loads(text)
         EVENT_TYPES[event_type].model_validate(body)
         assert str(body["person_id"]) == "5"
+
+
+NUMBERS = {word: n for n, word in enumerate(["zero", "one", "two", "three", "four", "five", "six", "seven", "eight",
+                                             "nine", "ten", "eleven", "twelve"])}
+
+
+def test_the_docs_count_the_functions_the_manifests_deploy(rendered) -> None:
+    """'the six functions' outlived two new ones: every 'the N functions' counts them all, unless a clause
+    ('that check tokens', 'which ...') says which of them it means."""
+    services = {d["metadata"]["name"] for d in rendered["base"]
+                if d["kind"] == "Service" and d["apiVersion"].startswith("serving.knative.dev")}
+    wrong = []
+    for path in [PROJECT_ROOT / "README.md", *DOCS.glob("*.md")]:
+        for match in re.finditer(r"\bthe (\w+) functions\b(\s*\w*)", path.read_text(), re.I):
+            count = NUMBERS.get(match.group(1).lower())
+            if count is not None and count != len(services) and match.group(2).strip() not in ("that", "which"):
+                wrong.append(f"{path.name}: {match.group(0)!r}")
+    assert not wrong, f"{len(services)} functions are deployed ({', '.join(sorted(services))}): {wrong}"

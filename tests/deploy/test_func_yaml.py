@@ -103,8 +103,12 @@ def test_func_yaml_gives_tmp_the_volume_the_manifests_give_it(func_yaml, rendere
     ksvc = find(knative_services(rendered["vagrant"]), "Service", func_yaml["name"])[0]["spec"]["template"]["spec"]
     assert ksvc["containers"][0]["securityContext"]["readOnlyRootFilesystem"] is True
     volumes = {v["name"]: v for v in ksvc["volumes"]}
-    wanted = {m["mountPath"]: volumes[m["name"]]["emptyDir"] for m in ksvc["containers"][0]["volumeMounts"]}
-    declared = {v["path"]: v.get("emptyDir") for v in func_yaml["run"].get("volumes", [])}
+    # ... and every Secret it mounts (the delivery key), or func's update would take it away
+    def source(volume: dict) -> object:
+        return volume["secret"]["secretName"] if "secret" in volume else volume["emptyDir"]
+
+    wanted = {m["mountPath"]: source(volumes[m["name"]]) for m in ksvc["containers"][0]["volumeMounts"]}
+    declared = {v["path"]: v.get("secret") or v.get("emptyDir") for v in func_yaml["run"].get("volumes", [])}
     assert "/tmp" in wanted and declared == wanted
 
 
@@ -121,3 +125,18 @@ def test_func_yaml_scales_as_the_manifests_do(func_yaml, rendered) -> None:
         "metadata"]["annotations"]
     utilization = notes.get("autoscaling.knative.dev/target-utilization-percentage", "70")
     assert float(func_yaml["deploy"]["options"]["scale"].get("utilization", 70)) == float(utilization)
+
+
+
+def test_func_deploy_keeps_every_autoscaling_annotation_of_the_manifests(func_yaml, rendered) -> None:
+    # func writes min-scale, max-scale, metric, target and target-utilization-percentage from deploy.options.scale
+    # and copies deploy.annotations onto the revision template: together they must give the manifests' set.
+    notes = find(knative_services(rendered["vagrant"]), "Service", func_yaml["name"])[0]["spec"]["template"][
+        "metadata"]["annotations"]
+    scale = func_yaml["deploy"]["options"]["scale"]
+    from_options = {"min-scale": scale.get("min"), "max-scale": scale.get("max"), "metric": scale.get("metric"),
+                    "target": scale.get("target"), "target-utilization-percentage": scale.get("utilization")}
+    given = {f"autoscaling.knative.dev/{k}": str(v) for k, v in from_options.items() if v is not None}
+    given.update(func_yaml["deploy"].get("annotations", {}))
+    wanted = {k: v for k, v in notes.items() if k.startswith("autoscaling.knative.dev/")}
+    assert {k: given.get(k) for k in wanted} == wanted

@@ -70,9 +70,12 @@ def test_no_secret_looking_values_in_committed_yaml() -> None:
         for doc in yaml.safe_load_all(path.read_text()):
             for key, value in _values(doc):
                 assert not URL_WITH_PASSWORD.search(value), f"{path}: {key} holds a URL with a password"
-                # A key that names a Secret (the Kafka broker's auth.secret.ref.name, a volume's secretName) holds
-                # no secret itself.
-                if SECRET_NAME.search(key) and value and not key.endswith(".ref.name") and key != "secretName":
+                # A key that names a Secret (the Kafka broker's auth.secret.ref.name, a volume's secretName,
+                # func.yaml's volume `secret`) holds no secret itself; nor does a *_FILE setting naming where a
+                # mounted Secret's file is.
+                if SECRET_NAME.search(key) and value and not key.endswith(".ref.name") \
+                        and key not in ("secretName", "secret") \
+                        and not (key.endswith("_FILE") and value.startswith("/etc/udaconnect/")):
                     assert value.startswith(("{{ secret:", "$(")), f"{path}: {key} has a literal value"
 
 
@@ -80,7 +83,8 @@ def test_the_rendered_secret_comes_only_from_the_generator(rendered) -> None:
     for name in ("vagrant", "production"):
         secrets = find(rendered[name], "Secret")
         names = sorted(s["metadata"]["name"] for s in secrets)
-        assert names == ["udaconnect-auth", "udaconnect-db", "udaconnect-db-roles"], name
+        assert names == ["udaconnect-auth-jwks", "udaconnect-auth-signing", "udaconnect-db", "udaconnect-db-roles",
+                         "udaconnect-delivery-key", "udaconnect-ingest-credential"], name
         # The placeholders the test wrote, so the values can only have come from the git-ignored env files.
         owner = find(secrets, "Secret", "udaconnect-db")[0]
         assert set(owner["data"]) == {"POSTGRES_USER", "POSTGRES_PASSWORD", "POSTGRES_DB"}

@@ -198,16 +198,96 @@ def test_the_check_fails_when_someone_adds_auth_open_to_production(kubectl: str,
     assert any(value != "on" for _, value in _auth_values(copy.deepcopy(docs)))
 
 
-def test_every_function_that_checks_tokens_gets_the_key_from_the_secret(rendered) -> None:
-    """persons, connections, encounters and ingest verify bearer tokens: their key comes from Secret udaconnect-auth,
-    never a literal (and the functions that check none do not get it)."""
+#: Which workload may hold which token credential, written out by hand: the issuer (persons) alone the private key;
+#: the public JWKS every function that checks tokens; ingest alone its revocation-feed credential. Nothing else.
+#: The delivery key (udaconnect.events.proof) the two ends of a location report alone: ingest, persist.
+TOKEN_SECRETS = {
+    "persons": {"udaconnect-auth-signing", "udaconnect-auth-jwks"},
+    "connections": {"udaconnect-auth-jwks"},
+    "encounters": {"udaconnect-auth-jwks"},
+    "ingest": {"udaconnect-auth-jwks", "udaconnect-ingest-credential", "udaconnect-delivery-key"},
+    "persist": {"udaconnect-delivery-key"},
+}
+#: The file each of those Secrets is read from, by the setting that names it.
+TOKEN_FILES = {
+    "udaconnect-auth-signing": ("UDACONNECT_AUTH_SIGNING_KEY_FILE", "signing-key.pem"),
+    "udaconnect-auth-jwks": ("UDACONNECT_AUTH_JWKS_FILE", "jwks.json"),
+    "udaconnect-ingest-credential": ("UDACONNECT_REVOCATIONS_TOKEN_FILE", "revocations-token"),
+    "udaconnect-delivery-key": ("UDACONNECT_DELIVERY_KEY_FILE", "delivery-key"),
+}
+WORKLOADS = ("Service", "Deployment", "StatefulSet", "Job", "CronJob", "DaemonSet")
+
+
+def _pod(doc: Doc) -> dict[str, Any]:
+    spec = doc["spec"]
+    return dict(spec.get("jobTemplate", {}).get("spec", spec)["template"]["spec"])
+
+
+def _secrets_held(doc: Doc) -> set[str]:
+    """Every Secret a workload's pod can read: volumes (also projected), env valueFrom and envFrom."""
+    pod = _pod(doc)
+    held = set()
+    for volume in pod.get("volumes", []):
+        if "secret" in volume:
+            held.add(volume["secret"]["secretName"])
+        for source in volume.get("projected", {}).get("sources", []):
+            if "secret" in source:
+                held.add(source["secret"]["name"])
+    for container in _containers(doc):
+        for env in container.get("env", []):
+            ref = env.get("valueFrom", {}).get("secretKeyRef")
+            if ref:
+                held.add(ref["name"])
+        for source in container.get("envFrom", []):
+            if "secretRef" in source:
+                held.add(source["secretRef"]["name"])
+    return held
+
+
+def test_only_the_issuer_holds_the_signing_key_and_every_verifier_only_the_public_keys(rendered) -> None:
+    for name in ("base", "vagrant", "production"):
+        seen = set()
+        for doc in rendered[name]:
+            if doc["kind"] not in WORKLOADS or "template" not in doc.get("spec", {}) | doc.get("spec", {}).get(
+                    "jobTemplate", {}).get("spec", {}):
+                continue
+            workload = doc["metadata"]["name"]
+            held = _secrets_held(doc) & set(TOKEN_FILES)
+            expected = TOKEN_SECRETS.get(workload, set())
+            assert held == expected, f"{name}: {doc['kind']} {workload} holds {sorted(held)}"
+            seen.add(workload)
+            env = _env(_containers(doc)[0])
+            assert "UDACONNECT_AUTH_SECRET" not in env and "UDACONNECT_AUTH_SECRET_FILE" not in env, workload
+            pod = _pod(doc)
+            mounts = {m["name"]: m for m in _containers(doc)[0].get("volumeMounts", [])}
+            for secret in expected:
+                setting, file = TOKEN_FILES[secret]
+                (volume,) = [v for v in pod["volumes"] if v.get("secret", {}).get("secretName") == secret]
+                mount = mounts[volume["name"]]
+                assert mount.get("readOnly") is True and "subPath" not in mount, (workload, secret)  # a roll updates it
+                assert env[setting]["value"] == f"{mount['mountPath']}/{file}", (workload, setting)
+            for secret in set(TOKEN_FILES) - expected:
+                assert TOKEN_FILES[secret][0] not in env, (workload, TOKEN_FILES[secret][0])
+        assert set(TOKEN_SECRETS) <= seen, name
+
+
+def test_the_token_secrets_hold_one_file_each(rendered) -> None:
     for name in ("vagrant", "production"):
-        for service in find(rendered[name], "Service"):
-            if service.get("apiVersion", "").startswith("serving.knative.dev"):
-                container = service["spec"]["template"]["spec"]["containers"][0]
-                env = {e["name"]: e for e in container.get("env", [])}
-                checks = service["metadata"]["name"] in ("persons", "connections", "encounters", "ingest")
-                assert ("UDACONNECT_AUTH_SECRET" in env) == checks, service["metadata"]["name"]
-                if checks:
-                    assert env["UDACONNECT_AUTH_SECRET"]["valueFrom"]["secretKeyRef"] == {
-                        "name": "udaconnect-auth", "key": "UDACONNECT_AUTH_SECRET"}
+        for secret, (_, file) in TOKEN_FILES.items():
+            (doc,) = find(rendered[name], "Secret", secret)
+            assert set(doc["data"]) == {file}, (name, secret)
+
+
+def test_only_the_publishers_and_knative_eventing_reach_the_broker_ingress(overlay) -> None:
+    """Written out: the five functions that publish, and Knative Eventing's own pods; nothing else."""
+    _, docs = overlay
+    policy = _policy(docs, "broker-ingress-from-publishers")
+    assert policy["metadata"]["namespace"] == "knative-eventing"
+    assert policy["spec"]["podSelector"] == {"matchLabels": {"app": "kafka-broker-receiver"}}
+    (rule,) = policy["spec"]["ingress"]
+    assert rule["from"][0] == {"podSelector": {}}  # its own namespace: dispatcher replies, PingSource
+    (ours,) = rule["from"][1:]
+    assert ours["namespaceSelector"] == {"matchLabels": {"kubernetes.io/metadata.name": "udaconnect"}}
+    (expression,) = ours["podSelector"]["matchExpressions"]
+    assert (expression["key"], expression["operator"]) == ("app.kubernetes.io/name", "In")
+    assert sorted(expression["values"]) == ["encounters", "ingest", "persist", "persons", "udaconnect-outbox-relay"]

@@ -130,3 +130,40 @@ def test_vagrant_validates_the_vagrantfile(tmp_path: Path) -> None:
                VAGRANT_CHECKPOINT_DISABLE="1", VAGRANT_CWD=str(PROJECT_ROOT))
     result = subprocess.run([vagrant, "validate"], env=env, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_k3s_waits_for_the_node_to_register_before_kubectl_wait(tmp_path: Path) -> None:
+    """The API server answers `get nodes` with nothing before the kubelet registers: `kubectl wait node --all`
+    then fails at once, so provisioning waits for a node first (a stub kubectl registers it on the third call)."""
+    k3s = (PROJECT_ROOT / "deploy" / "vagrant" / "k3s.sh").read_text()
+    assert "wait_for_nodes" in k3s and "kubectl wait node" not in k3s
+    stub = tmp_path / "kubectl"
+    stub.write_text(f"""#!/usr/bin/env bash
+count=$(( $(cat {tmp_path}/calls 2>/dev/null || echo 0) + 1 )); echo "$count" > {tmp_path}/calls
+echo "$*" >> {tmp_path}/log
+if [[ "$1" == get ]]; then (( count >= 3 )) && echo node/vagrant; exit 0; fi
+if [[ "$1" == wait ]]; then (( count >= 3 )) || {{ echo "error: no matching resources found" >&2; exit 1; }}; fi
+""")
+    stub.chmod(0o755)
+    lib = PROJECT_ROOT / "deploy" / "vagrant" / "lib.sh"
+    env = {**os.environ, "PATH": f"{tmp_path}:{os.environ['PATH']}"}
+    result = subprocess.run(["bash", "-c", f"set -euo pipefail; source {lib}; sleep() {{ :; }}; wait_for_nodes 10"],
+                            env=env, capture_output=True, text=True, timeout=30)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "log").read_text().splitlines()[-1].startswith("wait node --all --for=condition=Ready")
+    (tmp_path / "calls").write_text("-100")
+    result = subprocess.run(["bash", "-c", f"set -euo pipefail; source {lib}; sleep() {{ :; }}; wait_for_nodes 10"],
+                            env=env, capture_output=True, text=True, timeout=30)
+    assert result.returncode == 1 and "no node registered" in result.stderr
+
+
+def test_provisioning_installs_kn_udaconnect_and_prints_sign_in_links() -> None:
+    """The cluster is usable as the local stack is: `kn udaconnect token` in the VM, and sign-in links printed
+    at the end of provisioning (every API call needs a bearer token)."""
+    vagrant = PROJECT_ROOT / "deploy" / "vagrant"
+    clis, deploy = (vagrant / "clis.sh").read_text(), (vagrant / "deploy.sh").read_text()
+    assert "/usr/local/bin/kn-udaconnect" in clis and "python3-venv" in (vagrant / "packages.sh").read_text()
+    output = deploy[deploy.index("cat <<TEXT"):]
+    assert "${attendee_link}" in output and "${organizer_link}" in output
+    assert re.search(r"kn udaconnect token --person \d+ --link --web-url http://localhost:30000", deploy)
+    assert 'sed -n \'s/^UDACONNECT_AUTH_SECRET=//p\' "$OVERLAY/auth.env"' in deploy

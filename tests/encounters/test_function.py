@@ -49,8 +49,9 @@ def clients(app_env, monkeypatch):  # type: ignore[no-untyped-def]
     monkeypatch.setenv("DATABASE_URL", app_env.database_url)
     monkeypatch.delenv("KAFKA_BOOTSTRAP_SERVERS", raising=False)
     from bearer import headers
+    from persist.test_function import asgi_client  # with ingest's delivery proof, as the broker delivers
 
-    return TestClient(create_app("persist", MAIN)), TestClient(create_app("encounters", MAIN), headers=headers())
+    return asgi_client(), TestClient(create_app("encounters", MAIN), headers=headers())
 
 
 def announced(engine: Engine) -> list[dict]:
@@ -146,7 +147,7 @@ class Stream:
 def server(settings, people):  # type: ignore[no-untyped-def]
     port = free_port()
     env = {**os.environ, "DATABASE_URL": settings.database_url, "UDACONNECT_LIVE_TIMEOUT": "6",
-           "FUNCTION_TARGET": "encounters", "UDACONNECT_AUTH_SECRET": settings.auth_secret}
+           "FUNCTION_TARGET": "encounters", "UDACONNECT_AUTH_JWKS_FILE": settings.auth_jwks_file}
     process = subprocess.Popen(function_command("encounters", port), env=env, stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"

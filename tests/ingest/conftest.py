@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from bearer import TEST_SECRET, headers
+from bearer import VERIFIER_ENV, headers
 from udaconnect import bootstrap
 from udaconnect.events.event import Event
 from udaconnect.events.kafka_client import event_of
@@ -36,7 +36,8 @@ def ingest_env(kafka: KafkaServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[
     monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", kafka.bootstrap_servers)
     monkeypatch.setenv("UDACONNECT_PUBLISHER", "kafka")
     monkeypatch.setenv("UDACONNECT_PUBLISH_TIMEOUT", "5")
-    monkeypatch.setenv("UDACONNECT_AUTH_SECRET", TEST_SECRET)
+    for name, value in VERIFIER_ENV.items():  # ingest verifies, never signs
+        monkeypatch.setenv(name, value)
     publisher.for_settings.cache_clear()
     bootstrap.reset()
     yield

@@ -11,12 +11,11 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import Engine, text
 
-from bearer import TEST_SECRET, headers, token
+from bearer import headers, keyed, stranger, token
 from ingest.conftest import read_topic
 from ingest.test_function import BATCH, binary_headers, data, structured
 from udaconnect import bootstrap
 from udaconnect.contracts.events import LOCATIONS_REPORTED
-from udaconnect.settings import Settings
 
 PROBLEM = "application/problem+json"
 
@@ -49,7 +48,7 @@ def test_an_enrolled_devices_token_is_shown_once_and_kept_only_as_its_hash(perso
 
     enrolled = enrol(persons_client, 1, "Taco's phone")
     assert set(enrolled) == {"device_id", "name", "token", "created_at"} and enrolled["name"] == "Taco's phone"
-    principal = verify(Settings(auth_secret=TEST_SECRET), enrolled["token"])
+    principal = verify(keyed(), enrolled["token"])
     assert (principal.role, principal.person_id, principal.device_id) == ("device", 1, enrolled["device_id"])
     with persons.connect() as conn:
         kept = conn.execute(text("SELECT person_id, token_sha256 FROM device WHERE id = :d"),
@@ -137,7 +136,7 @@ def test_ingest_wants_a_device_or_an_organizer(client) -> None:
     anonymous = client.post("/api/events", headers=binary_headers() | {"Authorization": ""}, content=body)
     assert anonymous.headers["WWW-Authenticate"].startswith("Bearer")
     assert client.post("/api/events", headers=binary_headers() | bearer("not.a.token"), content=body).status_code == 401
-    forged = token(Settings(auth_secret="another-key-" + "1" * 32), role="device", person_id=5, device_id="d")
+    forged = token(stranger(), role="device", person_id=5, device_id="d")
     assert client.post("/api/events", headers=binary_headers() | bearer(forged), content=body).status_code == 401
     attendee = headers(role="attendee", person_id=5)
     assert client.post("/api/events", headers=binary_headers() | attendee, content=body).status_code == 403
@@ -155,9 +154,12 @@ def test_a_device_over_its_rate_is_429_with_retry_after_and_an_organizer_gets_te
                            content=json.dumps(data(5))) for _ in range(3)]
     assert [a.status_code for a in answers] == [202, 202, 429]
     assert int(answers[2].headers["Retry-After"]) >= 1 and answers[2].headers["content-type"] == PROBLEM
-    other, another = device_token(5)  # another device has its own bucket
+    other, another = device_token(5)  # the person's other device shares their bucket: fixes count per person
     assert client.post("/api/events", headers=binary_headers(**{"ce-source": f"/devices/{other}"}) | bearer(another),
-                       content=json.dumps(data(5))).status_code == 202
+                       content=json.dumps(data(5))).status_code == 429
+    third, its_token = device_token(6)  # another person has their own
+    assert client.post("/api/events", headers=binary_headers(**{"ce-source": f"/devices/{third}"}) | bearer(its_token),
+                       content=json.dumps(data(6))).status_code == 202
     organizer = [client.post("/api/events", headers=binary_headers(), content=json.dumps(data(5))).status_code
                  for _ in range(21)]
     assert organizer == [202] * 20 + [429]
@@ -218,3 +220,40 @@ def test_persist_drops_what_a_revoked_or_unknown_device_sent_and_stores_an_enrol
     bootstrap.reset()
     open_ = persist_delivery(gone)
     assert persist_client.post("/", headers=open_[0], content=open_[1]).status_code == 200
+
+
+def test_a_person_has_at_most_max_devices_active_devices_and_revoking_one_frees_a_place(
+        persons, persons_client, monkeypatch) -> None:
+    monkeypatch.setenv("UDACONNECT_MAX_DEVICES", "3")  # the default (the session relaxes it)
+    bootstrap.reset()
+    attendee = headers(role="attendee", person_id=2)
+    kept = [enrol(persons_client, 2, f"phone {i}", **attendee) for i in range(3)]  # UDACONNECT_MAX_DEVICES: 3
+    fourth = persons_client.post("/api/persons/2/devices", json={"name": "phone 4"}, headers=attendee)
+    assert fourth.status_code == 409 and fourth.mimetype == PROBLEM
+    assert "UDACONNECT_MAX_DEVICES=3" in fourth.get_json()["detail"], fourth.get_json()
+    organizer = persons_client.post("/api/persons/2/devices", json={"name": "phone 4"}, headers=headers())
+    assert organizer.status_code == 409, "an organizer enrols within the same limit"
+    with persons.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM device WHERE person_id = 2")).scalar_one() == 3
+    assert persons_client.delete(f"/api/persons/2/devices/{kept[0]['device_id']}", headers=attendee).status_code == 204
+    enrol(persons_client, 2, "phone 4", **attendee)  # a revoked device holds no place
+    assert enrol(persons_client, 3, "phone", **headers(role="attendee", person_id=3))  # another person's own three
+
+
+def test_enrolment_is_paced_per_person_at_the_real_default_and_refused_with_retry_after(
+        persons, persons_client, monkeypatch) -> None:
+    monkeypatch.setenv("UDACONNECT_ENROL_RATE", "6")  # the default: 6 an hour, bursts of 3
+    monkeypatch.setenv("UDACONNECT_MAX_DEVICES", "100")
+    bootstrap.reset()
+    attendee = headers(role="attendee", person_id=1)
+    for i in range(3):
+        enrol(persons_client, 1, f"phone {i}", **attendee)
+    refused = persons_client.post("/api/persons/1/devices", json={"name": "phone 3"}, headers=attendee)
+    assert refused.status_code == 429 and refused.mimetype == PROBLEM
+    assert "device enrolments" in refused.get_json()["detail"]
+    assert 500 <= int(refused.headers["Retry-After"]) <= 600, "one more in 10 minutes at 6 an hour"
+    enrol(persons_client, 3, "phone", **headers(role="attendee", person_id=3))  # another person's pace is their own
+    for i in range(30):  # an organizer (an import of many phones) gets ten times the burst
+        enrol(persons_client, 2, f"phone {i}", **headers())
+    more = persons_client.post("/api/persons/2/devices", json={"name": "one more"}, headers=headers())
+    assert more.status_code == 429

@@ -39,7 +39,7 @@ def binary_headers(**changes: str | None) -> dict[str, str]:
 def test_binary_mode_lands_in_the_topic_in_binary_mode_keyed_by_person(client, kafka) -> None:
     headers = binary_headers(**{"ce-time": "2020-08-18T10:37:07Z", "ce-deviceos": "android"})
     reply = client.post("/api/events", headers=headers, content=json.dumps(data(5, accuracy=3.5)))
-    assert reply.status_code == 202 and reply.json() == {"accepted": 1, "ids": [headers["ce-id"]]}
+    assert reply.status_code == 202 and reply.json() == {"accepted": 1, "ids": [headers["ce-id"]], "late": 0}
     key, event, raw = read_topic(kafka.bootstrap_servers, {headers["ce-id"]})[headers["ce-id"]]
     assert key == b"5"
     names = {name for name, _ in raw}

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from bearer import TEST_SECRET, headers
+from bearer import VERIFIER_ENV, headers
 from ingest.conftest import MAIN, read_topic
 from ingest.test_function import binary_headers, data, structured
 from udaconnect import bootstrap
@@ -36,7 +36,8 @@ def _client(monkeypatch, **env: str):  # type: ignore[no-untyped-def]
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     monkeypatch.setenv("UDACONNECT_PUBLISH_TIMEOUT", "3")
-    monkeypatch.setenv("UDACONNECT_AUTH_SECRET", TEST_SECRET)
+    for name, value in VERIFIER_ENV.items():
+        monkeypatch.setenv(name, value)
     publisher.for_settings.cache_clear()
     bootstrap.reset()
     return TestClient(create_app("ingest", MAIN), headers=headers())

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from bearer import TEST_SECRET, token
+from bearer import VERIFIER_ENV, token
 from ingest.conftest import read_topic
 from udaconnect.contracts.names import LOCATIONS_REPORTED
 from udaconnect.ports import free_port
@@ -24,7 +24,7 @@ from udaconnect_dev.simulator import Credential, Simulator
 def ingest_url(kafka) -> Iterator[str]:  # type: ignore[no-untyped-def]
     port = free_port()
     env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap_servers, "UDACONNECT_PUBLISHER": "kafka",
-           "UDACONNECT_AUTH_SECRET": TEST_SECRET}
+           **VERIFIER_ENV}
     process = subprocess.Popen(function_command("ingest", port), env=env, stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL)
     try:
@@ -60,3 +60,22 @@ def test_phones_upload_their_buffered_fixes_every_k_seconds_as_one_event(ingest_
         times = [f["recorded_at"] for f in data["fixes"]]
         assert len(times) == 5 and times == sorted(times)
     assert {e["source"] for e in sim.accepted} == {f"/devices/{d}" for d in ids}
+
+
+def test_realistic_phones_upload_valid_multi_fix_events_when_the_model_says() -> None:
+    import random
+    from datetime import UTC, datetime
+
+    from udaconnect.contracts.events import LocationsReported
+    from udaconnect_dev.simulator import Device
+
+    sim = Simulator("http://unused", [1, 2, 3], devices=3, phones=True)
+    devices = [Device(f"d{p}", p, 0.0, 0.0) for p in (1, 2, 3)]
+    begin = datetime.now(UTC)
+    uploads = sim.phone_uploads(devices, begin, 1800, random.Random(1))
+    assert [due for due, _, _ in uploads] == sorted(due for due, _, _ in uploads) and len(uploads) > 3 * 20
+    for due, device, events in uploads:
+        for event in events:
+            report = LocationsReported.model_validate(event["data"])
+            assert event["source"] == f"/devices/{device.device_id}" and report.person_id == device.person_id
+            assert begin <= report.fixes[0].recorded_at and report.fixes[-1].recorded_at < due

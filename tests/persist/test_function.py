@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import Engine, text
 
+from bearer import proved
 from udaconnect import bootstrap
 from udaconnect.contracts.events import LOCATION_REPORTED
 from udaconnect.ports import free_port
@@ -35,12 +36,25 @@ def persons(db: Engine) -> Engine:
     return db
 
 
-def asgi_client():  # type: ignore[no-untyped-def]
-    """The persist target as functions-framework serves it (an ASGI app: persist is an aio function)."""
+def asgi_client(proving: bool = True):  # type: ignore[no-untyped-def]
+    """The persist target as functions-framework serves it (an ASGI app: persist is an aio function); each
+    binary-mode delivery carries ingest's delivery proof (an organizer's import) unless `proving` is off or the
+    test sent a proof of its own (tests/persist/test_proof.py sends none, or forged ones)."""
     from functions_framework import create_app
     from starlette.testclient import TestClient
 
-    return TestClient(create_app("persist", MAIN))
+    client = TestClient(create_app("persist", MAIN))
+    if proving:
+        send = client.post
+
+        def post(url, *, headers=None, content=None, **kwargs):  # type: ignore[no-untyped-def]
+            if headers and "ce-deliveryproof" not in {k.lower() for k in headers} and isinstance(content, bytes) \
+                    and any(k.lower().startswith("ce-") for k in headers):
+                headers = proved(dict(headers), content)
+            return send(url, headers=headers, content=content, **kwargs)
+
+        client.post = post  # type: ignore[method-assign]
+    return client
 
 
 @pytest.fixture
@@ -166,7 +180,7 @@ def test_writer_recovers_after_a_failed_transaction(persons: Engine, app_env) ->
     from udaconnect.storage.urls import libpq
 
     group = GroupCommitWriter(libpq(app_env.database_url))
-    row = Row(1, 1.0, 2.0, datetime(2020, 1, 1, tzinfo=UTC), None, "/devices/x", "recover")
+    row = Row(1, 1.0, 2.0, datetime(2020, 1, 1, tzinfo=UTC), None, "/devices/x", "recover", imported=True)
     # kill the writer's connection from the server side, between two writes
     assert group.write(row) == "stored"
     with persons.connect() as conn:

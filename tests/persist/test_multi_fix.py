@@ -74,9 +74,9 @@ def announced(bootstrap: str, source: str, event_id: str, fixes: int) -> dict[st
 
 def test_a_multi_fix_report_is_one_group_each_fix_by_its_index_and_each_announced(client, persons: Engine,
                                                                                  kafka, app_env) -> None:
-    from udaconnect.persist import group_commit
+    from udaconnect.persist.function import _writer
 
-    group = group_commit.for_url(app_env.database_url)
+    group = _writer()  # the process's own, as persist's composition root makes it
     before = group.batches
     headers, body = report(2, 50, "phone-upload-1")
     answer = client.post("/", headers=headers, content=body)

@@ -29,7 +29,7 @@ def conn(db: Engine, settings):  # type: ignore[no-untyped-def]
 
 
 def row(event_id: str, person_id: int = 1, source: str = "/devices/a", accuracy: float | None = 3.0) -> Row:
-    return Row(person_id, -122.29, 37.55, WHEN, accuracy, source, event_id)
+    return Row(person_id, -122.29, 37.55, WHEN, accuracy, source, event_id, imported=True)  # not a device: an import
 
 
 def stored(db: Engine) -> list[tuple]:

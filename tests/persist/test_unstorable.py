@@ -34,7 +34,7 @@ def test_a_report_the_database_cannot_hold_is_422(client, persons: Engine, chang
 def test_a_value_the_database_refuses_fails_only_its_own_row(conn, db: Engine) -> None:  # noqa: F811
     """Past every check, a value PostgreSQL refuses (here 1e-50 into a REAL) is UNSTORABLE; its group is stored."""
     rows = [row("a"), row("b", accuracy=1e-50), row("c"), Row(1, 1.0, 1.0, datetime(2020, 1, 1, tzinfo=UTC),
-                                                             3.4e39, "/devices/a", "d"), row("e")]
+                                                             3.4e39, "/devices/a", "d", imported=True), row("e")]
     assert store(conn, rows) == [STORED, UNSTORABLE, STORED, UNSTORABLE, STORED]
     assert [r[2] for r in stored(db)] == ["a", "c", "e"]
 

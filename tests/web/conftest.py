@@ -110,8 +110,8 @@ class WebStack:
 
 @pytest.fixture(scope="session")
 def web_stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebStack]:
-    """A running deployment when UDACONNECT_E2E_WEB_URL is set (tokens signed with UDACONNECT_AUTH_SECRET), else
-    the local stack (every target its own functions-framework process) over a small demo conference, trusting a
+    """A running deployment when UDACONNECT_E2E_WEB_URL is set (tokens signed with UDACONNECT_AUTH_SIGNING_KEY_FILE),
+    else the local stack (every target its own functions-framework process) over a small demo conference, trusting a
     fake OpenID Connect issuer besides its own tokens."""
     web, api = os.environ.get("UDACONNECT_E2E_WEB_URL"), os.environ.get("UDACONNECT_E2E_API_URL")
     if web:
@@ -142,6 +142,10 @@ def web_stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathF
             with pytest.MonkeyPatch.context() as env:  # inherited by the stack's processes, then put back
                 for name, value in issuer.environment.items():
                     env.setenv(name, value)
+                # the demo's day is 6 Jul 2020: the defaults hold it (a page's explicit days), a day either side,
+                # so a person's page opened without days shows it opens on their record's day instead
+                env.setenv("UDACONNECT_WEB_START_DATE", "2020-07-05")
+                env.setenv("UDACONNECT_WEB_END_DATE", "2020-07-07")
                 stack.start()
             yield WebStack(stack.web_url, stack.api_url, stack.token, issuer)
         finally:

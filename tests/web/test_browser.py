@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
+import subprocess
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -45,7 +47,7 @@ def defaults(urls):  # type: ignore[no-untyped-def]
         "start_date": config["defaultStartDate"],
         "end_date": config["defaultEndDate"],
         "distance": config["defaultDistance"],
-        "window": "",
+        "window": config["defaultWindow"],
     }
 
 
@@ -129,11 +131,14 @@ def test_people_list_loads_and_filters(page, urls, signed, api, subject, screens
 def test_clicking_a_person_shows_the_apis_connections(page, urls, signed, api, subject, defaults, screenshots):  # type: ignore[no-untyped-def]
     page.goto(signed(f"{urls[0]}/?q={subject['last_name']}"))
     page.click(f"[data-testid=person-link][data-person-id='{subject['id']}']")
-    page.wait_for_url(re.compile(rf"/persons/{subject['id']}\?"))
+    page.wait_for_url(re.compile(rf"/persons/{subject['id']}\?start_date="))
     settle(page)
-    assert shown(page) == met(api, subject["id"], defaults)
+    # it opens on the days of the person's record (the demo's one day), not on the defaults (a day either side)
+    assert (query(page)["start_date"], query(page)["end_date"]) == ("2020-07-06", "2020-07-06")
+    assert (defaults["start_date"], defaults["end_date"]) == ("2020-07-05", "2020-07-07")
+    assert shown(page) == met(api, subject["id"], {**defaults, "start_date": "2020-07-06", "end_date": "2020-07-06"})
+    assert shown(page)  # the demo's attendee met people that day
     assert page.inner_text("[data-testid=person-name]") == f"{subject['first_name']} {subject['last_name']}"
-    assert query(page)["start_date"] == defaults["start_date"]
     assert query(page)["distance"] == defaults["distance"]
     item = page.locator("[data-testid=connection]").first
     # words, not coordinates: the demo venue's place, the time in the venue's zone (July: PDT)
@@ -278,17 +283,29 @@ def test_changing_filters_updates_results_and_url(page, urls, signed, api, subje
     settle(page)
     assert shown(page) == met(api, subject["id"], {**defaults, "distance": wider})
 
-    page.fill("[data-testid=filter-window]", "15")
+    page.fill("[data-testid=filter-window]", "")  # the same place at any time: no one "met"
     page.press("[data-testid=filter-window]", "Enter")
-    page.wait_for_url(re.compile(r"[?&]window=15(&|$)"))
+    page.wait_for_url(re.compile(r"[?&]window=(&|$)"))
     settle(page)
-    assert shown(page) == met(api, subject["id"], {**defaults, "distance": wider, "window": "15"})
+    anytime = met(api, subject["id"], {**defaults, "distance": wider, "window": ""})
+    assert shown(page) == anytime
+    if anytime:
+        assert "not necessarily at the same time" in page.inner_text("[data-testid=summary]")
+        assert not any(t.startswith("Met ") for t in page.get_by_test_id("connection-sentence").all_inner_texts())
+
+    page.fill("[data-testid=filter-window]", "30")
+    page.press("[data-testid=filter-window]", "Enter")
+    page.wait_for_url(re.compile(r"[?&]window=30(&|$)"))
+    settle(page)
+    together = met(api, subject["id"], {**defaults, "distance": wider, "window": "30"})
+    assert shown(page) == together
+    assert all(t.startswith("Met ") for t in page.get_by_test_id("connection-sentence").all_inner_texts())
 
     first_day = defaults["start_date"]
     page.fill("[data-testid=filter-end-date]", first_day)
     page.wait_for_url(re.compile(rf"[?&]end_date={first_day}(&|$)"))
     settle(page)
-    narrowed = {**defaults, "distance": wider, "window": "15", "end_date": first_day}
+    narrowed = {**defaults, "distance": wider, "window": "30", "end_date": first_day}
     expected = met(api, subject["id"], narrowed)
     assert shown(page) == expected
     if not expected:  # the demo conference is later than the default start: an empty day
@@ -307,7 +324,15 @@ def test_deep_link_restores_the_view(page, urls, signed, api, subject, defaults,
     assert shown(page) == met(api, subject["id"], filters)
     # The subject is among the first persons by id, so on the list's first page, highlighted.
     page.wait_for_selector(f"[data-testid=person-link][data-person-id='{subject['id']}'][aria-current=page]")
-    api_link = urlsplit(page.get_attribute("[data-testid=api-link]", "href"))
+    page.click("[data-testid=api-search] summary")
+    command = page.inner_text("[data-testid=api-curl]")
+    assert command.startswith('curl -H "Authorization: Bearer $UDACONNECT_TOKEN" \''), command
+    api_link = urlsplit(command.split("'")[1])
+    if shutil.which("curl"):  # the line works as printed, run by a shell with the token in the variable
+        token = signed("").split("#token=")[1]
+        curl = subprocess.run(["sh", "-c", command + " -sS -o /dev/null -w '%{http_code}'"], capture_output=True,
+                              text=True, timeout=30, env={"PATH": "/usr/bin:/bin", "UDACONNECT_TOKEN": token})
+        assert curl.stdout == "200", curl
     assert f"{api_link.scheme}://{api_link.netloc}" == urls[1]
     assert api_link.path == f"/api/persons/{subject['id']}/connection"
     assert {k: v[0] for k, v in parse_qs(api_link.query).items()} == filters
@@ -363,7 +388,7 @@ def test_keyboard_from_search_to_a_person(page, urls, signed, subject):  # type:
     focused = page.evaluate("document.activeElement.dataset.personId")
     assert focused == shown(page, "person-link")[1 if len(shown(page, "person-link")) > 1 else 0]
     page.keyboard.press("Enter")
-    page.wait_for_url(re.compile(rf"/persons/{focused}\?"))
+    page.wait_for_url(re.compile(rf"/persons/{focused}\?start_date="))  # its days found and spelled out
     assert page.evaluate("document.activeElement.id") == "person-name"
     # Every filter is reachable by its visible label.
     assert page.get_by_label("Within (meters)").get_attribute("data-testid") == "filter-distance"
@@ -376,6 +401,12 @@ def test_usable_at_phone_width(phone, urls, signed, subject, defaults, screensho
     assert phone.is_hidden("[data-testid=people-list]")
     assert phone.is_visible("a.back")
     assert phone.evaluate("document.documentElement.scrollWidth") <= 390
+    # what happened comes first: the live panel and the result's summary on the first screen, above the form
+    live = phone.locator("[data-testid=live]").bounding_box()
+    summary = phone.locator("[data-testid=summary]").bounding_box()
+    form = phone.locator("[data-testid=filters]").bounding_box()
+    assert live["y"] < form["y"] and summary["y"] < form["y"], (live, summary, form)
+    assert summary["y"] + summary["height"] <= 844, summary  # within the phone's first screen
     phone.screenshot(path=str(screenshots / "phone-person.png"), full_page=True)
     if phone.locator("[data-testid=map]").count():  # the map fits the phone's width and can be screenshotted
         assert phone.locator("[data-testid=map]").bounding_box()["width"] <= 390

@@ -30,7 +30,8 @@ def api(web_stack):  # type: ignore[no-untyped-def]
 def filters(web_stack):  # type: ignore[no-untyped-def]
     text = requests.get(web_stack.url + "/config.js", timeout=10).text
     config = json.loads(re.search(r"\((\{.*\})\)", text).group(1))
-    return {"start_date": config["defaultStartDate"], "end_date": config["defaultEndDate"], "distance": "5"}
+    return {"start_date": config["defaultStartDate"], "end_date": config["defaultEndDate"], "distance": "5",
+            "window": config["defaultWindow"]}
 
 
 @pytest.fixture

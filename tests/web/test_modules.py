@@ -12,7 +12,8 @@ from web.conftest import serve_web
 @pytest.fixture(scope="module")
 def web_only() -> Iterator[str]:
     """The web target alone, as its own functions-framework process (no API needed for these)."""
-    yield from serve_web({"UDACONNECT_API_BASE_URL": "", "UDACONNECT_WEB_START_DATE": "2020-07-01"})
+    yield from serve_web({"UDACONNECT_API_BASE_URL": "", "UDACONNECT_WEB_START_DATE": "2020-07-01",
+                          "UDACONNECT_WEB_END_DATE": "2020-12-30"})
 
 
 @pytest.fixture

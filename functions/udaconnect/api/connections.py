@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 
 from flask import Request, Response
 from sqlalchemy import Connection, text
@@ -13,8 +13,8 @@ from udaconnect.api import path_id
 from udaconnect.auth import audit, policy
 from udaconnect.auth.ratelimit import ORGANIZER_SCALE, limiter
 from udaconnect.bootstrap import context
-from udaconnect.contracts.api import ConnectionQuery, TrackQuery
-from udaconnect.errors import FieldError, InvalidInput, NotFound
+from udaconnect.contracts.api import ConnectionQuery, TrackQuery, day_range
+from udaconnect.errors import FieldError, Forbidden, InvalidInput, NotFound
 from udaconnect.queries import locations, persons
 from udaconnect.queries.connections import ConnectionSearch, search_json
 from udaconnect.routes import match
@@ -48,7 +48,10 @@ def handle(request: Request) -> Response:
         with context().engine.connect() as conn:
             _bound(conn)
             found = locations.get_location(conn, location_id)
-        policy.authorize(principal, policy.Access.SELF, found.person_id)
+        try:
+            policy.authorize(principal, policy.Access.SELF, found.person_id)
+        except Forbidden:  # someone else's location answers as one that does not exist: ids tell nothing
+            raise NotFound(f"location {location_id} does not exist") from None
         audit.record(context().engine, principal, "read location", found.person_id, f"location {location_id}")
         return flask_edge.json_response(found.model_dump(mode="json"))
     person_id = path_id(routed.params[0], "person", 2**31 - 1)
@@ -60,7 +63,7 @@ def handle(request: Request) -> Response:
         audit.record(context().engine, principal, "read track", person_id, request.query_string.decode()[:200])
         return _track(request, person_id)
     audit.record(context().engine, principal, "read connections", person_id, request.query_string.decode()[:200])
-    return _connections(request, person_id)
+    return _connections(request, person_id, coarse=not principal.organizer)
 
 
 def _track(request: Request, person_id: int) -> Response:
@@ -74,7 +77,9 @@ def _track(request: Request, person_id: int) -> Response:
     return flask_edge.json_response([item.model_dump(mode="json") for item in found])
 
 
-def _connections(request: Request, person_id: int) -> Response:
+def _connections(request: Request, person_id: int, coarse: bool) -> Response:
+    """The search's answer; `coarse` (an attendee, not an organizer): without `window`, each match says only the
+    place (or a coarse area) and the venue's day (presence), never the other person's coordinates or minute."""
     search = to_search(person_id, flask_edge.parse(ConnectionQuery, flask_edge.query_args(request), "query"))
     with context().dbapi() as (conn, info):
         with conn.cursor() as cur:
@@ -82,9 +87,52 @@ def _connections(request: Request, person_id: int) -> Response:
             if cur.fetchone() is None:
                 raise NotFound(f"person {person_id} does not exist")
         body = search_json(conn, info, search, context().settings.search_timeout)
+    if coarse and search.window is None:
+        from udaconnect.places.store import days_zone
+
+        shared = presences(json.loads(body), days_zone(context().engine, context().settings.venue_time_zone))
+        if GEOJSON in (request.headers.get("Accept") or ""):
+            return flask_edge.json_response(presences_geojson(shared), content_type=GEOJSON)
+        return flask_edge.json_response(shared)
     if GEOJSON in (request.headers.get("Accept") or ""):
         return flask_edge.json_response(to_geojson(json.loads(body)), content_type=GEOJSON)
     return flask_edge.json_response(body)
+
+
+#: A coarse area is a cell of this many degrees; its center is within AREA_RADIUS_M of any point in it.
+AREA_DEGREES, AREA_RADIUS_M = 0.001, 75.0
+
+
+def presences(connections: list[dict], time_zone: str) -> list[dict]:
+    """Each match as a place shared (contracts.api.PlaceShared): the place, or where there is none a coarse
+    area, and the day in the venue's zone."""
+    from zoneinfo import ZoneInfo
+
+    zone = ZoneInfo(time_zone)
+    out = []
+    for found in connections:
+        location = found["location"]
+        place = location.get("place")
+        area = None if place else {"longitude": _coarse(location["longitude"]),
+                                   "latitude": _coarse(location["latitude"]), "radius": AREA_RADIUS_M}
+        day = datetime.fromisoformat(location["creation_time"]).astimezone(zone).date().isoformat()
+        out.append({"person": found["person"], "presence": {"place": place, "area": area, "day": day}})
+    return out
+
+
+def _coarse(degrees: float) -> float:
+    return round(round(degrees / AREA_DEGREES) * AREA_DEGREES, 6)
+
+
+def presences_geojson(shared: list[dict]) -> dict:
+    """Places shared as a FeatureCollection: a coarse area's center as its point, a place with no geometry (the
+    venue's places say where it is: GET /api/places)."""
+    return {"type": "FeatureCollection", "features": [
+        {"type": "Feature",
+         "geometry": None if s["presence"]["area"] is None else {
+             "type": "Point", "coordinates": [s["presence"]["area"]["longitude"], s["presence"]["area"]["latitude"]]},
+         "properties": {"person": s["person"], **s["presence"]}}
+        for s in shared]}
 
 
 def _bound(conn: Connection) -> None:
@@ -94,22 +142,16 @@ def _bound(conn: Connection) -> None:
         conn.execute(text("SELECT set_config('statement_timeout', :ms, true)"), {"ms": f"{round(budget * 1000)}ms"})
 
 
-def _start(value: date | datetime) -> datetime:
-    return value if isinstance(value, datetime) else datetime.combine(value, time.min, UTC)
-
-
-def _end(value: date | datetime) -> datetime:
-    """Exclusive upper bound: a day includes all of itself; an instant includes itself."""
-    if isinstance(value, datetime):
-        return value + timedelta(microseconds=1)
-    return datetime.combine(value + timedelta(days=1), time.min, UTC)
-
-
 def _range(first: date | datetime, last: date | datetime) -> tuple[datetime, datetime]:
-    start, end = _start(first), _end(last)
-    if end <= start:
-        raise InvalidInput("end_date is before start_date", [FieldError("end_date", "must not be before start_date")])
-    return start, end
+    """[start, end) of the query's range: whole days are the venue's (UTC without a venue)."""
+    from udaconnect.places.store import days_zone
+
+    settings = context().settings
+    try:
+        return day_range(first, last, days_zone(context().engine, settings.venue_time_zone))
+    except ValueError:
+        raise InvalidInput("end_date is before start_date",
+                           [FieldError("end_date", "must not be before start_date")]) from None
 
 
 def to_search(person_id: int, query: ConnectionQuery) -> ConnectionSearch:

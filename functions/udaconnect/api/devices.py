@@ -8,14 +8,18 @@ from flask import Request, Response
 from udaconnect import flask_edge
 from udaconnect.api import path_id
 from udaconnect.auth import audit, policy
+from udaconnect.auth.ratelimit import ORGANIZER_SCALE, Limiter, limiter
 from udaconnect.bootstrap import context
 from udaconnect.contracts.api import NewDevice
 from udaconnect.queries import devices as queries
 from udaconnect.routes import Match
+from udaconnect.settings import Settings
 
 #: The routes (udaconnect.routes) this module answers for the persons target.
 OPERATIONS = ("devices", "device", "revoked-devices")
 _INT32 = 2**31 - 1
+#: Enrolments a person may make at once before UDACONNECT_ENROL_RATE paces them (a new phone, a reinstall).
+ENROL_BURST = 3
 
 
 def handle(request: Request, routed: Match) -> Response:
@@ -36,6 +40,7 @@ def handle(request: Request, routed: Match) -> Response:
     if request.method == "POST":
         body = flask_edge.json_body(request) if request.get_data(cache=True) else {}
         new = flask_edge.parse(NewDevice, body, "device")
+        _enrolments(settings).take(str(person_id), scale=ORGANIZER_SCALE if principal.organizer else 1.0)
         audit.record(engine, principal, "enrol device", person_id, new.name)
         with engine.begin() as conn:
             enrolled = queries.enrol(conn, settings, person_id, new.name)
@@ -48,9 +53,14 @@ def handle(request: Request, routed: Match) -> Response:
     return flask_edge.json_response([d.model_dump(mode="json") for d in found])
 
 
+def _enrolments(settings: Settings) -> Limiter:
+    """Enrolments per person: UDACONNECT_ENROL_RATE an hour, bursts of ENROL_BURST (an organizer's ten times)."""
+    return limiter(settings.enrol_rate / 3600, ENROL_BURST, "device enrolments for this person")
+
+
 def _revoked(request: Request) -> Response:
-    """GET /api/devices/revoked?since=: the ids of devices revoked after `since` (organizers: ingest asks with a
-    token of its own every few seconds), and `until`, the `since` of the next call."""
+    """GET /api/devices/revoked?since=: the ids of devices revoked after `since` (ingest asks with its service
+    token every few seconds; organizers may too), and `until`, the `since` of the next call."""
     from datetime import UTC, datetime, time
 
     from udaconnect.contracts.api import RevokedDevicesQuery

@@ -46,7 +46,7 @@ def handle(request: Request) -> Response:
         return _erase(principal, person_id)
     audit.record(context().engine, principal, "read person", person_id)
     with context().engine.connect() as conn:
-        return flask_edge.json_response(queries.get_person(conn, person_id).model_dump())
+        return flask_edge.json_response(queries.get_person(conn, person_id).model_dump(mode="json"))
 
 
 def _list(request: Request) -> Response:

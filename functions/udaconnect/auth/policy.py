@@ -6,6 +6,9 @@ checks the caller's token against it (the gateway only forwards the Authorizatio
     SELF       the person the path names, or an organizer (a person's profile, track, contacts, devices)
     ORGANIZER  organizers only (the directory of everyone, creating persons)
     DEVICE     an enrolled device, for its own person and source; or an organizer (imports)
+    REVOCATIONS  the revocation feed: ingest's service token (scope revocations), or an organizer
+
+A service token may use the one route of its scope and nothing else (403 everywhere else).
 
 No token, or a bad one -> 401; a good token that may not -> 403. With UDACONNECT_AUTH=open every caller is an
 organizer (for the original frontend), and a warning says so once per process.
@@ -30,6 +33,7 @@ class Access(StrEnum):
     SELF = "self"
     ORGANIZER = "organizer"
     DEVICE = "device"
+    REVOCATIONS = "revocations"
 
 
 _warned: set[str] = set()
@@ -71,6 +75,12 @@ def authorize(principal: Principal, access: Access, person_id: int | None = None
                            [FieldError("Authorization", "missing")])
     if principal.organizer:
         return
+    if principal.role == "service":
+        if access is Access.REVOCATIONS and principal.scope == "revocations":
+            return
+        raise Forbidden("a service token serves its one route only", [FieldError("Authorization", "a service")])
+    if access is Access.REVOCATIONS:
+        raise Forbidden("not allowed: organizers and ingest only", [FieldError("Authorization", "organizers only")])
     if access is Access.DEVICE:
         if principal.role != "device":
             raise Forbidden("only an enrolled device reports locations", [FieldError("Authorization", "not a device")])

@@ -16,14 +16,18 @@ MAX_KEYS = 50_000
 
 
 class Limiter:
-    """`rate` requests per second per key, with bursts of up to `burst`."""
+    """`rate` per second per key (requests, or what they cost: fixes), with bursts of up to `burst`."""
 
     def __init__(self, rate: float, burst: int, what: str) -> None:
         self.rate, self.burst, self.what = rate, max(1, burst), what
         self._buckets: dict[str, tuple[float, float]] = {}  # key -> (tokens, at)
         self._lock = threading.Lock()
 
-    def take(self, key: str, cost: float = 1.0, scale: float = 1.0) -> None:
+    def ensure(self, key: str, scale: float = 1.0) -> None:
+        """TooManyRequests when `key`'s bucket cannot pay for even one more (checked before any parsing)."""
+        self.take(key, 1.0, scale, spend=False)
+
+    def take(self, key: str, cost: float = 1.0, scale: float = 1.0, spend: bool = True) -> None:
         """Spend `cost` from `key`'s bucket (`scale` times the rate and burst), or TooManyRequests."""
         if self.rate <= 0:
             return
@@ -36,7 +40,7 @@ class Limiter:
                 self._buckets[key] = (tokens, now)
                 raise TooManyRequests(f"too many {self.what}: at most {rate:g} per second (bursts of {burst:g})",
                                       (cost - tokens) / rate)
-            self._buckets[key] = (tokens - cost, now)
+            self._buckets[key] = (tokens - cost if spend else tokens, now)
             if len(self._buckets) > MAX_KEYS:
                 idle = sorted(self._buckets, key=lambda k: self._buckets[k][1])[: MAX_KEYS // 2]
                 for stale in idle:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
-from typing import Annotated, Any
+from datetime import UTC, date, datetime, timedelta
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     Field,
@@ -53,12 +53,32 @@ def _day_or_instant(value: object) -> date | datetime:
     return parsed
 
 
+def day_range(first: date | datetime, last: date | datetime, zone: str = "UTC") -> tuple[datetime, datetime]:
+    """[start, end) of a range from `first` to `last`: a day is all of itself in `zone` (the venue's), from its
+    midnight to the next, whatever its length (23 or 25 hours at a change of clocks); an instant includes itself.
+    Raises ValueError when the range ends before it starts."""
+    from zoneinfo import ZoneInfo
+
+    local = ZoneInfo(zone)
+
+    def midnight(day: date) -> datetime:
+        return datetime.combine(day, datetime.min.time(), local).astimezone(UTC)
+
+    start = first if isinstance(first, datetime) else midnight(first)
+    end = last + timedelta(microseconds=1) if isinstance(last, datetime) else midnight(last + timedelta(days=1))
+    if end <= start:
+        raise ValueError("end_date is before start_date")
+    return start, end
+
+
 DayOrInstant = Annotated[
     date | datetime,
     PlainValidator(_day_or_instant),
     WithJsonSchema({"anyOf": [{"type": "string", "format": "date"}, {"type": "string", "format": "date-time"}],
-                    "description": f"YYYY-MM-DD (a whole UTC day) or an ISO 8601 instant with a UTC offset, in the "
-                                   f"years {names.FIRST_YEAR} to {names.LAST_YEAR}; surrounding spaces are trimmed."}),
+                    "description": f"YYYY-MM-DD (a whole day of the venue: midnight to midnight in /api/places' "
+                                   f"time_zone, UTC where no venue is imported) or an ISO 8601 instant with a UTC "
+                                   f"offset, in the years {names.FIRST_YEAR} to {names.LAST_YEAR}; surrounding "
+                                   "spaces are trimmed."}),
 ]
 
 
@@ -89,6 +109,30 @@ class Location(_Model):
         return value.isoformat()
 
 
+class TrackedLocation(Location):
+    """One of the person's own fixes, as their track shows it: `untrusted` says why a fix is kept but not
+    believed (it proves no meeting and no search or encounter uses it)."""
+
+    untrusted: Literal["late", "speed", "burst", "imprecise"] | None = Field(
+        default=None, description="null: trusted. late: older than UDACONNECT_MAX_FIX_AGE when it arrived; "
+        "speed: too far from the person's neighbouring fixes for UDACONNECT_MAX_SPEED; burst: another place "
+        "within a second of a trusted fix; imprecise: its accuracy is worse than UDACONNECT_MAX_ACCURACY.")
+
+
+class PersonDetail(Person):
+    """One person as GET /api/persons/{id} shows them to themselves and organizers: with the span of their record,
+    so a page can open on the days they were there."""
+
+    first_seen: datetime | None = Field(default=None, examples=["2020-07-06T16:02:00+00:00"],
+                                        description="Their first fix the record believes (null: none yet).")
+    last_seen: datetime | None = Field(default=None, examples=["2020-07-08T00:41:00+00:00"],
+                                       description="Their latest believed fix (null: none yet).")
+
+    @field_serializer("first_seen", "last_seen", when_used="json")
+    def _iso(self, value: datetime | None) -> str | None:
+        return value.isoformat() if value is not None else None
+
+
 class Connection(_Model):
     """Another person met, at the first of their locations within the distance."""
 
@@ -96,13 +140,39 @@ class Connection(_Model):
     location: Location
 
 
+class Area(_Model):
+    """A coarse area: the center of a ~110 x 90 m cell (0.001 degrees) holding the location, and its reach."""
+
+    longitude: float = Field(ge=-180, le=180, examples=[-122.291])
+    latitude: float = Field(ge=-90, le=90, examples=[37.554])
+    radius: float = Field(description="Meters from the center within which the location was.", examples=[75])
+
+
+class Presence(_Model):
+    """Where and which day another person was at a place this person was at too, at another time."""
+
+    place: PlaceRef | None = Field(description="The venue place, or null where there is none (then `area`).")
+    area: Area | None = Field(description="A coarse area, where no place names the spot (else null).")
+    day: date = Field(description="The day, in the venue's time zone (UDACONNECT_VENUE_TIME_ZONE).",
+                      examples=["2020-08-18"])
+
+
+class PlaceShared(_Model):
+    """An attendee's search without `window`: another person who was at one of the same places on some day, not
+    necessarily at the same time. It names the place (or a coarse area) and the day, never the other person's
+    coordinates or minute: being there would not have told more."""
+
+    person: Person
+    presence: Presence
+
+
 class ConnectionQuery(_Model):
     """Whom person P crossed paths with."""
 
     start_date: DayOrInstant = Field(
-        description="First day (inclusive, UTC) as YYYY-MM-DD, or an ISO 8601 instant with offset.")
+        description="First day (inclusive, the venue's) as YYYY-MM-DD, or an ISO 8601 instant with offset.")
     end_date: DayOrInstant = Field(
-        description="Last day (inclusive, UTC) as YYYY-MM-DD, or an ISO 8601 instant with offset (inclusive).")
+        description="Last day (inclusive, the venue's) as YYYY-MM-DD, or an ISO 8601 instant with offset (inclusive).")
     distance: float = Field(default=5, gt=0, le=MAX_DISTANCE_M, allow_inf_nan=False,
                             description="Meters between the two fixes (a finite number).")
     window: float | None = Field(
@@ -114,16 +184,16 @@ class ConnectionQuery(_Model):
 class TrackQuery(_Model):
     """A person's own locations over a range of days."""
 
-    start_date: DayOrInstant = Field(description="First day (inclusive, UTC), or an instant with offset.")
-    end_date: DayOrInstant = Field(description="Last day (inclusive, UTC), or an instant with offset (inclusive).")
+    start_date: DayOrInstant = Field(description="First day (inclusive, the venue's), or an instant with offset.")
+    end_date: DayOrInstant = Field(description="Last day (inclusive, the venue's), or an instant (inclusive).")
     limit: int = Field(default=5000, ge=1, le=MAX_TRACK, description="At most this many locations, earliest first.")
 
 
 class EncounterQuery(_Model):
     """A person's encounters over a range: those with a contact between start_date and end_date."""
 
-    start_date: DayOrInstant = Field(description="First day (inclusive, UTC), or an instant with offset.")
-    end_date: DayOrInstant = Field(description="Last day (inclusive, UTC), or an instant with offset (inclusive).")
+    start_date: DayOrInstant = Field(description="First day (inclusive, the venue's), or an instant with offset.")
+    end_date: DayOrInstant = Field(description="Last day (inclusive, the venue's), or an instant (inclusive).")
     limit: int = Field(default=1000, ge=1, le=MAX_CONNECTIONS, description="At most this many, earliest first.")
 
 

@@ -15,6 +15,9 @@ PERSON_DELETED = "io.udaconnect.person.deleted.v1"
 #: persist announces each fix it holds (stored now or by an earlier delivery); encounters announces each new run.
 LOCATION_STORED = "io.udaconnect.location.stored.v1"
 ENCOUNTER_DETECTED = "io.udaconnect.encounter.detected.v1"
+#: The CloudEvent extension attribute ingest sets on every report it accepts: when it arrived (RFC 3339, UTC),
+#: which persist judges a fix's age by. A client's own value is replaced, never believed.
+ARRIVED = "arrivedat"
 #: The CloudEvent source prefix of a device's reports: /devices/<device-id>.
 DEVICE_SOURCE_PREFIX = "/devices/"
 PERSONS_SOURCE = "/udaconnect/persons"

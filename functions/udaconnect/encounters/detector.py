@@ -19,6 +19,7 @@ from functools import lru_cache
 
 from udaconnect.errors import InfrastructureError
 from udaconnect.settings import Settings
+from udaconnect.telemetry import metrics
 
 log = logging.getLogger(__name__)
 MAX_BATCH = 1000
@@ -80,6 +81,7 @@ class Detector:
                 self.batches += 1
                 self.fixes += len(batch)
                 self.created += len(created)
+                metrics.ENCOUNTERS_OPENED.inc(len(created))
             except Exception as error:  # this batch fails (the broker redelivers it); the thread lives on
                 log.warning("detection of %d fixes failed: %s", len(batch), error)
                 for pending in batch:

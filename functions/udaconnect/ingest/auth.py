@@ -5,8 +5,10 @@
   tokens are cached: udaconnect.auth.tokens). Every event it sends (each fix of a multi-fix event too) must be
   its own person's, with its own source /devices/<device_id>; else 403 naming each such event and field.
 - An organizer may report for anyone, with any source (imports); an attendee's token is 403; none or a bad one 401.
-- Each device is rate limited (Settings.ingest_rate requests/s, bursts of ingest_burst; an organizer's token ten
-  times that): a phone reporting every few seconds never meets it, a stolen token flooding ingest does.
+- Each person is rate limited by the fixes they report, all their devices together (Settings.ingest_rate fixes/s,
+  bursts of ingest_burst; an organizer's token ten times that): what costs is a fix, not a request, so one request
+  of 10,000 fixes is no cheaper than 10,000 requests. A phone taking a fix every few seconds never meets it; a
+  spray or a stolen token flooding ingest does. An empty bucket is refused before the body is read.
 - Revocation: the token stays valid until it expires (365 days), so ingest keeps the set of revoked devices,
   refreshed from the persons function every few seconds (udaconnect.ingest.revocations): a revoked device gets
   401 within about 5 s. The guarantee is where rows are written: persist re-checks, in the transaction that
@@ -39,14 +41,35 @@ def authenticate(settings: Settings, headers: Mapping[str, str]) -> Principal:
         from udaconnect.ingest import revocations
 
         revocations.for_settings(settings).check(principal.device_id)
-    if not settings.open:  # a device's tokens share its bucket; an organizer's each have their own
-        key = f"device:{principal.device_id}" if principal.device_id else \
-            "token:" + (headers.get("authorization") or "").rpartition(".")[2]
-        from udaconnect.auth.ratelimit import ORGANIZER_SCALE, limiter
-
-        limiter(settings.ingest_rate, settings.ingest_burst, "reports").take(
-            key, scale=ORGANIZER_SCALE if principal.organizer else 1.0)
+    if not settings.open:
+        _limiter(settings).ensure(_key(principal, headers), scale=_scale(principal))
     return principal
+
+
+def charge(settings: Settings, principal: Principal, headers: Mapping[str, str], fixes: int) -> None:
+    """Spend `fixes` from the reporter's bucket, or TooManyRequests naming the limit (nothing is published)."""
+    if not settings.open:
+        _limiter(settings).take(_key(principal, headers), cost=fixes, scale=_scale(principal))
+
+
+def _key(principal: Principal, headers: Mapping[str, str]) -> str:
+    # a person's devices share one bucket (at most UDACONNECT_MAX_DEVICES of them); an organizer's tokens each
+    # have their own
+    if principal.person_id is not None and principal.role == "device":
+        return f"person:{principal.person_id}"
+    return "token:" + (headers.get("authorization") or "").rpartition(".")[2]
+
+
+def _scale(principal: Principal) -> float:
+    from udaconnect.auth.ratelimit import ORGANIZER_SCALE
+
+    return ORGANIZER_SCALE if principal.organizer else 1.0
+
+
+def _limiter(settings: Settings):  # noqa: ANN202 - a udaconnect.auth.ratelimit.Limiter
+    from udaconnect.auth.ratelimit import limiter
+
+    return limiter(settings.ingest_rate, settings.ingest_burst, "fixes")
 
 
 def admit(principal: Principal, reports: Sequence[Report], batch: bool) -> None:

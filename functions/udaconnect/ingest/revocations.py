@@ -1,10 +1,12 @@
 """Revoked devices, known to ingest within seconds and without a database: ingest has no credentials.
 
 A device's token is valid until it expires, so ingest keeps the set of revoked device ids and refuses them (401).
-The set comes from the persons function (`GET /api/devices/revoked?since=`, organizers only: ingest signs a short
-token of its own with the key it already checks device tokens with), refreshed in the background at most every
-REFRESH seconds while requests arrive (a function scaled to zero asks nothing). Each refresh asks for what was
-revoked after the last answer's `until`, less OVERLAP (a revocation committed late is not missed).
+The set comes from the persons function (`GET /api/devices/revoked?since=`), asked with ingest's service credential
+(UDACONNECT_REVOCATIONS_TOKEN_FILE: a `service` token the issuer made for this one route, read again at each refresh
+so a renewed Secret needs no restart; ingest holds no signing key and no organizer token), refreshed in the
+background at most every REFRESH seconds while requests arrive (a function scaled to zero asks nothing). Each
+refresh asks for what was revoked after the last answer's `until`, less OVERLAP (a revocation committed late is
+not missed).
 
 So a revoked device gets 401 from ingest within about REFRESH seconds, plus one round trip. Until then, and
 whenever persons cannot be reached (logged; the old set is kept), persist still drops a revoked device's reports
@@ -18,6 +20,7 @@ import logging
 import time
 from datetime import datetime, timedelta
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 from udaconnect.errors import FieldError, Unauthorized
@@ -65,9 +68,9 @@ class Revocations:
             self._task = None
 
     async def _fetch(self) -> Any:
-        from udaconnect.auth import issue
-
-        token = issue(self.settings, "organizer", subject="service:ingest", ttl=timedelta(minutes=5))
+        if not self.settings.revocations_token_file:
+            raise RuntimeError("UDACONNECT_REVOCATIONS_TOKEN_FILE is unset: no credential for the revocation feed")
+        token = Path(self.settings.revocations_token_file).read_text().strip()
         params = {"since": (self.until - OVERLAP).isoformat()} if self.until is not None else {}
         reply = await _client().get(self.settings.persons_url.rstrip("/") + "/api/devices/revoked", params=params,
                                     headers={"Authorization": f"Bearer {token}"}, timeout=TIMEOUT)

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from udaconnect.contracts.locations import Fix, Fixes, InvalidPayload, check_fixes, check_payload
-from udaconnect.contracts.names import LOCATION_REPORTED, LOCATIONS_REPORTED, MAX_ATTRIBUTES, MAX_FIXES
+from udaconnect.contracts.names import ARRIVED, LOCATION_REPORTED, LOCATIONS_REPORTED, MAX_ATTRIBUTES, MAX_FIXES
 from udaconnect.errors import FieldError
 from udaconnect.events.event import REQUIRED, SPECVERSION, Event, valid_name
 from udaconnect.ingest.envelope import RawEvent, media_type
@@ -33,9 +33,14 @@ class Report:
     def id(self) -> str:
         return self.event.attributes["id"]
 
+    @property
+    def fixes(self) -> tuple[Fix, ...]:
+        return self.payload.fixes if isinstance(self.payload, Fixes) else (self.payload,)
+
 
 def check(raw: RawEvent, now: datetime | None = None, max_fixes: int = MAX_FIXES) -> Report | list[FieldError]:
-    """The report, or the errors naming each bad field (a multi-fix report's fix by its index: data.fixes[3].x)."""
+    """The report, or the errors naming each bad field (a multi-fix report's fix by its index: data.fixes[3].x).
+    With `now` (ingest's moment of arrival), the report carries it as `arrivedat`, whatever the client said."""
     errors = _envelope(raw.attributes)
     payload: Fix | Fixes | None = None
     if raw.data_error:
@@ -54,6 +59,10 @@ def check(raw: RawEvent, now: datetime | None = None, max_fixes: int = MAX_FIXES
         return errors
     attributes = {name: _text(value) for name, value in raw.attributes.items()}
     attributes["datacontenttype"] = "application/json"
+    attributes.pop(ARRIVED, None)  # only ingest says when a report arrived
+    attributes.pop("reportedby", None), attributes.pop("deliveryproof", None)  # nor who: udaconnect.events.proof
+    if now is not None:
+        attributes[ARRIVED] = now.astimezone(UTC).isoformat()
     # One person's fixes share a partition and so stay in order (the Kafka record key).
     attributes["partitionkey"] = str(payload.person_id)
     return Report(Event(attributes, payload.json()), payload)

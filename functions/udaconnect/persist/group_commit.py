@@ -13,16 +13,19 @@ import contextlib
 import logging
 import queue
 import threading
-from collections import defaultdict
+import time
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
 from udaconnect.errors import InfrastructureError
-from udaconnect.persist.store import DUPLICATE, ERASED, REVOKED, STORED, UNKNOWN_PERSON, Row, prepare, store
+from udaconnect.persist.store import DUPLICATE, ERASED, REVOKED, STORED, UNKNOWN_PERSON, UNTRUSTED, Row, prepare, store
+from udaconnect.plausibility import Rules
 from udaconnect.storage.urls import libpq
+from udaconnect.telemetry import metrics
 
-__all__ = ["DUPLICATE", "ERASED", "REVOKED", "STORED", "UNKNOWN_PERSON", "GroupCommitWriter", "Row",
+__all__ = ["DUPLICATE", "ERASED", "REVOKED", "STORED", "UNKNOWN_PERSON", "UNTRUSTED", "GroupCommitWriter", "Row",
            "for_url"]
 log = logging.getLogger(__name__)
 MAX_BATCH = 2000
@@ -39,9 +42,11 @@ class _Pending:
 
 class GroupCommitWriter:
     def __init__(self, dsn: str, max_batch: int = MAX_BATCH, connect_timeout: int = 3,
-                 devices_checked: bool = True) -> None:
+                 devices_checked: bool = True, rules: Rules | None = None) -> None:
         self.dsn, self.max_batch, self.connect_timeout = dsn, max_batch, connect_timeout
         self.devices_checked = devices_checked  # off with UDACONNECT_AUTH=open: no devices to check against
+        self.rules = rules  # each fix judged before it may prove a meeting (udaconnect.plausibility)
+        self.untrusted = 0  # fixes kept apart, not believed
         self.batches = self.rows = 0  # how many transactions committed, holding how many rows
         self.erased = 0  # fixes of erased persons dropped (never stored, never dead-lettered)
         self.revoked = 0  # fixes of revoked or unknown devices dropped (the same)
@@ -105,18 +110,23 @@ class GroupCommitWriter:
                     break
                 batch.append(pending)
                 size += len(pending.rows)
+            started = time.perf_counter()
             try:
-                outcomes = store(self._connect(), [row for p in batch for row in p.rows], self.devices_checked)
+                outcomes = store(self._connect(), [row for p in batch for row in p.rows], self.devices_checked,
+                                 self.rules)
+                _measured(outcomes, time.perf_counter() - started)
                 self.batches += 1
                 self.rows += outcomes.count(STORED)
                 self.erased += outcomes.count(ERASED)
                 self.revoked += outcomes.count(REVOKED)
+                self.untrusted += outcomes.count(UNTRUSTED)
                 start = 0
                 for pending in batch:
                     pending.outcomes = outcomes[start:start + len(pending.rows)]
                     start += len(pending.rows)
             except Exception as error:  # one failed transaction fails its batch only; the thread lives on
                 log.warning("group commit of %d rows failed: %s", len(batch), error)
+                metrics.COMMIT_FAILURES.inc()
                 self._discard_connection()
                 for pending in batch:
                     pending.error = error
@@ -140,6 +150,13 @@ class GroupCommitWriter:
         if connection is not None:
             with contextlib.suppress(Exception):  # already broken
                 connection.close()
+
+
+def _measured(outcomes: list[str], seconds: float) -> None:
+    metrics.COMMIT_SECONDS.observe(seconds)
+    metrics.GROUP_FIXES.observe(len(outcomes))
+    for outcome, count in Counter(outcomes).items():
+        metrics.PERSIST_FIXES.labels(outcome).inc(count)
 
 
 def _outcomes(pending: _Pending) -> list[str]:
@@ -166,14 +183,14 @@ def _settle(futures: list[asyncio.Future[str]]) -> None:
             future.set_result("")
 
 
-def for_url(database_url: str, devices_checked: bool = True) -> GroupCommitWriter:
+def for_url(database_url: str, devices_checked: bool = True, rules: Rules | None = None) -> GroupCommitWriter:
     """The process's writer for this database (one thread, one connection)."""
-    return _for_url(database_url, devices_checked)
+    return _for_url(database_url, devices_checked, rules)
 
 
 @lru_cache(maxsize=4)
-def _for_url(database_url: str, devices_checked: bool) -> GroupCommitWriter:
-    return GroupCommitWriter(libpq(database_url), devices_checked=devices_checked)
+def _for_url(database_url: str, devices_checked: bool, rules: Rules | None) -> GroupCommitWriter:
+    return GroupCommitWriter(libpq(database_url), devices_checked=devices_checked, rules=rules)
 
 
 for_url.cache_clear = _for_url.cache_clear  # type: ignore[attr-defined]

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, Engine, text
 
 from udaconnect.errors import FieldError
 from udaconnect.places.geojson import InvalidVenue, Venue
@@ -87,6 +87,15 @@ def import_venue(conn: Connection, venue: Venue) -> int:
     return len(venue.places)
 
 
+def days_zone(engine: Engine, time_zone: str) -> str:
+    """The zone a whole day of the API is taken in: `time_zone` (UDACONNECT_VENUE_TIME_ZONE) once a venue is
+    imported, else UTC (the original API's days). One index probe a request: not cached, so an import or a
+    removal of the venue takes effect at once in every function."""
+    with engine.connect() as conn:
+        venue = bool(conn.execute(text("SELECT EXISTS (SELECT 1 FROM place)")).scalar())
+    return time_zone if venue else "UTC"
+
+
 def venue_geojson(conn: Connection, time_zone: str) -> dict[str, Any]:
     """Every place as a GeoJSON FeatureCollection (largest first, so drawn in order booths end on top)."""
     rows = conn.execute(text(
@@ -94,7 +103,7 @@ def venue_geojson(conn: Connection, time_zone: str) -> dict[str, Any]:
         "ORDER BY area_m2 DESC, id")).all()
     return {
         "type": "FeatureCollection",
-        "time_zone": time_zone,
+        "time_zone": time_zone if rows else "UTC",  # the API's days: the venue's, UTC without one
         "features": [{"type": "Feature", "id": r.id, "geometry": r.geometry,
                       "properties": {**r.properties, "name": r.name, "kind": r.kind}} for r in rows],
     }

@@ -6,9 +6,9 @@ from typing import Any
 
 from sqlalchemy import Connection, func, insert, or_, select
 
-from udaconnect.contracts.api import NewPerson, Person, PersonQuery
+from udaconnect.contracts.api import NewPerson, Person, PersonDetail, PersonQuery
 from udaconnect.errors import NotFound
-from udaconnect.storage.tables import person
+from udaconnect.storage.tables import location, person
 
 _COLUMNS = (person.c.id, person.c.first_name, person.c.last_name, person.c.company_name)
 
@@ -33,11 +33,17 @@ def list_persons(conn: Connection, query: PersonQuery) -> tuple[list[Person], in
     return [Person.model_validate(row._mapping) for row in rows], int(total)
 
 
-def get_person(conn: Connection, person_id: int) -> Person:
+def get_person(conn: Connection, person_id: int) -> PersonDetail:
+    """The person, with the first and last believed fix (two probes of location's (person_id, creation_time))."""
     row = conn.execute(select(*_COLUMNS).where(person.c.id == person_id)).first()
     if row is None:
         raise NotFound(f"person {person_id} does not exist")
-    return Person.model_validate(row._mapping)
+    mine = location.c.person_id == person_id
+    first = select(location.c.creation_time).where(mine).order_by(location.c.creation_time).limit(1)
+    last = select(location.c.creation_time).where(mine).order_by(location.c.creation_time.desc()).limit(1)
+    seen = conn.execute(select(first.scalar_subquery().label("first_seen"),
+                               last.scalar_subquery().label("last_seen"))).one()
+    return PersonDetail.model_validate({**row._mapping, **seen._mapping})
 
 
 def person_exists(conn: Connection, person_id: int) -> bool:

@@ -41,9 +41,9 @@ def handle(request: Request) -> Response:
 
     settings = context().settings
     done = sweep(context().engine, settings.retention_days)
-    log.info("retention %g days: deleted %d locations, %d encounters, %d outbox rows older than %s in %.1f s%s",
-             settings.retention_days, done.locations, done.encounters, done.outbox, done.cutoff.isoformat(),
-             done.seconds, "; more is left for the next tick" if done.left else "")
+    log.info("retention %g days: deleted %d locations, %d untrusted fixes, %d encounters, %d outbox rows older than "
+             "%s in %.1f s%s", settings.retention_days, done.locations, done.untrusted, done.encounters, done.outbox,
+             done.cutoff.isoformat(), done.seconds, "; more is left for the next tick" if done.left else "")
     return Response(status=204)  # never a body: a sink's 2xx body is read as a reply event
 
 

@@ -1,7 +1,8 @@
 """The retention sweep: delete what holds a location older than the retention, in bounded batches.
 
 What holds a location, and how it goes:
-- `location` rows recorded before the cutoff (their `encounter_scan` rows cascade);
+- `location` rows recorded before the cutoff (their `encounter_scan` rows cascade), and the fixes kept apart as
+  untrusted (`location_untrusted`, udaconnect.plausibility) alike: a backdated one goes at the next sweep;
 - `encounter` rows last seen before the cutoff (a run's place and times are a location of both persons);
 - `event_outbox` rows created before the cutoff and still undelivered (delivered rows are deleted at once);
 - copies in Kafka: the topics' retention.ms (eventing/broker.yaml), not this sweep.
@@ -29,6 +30,8 @@ BUDGET = 20.0
 _BATCHES = {
     "locations": "DELETE FROM location WHERE id = ANY(ARRAY("
                  "SELECT id FROM location WHERE creation_time < :cutoff LIMIT :batch))",
+    "untrusted": "DELETE FROM location_untrusted WHERE id = ANY(ARRAY("
+                 "SELECT id FROM location_untrusted WHERE creation_time < :cutoff LIMIT :batch))",
     "encounters": "DELETE FROM encounter WHERE id = ANY(ARRAY("
                   "SELECT id FROM encounter WHERE last_seen < :cutoff LIMIT :batch))",
     "outbox": "DELETE FROM event_outbox WHERE seq = ANY(ARRAY("
@@ -42,6 +45,7 @@ class Sweep:
 
     cutoff: datetime
     locations: int = 0
+    untrusted: int = 0
     encounters: int = 0
     outbox: int = 0
     left: bool = False
@@ -84,12 +88,14 @@ def sweep(engine: Engine, days: float, batch: int = BATCH, budget: float = BUDGE
 
 
 def _count(conn: Any, kind: str, before: datetime) -> int:
-    table, column = {"locations": ("location", "creation_time"), "encounters": ("encounter", "last_seen"),
+    table, column = {"locations": ("location", "creation_time"),
+                     "untrusted": ("location_untrusted", "creation_time"), "encounters": ("encounter", "last_seen"),
                      "outbox": ("event_outbox", "created_at")}[kind]
     return int(conn.execute(text(f"SELECT count(*) FROM {table} WHERE {column} < :cutoff"),  # noqa: S608
                             {"cutoff": before}).scalar_one())
 
 
 def count_older(conn: Any, days: float, now: datetime | None = None) -> int:
-    """The locations the next sweep would delete."""
-    return _count(conn, "locations", cutoff(days, now))
+    """The locations (trusted or not) the next sweep would delete."""
+    before = cutoff(days, now)
+    return _count(conn, "locations", before) + _count(conn, "untrusted", before)

@@ -233,9 +233,14 @@ class EmbeddedPostgres:
             subprocess.run([*psql, "-d", "postgres", "-c", f"CREATE DATABASE {DATABASE}"], check=True,
                            capture_output=True, env=self._env())
 
-    def stop(self, mode: str = "fast") -> None:
-        if (self.data / "postmaster.pid").exists():
-            self._run("pg_ctl", "-D", str(self.data), "-m", mode, "-w", "stop", check=False)
+    def stop(self, mode: str = "fast", timeout: int = 60) -> None:
+        """Stop the server; one that is not down within `timeout` seconds in `mode` is stopped immediately."""
+        if not (self.data / "postmaster.pid").exists():
+            return
+        done = self._run("pg_ctl", "-D", str(self.data), "-m", mode, "-w", "-t", str(timeout), "stop", check=False)
+        if done.returncode != 0 and mode != "immediate" and (self.data / "postmaster.pid").exists():
+            self._run("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "-t", str(timeout), "stop",
+                      check=False)
 
     def wait_stopped(self, timeout: float = 30) -> None:
         deadline = time.monotonic() + timeout

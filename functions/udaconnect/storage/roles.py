@@ -25,28 +25,33 @@ from sqlalchemy import Connection, text
 from udaconnect.settings import Settings
 
 ALL = "SELECT, INSERT, UPDATE, DELETE"
+#: Append-only: SQLAlchemy's INSERT ... RETURNING audit_log.id needs SELECT on that column (without it every
+#: audited read answered 500 "permission denied for table audit_log": tests/deploy/test_pods.py); the entries
+#: themselves stay unreadable.
+AUDIT = "INSERT, SELECT (id)"
 #: function -> table -> privileges. Erasure's cascades (location, encounter ... ON DELETE CASCADE) run as the
 #: tables' owner, so persons needs DELETE only where it deletes by itself.
 ROLES: dict[str, dict[str, str]] = {
     # the API on persons, their devices and erasure; its announcements go through the outbox
-    "persons": {"person": ALL, "device": ALL, "event_outbox": ALL, "person_erasure": "SELECT, INSERT",
-                "location": "SELECT, DELETE", "encounter": "SELECT, DELETE", "encounter_scan": "SELECT, DELETE",
-                "audit_log": "INSERT", "place": "SELECT"},
+    "persons": {"person": ALL, "device": ALL, "device_ended": "SELECT, INSERT", "event_outbox": ALL,
+                "person_erasure": "SELECT, INSERT",
+                "location": "SELECT, DELETE", "location_untrusted": "SELECT, DELETE", "encounter": "SELECT, DELETE",
+                "encounter_scan": "SELECT, DELETE", "audit_log": AUDIT, "place": "SELECT"},
     # searches and tracks: reads, and the audit of an organizer's reads
-    "connections": {"person": "SELECT", "location": "SELECT", "place": "SELECT", "place_cell": "SELECT",
-                    "place_subcell": "SELECT", "place_lookup": "SELECT", "encounter": "SELECT", "device": "SELECT",
-                    "audit_log": "INSERT"},
-    # writes locations; drops the events of erased persons and revoked devices
-    "persist": {"location": "SELECT, INSERT", "person": "SELECT", "person_erasure": "SELECT", "device": "SELECT",
-                "event_outbox": "SELECT, INSERT"},
+    "connections": {"person": "SELECT", "location": "SELECT", "location_untrusted": "SELECT", "place": "SELECT",
+                    "place_cell": "SELECT", "place_subcell": "SELECT", "place_lookup": "SELECT", "encounter": "SELECT",
+                    "device": "SELECT", "audit_log": AUDIT},
+    # writes locations (the untrusted apart); drops the events of erased persons and revoked devices
+    "persist": {"location": "SELECT, INSERT", "location_untrusted": "SELECT, INSERT", "person": "SELECT",
+                "person_erasure": "SELECT", "device": "SELECT", "event_outbox": "SELECT, INSERT"},
     # its own tables (rebuilt with TRUNCATE), reading locations
     "encounters": {"encounter": ALL + ", TRUNCATE", "encounter_scan": ALL + ", TRUNCATE", "location": "SELECT",
-                   "person": "SELECT", "place": "SELECT", "device": "SELECT", "audit_log": "INSERT"},
+                   "person": "SELECT", "place": "SELECT", "device": "SELECT", "audit_log": AUDIT},
     # the outbox relay CronJob publishes and marks what the outbox holds
     "relay": {"event_outbox": "SELECT, UPDATE, DELETE"},
     # the retention function (PingSource): deletes what is older than UDACONNECT_RETENTION_DAYS
-    "retention": {"location": "SELECT, DELETE", "encounter": "SELECT, DELETE", "encounter_scan": "SELECT, DELETE",
-                  "event_outbox": "SELECT, DELETE", "audit_log": "SELECT, DELETE",
+    "retention": {"location": "SELECT, DELETE", "location_untrusted": "SELECT, DELETE", "encounter": "SELECT, DELETE",
+                  "encounter_scan": "SELECT, DELETE", "event_outbox": "SELECT, DELETE", "audit_log": "SELECT, DELETE",
                   "person_erasure": "SELECT, DELETE"},
 }
 #: Tables no function touches: the migration's own bookkeeping.

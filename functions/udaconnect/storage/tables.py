@@ -55,6 +55,24 @@ location = Table(
     UniqueConstraint("event_source", "event_id", "event_index", name="location_event_key"),
 )
 
+#: Fixes kept but not believed (migration 0010), each with its reason (udaconnect.plausibility): read by the
+#: owner's track and the organizers' counts, never by the search, encounters or the live stream.
+location_untrusted = Table(
+    "location_untrusted",
+    metadata,
+    Column("id", BigInteger, primary_key=True),  # location's sequence: ids are unique across both tables
+    Column("person_id", Integer, ForeignKey("person.id", ondelete="CASCADE"), nullable=False),
+    Column("coordinate", Geography("POINT", srid=4326, spatial_index=False), nullable=False),
+    Column("creation_time", DateTime(timezone=True), nullable=False),
+    Column("accuracy", REAL, nullable=True),
+    Column("event_source", Text, nullable=True),
+    Column("event_id", Text, nullable=True),
+    Column("event_index", Integer, nullable=False, server_default="0"),
+    Column("reason", Text, nullable=False),
+    Column("received_at", DateTime(timezone=True), nullable=True),
+    UniqueConstraint("event_source", "event_id", "event_index", name="location_untrusted_event_key"),
+)
+
 #: CloudEvents committed with the change they announce, until the broker holds them (udaconnect.events.outbox).
 event_outbox = Table(
     "event_outbox",
@@ -107,6 +125,14 @@ device = Table(
     Column("token_sha256", LargeBinary, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("revoked_at", DateTime(timezone=True), nullable=True),
+)
+
+#: Devices ended by their person's erasure (migration 0011): ids alone, for the revocation feed.
+device_ended = Table(
+    "device_ended",
+    metadata,
+    Column("id", UUID(as_uuid=False), primary_key=True),
+    Column("ended_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )
 
 #: Reads of a person's data by someone else (an organizer): who, what, whose, when (migration 0007).

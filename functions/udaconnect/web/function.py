@@ -6,6 +6,7 @@ import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 from pathlib import Path, PurePosixPath
 from urllib.parse import urlsplit
@@ -76,13 +77,24 @@ def _asset(relative: str) -> Asset | None:
     return _load(path, stat.st_mtime_ns, stat.st_size)
 
 
+def default_days(settings: Settings, now: datetime | None = None) -> dict[str, str]:
+    """The filters' days when the address names none: UDACONNECT_WEB_START_DATE/END_DATE, else the last three
+    days up to today at the venue (a person's page then opens on the days of their own record)."""
+    from zoneinfo import ZoneInfo
+
+    today = (now or datetime.now(UTC)).astimezone(ZoneInfo(settings.venue_time_zone)).date()
+    end = settings.web_end_date or today.isoformat()
+    start = settings.web_start_date or (date.fromisoformat(end) - timedelta(days=2)).isoformat()
+    return {"defaultStartDate": start, "defaultEndDate": end}
+
+
 def config_asset(settings: Settings) -> Asset:
     """The client's runtime configuration as an ES module."""
     config = {
         "apiBaseUrl": settings.web_api_base_url.rstrip("/"),
-        "defaultStartDate": settings.web_start_date,
-        "defaultEndDate": settings.web_end_date,
+        **default_days(settings),
         "defaultDistance": settings.web_distance,
+        "defaultWindow": settings.web_window,
         # times are shown in the venue's time zone, named ("PDT"), as attendees lived them
         "timeZone": settings.venue_time_zone,
         # the map's base layer; empty = none, the venue's places alone (offline, as in the tests)

@@ -10,7 +10,6 @@ import argparse
 import dataclasses
 import json
 import os
-import secrets
 import statistics
 import subprocess
 import tempfile
@@ -50,13 +49,16 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--repeat", type=int, default=3, help="turns per mode (medians are reported)")
     parser.add_argument("--out", type=Path, default=PROJECT_ROOT / "bench-results")
     args = parser.parse_args(argv)
+    from udaconnect.auth import keys
     from udaconnect_dev.broker.kafka_adapter import ensure_topics
     from udaconnect_dev.broker.kafka_server import KafkaServer
     from udaconnect_dev.broker.loader import load_dir
     from udaconnect_dev.broker.topics import wanted_topics
 
-    secret = secrets.token_hex(32)
-    phones = load.credentials(Settings(auth_secret=secret), PERSONS)
+    key_dir = Path(tempfile.mkdtemp(prefix="udaconnect-bench-keys-"))
+    keys.rotate(key_dir)
+    phones = load.credentials(Settings(auth_jwks_file=str(key_dir / keys.JWKS),
+                                       auth_signing_key_file=str(key_dir / keys.SIGNING_KEY)), PERSONS)
     unsigned = [dataclasses.replace(p, token="") for p in phones]  # the same requests, no token
     kafka = KafkaServer(external="").start()
     processes = []
@@ -65,7 +67,7 @@ def main(argv: list[str]) -> int:
             (Path(eventing) / "broker.yaml").write_text(BENCH_BROKER)
             ensure_topics(kafka.bootstrap_servers, wanted_topics(load_dir(Path(eventing))))
         common = {"KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap_servers, "UDACONNECT_BROKER": "bench",
-                  "UDACONNECT_PUBLISHER": "kafka", "UDACONNECT_AUTH_SECRET": secret}
+                  "UDACONNECT_PUBLISHER": "kafka", "UDACONNECT_AUTH_JWKS_FILE": str(key_dir / keys.JWKS)}
         urls = {}
         for mode in ("open", "on"):
             process, urls[mode] = _ingest({**common, "UDACONNECT_AUTH": mode})

@@ -58,12 +58,15 @@ class Bench:
 
     def stored(self) -> set[tuple[str, str]]:
         with self.engine.connect() as conn:
-            return {tuple(r) for r in conn.execute(text("SELECT event_source, event_id FROM location"))}
+            return {tuple(r) for r in conn.execute(text(
+                "SELECT event_source, event_id FROM location"
+                " UNION ALL SELECT event_source, event_id FROM location_untrusted"))}
 
     def duplicates(self) -> int:
         with self.engine.connect() as conn:
             return int(conn.execute(text(
-                "SELECT count(*) - count(DISTINCT (event_source, event_id)) FROM location")).scalar() or 0)
+                "SELECT count(*) - count(DISTINCT (event_source, event_id)) FROM (SELECT event_source, event_id FROM "
+                "location UNION ALL SELECT event_source, event_id FROM location_untrusted) AS stored")).scalar() or 0)
 
     def settle(self, accepted: set[tuple[str, str]], timeout: float) -> int:
         """Wait until every accepted report is stored, or the timeout; the number still missing."""

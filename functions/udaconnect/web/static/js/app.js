@@ -1,12 +1,13 @@
 // Boots the client: sign in (a token link, or the issuer's callback), then the URL is the state; links and
 // filters change the URL, the URL drives the views. An organizer gets the directory; an attendee their own page.
-import { docsUrl, onUnauthorized } from "./api.js";
+import { docsUrl, getPerson, onUnauthorized } from "./api.js";
 import config from "/config.js";
 import { PeopleList } from "./people.js";
 import { PersonView } from "./person.js";
 import { current, signIn, signOut, signedOutReason, takeTokenLink } from "./session.js";
 import { sessionBar, signInScreen } from "./signin.js";
 import { readState, urlFor } from "./state.js";
+import { loadVenueZone } from "./zone.js";
 
 const CALLBACK_PATH = "/auth/callback"; // oidc.js's, without loading it (and its library) for everyone
 
@@ -21,10 +22,41 @@ function navigate(next, { replace = false, focus = false } = {}) {
   render({ focus });
 }
 
+let renders = 0;
+
+/** The days a person's page opens on when its address names none: the last three days of their record (days as
+ * the API takes them: the venue's), or null (no record yet, or not theirs to see) for the defaults. */
+async function recordDays(personId) {
+  try {
+    const [person, zone] = await Promise.all([getPerson(personId), loadVenueZone()]);
+    if (!person?.last_seen) return null;
+    const day = (iso) => new Intl.DateTimeFormat("en-CA", { timeZone: zone || "UTC", year: "numeric",
+      month: "2-digit", day: "2-digit" }).format(new Date(iso));
+    const end = day(person.last_seen);
+    const back = new Date(`${end}T00:00:00Z`);
+    back.setUTCDate(back.getUTCDate() - 2);
+    const start = back.toISOString().slice(0, 10);
+    const first = day(person.first_seen || person.last_seen);
+    return { start_date: start < first ? first : start, end_date: end };
+  } catch {
+    return null;
+  }
+}
+
 function render({ focus = false } = {}) {
+  const ticket = ++renders;
   state = readState();
   // An attendee has one page, their own: the directory is the organizers'.
   if (principal.role === "attendee" && state.personId === null) state = { ...state, personId: principal.personId };
+  // A person's page without days opens on the days that person was there, never a fixed year.
+  if (state.personId !== null && !new URLSearchParams(location.search).has("start_date")) {
+    const opening = state;
+    recordDays(opening.personId).then((days) => {
+      if (ticket !== renders) return; // the address changed meanwhile
+      navigate({ ...opening, filters: { ...opening.filters, ...(days || {}) } }, { replace: true, focus });
+    });
+    return;
+  }
   // Spell the filters out in the address bar, so the link keeps meaning the same view.
   const canonical = urlFor(state);
   if (canonical !== location.pathname + location.search) history.replaceState(null, "", canonical);
@@ -80,9 +112,12 @@ function start() {
   document.body.dataset.role = principal.role;
   document.getElementById("session").replaceChildren(...sessionBar(principal, () => leave()));
   const hrefFor = (personId) => urlFor({ ...state, personId });
+  // the directory's links name no days: each person's page opens on the days of that person's record
+  const openingHref = (personId) => `/persons/${encodeURIComponent(personId)}` +
+    (state.q ? `?${new URLSearchParams({ q: state.q })}` : "");
   if (principal.role === "organizer") {
     people = new PeopleList(document.getElementById("people"), {
-      onQuery: (q) => navigate({ ...state, q }, { replace: true }), hrefFor });
+      onQuery: (q) => navigate({ ...state, q }, { replace: true }), hrefFor: openingHref });
   } else {
     document.getElementById("people").hidden = true;
   }
@@ -90,7 +125,7 @@ function start() {
     onFilters: (filters) => navigate({ ...state, filters }, { replace: true }),
     hrefFor,
     backHref: (q) => urlFor({ personId: null, q }),
-    ownHref: principal.personId ? urlFor({ personId: principal.personId, q: "" }) : "/",
+    ownHref: principal.personId ? `/persons/${encodeURIComponent(principal.personId)}` : "/",
   });
   onUnauthorized((error) => leave(`Your sign-in has ended (${error.detail || error.title}). Open a new sign-in link.`));
   // Same-origin links are handled here (no reload); modified clicks still open new tabs.
@@ -101,6 +136,12 @@ function start() {
     const url = new URL(a.href, location.href);
     if (url.origin !== location.origin || url.pathname.startsWith("/api")) return;
     event.preventDefault();
+    if (/^\/persons\//.test(url.pathname) && !url.searchParams.has("start_date")) {
+      // a person's page without days: render finds that person's days, then spells them out
+      history.pushState(null, "", url.pathname + url.search);
+      render({ focus: true });
+      return;
+    }
     navigate(readState(url), { focus: true });
   });
   window.addEventListener("popstate", () => render());

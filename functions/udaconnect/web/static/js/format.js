@@ -108,11 +108,24 @@ export function personWithCompany(person) {
   return person?.company_name ? `${fullName(person)} (${person.company_name})` : fullName(person);
 }
 
-/** "Met Ada Lovelace (Acme) at Booth 12, Tue 7 Jul, 10:14–10:31 (PDT)": a meeting in words; `until` (the
- * encounter's last_seen) when the data has an end. */
-export function meetingSentence({ person, location, until }, timeZone) {
-  return `Met ${personWithCompany(person)} at ${formatPlace(location)}, `
-    + `${formatSpan(location?.creation_time, until, timeZone)}`;
+/** A match in words, as honest as the search: with a time window (`together`), "Met Ada Lovelace (Acme) at Booth
+ * 12, Tue 7 Jul, 10:14–10:31 (PDT)" (`until`: the encounter's last_seen, when the data has an end); without one,
+ * being at the same place at any time is no meeting: "Ada Lovelace (Acme) was at Booth 12, Tue 7 Jul, 10:14 (PDT)"
+ * (an organizer's answer), or only the place and the venue's day (`presence`, an attendee's answer): "You and Ada
+ * Lovelace (Acme) were at Booth 12 on Tue 7 Jul". */
+export function meetingSentence({ person, location, presence, until }, timeZone, together = true) {
+  if (presence) return `You and ${personWithCompany(person)} were at ${formatPresence(presence)} on ${formatDayKey(presence.day)}`;
+  const when = formatSpan(location?.creation_time, until, timeZone);
+  if (!together) return `${personWithCompany(person)} was at ${formatPlace(location)}, ${when}`;
+  return `Met ${personWithCompany(person)} at ${formatPlace(location)}, ${when}`;
+}
+
+/** Where a presence was: the venue place's name, else the coarse area ("within 75 m of 37.55400, -122.29100"). */
+export function formatPresence(presence) {
+  if (presence?.place?.name) return String(presence.place.name);
+  const area = presence?.area;
+  if (!area) return "an unknown place";
+  return `within ${formatDistance(Number(area.radius))} of ${formatPlace(area)}`;
 }
 
 /** The venue place's name when the API named one ("Booth 12"), else the coordinates. */

@@ -56,7 +56,14 @@ function unavailable(message) {
     select() {} };
 }
 
-export function renderMap({ encounters, track, onSelect, timeZone }) {
+/** "speed 2, late 1": how many of `fixes` persist did not believe, by its reason (udaconnect.plausibility). */
+function byReason(fixes) {
+  const counts = new Map();
+  for (const l of fixes) counts.set(l.untrusted, (counts.get(l.untrusted) || 0) + 1);
+  return [...counts].map(([reason, n]) => `${reason} ${n}`).join(", ");
+}
+
+export function renderMap({ encounters, track, onSelect, timeZone, together = true }) {
   current?.remove();
   current = null;
   const L = window.L;
@@ -67,12 +74,13 @@ export function renderMap({ encounters, track, onSelect, timeZone }) {
     return unavailable("The map library is not installed on this server (npm ci): the list and timeline show every meeting.");
   }
   const card = h("div", { class: "map-card", "data-testid": "map-card", "aria-live": "polite" },
-    "Hover over or select a marker to see who you met there and when.");
-  const describe = (e) => meetingSentence(e, timeZone);
+    !meetings.length ? "Your own track; the places you shared are named in the list."
+      : `Hover over or select a marker to see who ${together ? "you met there" : "was there"} and when.`);
+  const describe = (e) => meetingSentence(e, timeZone, together);
   const show = (e) => {
-    card.replaceChildren("Met ",
+    card.replaceChildren(together ? "Met " : "",
       h("strong", {}, fullName(e.person)), e.person.company_name ? ` (${e.person.company_name})` : "",
-      " at ", h("span", { "data-testid": "map-card-where" }, formatPlace(e.location)), ", ",
+      together ? " at " : " was at ", h("span", { "data-testid": "map-card-where" }, formatPlace(e.location)), ", ",
       h("time", { datetime: e.location.creation_time }, formatSpan(e.location.creation_time, e.until, timeZone)));
   };
   const box = h("div", { class: "map", role: "group", "data-testid": "map",
@@ -104,7 +112,10 @@ export function renderMap({ encounters, track, onSelect, timeZone }) {
     markers.set(id, { marker, e });
     clusters.addLayer(marker);
   }
-  const ordered = own.slice().sort((a, b) => Date.parse(a.creation_time) - Date.parse(b.creation_time));
+  // The track is what was believed; a fix persist did not believe (TrackedLocation.untrusted) is marked apart.
+  const ordered = own.filter((l) => !l.untrusted)
+    .sort((a, b) => Date.parse(a.creation_time) - Date.parse(b.creation_time));
+  const doubted = own.filter((l) => l.untrusted);
   const line = ordered.length
     ? L.polyline(ordered.map((l) => [Number(l.latitude), Number(l.longitude)]), { className: "own-track", interactive: false })
     : null;
@@ -132,15 +143,24 @@ export function renderMap({ encounters, track, onSelect, timeZone }) {
     labels();
   });
   line?.addTo(map);
+  for (const l of doubted) {
+    const mark = L.circleMarker([Number(l.latitude), Number(l.longitude)], { className: "own-untrusted", radius: 4 });
+    mark.bindTooltip(`Not believed (${l.untrusted}): ${formatSpan(l.creation_time, null, timeZone)}`);
+    mark.on("add", () => mark.getElement()?.setAttribute("data-testid", "own-untrusted"));
+    mark.addTo(map);
+  }
   clusters.addTo(map);
   current = map;
   getPlaces().then((places) => {
     if (places && current === map) venueLayer(L, places).addTo(map).bringToBack();
   });
   const legend = h("p", { class: "legend" },
-    h("span", { class: "key meeting" }, "meeting point"),
-    h("span", { class: "key cluster" }, "several (select to zoom in)"),
-    own.length ? h("span", { class: "key track" }, "own track") : h("span", { class: "muted" }, "(own track not available)"));
+    meetings.length ? h("span", { class: "key meeting" }, together ? "meeting point" : "where they were") : null,
+    meetings.length ? h("span", { class: "key cluster" }, "several (select to zoom in)") : null,
+    own.length ? h("span", { class: "key track" }, "own track") : h("span", { class: "muted" }, "(own track not available)"),
+    doubted.length ? h("span", { class: "key untrusted", "data-testid": "untrusted-count" },
+      `${doubted.length} fix${doubted.length === 1 ? "" : "es"} of this track not believed (${byReason(doubted)})`)
+      : null);
   const select = (id) => {
     selected = id;
     for (const [other, { marker }] of markers) marker.getElement()?.classList.toggle("selected", other === id);

@@ -136,9 +136,16 @@ export class PersonView {
     const who = this.person && String(this.person.id) === this.personId ? fullName(this.person) : "This person";
     const range = `between ${formatDateInput(filters.start_date)} and ${formatDateInput(filters.end_date)}`;
     const near = filters.distance ? `within ${formatDistance(Number(filters.distance))}` : "nearby";
-    const when = filters.window ? `, within ${filters.window} minutes of each other` : "";
-    if (!count) return `No one was ${near} of ${who} ${range}${when}. Try a larger distance, a wider date range or no time window.`;
-    return `${who} met ${truncated ? "at least " : ""}${count} ${count === 1 ? "person" : "people"} ${near} ${range}${when}.`;
+    const people = `${truncated ? "at least " : ""}${count} ${count === 1 ? "person" : "people"}`;
+    if (filters.window) {
+      const when = `, within ${filters.window} minutes of each other`;
+      if (!count) return `No one was ${near} of ${who} ${range}${when}. Try a larger distance, a wider date range or a longer time window.`;
+      return `${who} met ${people} ${near} ${range}${when}.`;
+    }
+    // Without a window, the same place at any time of the range: no one was met, only places shared.
+    if (!count) return `No one was ${near} of where ${who} was ${range}, at any time. Try a larger distance or a wider date range.`;
+    return `${people[0].toUpperCase()}${people.slice(1)} ${count === 1 ? "was" : "were"} ${near} of where ${who} was ${range}, `
+      + "not necessarily at the same time.";
   }
 
   renderResults(encounters, track, filters, truncated) {
@@ -165,8 +172,9 @@ export class PersonView {
       }
       if (scroll === "map") map.el.scrollIntoView({ block: "nearest" });
     };
-    const map = renderMap({ encounters, track, onSelect: select, timeZone });
-    const timeline = renderTimeline({ encounters, onSelect: select, timeZone });
+    const together = Boolean(filters.window); // "met" only for co-presence
+    const map = renderMap({ encounters, track, onSelect: select, timeZone, together });
+    const timeline = renderTimeline({ encounters, onSelect: select, timeZone, together });
     const copy = h("button", { type: "button", class: "link-button", "data-testid": "copy-link" }, "Copy link to this view");
     copy.addEventListener("click", async () => {
       try {
@@ -176,18 +184,35 @@ export class PersonView {
         copy.textContent = "Copy the address bar: it holds this view";
       }
     });
-    const asJson = h("a", { href: apiUrl(`/api/persons/${encodeURIComponent(this.personId)}/connection`, filters),
-      "data-testid": "api-link" }, "This search in the API");
+    // a link would open without the token (401): the command line instead, with the token as a placeholder
+    const searchUrl = apiUrl(`/api/persons/${encodeURIComponent(this.personId)}/connection`, filters);
+    const command = `curl -H "Authorization: Bearer $UDACONNECT_TOKEN" '${searchUrl}'`;
+    const copyCurl = h("button", { type: "button", class: "link-button", "data-testid": "copy-curl" }, "Copy");
+    copyCurl.addEventListener("click", async () => {
+      try {
+        await navigator.clipboard.writeText(command);
+        copyCurl.textContent = "Copied";
+      } catch {
+        copyCurl.textContent = "Select the line to copy it";
+      }
+    });
+    const asJson = h("details", { class: "api-search", "data-testid": "api-search" },
+      h("summary", {}, "This search in the API"),
+      h("p", {}, "Set UDACONNECT_TOKEN to your token (`udaconnect token` prints one), then:"),
+      h("code", { "data-testid": "api-curl", "data-url": searchUrl }, command), " ", copyCurl);
     this.results.replaceChildren(
       summary,
       h("p", { class: "actions" }, copy, asJson),
-      h("section", { class: "panel", "aria-labelledby": "timeline-title" },
-        h("h3", { id: "timeline-title" }, "When"), timeline.el),
+      // places shared on a day (an attendee's answer without a window) have no time to put on an axis
+      encounters.some((e) => e.location)
+        ? h("section", { class: "panel", "aria-labelledby": "timeline-title" },
+          h("h3", { id: "timeline-title" }, "When"), timeline.el)
+        : null,
       h("div", { class: "views" },
         h("section", { class: "panel map-panel", "aria-labelledby": "map-title" },
           h("h3", { id: "map-title" }, "Where"), map.el),
         h("section", { class: "panel", "aria-labelledby": "list-title" },
           h("h3", { id: "list-title" }, "Who"),
-          encounterList(encounters, { hrefFor: this.hrefFor, onSelect: select, timeZone }))));
+          encounterList(encounters, { hrefFor: this.hrefFor, onSelect: select, timeZone, together }))));
   }
 }

@@ -2,10 +2,11 @@
 import config from "/config.js";
 
 export const DEFAULT_FILTERS = Object.freeze({
-  start_date: config.defaultStartDate || "2020-01-01",
-  end_date: config.defaultEndDate || "2020-12-30",
+  start_date: config.defaultStartDate, // the last days up to today at the venue, unless configured
+  end_date: config.defaultEndDate,
   distance: String(config.defaultDistance || "5"),
-  window: "",
+  // co-presence by default: "met" means within the window of each other (UDACONNECT_WEB_WINDOW; "" for any time)
+  window: String(config.defaultWindow ?? "15"),
 });
 
 const FILTER_KEYS = Object.keys(DEFAULT_FILTERS);
@@ -30,6 +31,7 @@ export function urlFor({ personId, q, filters }) {
     for (const key of FILTER_KEYS) {
       const value = (filters || DEFAULT_FILTERS)[key];
       if (value !== "" && value !== undefined && value !== null) params.set(key, value);
+      else if (DEFAULT_FILTERS[key] !== "") params.set(key, ""); // "window=": any time, not the default window
     }
   }
   if (q) params.set("q", q);

@@ -25,9 +25,9 @@ function ticks(first, span, offset, x, W, axisY) {
   return s("g", { "aria-hidden": "true" }, marks);
 }
 
-export function renderTimeline({ encounters, onSelect, timeZone }) {
+export function renderTimeline({ encounters, onSelect, timeZone, together = true }) {
   const W = drawingWidth();
-  const timed = encounters.filter((e) => Number.isFinite(e.time));
+  const timed = encounters.filter((e) => e.location && Number.isFinite(e.time)); // a presence has a day, no time
   if (!timed.length) return { el: h("div", {}), select() {} };
   const first = timed[0].time;
   const last = timed[timed.length - 1].time;
@@ -40,7 +40,7 @@ export function renderTimeline({ encounters, onSelect, timeZone }) {
     const level = stacks.get(column) ?? 0;
     stacks.set(column, level + 1);
     const id = String(e.person.id);
-    const label = meetingSentence(e, timeZone);
+    const label = meetingSentence(e, timeZone, together);
     return s("circle", {
       class: "tl-dot", cx: cx.toFixed(1), cy: 0, r: 5, tabindex: "0", role: "button",
       "data-testid": "timeline-event", "data-person-id": id, "aria-label": label,

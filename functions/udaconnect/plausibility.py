@@ -1,0 +1,101 @@
+"""Whether a person's fix could have happened: the rules persist applies before a fix may prove a meeting.
+
+Pure (no I/O): persist hands it the person's trusted fixes around the new ones (read under a per-person lock,
+udaconnect.persist.store) and stores each fix it refuses to believe in `location_untrusted` with the reason.
+
+- LATE: recorded more than `max_age` before it reached ingest (the CloudEvent extension `arrivedat`, which ingest
+  sets and a client cannot). A phone buffers while offline and uploads when it is back; a fix older than that
+  window is a claim about the past nobody can check any more: the forged backdated meeting.
+- IMPRECISE: the phone's own accuracy is worse than `max_accuracy`: it cannot tell a booth from its neighbour,
+  so it never proves a meeting a few meters wide. A fix with no accuracy is judged as if it had `max_accuracy`
+  (the tolerance widens) and is kept trusted: the original API's clients send none.
+- SPEED: reaching it from the person's nearest trusted fix before or after it (all their devices together, in
+  time order) needs more than `max_speed` once both accuracies are taken off the distance: a teleport, or a
+  second device carried somewhere else.
+- BURST: within BURST_SECONDS of a trusted fix of the same person at another point, whatever the accuracies: a
+  person is one place at a time and a phone reports far less often, so a spray of places at one instant yields
+  at most the first one consistent with the track (each other would be one more probe of everyone's
+  whereabouts). Two phones of one person reporting within the same second lose the second fix: the first
+  already says where the person was.
+
+A fix found consistent is trusted and becomes a neighbour of the later ones of the same judgement.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+LATE, IMPRECISE, SPEED, BURST = "late", "imprecise", "speed", "burst"
+REASONS = (LATE, IMPRECISE, SPEED, BURST)
+#: Two fixes of one person closer in time than this must be one place (within both accuracies).
+BURST_SECONDS = 1.0
+_EARTH_RADIUS_M = 6_371_008.8  # the mean radius: within 0.5 % of the spheroid at any latitude
+
+
+@dataclass(frozen=True, slots=True)
+class Rules:
+    max_age: timedelta = timedelta(minutes=30)
+    max_speed: float = 2.5  # meters per second
+    max_accuracy: float = 50.0  # meters
+
+
+@dataclass(frozen=True, slots=True)
+class Point:
+    at: datetime
+    longitude: float
+    latitude: float
+    accuracy: float | None
+
+
+def is_late(recorded_at: datetime, arrived: datetime, rules: Rules) -> bool:
+    return recorded_at < arrived - rules.max_age
+
+
+def judge(trusted: Sequence[Point], new: Sequence[Point], arrived: Sequence[datetime], rules: Rules
+          ) -> list[str | None]:
+    """The reason each of `new` is not to be trusted, or None: `trusted` are the person's believed fixes around
+    them (any order), `arrived` when each new fix reached ingest."""
+    reasons: list[str | None] = [None] * len(new)
+    for i, (point, came) in enumerate(zip(new, arrived, strict=True)):
+        if is_late(point.at, came, rules):
+            reasons[i] = LATE
+        elif point.accuracy is not None and point.accuracy > rules.max_accuracy:
+            reasons[i] = IMPRECISE
+    known = sorted(trusted, key=lambda p: p.at)
+    times = [p.at for p in known]
+    for i in sorted((i for i in range(len(new)) if reasons[i] is None), key=lambda i: new[i].at):
+        point = new[i]
+        at = bisect.bisect_right(times, point.at)
+        neighbours = known[max(0, at - 2):at + 1]  # the one before, any at the same instant, the one after
+        reason = next((r for other in neighbours if (r := _against(point, other, rules))), None)
+        if reason is None:
+            known.insert(at, point)
+            times.insert(at, point.at)
+        reasons[i] = reason
+    return reasons
+
+
+def _against(point: Point, other: Point, rules: Rules) -> str | None:
+    seconds = abs((point.at - other.at).total_seconds())
+    if (point.longitude, point.latitude) == (other.longitude, other.latitude):
+        return None  # the same place (another copy of the fix, a redelivery, a phone standing still)
+    if seconds < BURST_SECONDS:
+        return BURST  # whatever the accuracies: a spray at one moment, even if each point is a blur
+    slack = meters(point, other) - _accuracy(point, rules) - _accuracy(other, rules)
+    return SPEED if slack > rules.max_speed * seconds else None
+
+
+def _accuracy(point: Point, rules: Rules) -> float:
+    return rules.max_accuracy if point.accuracy is None else min(point.accuracy, rules.max_accuracy)
+
+
+def meters(a: Point, b: Point) -> float:
+    """The great-circle distance (haversine): plenty for meters to kilometers."""
+    phi1, phi2 = math.radians(a.latitude), math.radians(b.latitude)
+    dphi, dlambda = phi2 - phi1, math.radians(b.longitude - a.longitude)
+    h = math.sin(dphi / 2) ** 2 + math.cos(phi1) * math.cos(phi2) * math.sin(dlambda / 2) ** 2
+    return 2 * _EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(h)))
