@@ -115,13 +115,15 @@ class EmbeddedPostgres:
         return int(self._port_file.read_text())
 
     def _run(self, *args: str, check: bool = True, stdin: str | None = None,
-             env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-        """Run a server binary, as the postgres user when we are root (PostgreSQL refuses to run as root)."""
+             env: dict[str, str] | None = None, own_session: bool = False) -> subprocess.CompletedProcess[str]:
+        """Run a server binary, as the postgres user when we are root (PostgreSQL refuses to run as root).
+        `own_session`: the server it starts leaves our process group, so a Ctrl-C (SIGINT to the terminal's group)
+        reaches the stack, which drains into the database and then stops it, never the database first."""
         cmd = [str(_bindir() / args[0]), *args[1:]]
-        kwargs: dict[str, object] = {}
+        kwargs: dict[str, object] = {"start_new_session": own_session}
         if os.geteuid() == 0:
             user = pwd.getpwnam("postgres")
-            kwargs = {"user": user.pw_uid, "group": user.pw_gid, "extra_groups": []}
+            kwargs.update(user=user.pw_uid, group=user.pw_gid, extra_groups=[])
         proc = subprocess.run(cmd, capture_output=True, text=True, check=False, input=stdin,  # type: ignore[call-overload]
                               env=env, **kwargs)
         if check and proc.returncode != 0:
@@ -166,7 +168,7 @@ class EmbeddedPostgres:
             options.update(fsync="off", synchronous_commit="off", full_page_writes="off")
         opts = " ".join(f"-c {k}={v}" for k, v in options.items())
         self._run("pg_ctl", "-D", str(self.data), "-l", str(self.directory / "server.log"), "-o", opts,
-                  "-w", "-t", "60", "start")
+                  "-w", "-t", "60", "start", own_session=True)
         self._secure()
         self._ensure_database()
         return self.url
