@@ -74,9 +74,8 @@ kubectl wait broker/default -n udaconnect --for=condition=Ready --timeout=600s
 kubectl wait ksvc --all -n udaconnect --for=condition=Ready --timeout=600s
 kubectl rollout status deployment/edge -n udaconnect --timeout=300s
 
-# Sign-in links, as the local stack prints them: signed with this overlay's key (auth.env), 12 hours.
-UDACONNECT_AUTH_SECRET="$(sed -n 's/^UDACONNECT_AUTH_SECRET=//p' "$OVERLAY/auth.env")"
-export UDACONNECT_AUTH_SECRET
+# Sign-in links, as the local stack prints them: signed with this overlay's issuer key (auth/), 12 hours.
+export UDACONNECT_AUTH_SIGNING_KEY_FILE="$OVERLAY/auth/signing-key.pem"
 attendee_link="$(kn udaconnect token --person 1 --link --web-url http://localhost:30000)"
 organizer_link="$(kn udaconnect token --organizer --name vagrant --link --web-url http://localhost:30000)"
 
@@ -89,9 +88,9 @@ UdaConnect is running.
 Sign in (links valid 12 hours):
   as the first attendee: ${attendee_link}
   as an organizer:       ${organizer_link}
-More tokens inside the VM (vagrant ssh), signed with the overlay's key:
-  export UDACONNECT_AUTH_SECRET="\$(sudo sed -n 's/^UDACONNECT_AUTH_SECRET=//p' /vagrant/manifests/overlays/vagrant/auth.env)"
-  kn udaconnect token --person 7 --link --web-url http://localhost:30000   (or --organizer, a bare token)
+More tokens inside the VM (vagrant ssh), signed with the overlay's issuer key (readable by root only):
+  export UDACONNECT_AUTH_SIGNING_KEY_FILE=/vagrant/manifests/overlays/vagrant/auth/signing-key.pem
+  sudo -E kn udaconnect token --person 7 --link --web-url http://localhost:30000   (or --organizer, a bare token)
 Inside the VM (vagrant ssh): kn service list -n udaconnect; kn broker describe default -n udaconnect;
 kn trigger list -n udaconnect; kubectl get pods -n udaconnect -w (watch the functions scale to zero).
 TEXT

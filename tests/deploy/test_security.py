@@ -291,3 +291,24 @@ def test_only_the_publishers_and_knative_eventing_reach_the_broker_ingress(overl
     (expression,) = ours["podSelector"]["matchExpressions"]
     assert (expression["key"], expression["operator"]) == ("app.kubernetes.io/name", "In")
     assert sorted(expression["values"]) == ["encounters", "ingest", "persist", "persons", "udaconnect-outbox-relay"]
+
+
+def test_the_edge_never_logs_a_request_line_a_token_or_a_person_id_could_be_in(overlay) -> None:
+    """A live stream's URL holds its bearer token (?access_token=: an EventSource sends no headers) and API paths
+    hold person ids: nginx's default format ("combined") logs both. Every access_log names a format of ours
+    that holds neither."""
+    import re
+
+    _, docs = overlay
+    for conf in (d["data"]["nginx.conf"] for d in find(docs, "ConfigMap", "edge-nginx")):
+        formats = dict(re.findall(r"log_format\s+(\S+)\s+'([^;]*)';", conf))
+        logs = re.findall(r"access_log\s+([^;]*);", conf)
+        assert logs, "no access_log: nginx logs every request line in the combined format to its default file"
+        for line in logs:
+            target, *name = line.split()
+            if target == "off":
+                continue
+            assert name and name[0] in formats, f"access_log {line}: the default format logs the request line"
+            leaky = [v for v in ("$request ", "$request_uri", "$uri", "$args", "$query_string", "$arg_",
+                                 "$http_authorization", "$document_uri") if v in formats[name[0]] + " "]
+            assert not leaky, f"log_format {name[0]} logs {leaky}"

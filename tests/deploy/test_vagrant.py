@@ -166,4 +166,6 @@ def test_provisioning_installs_kn_udaconnect_and_prints_sign_in_links() -> None:
     output = deploy[deploy.index("cat <<TEXT"):]
     assert "${attendee_link}" in output and "${organizer_link}" in output
     assert re.search(r"kn udaconnect token --person \d+ --link --web-url http://localhost:30000", deploy)
-    assert 'sed -n \'s/^UDACONNECT_AUTH_SECRET=//p\' "$OVERLAY/auth.env"' in deploy
+    # signed with the overlay's issuer key (the one the JWKS in the cluster publishes), never a shared secret
+    assert 'export UDACONNECT_AUTH_SIGNING_KEY_FILE="$OVERLAY/auth/signing-key.pem"' in deploy
+    assert "UDACONNECT_AUTH_SECRET" not in deploy and "auth.env" not in deploy
