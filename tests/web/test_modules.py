@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 import pytest
@@ -135,3 +136,51 @@ def test_problem_details_are_rendered_in_words(run):  # type: ignore[no-untyped-
     assert "Bad Request" in text
     assert "end_date is before start_date" in text
     assert "end_date: must not be before start_date" in text
+
+
+def test_the_timeline_stays_readable_for_three_days_and_400_people(run):  # type: ignore[no-untyped-def]
+    """400 meetings over three conference days (08:30-18:30 at the venue, crowded at the keynote and lunch), drawn
+    at the narrowest width: no visible dot covers another, every person is a dot or counted in a column's "+N", no
+    tick label runs into another, every label is an hour or a day in the one day format, and the drawing keeps a
+    bounded height."""
+    import random
+    from datetime import UTC, datetime, timedelta
+
+    rng = random.Random(400)
+    start = datetime.now(UTC).replace(hour=15, minute=30, second=0, microsecond=0) - timedelta(days=3)  # 08:30 PDT
+    meetings = []
+    for i in range(400):
+        day = rng.randrange(3)
+        minute = rng.choice([rng.uniform(0, 600), rng.gauss(30, 10), rng.gauss(240, 20)])  # keynote, lunch
+        at = start + timedelta(days=day, minutes=min(max(minute, 0), 600))
+        meetings.append(loc(i + 1, at.isoformat()))
+    drawn = run("timeline", """
+        const { dedupe } = await import('/js/encounters.js');
+        const { el } = m.renderTimeline({ encounters: dedupe(arg), onSelect() {}, timeZone: 'America/Los_Angeles' });
+        document.body.replaceChildren(el);
+        const box = (e) => { const b = e.getBoundingClientRect(); return [b.left, b.top, b.right, b.bottom]; };
+        const dots = [...el.querySelectorAll('[data-testid=timeline-event]')];
+        return {
+          all: dots.length,
+          visible: dots.filter((d) => d.getAttribute('display') !== 'none').map((d) => [+d.getAttribute('cx'),
+                                                                                     +d.getAttribute('cy')]),
+          more: [...el.querySelectorAll('[data-testid=timeline-more]')].map((t) => +t.textContent.slice(1)),
+          ticks: [...el.querySelectorAll('[data-testid=timeline-tick]')].map((t) => [t.textContent, box(t)]),
+          ends: [...el.querySelectorAll('[data-testid=timeline-start], [data-testid=timeline-end]')]
+            .map((t) => t.textContent),
+          height: el.viewBox.baseVal.height,
+        };""", meetings)
+    assert drawn["all"] == 400
+    visible = drawn["visible"]
+    for i, (x1, y1) in enumerate(visible):  # r = 5: centres at least a diameter apart on one axis
+        assert all(abs(x1 - x2) >= 10 or abs(y1 - y2) >= 10 for x2, y2 in visible[i + 1:]), (x1, y1)
+    # each column's "+N" stands for its dots not drawn, in place of its top one
+    assert len(visible) + sum(drawn["more"]) == 400, (len(visible), drawn["more"])
+    assert drawn["more"], "a keynote crowd of ~130 people in one column must be counted, not piled"
+    labels = [text for text, _ in drawn["ticks"]]
+    day = r"(Mon|Tue|Wed|Thu|Fri|Sat|Sun) \d{1,2} (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{4}"
+    assert labels and all(re.fullmatch(rf"\d\d:00|{day}", t) for t in labels), labels
+    assert all(re.fullmatch(day, t) for t in drawn["ends"]), drawn["ends"]  # three days: the ends name days
+    boxes = sorted(b for _, b in drawn["ticks"])
+    assert all(a[2] <= b[0] for a, b in zip(boxes, boxes[1:])), boxes  # no label runs into the next
+    assert drawn["height"] <= 14 + 6 * 12 + 36
