@@ -49,10 +49,10 @@ ROLES: dict[str, dict[str, str]] = {
                    "person": "SELECT", "place": "SELECT", "device": "SELECT", "audit_log": AUDIT},
     # the outbox relay CronJob publishes and marks what the outbox holds
     "relay": {"event_outbox": "SELECT, UPDATE, DELETE"},
-    # the retention function (PingSource): deletes what is older than UDACONNECT_RETENTION_DAYS
+    # the retention function (PingSource): deletes what is older than UDACONNECT_RETENTION_DAYS. No rights on the
+    # audit log or the erasure records: who looked stays known, and an erased id is never reused (docs/security.md)
     "retention": {"location": "SELECT, DELETE", "location_untrusted": "SELECT, DELETE", "encounter": "SELECT, DELETE",
-                  "encounter_scan": "SELECT, DELETE", "event_outbox": "SELECT, DELETE", "audit_log": "SELECT, DELETE",
-                  "person_erasure": "SELECT, DELETE"},
+                  "encounter_scan": "SELECT, DELETE", "event_outbox": "SELECT, DELETE"},
 }
 #: Tables no function touches: the migration's own bookkeeping.
 OWNER_ONLY = frozenset({"alembic_version", "spatial_ref_sys"})
