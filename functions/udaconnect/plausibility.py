@@ -6,9 +6,10 @@ udaconnect.persist.store) and stores each fix it refuses to believe in `location
 - LATE: recorded more than `max_age` before it reached ingest (the CloudEvent extension `arrivedat`, which ingest
   sets and a client cannot). A phone buffers while offline and uploads when it is back; a fix older than that
   window is a claim about the past nobody can check any more: the forged backdated meeting.
-- IMPRECISE: the phone's own accuracy is worse than `max_accuracy`: it cannot tell a booth from its neighbour,
-  so it never proves a meeting a few meters wide. A fix with no accuracy is judged as if it had `max_accuracy`
-  (the tolerance widens) and is kept trusted: the original API's clients send none.
+- IMPRECISE: the phone's own accuracy is worse than `max_accuracy`, or it gave none: it cannot tell a booth from
+  its neighbour, so it never proves a meeting a few meters wide. A fix without accuracy that someone vouches for
+  (Point.vouched: an organizer's import of the original's data, which has none, or UDACONNECT_AUTH=open, where
+  nothing is checked) is judged as if it had `max_accuracy` (the tolerance widens) and is kept trusted.
 - SPEED: reaching it from the person's nearest trusted fix before or after it (all their devices together, in
   time order) needs more than `max_speed` once both accuracies are taken off the distance: a teleport, or a
   second device carried somewhere else.
@@ -49,6 +50,8 @@ class Point:
     longitude: float
     latitude: float
     accuracy: float | None
+    #: Trusted without an accuracy: an organizer's import, or UDACONNECT_AUTH=open (a device's fix never is).
+    vouched: bool = False
 
 
 def is_late(recorded_at: datetime, arrived: datetime, rules: Rules) -> bool:
@@ -63,7 +66,7 @@ def judge(trusted: Sequence[Point], new: Sequence[Point], arrived: Sequence[date
     for i, (point, came) in enumerate(zip(new, arrived, strict=True)):
         if is_late(point.at, came, rules):
             reasons[i] = LATE
-        elif point.accuracy is not None and point.accuracy > rules.max_accuracy:
+        elif point.accuracy is None and not point.vouched or (point.accuracy or 0) > rules.max_accuracy:
             reasons[i] = IMPRECISE
     known = sorted(trusted, key=lambda p: p.at)
     times = [p.at for p in known]

@@ -158,7 +158,8 @@ class Settings:
         parse=_positive("UDACONNECT_MAX_SPEED"))
     max_accuracy: float = setting(
         "UDACONNECT_MAX_ACCURACY", 50.0, "Meters: a fix whose own accuracy is worse is kept, marked imprecise, and "
-        "proves no meeting; a fix with none is judged as if it had this one",
+        "proves no meeting; a device's fix with none is imprecise too, an organizer's import with none is judged as if "
+        "it had this one",
         parse=_positive("UDACONNECT_MAX_ACCURACY"))
     max_devices: int = setting(
         "UDACONNECT_MAX_DEVICES", 3, "Active (not revoked) devices a person may have enrolled at once")

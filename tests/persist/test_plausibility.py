@@ -94,6 +94,16 @@ def test_poor_accuracy_is_kept_imprecise_and_redelivery_is_stored_once_whichever
     assert reasons(db) == {"blur": "imprecise"}
 
 
+def test_a_devices_fix_without_accuracy_is_kept_imprecise_an_organizers_import_is_believed(conn, db: Engine) -> None:
+    """A phone that says nothing of its accuracy could be anywhere within the venue: it never proves a 5 m
+    meeting. The original's data (an organizer's import) has no accuracy at all and stays trusted."""
+    at = NOW - timedelta(minutes=3)
+    device = Row(1, *HALL, at, None, "/devices/a", "silent", 0, NOW)  # what ingest proves a device reported
+    imported = Row(2, *HALL, at, None, "/import", "legacy", 0, NOW, imported=True)
+    assert store(conn, [device, imported], devices_checked=False, rules=RULES) == [UNTRUSTED, STORED]
+    assert reasons(db) == {"silent": "imprecise"} and trusted(db) == {"legacy"}
+
+
 def test_a_person_walking_with_gps_jitter_is_believed(conn, db: Engine) -> None:
     import random
 

@@ -22,7 +22,8 @@ def report(person_id: int, source: str, **extra: str) -> tuple[dict[str, str], b
     headers = {"ce-specversion": "1.0", "ce-id": str(uuid.uuid4()), "ce-source": source, "ce-type": LOCATION_REPORTED,
                "ce-partitionkey": str(person_id), "ce-arrivedat": "2020-08-18T10:37:07+00:00",
                "Content-Type": "application/json", "Prefer": "reply", **extra}
-    body = {"person_id": person_id, "latitude": 37.55, "longitude": -122.29, "recorded_at": "2020-08-18T10:37:06Z"}
+    body = {"person_id": person_id, "latitude": 37.55, "longitude": -122.29, "recorded_at": "2020-08-18T10:37:06Z",
+            "accuracy": 8.0}  # a phone says how sure it is (without, a device's fix is kept imprecise)
     return headers, json.dumps(body).encode()
 
 

@@ -182,5 +182,23 @@ def test_the_timeline_stays_readable_for_three_days_and_400_people(run):  # type
     assert labels and all(re.fullmatch(rf"\d\d:00|{day}", t) for t in labels), labels
     assert all(re.fullmatch(day, t) for t in drawn["ends"]), drawn["ends"]  # three days: the ends name days
     boxes = sorted(b for _, b in drawn["ticks"])
-    assert all(a[2] <= b[0] for a, b in zip(boxes, boxes[1:])), boxes  # no label runs into the next
+    assert all(a[2] <= b[0] for a, b in zip(boxes, boxes[1:], strict=False)), boxes  # no label runs into the next
     assert drawn["height"] <= 14 + 6 * 12 + 36
+
+
+def test_the_event_stream_parser_reads_events_however_the_bytes_are_cut(run):  # type: ignore[no-untyped-def]
+    """The live stream's reader (sse.js, over fetch so the token stays in a header): the HTML standard's event
+    stream, cut into chunks at every awkward place: inside a field, between \\r and \\n, within a multi-line data."""
+    stream = (": keep-alive\r\n\r\nevent: ready\r\nid: 7\r\ndata: {}\r\n\r\n"
+              "retry: 1500\nevent: encounter\nid: 9\ndata: {\"a\":\ndata: 1}\n\n"
+              "data: no type\rid: 10\r\r")
+    expected = [["ready", "{}", "7"], ["encounter", '{"a":\n1}', "9"], ["message", "no type", "10"]]
+    for size in (1, 2, 3, 5, 7, len(stream)):
+        chunks = [stream[i:i + size] for i in range(0, len(stream), size)]
+        got = run("sse", """
+            const seen = [];
+            const parser = m.eventParser((type, data, id) => seen.push([type, data, id]));
+            for (const chunk of arg) parser.push(chunk);
+            parser.end();
+            return { seen, retry: parser.state.retry, last: parser.state.lastEventId };""", chunks)
+        assert got == {"seen": expected, "retry": 1500, "last": "10"}, (size, got)

@@ -72,7 +72,9 @@ class Row:
     event_id: str
     event_index: int = 0  # the fix's index in a multi-fix report (0 for a single fix)
     arrived: datetime | None = None  # when it reached ingest (None: now)
-    imported: bool = False  # an organizer's report (ingest's delivery proof says so): any source may be stored
+    #: An organizer's report (ingest's delivery proof says so), or any with UDACONNECT_AUTH=open (nothing is checked):
+    #: any source may be stored, and a fix without accuracy is trusted (udaconnect.plausibility.IMPRECISE)
+    imported: bool = False
 
     @property
     def key(self) -> tuple[str, str, int]:
@@ -191,7 +193,7 @@ CROSS JOIN LATERAL (
 
 
 def _point(row: Row) -> plausibility.Point:
-    return plausibility.Point(row.recorded_at, row.longitude, row.latitude, row.accuracy)
+    return plausibility.Point(row.recorded_at, row.longitude, row.latitude, row.accuracy, vouched=row.imported)
 
 
 def _insert_untrusted(cursor: Any, apart: list[tuple[Row, str]]) -> dict[tuple[str, str, int], str]:
