@@ -168,12 +168,12 @@ def test_metrics_count_a_known_load_and_logs_name_routes_without_secrets(stack: 
         assert secret not in everything
 
 
-def test_a_live_stream_is_counted_while_open_and_its_query_token_never_logged(
-        stack: tuple[LocalStack, Engine]) -> None:
+def test_a_live_stream_is_counted_while_open_and_its_token_never_logged(stack: tuple[LocalStack, Engine]) -> None:
     running, _ = stack
     token = running.token("attendee", B)
-    url = f"{running.api_url}/api/persons/{B}/encounters/live?access_token={token}"
-    reply = urllib.request.urlopen(url, timeout=30)  # noqa: S310 - the stack's own loopback address
+    url = f"{running.api_url}/api/persons/{B}/encounters/live"
+    reply = urllib.request.urlopen(urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"}),
+                                   timeout=30)  # noqa: S310 - the stack's own loopback address
     try:
         reply.readline()  # the stream has started
         wait_for(lambda: value(scrape(running.metrics["encounters"]), "udaconnect_live_streams_open") == 1,

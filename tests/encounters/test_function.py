@@ -110,8 +110,9 @@ def test_bad_deliveries_are_4xx_and_dead_lettered(people, clients) -> None:
 class Stream:
     """An SSE client on a real socket: (event, id, data) tuples as they arrive, with their arrival time."""
 
-    def __init__(self, url: str, last_event_id: str | None = None) -> None:
-        headers = {"Accept": "text/event-stream", **({"Last-Event-ID": last_event_id} if last_event_id else {})}
+    def __init__(self, url: str, last_event_id: str | None = None, bearer: str | None = None) -> None:
+        headers = {"Accept": "text/event-stream", **({"Last-Event-ID": last_event_id} if last_event_id else {}),
+                   **({"Authorization": f"Bearer {bearer}"} if bearer else {})}
         self.reply = urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=30)
         self.events: list[tuple[str, str, str, float]] = []
         self.ended = threading.Event()
@@ -178,12 +179,17 @@ def test_the_live_stream_pushes_a_new_encounter_within_a_second_and_resumes_afte
                                                                                                server) -> None:
     from bearer import token
 
-    # as an EventSource sends it: the token in the query (it cannot send headers); someone else's is refused
+    live = server + "/api/persons/1/encounters/live"
+    # someone else's token is refused; the person's own in the URL too (URLs end up in logs): 400, naming it
     for someone_else in (token(role="attendee", person_id=2), token(role="device", person_id=1, device_id="d")):
         with pytest.raises(urllib.error.HTTPError) as refused:
-            urllib.request.urlopen(server + f"/api/persons/1/encounters/live?access_token={someone_else}", timeout=10)
+            urllib.request.urlopen(urllib.request.Request(live, headers={"Authorization": f"Bearer {someone_else}"}),
+                                   timeout=10)
         assert refused.value.code == 403
-    stream = Stream(server + f"/api/persons/1/encounters/live?access_token={token(role='attendee', person_id=1)}")
+    with pytest.raises(urllib.error.HTTPError) as in_url:
+        urllib.request.urlopen(live + f"?access_token={token(role='attendee', person_id=1)}", timeout=10)
+    assert in_url.value.code == 400 and json.load(in_url.value)["errors"][0]["field"] == "access_token"
+    stream = Stream(live, bearer=token(role="attendee", person_id=1))
     [(_, ready_id, _, _)] = stream.wait("ready")
     time.sleep(0.3)  # listening
     committed = time.monotonic()
@@ -196,8 +202,7 @@ def test_the_live_stream_pushes_a_new_encounter_within_a_second_and_resumes_afte
     found = stream.wait("encounter", 2)
     assert [json.loads(e[2])["person"]["first_name"] for e in found] == ["Alan", "Grace"]
     assert stream.ended.wait(10), "the stream ends after UDACONNECT_LIVE_TIMEOUT"
-    resumed = Stream(server + f"/api/persons/1/encounters/live?access_token={token(role='attendee', person_id=1)}",
-                     last_event_id=first_id)
+    resumed = Stream(live, last_event_id=first_id, bearer=token(role="attendee", person_id=1))
     again = resumed.wait("encounter")
     time.sleep(0.5)
     assert [json.loads(e[2])["person"]["first_name"] for e in resumed.events if e[0] == "encounter"] == ["Grace"]

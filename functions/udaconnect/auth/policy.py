@@ -45,9 +45,9 @@ class Headers(Protocol):
     def get(self, key: str, /) -> str | None: ...
 
 
-def principal_of(settings: Settings, headers: Headers, query_token: str | None = None) -> Principal:
-    """The caller named by `Authorization: Bearer <token>` (or `query_token`, for an EventSource, which cannot
-    send headers); ANONYMOUS without one; Unauthorized for a token that is not valid."""
+def principal_of(settings: Settings, headers: Headers) -> Principal:
+    """The caller named by `Authorization: Bearer <token>` (never a token in the URL); ANONYMOUS without one;
+    Unauthorized for a token that is not valid."""
     if settings.open:
         if "open" not in _warned:
             _warned.add("open")
@@ -55,8 +55,6 @@ def principal_of(settings: Settings, headers: Headers, query_token: str | None =
                         "(for legacy clients only; never for real attendees)")
         return OPEN
     value = headers.get("authorization") or headers.get("Authorization") or ""
-    if not value and query_token:
-        return verify(settings, query_token)
     if not value:
         return ANONYMOUS
     scheme, _, token = value.partition(" ")
@@ -101,11 +99,10 @@ def reads_someone_else(principal: Principal, person_id: int | None) -> bool:
         and principal.person_id != person_id
 
 
-def check(settings: Settings, headers: Headers, path: str, person_id: int | None = None,
-          query_token: str | None = None) -> Principal:
+def check(settings: Settings, headers: Headers, path: str, person_id: int | None = None) -> Principal:
     """The caller, once allowed to use `path` (about `person_id`) by the route's Access; else 401 or 403."""
     from udaconnect.routes import access_for
 
-    principal = principal_of(settings, headers, query_token)
+    principal = principal_of(settings, headers)
     authorize(principal, access_for(path), person_id)
     return principal

@@ -1,6 +1,7 @@
 // The UdaConnect API as the client uses it; failures become ApiError with words a person can read.
 import config from "/config.js";
 import { bearer } from "./session.js";
+import { followStream } from "./sse.js";
 
 export const apiBase = config.apiBaseUrl || "";
 export const docsUrl = `${apiBase}/api/docs`;
@@ -51,10 +52,20 @@ export function onUnauthorized(fn) {
   whenUnauthorized = fn;
 }
 
-/** The live stream's URL: EventSource cannot send headers, so the token rides in the query (the API allows it
- * on this one route). */
-export function liveUrl(personId) {
-  return apiUrl(`/api/persons/${encodeURIComponent(personId)}/encounters/live`, { access_token: bearer() });
+/** Follow a person's live encounters (sse.js: over fetch, the token in the Authorization header as for every
+ * other call; never in the URL). `on` as followStream's; a 401 also signs out as any other call's. */
+export function followLive(personId, on) {
+  const headers = () => {
+    const token = bearer();
+    return token ? { Authorization: `Bearer ${token}` } : {};
+  };
+  return followStream(apiUrl(`/api/persons/${encodeURIComponent(personId)}/encounters/live`), headers, {
+    ...on,
+    refused(status) {
+      on.refused?.(status);
+      if (status === 401) whenUnauthorized(new ApiError("Signed out", "The API refused the token.", [], 401));
+    },
+  });
 }
 
 async function getJson(path, params, signal) {

@@ -1,6 +1,6 @@
-// The live panel of a person's page: new encounters as they happen (Server-Sent Events), the history below, on
-// the clock chosen (zone.js).
-import { getEncounters, liveUrl } from "./api.js";
+// The live panel of a person's page: new encounters as they happen (Server-Sent Events over fetch: sse.js), the
+// history below, on the clock chosen (zone.js).
+import { followLive, getEncounters } from "./api.js";
 import { h } from "./dom.js";
 import { formatSpan, localParts, personWithCompany } from "./format.js";
 import { currentZone } from "./zone.js";
@@ -46,38 +46,42 @@ export class LivePanel {
     this.history.replaceChildren(...this.past.map((e) => h("li", {}, pastEncounter(e))));
   }
 
-  /** Follow `personId`: one EventSource at a time; EventSource reconnects by itself (with Last-Event-ID). */
+  /** Follow `personId`: one stream at a time; it reconnects by itself (with Last-Event-ID). */
   follow(personId) {
     if (personId === this.personId && this.source) return;
     this.close();
     this.personId = personId;
     this.fresh = [];
     this.news.replaceChildren();
-    if (personId === null || typeof EventSource === "undefined") return;
+    if (personId === null || typeof ReadableStream === "undefined") return;
     this.status.textContent = "Connecting\u2026";
-    const source = (this.source = new EventSource(liveUrl(personId)));
-    source.addEventListener("open", () => { this.status.textContent = "Live: new encounters appear here as they happen."; });
-    source.addEventListener("error", () => {
-      this.status.textContent = source.readyState === EventSource.CLOSED
-        ? "Live updates stopped: reload the page to try again."
-        : "Reconnecting\u2026";
+    this.source = followLive(personId, {
+      open: () => { this.status.textContent = "Live: new encounters appear here as they happen."; },
+      reconnecting: () => { this.status.textContent = "Reconnecting\u2026"; },
+      refused: (status) => {
+        this.status.textContent = status === 401 || status === 403
+          ? "Live updates stopped: sign in again to follow them."
+          : "Live updates stopped: reload the page to try again.";
+      },
+      event: (type, data) => { if (type === "encounter") this.encountered(data); },
     });
-    source.addEventListener("encounter", (event) => {
-      let encounter;
-      try {
-        encounter = JSON.parse(event.data);
-      } catch {
-        return;
-      }
-      this.fresh.unshift(encounter);
-      this.news.prepend(this.newsItem(encounter));
-      const day = String(encounter.first_seen || "").slice(0, 10);
-      if (this.range && day >= this.range.start_date && day <= this.range.end_date) {  // the history's days only
-        this.past.unshift(encounter);
-        this.history.prepend(h("li", {}, pastEncounter(encounter)));
-        this.historyNote.textContent = "";
-      }
-    });
+  }
+
+  encountered(data) {
+    let encounter;
+    try {
+      encounter = JSON.parse(data);
+    } catch {
+      return;
+    }
+    this.fresh.unshift(encounter);
+    this.news.prepend(this.newsItem(encounter));
+    const day = String(encounter.first_seen || "").slice(0, 10);
+    if (this.range && day >= this.range.start_date && day <= this.range.end_date) {  // the history's days only
+      this.past.unshift(encounter);
+      this.history.prepend(h("li", {}, pastEncounter(encounter)));
+      this.historyNote.textContent = "";
+    }
   }
 
   async showHistory(personId, filters, signal) {
