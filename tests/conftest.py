@@ -33,7 +33,7 @@ def _the_developers_stack_is_not_touched() -> Iterator[None]:
     session may have written it (a stack writes its own process id there)."""
     import json
 
-    from udaconnect.deadletters import stack_file
+    from udaconnect.stackfile import stack_file
 
     path = stack_file(Settings().data_dir)
     yield

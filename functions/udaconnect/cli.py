@@ -95,7 +95,7 @@ def _import_legacy(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def stack_addresses(settings: Settings) -> dict[str, str]:
-    from udaconnect.deadletters import live_stack
+    from udaconnect.stackfile import live_stack
 
     found = live_stack(settings.data_dir)
     if settings.kafka_bootstrap_servers:

@@ -12,8 +12,6 @@ import base64
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
 
 from udaconnect.events.event import Event
 
@@ -70,23 +68,3 @@ def replay(bootstrap_servers: str, broker_topic: str, letters: list[DeadLetter],
     if done:
         kafka_client.commit(bootstrap_servers, REPLAY_GROUP, topic, done)
     return len(letters)
-
-
-def stack_file(data_dir: Path) -> Path:
-    """Where a running local stack writes its addresses (Kafka, broker, API) for the CLI."""
-    return data_dir / "stack.json"
-
-
-def live_stack(data_dir: Path) -> dict[str, Any]:
-    """The addresses a running stack wrote, or {}: no file, or one left by a stack whose process is gone."""
-    import os
-
-    try:
-        found = json.loads(stack_file(data_dir).read_text())
-        pid = int(found["pid"])
-        if pid <= 0:
-            return {}
-        os.kill(pid, 0)  # signal 0: only whether the process exists
-    except (OSError, ValueError, TypeError, KeyError):
-        return {}
-    return dict(found)

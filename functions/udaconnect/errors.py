@@ -16,6 +16,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pydantic import ValidationError
 
 
 @dataclass
@@ -85,3 +89,13 @@ class SearchTimeout(UdaConnectError):
         super().__init__(f"the search was stopped after its budget of {budget:g} s: "
                          "try a shorter date range, a shorter distance or a time window")
         self.detail = str(self)
+
+
+def field_errors(error: ValidationError, prefix: str = "") -> list[FieldError]:
+    """Each field a pydantic model refused, named by its path (`data.fixes.3.latitude`), with the reason."""
+    out = []
+    for item in error.errors(include_url=False):
+        name = ".".join(str(part) for part in item["loc"]) or "body"
+        message = str(item["msg"]).removeprefix("Value error, ")
+        out.append(FieldError(prefix + name, message))
+    return out

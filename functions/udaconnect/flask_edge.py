@@ -9,14 +9,14 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from flask import Request, Response
 from pydantic import BaseModel, ValidationError
 
-from udaconnect.errors import FieldError, InvalidInput, PayloadTooLarge
+from udaconnect.errors import FieldError, InvalidInput, PayloadTooLarge, field_errors
 from udaconnect.headers import API
 from udaconnect.problems import MAX_BODY, PROBLEM, decode_json, error_answer, problem_body
 
 if TYPE_CHECKING:
     from udaconnect.routes import Route
 
-__all__ = ["MAX_BODY", "PROBLEM", "decode_json", "error_answer", "problem_body"]
+__all__ = ["MAX_BODY", "PROBLEM", "decode_json", "error_answer", "field_errors", "problem_body"]
 
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None,
                   content_type: str = "application/json") -> Response:
@@ -27,15 +27,6 @@ def json_response(body: Any, status: int = 200, headers: dict[str, str] | None =
 def problem(status: int, detail: str, errors: list[FieldError] | None = None,
             headers: dict[str, str] | None = None) -> Response:
     return json_response(problem_body(status, detail, errors), status, headers, PROBLEM)
-
-
-def field_errors(error: ValidationError, prefix: str = "") -> list[FieldError]:
-    out = []
-    for item in error.errors(include_url=False):
-        name = ".".join(str(part) for part in item["loc"]) or "body"
-        message = str(item["msg"]).removeprefix("Value error, ")
-        out.append(FieldError(prefix + name, message))
-    return out
 
 
 M = TypeVar("M", bound=BaseModel)

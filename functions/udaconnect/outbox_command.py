@@ -12,8 +12,8 @@ from udaconnect.settings import Settings
 
 def _broker(settings: Settings) -> Settings:
     """These settings, with the running local stack's Kafka when no broker is configured."""
-    from udaconnect.deadletters import stack_file
     from udaconnect.events import outbox
+    from udaconnect.stackfile import stack_file
 
     path = stack_file(settings.data_dir)
     if outbox.configured(settings) or settings.publisher != "kafka" or not path.exists():

@@ -1,6 +1,6 @@
 """The one routing table: which function target answers which HTTP path, locally and on the cluster.
 
-Each route also says who may call it (udaconnect.auth.policy.Access: every function checks it), how long its
+Each route also says who may call it (Access: every function checks it, udaconnect.auth.policy), how long its
 function may take to answer and how large a body it takes, so the gateway gives a search the time it needs without
 letting a person lookup wait as long, and refuses a body larger than the function would take before reading it.
 """
@@ -9,12 +9,21 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import TYPE_CHECKING
-
-from udaconnect.auth.policy import Access
 
 if TYPE_CHECKING:
     from udaconnect.settings import Settings
+
+#: Who may call a route (udaconnect.auth.policy.authorize says what each admits).
+class Access(StrEnum):
+    PUBLIC = "public"
+    SIGNED_IN = "signed-in"
+    SELF = "self"
+    ORGANIZER = "organizer"
+    DEVICE = "device"
+    REVOCATIONS = "revocations"
+
 
 #: Every function target served from functions/main.py, in the order the local stack starts them.
 TARGETS = ("persons", "connections", "ingest", "persist", "encounters", "retention", "web", "gateway")

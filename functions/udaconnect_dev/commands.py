@@ -18,8 +18,8 @@ from udaconnect_dev.stopping import Console, StopRequested, StopSignals
 def _dev(args: argparse.Namespace, settings: Settings) -> int:
     """The whole stack until a stop is asked for (Ctrl-C, SIGTERM, SIGHUP, its terminal gone, however many and
     in whatever order), then one drain and one clean stop: the stack's processes, then the embedded PostgreSQL."""
-    from udaconnect.deadletters import live_stack
     from udaconnect.ports import answers
+    from udaconnect.stackfile import live_stack
     from udaconnect.storage.embedded import EmbeddedPostgres
     from udaconnect_dev.localstack import LocalStack
 

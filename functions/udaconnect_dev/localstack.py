@@ -196,7 +196,7 @@ class LocalStack:
 
     def _write_addresses(self) -> None:
         """For the CLI (`udaconnect status`, `dead-letters`, `send`) run beside this stack; removed at stop."""
-        from udaconnect.deadletters import live_stack, stack_file
+        from udaconnect.stackfile import live_stack, stack_file
 
         assert self.kafka is not None
         path = stack_file(self.settings.data_dir)
@@ -462,7 +462,7 @@ class LocalStack:
             self._stopped_all.set()
             if self._supervisor is not None:
                 self._supervisor.join(5)
-        from udaconnect.deadletters import stack_file
+        from udaconnect.stackfile import stack_file
 
         address = stack_file(self.settings.data_dir)
         try:

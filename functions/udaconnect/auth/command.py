@@ -32,7 +32,7 @@ def duration(value: str) -> timedelta:
 
 def web_url(settings: Settings) -> str:
     """The running local stack's web client, else the default local address."""
-    from udaconnect.deadletters import live_stack
+    from udaconnect.stackfile import live_stack
 
     return str(live_stack(settings.data_dir).get("web") or "http://localhost:30000")
 

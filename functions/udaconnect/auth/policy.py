@@ -17,23 +17,14 @@ organizer (for the original frontend), and a warning says so once per process.
 from __future__ import annotations
 
 import logging
-from enum import StrEnum
 from typing import Protocol
 
 from udaconnect.auth.tokens import ANONYMOUS, OPEN, Principal, verify
 from udaconnect.errors import FieldError, Forbidden, Unauthorized
+from udaconnect.routes import Access, access_for
 from udaconnect.settings import Settings
 
 log = logging.getLogger(__name__)
-
-
-class Access(StrEnum):
-    PUBLIC = "public"
-    SIGNED_IN = "signed-in"
-    SELF = "self"
-    ORGANIZER = "organizer"
-    DEVICE = "device"
-    REVOCATIONS = "revocations"
 
 
 _warned: set[str] = set()
@@ -101,8 +92,6 @@ def reads_someone_else(principal: Principal, person_id: int | None) -> bool:
 
 def check(settings: Settings, headers: Headers, path: str, person_id: int | None = None) -> Principal:
     """The caller, once allowed to use `path` (about `person_id`) by the route's Access; else 401 or 403."""
-    from udaconnect.routes import access_for
-
     principal = principal_of(settings, headers)
     authorize(principal, access_for(path), person_id)
     return principal

@@ -188,7 +188,7 @@ def _by_contract(data: Any) -> Fix:
     from pydantic import ValidationError
 
     from udaconnect.contracts.events import LocationReported
-    from udaconnect.flask_edge import field_errors
+    from udaconnect.errors import field_errors
 
     try:
         payload = LocationReported.model_validate(data)

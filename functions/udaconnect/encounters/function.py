@@ -88,7 +88,7 @@ async def _delivery(request: Request) -> Response:
 
     from udaconnect.contracts.events import LOCATION_STORED, LocationStored
     from udaconnect.encounters import detector
-    from udaconnect.flask_edge import field_errors
+    from udaconnect.errors import field_errors
 
     body = await asgi.read_body(request, MAX_BODY_BYTES)
     try:
