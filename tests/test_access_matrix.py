@@ -312,3 +312,66 @@ def test_an_erased_persons_devices_are_refused_at_ingest_within_the_revocation_b
     """Erasure deletes the devices with their person; their tokens (valid a year) must end too: the revocation
     feed names them (device_ended), and ingest answers 401 as for a revoked device."""
     _refused_once_ended(stack, "erase")
+
+
+# --- The cells that matter most, end to end with their bodies: another attendee's data, a device for another -----
+
+def _get(stack: LocalStack, path: str, token: str, **kwargs: Any) -> requests.Response:
+    return requests.get(stack.api_url + path, headers={"Authorization": f"Bearer {token}"}, timeout=30, **kwargs)
+
+
+def test_another_attendee_gets_403_for_a_track_connections_and_encounters_and_learns_nothing(
+        stack: LocalStack, other: int) -> None:
+    """The person's own token reads their track (so there is something to hide); another attendee's is refused
+    with a problem that names no coordinate, and their unknown-looking location answers 404."""
+    person = _new_person(stack)
+    location = _location(stack, person)
+    day = f"start_date={_today()}&end_date={_today()}"
+    own = _get(stack, f"/api/persons/{person}/locations?{day}", stack.token("attendee", person))
+    assert own.status_code == 200 and [item["id"] for item in own.json()] == [location], own.text
+    theirs = stack.token("attendee", other)
+    for path in (f"/api/persons/{person}/locations?{day}", f"/api/persons/{person}/connection?{day}&distance=5",
+                 f"/api/persons/{person}/encounters?{day}", f"/api/persons/{person}"):
+        reply = _get(stack, path, theirs)
+        assert reply.status_code == 403, (path, reply.status_code, reply.text)
+        assert reply.headers["Content-Type"] == "application/problem+json"
+        assert "37.55" not in reply.text and "122.29" not in reply.text and "Case" not in reply.text, reply.text
+    reply = _get(stack, f"/api/locations/{location}", theirs)
+    assert reply.status_code == 404 and "37.55" not in reply.text, reply.text
+    assert _get(stack, f"/api/locations/{location}", stack.token("attendee", person)).status_code == 200
+
+
+def test_another_attendees_live_stream_is_refused_by_header_and_by_query_token(stack: LocalStack,
+                                                                              other: int) -> None:
+    """The live stream takes its token as ?access_token= too (an EventSource sends no headers): both ways 403."""
+    person = _new_person(stack)
+    path = f"/api/persons/{person}/encounters/live"
+    theirs = stack.token("attendee", other)
+    by_header = _get(stack, path, theirs, stream=True)
+    by_query = requests.get(f"{stack.api_url}{path}?access_token={theirs}", timeout=30, stream=True)
+    for reply in (by_header, by_query):
+        with reply:
+            assert reply.status_code == 403, reply.status_code
+    with requests.get(f"{stack.api_url}{path}?access_token={stack.token('attendee', person)}", timeout=30,
+                      stream=True) as own:
+        assert own.status_code == 200 and own.headers["Content-Type"].startswith("text/event-stream")
+
+
+def test_a_device_reports_for_its_own_person_only(stack: LocalStack, other: int) -> None:
+    """A device's token reporting a fix of another person, or under another device's source, is refused (403),
+    in both the CloudEvents and the original API; for its own person and source it is accepted (202)."""
+    person = _new_person(stack)
+    device, token = _device(stack, person)
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/cloudevents+json"}
+
+    def report(event: dict[str, Any]) -> requests.Response:
+        return requests.post(stack.api_url + "/api/events", data=json.dumps(event), headers=headers, timeout=30)
+
+    for_other = report(_fix(other, device))
+    assert for_other.status_code == 403 and for_other.headers["Content-Type"] == "application/problem+json"
+    assert report({**_fix(person, device), "source": f"/devices/{uuid.uuid4()}"}).status_code == 403
+    legacy = requests.post(stack.api_url + "/api/locations", headers={"Authorization": f"Bearer {token}"},
+                           json={"person_id": other, "latitude": 37.55, "longitude": -122.29,
+                                 "creation_time": _now().strftime("%Y-%m-%dT%H:%M:%S")}, timeout=30)
+    assert legacy.status_code == 403, legacy.text
+    assert report(_fix(person, device)).status_code == 202
