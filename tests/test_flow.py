@@ -130,6 +130,7 @@ def wait_back(stack: LocalStack, name: str, old_pid: int, timeout: float = 90) -
     wait_for(back, timeout, f"{name} restarted by the supervisor")
 
 
+@pytest.mark.slow  # a fault and the recovery from it, on a whole stack
 @pytest.mark.parametrize("victim", ["persist", "broker", "ingest"])
 def test_a_process_killed_mid_load_comes_back_by_itself_and_loses_and_duplicates_nothing(
         stack: LocalStack, engine: Engine, victim: str) -> None:
@@ -148,6 +149,7 @@ def test_a_process_killed_mid_load_comes_back_by_itself_and_loses_and_duplicates
     assert_exactly_once(engine, sim.accepted, before)
 
 
+@pytest.mark.slow  # a fault and the recovery from it, on a whole stack
 @pytest.mark.parametrize("outage", [20, 130])
 def test_the_database_stopped_mid_load_loses_no_report(
         stack: LocalStack, engine: Engine, postgres: EmbeddedPostgres, outage: int) -> None:
@@ -167,6 +169,7 @@ def test_the_database_stopped_mid_load_loses_no_report(
     assert trigger_counts(stack).get("dead-lettered", 0) == 0
 
 
+@pytest.mark.slow  # a fault and the recovery from it, on a whole stack
 def test_a_kafka_restart_loses_nothing_delivered_before_it_or_accepted_after_it(
         stack: LocalStack, engine: Engine) -> None:
     """The in-memory Kafka forgets its topics and offsets: the stack makes the topics again, the Trigger reads the
