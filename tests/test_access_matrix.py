@@ -13,7 +13,7 @@ import json
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -99,21 +99,29 @@ def _device(stack: LocalStack, person: int) -> tuple[str, str]:
     return reply.json()["device_id"], reply.json()["token"]
 
 
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _today() -> str:
+    return _now().date().isoformat()
+
+
 def _fix(person: int, device: str) -> dict[str, Any]:
     return {"specversion": "1.0", "id": str(uuid.uuid4()), "source": f"/devices/{device}",
             "type": "io.udaconnect.location.reported.v1", "datacontenttype": "application/json",
             "data": {"person_id": person, "latitude": 37.55, "longitude": -122.29,
-                     "recorded_at": "2026-11-30T10:00:00Z"}}
+                     "recorded_at": _now().strftime("%Y-%m-%dT%H:%M:%SZ")}}
 
 
 #: A request per route (by name), about the fresh person `p` (with device `d`, location `loc`).
 EXAMPLES: dict[str, Callable[[dict[str, Any]], Case]] = {
     "connections": lambda c: Case(
-        "GET", f"/api/persons/{c['p']}/connection?start_date=2026-11-30&end_date=2026-11-30&distance=5"),
+        "GET", f"/api/persons/{c['p']}/connection?start_date={_today()}&end_date={_today()}&distance=5"),
     "track": lambda c: Case(
-        "GET", f"/api/persons/{c['p']}/locations?start_date=2026-11-30&end_date=2026-11-30"),
+        "GET", f"/api/persons/{c['p']}/locations?start_date={_today()}&end_date={_today()}"),
     "encounters": lambda c: Case(
-        "GET", f"/api/persons/{c['p']}/encounters?start_date=2026-11-30&end_date=2026-11-30"),
+        "GET", f"/api/persons/{c['p']}/encounters?start_date={_today()}&end_date={_today()}"),
     "live-encounters": lambda c: Case(
         "GET", f"/api/persons/{c['p']}/encounters/live", headers={"Accept": "text/event-stream"}, stream=True),
     "devices": lambda c: Case("POST", f"/api/persons/{c['p']}/devices", {"name": "phone"}),
@@ -122,7 +130,8 @@ EXAMPLES: dict[str, Callable[[dict[str, Any]], Case]] = {
     "location": lambda c: Case("GET", f"/api/locations/{c['loc']}"),
     "places": lambda c: Case("GET", "/api/places"),
     "report-location": lambda c: Case("POST", "/api/locations", {
-        "person_id": c["p"], "latitude": 37.55, "longitude": -122.29, "creation_time": "2026-11-30T10:00:00"}),
+        "person_id": c["p"], "latitude": 37.55, "longitude": -122.29,
+        "creation_time": _now().strftime("%Y-%m-%dT%H:%M:%S")}),
     "report-events": lambda c: Case("POST", "/api/events", _fix(c["p"], c["d"]),
                                     {"Content-Type": "application/cloudevents+json"}),
     "persons": lambda c: Case("GET", "/api/persons"),
@@ -136,40 +145,46 @@ EXTRA: dict[str, Callable[[dict[str, Any]], Case]] = {
     "POST /api/persons": lambda c: Case("POST", "/api/persons", {"first_name": "N", "last_name": "M",
                                                                  "company_name": "O"}),
 }
-SUCCESS = {"GET": 200, "POST": 201, "DELETE": 204}
+#: Who may call what, written by hand from docs/security.md ("Who may call what", the threat model) and the
+#: README's Security section, never read from udaconnect.routes: test_the_route_table_grants_what_the_docs_say
+#: holds the code's table to it.
+ACCESS = {
+    "connections": "self", "track": "self", "encounters": "self", "live-encounters": "self", "devices": "self",
+    "device": "self", "revoked-devices": "revocations", "location": "self", "places": "signed-in",
+    "report-location": "device", "report-events": "device", "persons": "organizer", "person": "self",
+    "docs": "public",
+}
+#: The status each caller gets for each request (a fresh person "self", the path's; "other" another attendee),
+#: also by hand. Every bad token (expired, forged, other audience, alg none, HS256) answers as anonymous does.
+#: A location of someone else answers 404 (its id tells nothing); a device only reports, an attendee never does;
+#: the service token (ingest's) reads the revocation feed and nothing else.
+COLUMNS = ("anonymous", "device", "service", "attendee self", "attendee other", "organizer")
+TABLE: dict[str, tuple[int, int, int, int, int, int]] = {
+    #                                anon  device service  self  other  organizer
+    "connections":                  (401, 403, 403, 200, 403, 200),
+    "track":                        (401, 403, 403, 200, 403, 200),
+    "encounters":                   (401, 403, 403, 200, 403, 200),
+    "live-encounters":              (401, 403, 403, 200, 403, 200),
+    "devices":                      (401, 403, 403, 201, 403, 201),
+    "device":                       (401, 403, 403, 204, 403, 204),
+    "revoked-devices":              (401, 403, 200, 403, 403, 200),
+    "location":                     (401, 403, 403, 200, 404, 200),
+    "places":                       (401, 403, 403, 200, 200, 200),
+    "report-location":              (401, 202, 403, 403, 403, 202),
+    "report-events":                (401, 202, 403, 403, 403, 202),
+    "persons":                      (401, 403, 403, 403, 403, 200),
+    "person":                       (401, 403, 403, 204, 403, 204),
+    "docs":                         (200, 200, 200, 200, 200, 200),
+    "GET /api/persons/{p}/devices": (401, 403, 403, 200, 403, 200),
+    "GET /api/persons/{p}":         (401, 403, 403, 200, 403, 200),
+    "POST /api/persons":            (401, 403, 403, 403, 403, 201),
+}
 
 
-def _access_of(case: Case) -> Access:
-    from udaconnect.routes import access_for
-
-    return access_for(case.path.split("?")[0])
-
-
-def expected(case: Case, principal: str) -> int:
-    """The status `principal` gets for `case`: the rule of udaconnect.auth.policy, written out again."""
-    access = _access_of(case)
-    ok = 202 if access is Access.DEVICE else SUCCESS[case.method]
-    if access is Access.PUBLIC:
-        return ok
-    if principal in ("anonymous", *BAD_TOKENS):
-        return 401
-    if principal == "organizer":
-        return ok
-    if principal == "service":
-        return ok if access is Access.REVOCATIONS else 403
-    if access is Access.REVOCATIONS:
-        return 403
-    if access is Access.DEVICE:
-        return ok if principal == "device" else 403
-    if principal == "device":
-        return 403
-    if access is Access.SIGNED_IN:
-        return ok
-    if access is Access.SELF and principal == "attendee self":
-        return ok
-    if case.path.startswith("/api/locations/") and principal == "attendee other":
-        return 404  # someone else's location answers as one that does not exist: its id tells nothing
-    return 403
+def expected(name: str, principal: str) -> int:
+    """The status `principal` gets for request `name`: a cell of TABLE."""
+    column = "anonymous" if principal in BAD_TOKENS else principal
+    return TABLE[name][COLUMNS.index(column)]
 
 
 def _token(stack: LocalStack, principal: str, person: int, other: int, device: tuple[str, str]) -> str | None:
@@ -233,6 +248,12 @@ def other(stack: LocalStack) -> int:
 def test_every_route_is_in_the_matrix() -> None:
     names = {route.name for route in ROUTES}
     assert names == set(EXAMPLES), f"routes without a matrix request: {names - set(EXAMPLES)}"
+    assert set(TABLE) == {name for name, _ in _cases()}
+
+
+def test_the_route_table_grants_what_the_docs_say() -> None:
+    """udaconnect.routes, the table every function enforces, gives each route the access written above."""
+    assert {route.name: str(route.access) for route in ROUTES} == ACCESS
 
 
 @pytest.mark.parametrize("principal", PRINCIPALS)
@@ -243,7 +264,7 @@ def test_access(stack: LocalStack, other: int, principal: str, name: str,
     device = _device(stack, person)
     case = make({"p": person, "d": device[0], "loc": _location(stack, person)})
     reply = _call(stack, case, _token(stack, principal, person, other, device))
-    want = expected(case, principal)
+    want = expected(name, principal)
     assert reply.status_code == want, f"{principal} {case.method} {case.path}: {reply.status_code} {reply.text[:300]}"
     if want in (401, 403):
         assert reply.headers["Content-Type"] == "application/problem+json"
@@ -291,3 +312,66 @@ def test_an_erased_persons_devices_are_refused_at_ingest_within_the_revocation_b
     """Erasure deletes the devices with their person; their tokens (valid a year) must end too: the revocation
     feed names them (device_ended), and ingest answers 401 as for a revoked device."""
     _refused_once_ended(stack, "erase")
+
+
+# --- The cells that matter most, end to end with their bodies: another attendee's data, a device for another -----
+
+def _get(stack: LocalStack, path: str, token: str, **kwargs: Any) -> requests.Response:
+    return requests.get(stack.api_url + path, headers={"Authorization": f"Bearer {token}"}, timeout=30, **kwargs)
+
+
+def test_another_attendee_gets_403_for_a_track_connections_and_encounters_and_learns_nothing(
+        stack: LocalStack, other: int) -> None:
+    """The person's own token reads their track (so there is something to hide); another attendee's is refused
+    with a problem that names no coordinate, and their unknown-looking location answers 404."""
+    person = _new_person(stack)
+    location = _location(stack, person)
+    day = f"start_date={_today()}&end_date={_today()}"
+    own = _get(stack, f"/api/persons/{person}/locations?{day}", stack.token("attendee", person))
+    assert own.status_code == 200 and [item["id"] for item in own.json()] == [location], own.text
+    theirs = stack.token("attendee", other)
+    for path in (f"/api/persons/{person}/locations?{day}", f"/api/persons/{person}/connection?{day}&distance=5",
+                 f"/api/persons/{person}/encounters?{day}", f"/api/persons/{person}"):
+        reply = _get(stack, path, theirs)
+        assert reply.status_code == 403, (path, reply.status_code, reply.text)
+        assert reply.headers["Content-Type"] == "application/problem+json"
+        assert "37.55" not in reply.text and "122.29" not in reply.text and "Case" not in reply.text, reply.text
+    reply = _get(stack, f"/api/locations/{location}", theirs)
+    assert reply.status_code == 404 and "37.55" not in reply.text, reply.text
+    assert _get(stack, f"/api/locations/{location}", stack.token("attendee", person)).status_code == 200
+
+
+def test_another_attendees_live_stream_is_refused_by_header_and_by_query_token(stack: LocalStack,
+                                                                              other: int) -> None:
+    """The live stream takes its token as ?access_token= too (an EventSource sends no headers): both ways 403."""
+    person = _new_person(stack)
+    path = f"/api/persons/{person}/encounters/live"
+    theirs = stack.token("attendee", other)
+    by_header = _get(stack, path, theirs, stream=True)
+    by_query = requests.get(f"{stack.api_url}{path}?access_token={theirs}", timeout=30, stream=True)
+    for reply in (by_header, by_query):
+        with reply:
+            assert reply.status_code == 403, reply.status_code
+    with requests.get(f"{stack.api_url}{path}?access_token={stack.token('attendee', person)}", timeout=30,
+                      stream=True) as own:
+        assert own.status_code == 200 and own.headers["Content-Type"].startswith("text/event-stream")
+
+
+def test_a_device_reports_for_its_own_person_only(stack: LocalStack, other: int) -> None:
+    """A device's token reporting a fix of another person, or under another device's source, is refused (403),
+    in both the CloudEvents and the original API; for its own person and source it is accepted (202)."""
+    person = _new_person(stack)
+    device, token = _device(stack, person)
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/cloudevents+json"}
+
+    def report(event: dict[str, Any]) -> requests.Response:
+        return requests.post(stack.api_url + "/api/events", data=json.dumps(event), headers=headers, timeout=30)
+
+    for_other = report(_fix(other, device))
+    assert for_other.status_code == 403 and for_other.headers["Content-Type"] == "application/problem+json"
+    assert report({**_fix(person, device), "source": f"/devices/{uuid.uuid4()}"}).status_code == 403
+    legacy = requests.post(stack.api_url + "/api/locations", headers={"Authorization": f"Bearer {token}"},
+                           json={"person_id": other, "latitude": 37.55, "longitude": -122.29,
+                                 "creation_time": _now().strftime("%Y-%m-%dT%H:%M:%S")}, timeout=30)
+    assert legacy.status_code == 403, legacy.text
+    assert report(_fix(person, device)).status_code == 202

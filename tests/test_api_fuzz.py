@@ -9,6 +9,7 @@ import subprocess
 import sys
 import urllib.error
 import urllib.request
+from collections import Counter
 from pathlib import Path
 from urllib.parse import quote
 
@@ -31,44 +32,72 @@ NASTY = st.one_of(
 LENIENT = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 
-def check(reply) -> None:  # type: ignore[no-untyped-def]
+#: At most this share of a run's answers may be 401 or 429: a fuzz run spent on the rate limiter or on a refused
+#: token tests neither the parsing nor the queries.
+MAX_REFUSED = 0.05
+
+
+def assert_spent_on_the_api(answers: Counter[int]) -> None:
+    """Print the answers by status; fail when more than MAX_REFUSED of them were 401 or 429."""
+    print("answers by status:", dict(sorted(answers.items())))
+    refused = answers[401] + answers[429]
+    assert answers and refused <= MAX_REFUSED * answers.total(), f"{refused} of {answers.total()} refused: {answers}"
+
+
+def check(answers: Counter[int], reply) -> None:  # type: ignore[no-untyped-def]
+    answers[reply.status_code] += 1
     assert reply.status_code < 500, (reply.status_code, reply.data[:300])
     framework_404 = reply.status_code == 404 and reply.content_type.startswith("text/html")
     if reply.status_code >= 400 and not framework_404:  # a path Werkzeug itself cannot route never reaches us
         assert reply.content_type == PROBLEM and reply.get_json()["detail"]
 
 
+#: Rate limits off by their settings (0): every test in a process shares one limiter per rate, and the organizer's
+#: token is the same in all of them, so the searches of earlier tests would leave the fuzzer 429s. That the limits
+#: work is tested in tests/test_auth.py (searches) and tests/ingest/test_devices.py (fixes, enrolments).
+NO_LIMITS = {"UDACONNECT_SEARCH_RATE": "0", "UDACONNECT_INGEST_RATE": "0", "UDACONNECT_ENROL_RATE": "0"}
+
+
 @pytest.fixture
-def clients(db, persons_client, connections_client):  # type: ignore[no-untyped-def]
+def clients(db, persons_client, connections_client, monkeypatch):  # type: ignore[no-untyped-def]
+    """The persons and connections targets in-process, limits off, and the count of their answers by status
+    (checked at the end of the test, over all its examples)."""
+    from udaconnect import bootstrap
+
+    for name, value in NO_LIMITS.items():
+        monkeypatch.setenv(name, value)
+    bootstrap.context.cache_clear()
     persons_client.post("/api/persons", json={"first_name": "A", "last_name": "B", "company_name": "C"})
-    return persons_client, connections_client
+    answers: Counter[int] = Counter()
+    yield persons_client, connections_client, answers
+    assert_spent_on_the_api(answers)
 
 
 @pytest.mark.parametrize("field", FIELDS)
 def test_every_edge_value_in_every_field(clients, field: str) -> None:
-    persons, connections = clients
+    persons, connections, answers = clients
     base = {"start_date": "2020-01-01", "end_date": "2020-01-02"}
     for value in EDGES:
         query = "&".join(f"{k}={quote(v, safe='')}" for k, v in {**base, field: value}.items())
-        check(persons.get(f"/api/persons?{quote(field)}={quote(value, safe='')}"))
-        check(connections.get(f"/api/persons/1/connection?{query}"))
-        check(connections.get(f"/api/persons/1/locations?{query}"))
-        check(persons.get(f"/api/persons/{quote(value, safe='')}"))
-        check(connections.get(f"/api/locations/{quote(value, safe='')}"))
+        check(answers, persons.get(f"/api/persons?{quote(field)}={quote(value, safe='')}"))
+        check(answers, connections.get(f"/api/persons/1/connection?{query}"))
+        check(answers, connections.get(f"/api/persons/1/locations?{query}"))
+        check(answers, persons.get(f"/api/persons/{quote(value, safe='')}"))
+        check(answers, connections.get(f"/api/locations/{quote(value, safe='')}"))
 
 
 @LENIENT
 @given(params=st.dictionaries(st.sampled_from(FIELDS), NASTY, max_size=5), person=NASTY)
 def test_query_strings(clients, params: dict[str, str], person: str) -> None:
-    persons, connections = clients
+    persons, connections, answers = clients
     query = "&".join(f"{quote(k)}={quote(v, safe='')}" for k, v in params.items())
     pid = quote(person, safe="") or "1"
-    check(persons.get(f"/api/persons?{query}"))
-    check(persons.get(f"/api/persons/{pid}"))
-    check(connections.get(f"/api/persons/{pid}/connection?{query}"))
-    check(connections.get(f"/api/persons/1/connection?{query}"))
-    check(connections.get(f"/api/persons/1/locations?{query}"))
-    check(connections.get(f"/api/locations/{pid}"))
+    check(answers, persons.get(f"/api/persons?{query}"))
+    check(answers, persons.get(f"/api/persons/{pid}"))
+    check(answers, connections.get(f"/api/persons/{pid}/connection?{query}"))
+    check(answers, connections.get(f"/api/persons/1/connection?{query}"))
+    check(answers, connections.get(f"/api/persons/1/locations?{query}"))
+    check(answers, connections.get(f"/api/locations/{pid}"))
 
 
 JSON = st.recursive(
@@ -84,9 +113,9 @@ PERSONISH = st.fixed_dictionaries({}, optional={"first_name": JSON, "last_name":
 @given(body=st.one_of(JSON, PERSONISH), raw=st.binary(max_size=60),
        content_type=st.sampled_from(["application/json", "text/plain", "", "application/merge-patch+json"]))
 def test_person_bodies(clients, body, raw: bytes, content_type: str) -> None:  # type: ignore[no-untyped-def]
-    persons, _ = clients
-    check(persons.post("/api/persons", data=json.dumps(body), content_type="application/json"))
-    check(persons.post("/api/persons", data=raw, content_type=content_type))
+    persons, _, answers = clients
+    check(answers, persons.post("/api/persons", data=json.dumps(body), content_type="application/json"))
+    check(answers, persons.post("/api/persons", data=raw, content_type=content_type))
 
 
 # --- Against the local stack's gateway: schemathesis, the CloudEvents SDK and curl-style raw bodies ---------------
@@ -107,11 +136,13 @@ def stack(postgres_server: str, tmp_path_factory):  # type: ignore[no-untyped-de
 
     settings = create_database(postgres_server, "udaconnect_fuzz")
     seed(database.engine(settings), DemoConference(persons=12, days=1), show_progress=False)
-    with LocalStack(settings, api_port=free_port(), web_port=free_port(),
+    with LocalStack(settings, api_port=free_port(), web_port=free_port(), environment=NO_LIMITS,
                     log_dir=tmp_path_factory.mktemp("fuzz-logs")) as running:
         yield running
 
 
+@pytest.mark.slow
+@pytest.mark.timeout(480)  # the stack and its seed (about 2 min on 2 cores) and the run (about 2.5 min)
 def test_schemathesis_finds_no_500_no_schema_violation_and_no_undocumented_status(stack, tmp_path) -> None:
     """Every operation of the served OpenAPI document through the gateway: examples, coverage (positive and
     negative), fuzzing and stateful sequences (links inferred from Location headers and ids)."""
@@ -120,7 +151,7 @@ def test_schemathesis_finds_no_500_no_schema_violation_and_no_undocumented_statu
                "--phases", "examples,coverage,fuzzing,stateful", "--max-examples", str(FUZZ_EXAMPLES),
                "--seed", str(FUZZ_SEED), "-H", f"Authorization: Bearer {stack.token()}",
                "--workers", "2", "--request-timeout", "20", "--no-color",
-               "--report", "junit", "--report-dir", str(tmp_path)]
+               "--report", "junit,vcr", "--report-dir", str(tmp_path)]
     log = tmp_path / "schemathesis.log"
     with log.open("w") as out:
         try:
@@ -131,7 +162,18 @@ def test_schemathesis_finds_no_500_no_schema_violation_and_no_undocumented_statu
     output = log.read_text()
     print(next((line.strip() for line in output.splitlines() if re.search(r"\d+ generated", line)), ""))
     assert returncode == 0, output[-6000:]
+    assert_spent_on_the_api(_statuses(tmp_path))
     assert f"Tested: {len(_fuzzed_operations())}" in output and "Stateful" in output, output[-6000:]
+
+
+def _statuses(report_dir: Path) -> Counter[int]:
+    """How many of the run's answers had each status, from its VCR cassette (every request and answer; read by
+    pattern: yaml.safe_load takes over a minute on its 7 MB)."""
+    (cassette,) = report_dir.glob("vcr-*.yaml")
+    text = cassette.read_text()
+    statuses = Counter(int(code) for code in re.findall(r"\n  response:\n    status:\n      code: '(\d+)'", text))
+    assert statuses.total() == len(re.findall(r"\n- id: ", text)), "an interaction without a status"
+    return statuses
 
 
 def _fuzzed_operations() -> set[str]:

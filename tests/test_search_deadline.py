@@ -3,11 +3,12 @@ past settings.search_timeout PostgreSQL cancels it, the API answers 504 problem+
 
 from __future__ import annotations
 
+from datetime import date
+
 import pytest
 from sqlalchemy import Engine, text
 
-from udaconnect.errors import SearchTimeout
-from udaconnect.problems import PROBLEM, SEARCH_TIMEOUT_TITLE, SEARCH_TIMEOUT_TYPE, error_answer, problem_body
+from udaconnect.problems import PROBLEM, SEARCH_TIMEOUT_TITLE, SEARCH_TIMEOUT_TYPE
 from udaconnect.seed import seed
 from udaconnect.settings import PROJECT_ROOT, Settings
 from udaconnect.synthetic import Conference
@@ -59,18 +60,41 @@ def test_the_default_budget_is_ten_seconds_and_read_from_the_environment() -> No
     assert Settings.from_env({"UDACONNECT_SEARCH_TIMEOUT": "2.5"}).search_timeout == 2.5
 
 
-def test_any_cancelled_statement_is_a_504_never_a_503_or_500() -> None:
-    """A read that is not the search (a track, a location) is bounded by the same budget: SQLSTATE 57014."""
+@pytest.fixture
+def bounded_client(db: Engine, app_env: Settings, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    """The connections target with a 0.3 s budget, and a person with one location: (client, person, location)."""
+    from functions_framework import create_app
 
-    class QueryCanceled(Exception):
-        pgcode = "57014"
+    from conftest import _as_organizer
 
-    class OperationalError(Exception):  # as SQLAlchemy wraps the driver's error
-        __module__ = "sqlalchemy.exc"
-        orig = QueryCanceled()
+    with db.begin() as conn:
+        person = conn.execute(text("INSERT INTO person (first_name, last_name, company_name) VALUES "
+                                   "('Ada', 'Deadline', 'Budget') RETURNING id")).scalar_one()
+        location = conn.execute(text(
+            "INSERT INTO location (person_id, coordinate, creation_time) VALUES "
+            "(:p, ST_SetSRID(ST_MakePoint(-122.29, 37.55), 4326)::geography, now()) RETURNING id"),
+            {"p": person}).scalar_one()
+    monkeypatch.setenv("UDACONNECT_SEARCH_TIMEOUT", "0.3")
+    client = _as_organizer(create_app("connections", str(PROJECT_ROOT / "functions" / "main.py")).test_client())
+    return client, person, location
 
-    for error in (SearchTimeout(10), OperationalError()):
-        status, detail, errors, headers = error_answer(error)
-        body = problem_body(status, detail, errors)
-        assert (status, body["type"], body["title"]) == (504, SEARCH_TIMEOUT_TYPE, SEARCH_TIMEOUT_TITLE)
-        assert "Retry-After" not in headers  # asking the same again will not help
+
+@pytest.mark.parametrize("read", ["track", "location"])
+def test_a_read_that_is_not_the_search_is_cancelled_at_the_same_budget_and_answers_504(
+        db: Engine, bounded_client, read: str) -> None:  # type: ignore[no-untyped-def]
+    """A track or a location read waits on a lock another transaction holds on the location table, longer than
+    its budget: PostgreSQL cancels it (SQLSTATE 57014) and the API answers 504, never 503 or 500, with no
+    Retry-After (asking the same again will not help); once the lock is gone the same read answers 200."""
+    client, person, location = bounded_client
+    today = date.today().isoformat()
+    path = {"track": f"/api/persons/{person}/locations?start_date={today}&end_date={today}",
+            "location": f"/api/locations/{location}"}[read]
+    with db.connect() as holder:
+        holder.execute(text("LOCK TABLE location IN ACCESS EXCLUSIVE MODE"))
+        reply = client.get(path)
+        holder.rollback()
+    assert reply.status_code == 504, reply.data
+    body = reply.get_json()
+    assert (body["type"], body["title"], body["status"]) == (SEARCH_TIMEOUT_TYPE, SEARCH_TIMEOUT_TITLE, 504)
+    assert "Retry-After" not in reply.headers
+    assert client.get(path).status_code == 200

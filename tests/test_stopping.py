@@ -167,6 +167,7 @@ PATTERNS: list[list[tuple[float, bool, int]]] = [
 ]
 
 
+@pytest.mark.slow  # whole stacks started and stopped under signals
 def test_any_signals_at_any_moment_end_in_one_clean_stop(demo_url: str, tmp_path: Path) -> None:
     """20 starts: 8 patterns stopped once the stack is running, 12 at random moments of its start."""
     rng = random.Random(23)
@@ -199,6 +200,7 @@ def test_the_embedded_postgres_never_outlives_the_stack(tmp_path: Path) -> None:
             Path(f"/proc/{postmaster}/cmdline").read_text(errors="replace"), "PostgreSQL outlived the stack"
 
 
+@pytest.mark.slow  # whole stacks started and stopped under signals
 def test_a_vanished_terminal_does_not_stop_the_stop(demo_url: str, tmp_path: Path) -> None:
     """`udaconnect dev | tee log` and Ctrl-C: tee dies first, so the stack's next line meets a closed pipe. The
     stop goes on (its lines continue in the logs directory) and ends cleanly."""

@@ -78,6 +78,8 @@ class LocalStack:
     web_port: int = 30000
     log_dir: Path | None = None
     host: str = "127.0.0.1"
+    #: Settings for every function process beyond the stack's own (a test's UDACONNECT_SEARCH_RATE=0, say).
+    environment: dict[str, str] = field(default_factory=dict)
     processes: dict[str, Process] = field(default_factory=dict)
     database_url: str = ""
     kafka: KafkaServer | None = None
@@ -365,7 +367,8 @@ class LocalStack:
         (loopback only, as in the cluster where nothing routes to them)."""
         command = function_command(target, port, self.host if target in EDGE else LOOPBACK)
         metrics = {"UDACONNECT_METRICS_PORT": str(free_port()), "UDACONNECT_METRICS_HOST": LOOPBACK}
-        return self._popen(target, port, command, {**env, **metrics, "FUNCTION_TARGET": target, "PORT": str(port)})
+        return self._popen(target, port, command, {**self.environment, **env, **metrics, "FUNCTION_TARGET": target,
+                                                   "PORT": str(port)})
 
     @property
     def metrics(self) -> dict[str, str]:

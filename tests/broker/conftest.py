@@ -215,3 +215,17 @@ def post_event(
         headers["ce-partitionkey"] = key
     headers.update({f"ce-{k}": v for k, v in extensions.items()})
     return requests.post(url, data=data, headers=headers, timeout=10).status_code
+
+
+def wait_until_judged(dp: Any, records: int, timeout: float = 15.0) -> None:
+    """Until every trigger of `dp` (a DataPlane on fresh topics) has committed past the first `records` records:
+    each was delivered to the end or filtered out, so no more of them can arrive (a commit never passes an
+    unfinished record); or fail. What a sleep cannot say: "nothing else will arrive"."""
+    deadline = time.monotonic() + timeout
+    while True:
+        consumed = {r.trigger.name: sum(dict(r.consumer.committer.committed).values()) if r.consumer else 0
+                    for r in dp.routes}
+        if all(count >= records for count in consumed.values()):
+            return
+        assert time.monotonic() < deadline, f"records committed by each trigger after {timeout} s: {consumed}"
+        time.sleep(0.02)

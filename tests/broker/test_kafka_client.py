@@ -1,4 +1,5 @@
-"""KafkaWriter: batches keep their per-key order, a closed writer or unreachable Kafka raises WriteError."""
+"""udaconnect.events.kafka_client's KafkaWriter (here, beside the broker tests' Kafka): batches keep their per-key
+order, a closed writer or unreachable Kafka raises WriteError."""
 
 from __future__ import annotations
 

@@ -64,6 +64,13 @@ def test_ordered_keeps_each_keys_order_and_unordered_runs_concurrently(plane, na
     assert unordered_load["max"] > 3
 
 
+def _wait(condition, what: str, timeout: float = 15.0) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.02)
+
+
 def test_an_unfinished_event_is_redelivered_after_a_restart(plane, namespace, subscriber):
     """The offset of an event still being retried is never committed, even when later ones finished."""
     stuck = subscriber(lambda r: (503, {}, b"") if r.headers["ce-id"] == "first" else (204, {}, b""))
@@ -75,7 +82,11 @@ def test_an_unfinished_event_is_redelivered_after_a_restart(plane, namespace, su
         assert post_event(url, event_id, key="same") == 202
     stuck.wait_for(4)
     assert {"second", "third"} <= {r.headers["ce-id"] for r in stuck.received}
-    time.sleep(0.5)  # commits happen every 0.2 s: give one the chance to (wrongly) pass "first"
+    (route,) = dp.routes
+    _wait(lambda: route.dispatcher.counts["delivered"] >= 2, "second and third delivered")
+    # a commit round that began after both finished: the moment to (wrongly) pass "first", if it ever would
+    last = route.consumer.committer._last
+    _wait(lambda: route.consumer.committer._last > last, "a commit round after they finished")
     dp.stop()
 
     healthy = subscriber()
