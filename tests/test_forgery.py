@@ -29,6 +29,8 @@ H = (Q[0] + 300 / (111_320 * math.cos(math.radians(Q[1]))), Q[1])
 W = (2 * Q[0] - H[0], Q[1])
 #: Where the victim was two days ago (P), kept by the organizer's import (trusted: it never went through ingest).
 P = (-122.40100, 37.78380)
+#: "Now" for this module's fixes: set again when its stack starts (the `stack` fixture), since a module constant
+#: dates from collection, which a long suite leaves more than UDACONNECT_MAX_FIX_AGE behind (the fixes were late).
 NOW = datetime.now(UTC).replace(microsecond=0)
 BEFORE = NOW - timedelta(days=2)
 
@@ -40,6 +42,9 @@ def stack(postgres_server: str) -> Iterator[tuple[LocalStack, Engine]]:
     from udaconnect.ports import free_port
     from udaconnect.storage import database
 
+    global NOW, BEFORE  # noqa: PLW0603 - the module's clock, read when its stack starts
+    NOW = datetime.now(UTC).replace(microsecond=0)
+    BEFORE = NOW - timedelta(days=2)
     settings = create_database(postgres_server, "udaconnect_forgery")
     engine = database.engine(settings)
     with engine.begin() as conn:

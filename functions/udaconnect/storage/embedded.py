@@ -220,11 +220,22 @@ class EmbeddedPostgres:
             env["PGPASSWORD"] = self.password
         return env
 
-    def running(self) -> bool:
+    def running(self, patience: float = 15.0) -> bool:
+        """Whether our server is up: its postmaster alive (pg_ctl status) and its port answering. A live postmaster
+        whose port does not answer at once (starting, or a machine so busy that a connect takes longer than
+        `answers`' half second) is given `patience` seconds: a false "not running" made the caller start a second
+        server over the live pid file (pg_ctl: could not start server), which failed a stack's stop."""
         if not (self.data / "postmaster.pid").exists() or not self._port_file.exists():
             return False
         status = self._run("pg_ctl", "-D", str(self.data), "status", check=False)
-        return status.returncode == 0 and answers("127.0.0.1", self.port)
+        if status.returncode != 0:
+            return False
+        deadline = time.monotonic() + patience
+        while not answers("127.0.0.1", self.port, timeout=2.0):
+            if time.monotonic() > deadline or not (self.data / "postmaster.pid").exists():
+                return False
+            time.sleep(0.2)
+        return True
 
     def _ensure_database(self) -> None:
         psql = [str(_bindir() / "psql"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", "-Atq"]
