@@ -122,6 +122,7 @@ def _phase(stack: LocalStack, watcher: _Watcher, persons: int, events: int, batc
     # process's work for these fixes is counted here, not in the next phase
     drained = _quiet(stack, 120)
     spent = cpu.per_event_us(before, cpu.snapshot(processes), len(result.sent))
+    window = time.monotonic() - result.started
     unseen = set(result.sent) - set(watcher.seen)
     late = _stored(libpq(stack.settings.database_url), unseen)  # stored, but the watcher missed them
     lost = unseen - late
@@ -136,7 +137,7 @@ def _phase(stack: LocalStack, watcher: _Watcher, persons: int, events: int, batc
     return {"batch": batch, "fixes_per_event": fixes, "stored_fixes": len(latencies),
             "offered_fixes_per_s": rate * batch * fixes if rate else "as fast as answered",
             "accepted_fixes": result.events, "post_errors": result.errors, "waited_for_quiet_s": settled,
-            "triggers_drained_after_rows_s": drained,
+            "triggers_drained_after_rows_s": drained, "cpu_window_s": round(window, 1),
             "post_fixes_per_s": result.rate, "end_to_end_fixes_per_s": len(latencies) / (end - start),
             "latency_p50_ms": p(0.5), "latency_p99_ms": p(0.99),
             # accepted (202) and in neither table once the deadline passed (checked in the database)
@@ -159,17 +160,21 @@ def end_to_end(stack: LocalStack, settings: Settings, persons: int, events: int,
     watcher = _Watcher(db)
     watcher.start()
     time.sleep(0.2)
-    phases = {  # closed loops find the most each mode takes; open loops the latency at a steady rate
-        "single": measure(stack, watcher, persons, events, 1, 32),
-        "single_at_1000_per_s": measure(stack, watcher, persons, 2 * events, 1, 64, rate=1000),
-        "batch100": measure(stack, watcher, persons, batch_events, 100, 8),
-        "batch100_at_5000_fixes_per_s": measure(stack, watcher, persons, batch_events * 4 // 5, 100, 16, rate=50),
-        "phones50": measure(stack, watcher, persons, phone_fixes, 1, 16, fixes=50),
-        "phones50_at_5000_fixes_per_s": measure(stack, watcher, persons, phone_fixes * 3 // 4, 1, 32, rate=100,
-                                               fixes=50),
-        "phones50_at_10000_fixes_per_s": measure(stack, watcher, persons, phone_fixes, 1, 64, rate=200,
-                                                fixes=50),
+    plan = {  # closed loops find the most each mode takes; open loops the latency at a steady rate
+        "single": (events, 1, 32, None, 1),
+        "single_at_1000_per_s": (2 * events, 1, 64, 1000, 1),
+        "batch100": (batch_events, 100, 8, None, 1),
+        "batch100_at_5000_fixes_per_s": (batch_events * 4 // 5, 100, 16, 50, 1),
+        "phones50": (phone_fixes, 1, 16, None, 50),
+        "phones50_at_5000_fixes_per_s": (phone_fixes * 3 // 4, 1, 32, 100, 50),
+        "phones50_at_10000_fixes_per_s": (phone_fixes, 1, 64, 200, 50),
     }
+    phases = {}
+    for name, (total, batch, connections, rate, fixes) in plan.items():
+        phases[name] = measure(stack, watcher, persons, total, batch, connections, rate=rate, fixes=fixes)
+        shown = ("stored_fixes", "end_to_end_fixes_per_s", "latency_p50_ms", "latency_p99_ms", "lost")
+        print(name, {k: round(v, 1) if isinstance(v, float) else v for k, v in phases[name].items() if k in shown},
+              "cpu_us_per_fix total", phases[name]["cpu_us_per_fix"]["total"], flush=True)
     watcher.stop.set()
     with psycopg2.connect(db) as conn, conn.cursor() as cur:
         cur.execute("SELECT count(*) - count(DISTINCT (event_source, event_id, event_index)) FROM location")
