@@ -17,10 +17,29 @@ from udaconnect.events.errors import WriteError
 from udaconnect.events.event import Event
 from udaconnect.events.kafka_binding import KafkaMessage, from_binary, to_binary
 
-__all__ = ["KafkaWriter", "Record", "abort", "commit", "committed_offsets", "offsets", "producer", "read_topic",
-           "send", "trigger_lag"]
+__all__ = ["RESENDS", "KafkaWriter", "Record", "abort", "commit", "committed_offsets", "offsets", "producer",
+           "read_topic", "send", "trigger_lag", "unplaced"]
 log = logging.getLogger(__name__)
 Record = tuple[int, int, KafkaMessage]  # partition, offset, message
+#: How many times a record Kafka acknowledged without an offset is sent again before the write counts as failed.
+RESENDS = 3
+
+
+def unplaced(events: Sequence[Event], futures: Sequence[Any], topic: str) -> list[Event]:
+    """The events among those sent (their kafka-python futures done and successful) that Kafka acknowledged without
+    saying where it holds them: offset -1.
+
+    kafka-python takes a DUPLICATE_SEQUENCE_NUMBER answer as success and reports offset -1 (a retried batch the
+    broker already has, it assumes). tansu, the local Kafka, counts a producer's sequence before it stores the
+    batch, so a produce that fails in between is retried and answered "duplicate" for records it never stored:
+    acknowledged and lost (issue 25: 202 for 15,000 fixes, 14,998 in Kafka, no log). Such a record is sent again
+    (a new sequence: stored at worst twice, and every consumer is idempotent on source and id); a real duplicate
+    answer from Apache Kafka carries the batch's offset and is never -1."""
+    again = [event for event, future in zip(events, futures, strict=True) if future.value.offset < 0]
+    if again:
+        log.warning("Kafka acknowledged %d of %d record(s) for %s as duplicates without an offset: sending them "
+                    "again (a produce it counted but may not have stored)", len(again), len(events), topic)
+    return again
 
 
 def producer(bootstrap_servers: str, timeout: float, **options: Any) -> Any:
@@ -84,14 +103,20 @@ class KafkaWriter:
         self.write_many(topic, [event])
 
     def write_many(self, topic: str, events: Sequence[Event]) -> None:
-        """Send every record before waiting, so they share produce requests; WriteError unless all were stored."""
+        """Send every record before waiting, so they share produce requests; WriteError unless Kafka said where it
+        holds each (see unplaced)."""
         try:
             client = self._get()
-            futures = [send(client, topic, to_binary(event)) for event in events]
-            for future in futures:
-                future.get(timeout=self.timeout)
+            for _ in range(RESENDS + 1):
+                futures = [send(client, topic, to_binary(event)) for event in events]
+                for future in futures:
+                    future.get(timeout=self.timeout)
+                if not (events := unplaced(events, futures, topic)):
+                    return
         except Exception as exc:  # kafka-python raises many unrelated types; all mean "not stored"
             raise WriteError(f"writing to {topic} failed: {exc!r}") from exc
+        raise WriteError(f"writing to {topic} failed: {len(events)} record(s) acknowledged without an offset "
+                         f"{RESENDS + 1} times")
 
     def close(self) -> None:
         with self._lock:

@@ -37,15 +37,22 @@ class KafkaPublisher:
             return self._producer
 
     def publish(self, events: Sequence[Event]) -> None:
+        """Return once Kafka said where it holds every event (an acknowledgement without an offset is sent again:
+        kafka_client.unplaced)."""
         producer = None
         try:
             producer = self._get()
-            for future in self._send(producer, events):
-                future.get(timeout=self.timeout)
+            for _ in range(kafka_client.RESENDS + 1):
+                futures = self._send(producer, events)
+                for future in futures:
+                    future.get(timeout=self.timeout)
+                if not (events := kafka_client.unplaced(events, futures, self.topic)):
+                    return
         except InfrastructureError:
             raise
         except Exception as error:  # kafka-python raises many unrelated types; all mean "not stored"
             raise self._failed(producer, error) from error
+        raise self._unplaced(producer, events)
 
     async def publish_async(self, events: Sequence[Event]) -> None:
         producer = None
@@ -53,15 +60,23 @@ class KafkaPublisher:
             if self._producer is None:  # connecting and the topic's metadata block: not on the event loop
                 producer = await asyncio.to_thread(self._ready)
             producer = self._get()
-            futures = self._send(producer, events)
-            await asyncio.wait_for(_all_done(futures), self.timeout)
-            for future in futures:
-                if future.failed():
-                    raise future.exception
+            for _ in range(kafka_client.RESENDS + 1):
+                futures = self._send(producer, events)
+                await asyncio.wait_for(_all_done(futures), self.timeout)
+                for future in futures:
+                    if future.failed():
+                        raise future.exception
+                if not (events := kafka_client.unplaced(events, futures, self.topic)):
+                    return
         except InfrastructureError:
             raise
         except Exception as error:  # as publish(): every failure means "not stored"
             raise self._failed(producer, error) from error
+        raise self._unplaced(producer, events)
+
+    def _unplaced(self, producer: Any, events: Sequence[Event]) -> InfrastructureError:
+        return self._failed(producer, RuntimeError(f"{len(events)} event(s) acknowledged without an offset "
+                                                   f"{kafka_client.RESENDS + 1} times"))
 
     def _send(self, producer: Any, events: Sequence[Event]) -> list[Any]:
         return [kafka_client.send(producer, self.topic, to_binary(event)) for event in events]

@@ -33,6 +33,7 @@ class Result:
     requests: int = 0
     errors: int = 0
     seconds: float = 0.0
+    started: float = 0.0  # monotonic time the first request was due
     latencies: list[float] = field(default_factory=list)
     sent: dict[str, float] = field(default_factory=dict)  # fix key -> monotonic time its POST began
     statuses: dict[int, int] = field(default_factory=dict)
@@ -210,7 +211,7 @@ def send(url: str, prepared: list[Prepared], concurrency: int, expect: int, rate
 async def _send(url: str, prepared: list[Prepared], concurrency: int, expect: int, rate: float | None) -> Result:
     parts = urlsplit(url)
     result = Result()
-    started = time.monotonic() + 0.05  # every connection open before the first request is due
+    started = result.started = time.monotonic() + 0.05  # every connection open before the first request is due
     due = ((started + i / rate if rate else None, item) for i, item in enumerate(prepared))
     await asyncio.gather(*(_connection(parts.hostname or "127.0.0.1", parts.port or 80, due, result, expect)
                            for _ in range(concurrency)))
