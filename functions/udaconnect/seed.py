@@ -67,7 +67,7 @@ def seed(engine: Engine, conference: Conference | BoothGrid, show_progress: bool
             progress.finish()
     finally:
         raw.close()
-    if isinstance(conference, DemoConference):  # the demo's answers name its venue's places
+    if isinstance(conference, Conference):  # its venue's places: answers name them, days are the venue's
         from udaconnect.places import DEMO_VENUE, read_venue
         from udaconnect.places.store import import_venue
 
@@ -75,7 +75,7 @@ def seed(engine: Engine, conference: Conference | BoothGrid, show_progress: bool
             import_venue(conn, read_venue(DEMO_VENUE))
     with engine.connect() as conn:
         conn.execution_options(isolation_level="AUTOCOMMIT").execute(text("ANALYZE person; ANALYZE location"))
-    if encounters if encounters is not None else type(conference).__name__ == "DemoConference":
+    if encounters if encounters is not None else isinstance(conference, DemoConference):
         from udaconnect.encounters_command import rebuild
         from udaconnect.settings import Settings
 
