@@ -103,7 +103,8 @@ def dev(session: nox.Session) -> None:
 
 @nox.session
 def bench(session: nox.Session) -> None:
-    """Benchmarks: `nox -s bench -- connections [--rows N ...]`; results under bench-results/."""
+    """Benchmarks: `nox -s bench -- connections [--rows N ...]`, `-- scale --attendees N --days D`; results under
+    bench-results/."""
     ensure_postgis(session)
     session.install("-q", "-e", ".[bench]")
     session.run("python", "-m", "udaconnect_dev.bench", *(session.posargs or ["connections"]))

@@ -13,7 +13,7 @@ from geodesy import destination
 from test_connections import DAY0, ORIGIN, Fix, load, oracle
 from udaconnect.queries.connections import STATEMENTS, ConnectionSearch, ensure_prepared, search_json
 from udaconnect.seed import seed
-from udaconnect.synthetic import Conference
+from udaconnect.synthetic import BoothGrid
 
 PLANS = ("probe", "walk", "auto")
 
@@ -118,7 +118,7 @@ def ran(plan: str, marker: str) -> bool:
 @pytest.fixture
 def conference(db: Engine) -> Engine:
     """400 persons x 50 fixes at 40 booths over 30 days (the EXPLAIN test of migration 0002's data)."""
-    seed(db, Conference(persons=400, fixes_per_person=50, booths=40), show_progress=False)
+    seed(db, BoothGrid(persons=400, fixes_per_person=50, booths=40), show_progress=False)
     return db
 
 

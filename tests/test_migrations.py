@@ -12,7 +12,7 @@ from conftest import create_database
 from udaconnect.queries.connections import STATEMENTS, ConnectionSearch
 from udaconnect.seed import seed
 from udaconnect.storage import database
-from udaconnect.synthetic import Conference
+from udaconnect.synthetic import BoothGrid
 
 
 def test_upgrade_downgrade_upgrade(postgres_server: str) -> None:
@@ -61,7 +61,7 @@ def test_cascade_deletes_a_persons_locations(db) -> None:
 
 
 def test_the_search_uses_the_space_time_index(db) -> None:
-    seed(db, Conference(persons=400, fixes_per_person=50, booths=40), show_progress=False)
+    seed(db, BoothGrid(persons=400, fixes_per_person=50, booths=40), show_progress=False)
     search = ConnectionSearch(7, datetime(2020, 7, 3, tzinfo=UTC), datetime(2020, 7, 10, tzinfo=UTC), 5.0)
     name, params = search.statement()
     types, sql = STATEMENTS[name]

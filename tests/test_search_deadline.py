@@ -11,7 +11,7 @@ from sqlalchemy import Engine, text
 from udaconnect.problems import PROBLEM, SEARCH_TIMEOUT_TITLE, SEARCH_TIMEOUT_TYPE
 from udaconnect.seed import seed
 from udaconnect.settings import PROJECT_ROOT, Settings
-from udaconnect.synthetic import Conference
+from udaconnect.synthetic import BoothGrid
 
 SEARCH = "/api/persons/7/connection?start_date=2020-07-01&end_date=2020-07-30&distance=5000"
 
@@ -21,7 +21,7 @@ def slow_client(db: Engine, app_env: Settings, monkeypatch: pytest.MonkeyPatch):
     """The connections target with a 1 ms budget over 20,000 fixes: a 30-day, 5 km search cannot make it."""
     from functions_framework import create_app
 
-    seed(db, Conference(persons=400, fixes_per_person=50, booths=40), show_progress=False)
+    seed(db, BoothGrid(persons=400, fixes_per_person=50, booths=40), show_progress=False)
     monkeypatch.setenv("UDACONNECT_SEARCH_TIMEOUT", "0.001")
     from conftest import _as_organizer
 

@@ -33,8 +33,8 @@ def conference(args: argparse.Namespace):
     from udaconnect.synthetic import Conference, DemoConference
 
     kind = DemoConference if args.demo else Conference
-    options = {k: v for k, v in {"persons": args.persons, "days": args.days, "booths": args.booths,
-                                 "seed": args.seed}.items() if v is not None}
+    options = {k: v for k, v in {"persons": args.persons, "days": args.days, "seed": args.seed}.items()
+               if v is not None}
     if args.demo:  # its days: --start, else the last few up to today at the venue, so live phones continue it
         from datetime import UTC, datetime, timedelta
         from zoneinfo import ZoneInfo
@@ -44,8 +44,6 @@ def conference(args: argparse.Namespace):
         first = args.start or (datetime.now(ZoneInfo(zone)).date() - timedelta(days=days - 1))
         options.update(start=datetime(first.year, first.month, first.day, tzinfo=UTC), time_zone=zone,
                        ends=datetime.now(UTC))  # what happened until now, never the future
-    if not args.demo and args.fixes is not None:
-        options["fixes_per_person"] = args.fixes
     return kind(**options)
 
 
@@ -160,11 +158,10 @@ def settings_default(name: str) -> object:
 
 def conference_arguments(sub: argparse.ArgumentParser) -> None:
     """The synthetic conference's options, shared by `seed` and `dev`."""
-    sub.add_argument("--demo", action="store_true", help="the demo conference (its venue, talks, 3 days)")
-    sub.add_argument("--persons", type=int)
+    sub.add_argument("--demo", action="store_true", help="the demo conference (its venue's places, today's end, "
+                     "phones every 3-5 minutes); without it the benchmarks' (phones every 10-30 s)")
+    sub.add_argument("--persons", type=int, help="attendees")
     sub.add_argument("--days", type=int)
-    sub.add_argument("--booths", type=int)
-    sub.add_argument("--fixes", type=int, help="fixes per person (benchmark conference only)")
     sub.add_argument("--seed", type=int, help="random seed")
     sub.add_argument("--start", type=_date, help="the demo's first day, YYYY-MM-DD (default: the last --days "
                      "days up to today in UDACONNECT_VENUE_TIME_ZONE; 2020-07-06 gives the original's dates)")

@@ -9,7 +9,7 @@ from typing import TextIO
 from sqlalchemy import Engine, text
 
 from udaconnect.storage import bulk
-from udaconnect.synthetic import Conference, DemoConference
+from udaconnect.synthetic import BoothGrid, Conference, DemoConference
 
 
 class ProgressBar:
@@ -49,7 +49,7 @@ def is_empty(engine: Engine) -> bool:
         return conn.execute(text("SELECT NOT EXISTS (SELECT 1 FROM person)")).scalar_one() is True
 
 
-def seed(engine: Engine, conference: Conference, show_progress: bool = True,
+def seed(engine: Engine, conference: Conference | BoothGrid, show_progress: bool = True,
          encounters: bool | None = None) -> tuple[int, int]:
     """Load the conference's persons and fixes in one transaction, then (by default for the demo conference only:
     the benchmark conference's are built by `udaconnect encounters rebuild` when wanted) their encounters;
@@ -58,13 +58,16 @@ def seed(engine: Engine, conference: Conference, show_progress: bool = True,
     raw = engine.raw_connection()
     try:
         persons = bulk.copy_persons(raw, conference.people())
-        locations = bulk.copy_locations(raw, conference.fixes(), progress, event_source="/devices/synthetic")
+        if isinstance(conference, Conference):
+            locations = bulk.copy_reports(raw, conference.fixes(), progress)
+        else:
+            locations = bulk.copy_locations(raw, conference.fixes(), progress, event_source="/devices/synthetic")
         raw.commit()
         if progress:
             progress.finish()
     finally:
         raw.close()
-    if isinstance(conference, DemoConference):  # the demo's answers name its venue's places
+    if isinstance(conference, Conference):  # its venue's places: answers name them, days are the venue's
         from udaconnect.places import DEMO_VENUE, read_venue
         from udaconnect.places.store import import_venue
 
@@ -72,7 +75,7 @@ def seed(engine: Engine, conference: Conference, show_progress: bool = True,
             import_venue(conn, read_venue(DEMO_VENUE))
     with engine.connect() as conn:
         conn.execution_options(isolation_level="AUTOCOMMIT").execute(text("ANALYZE person; ANALYZE location"))
-    if encounters if encounters is not None else type(conference).__name__ == "DemoConference":
+    if encounters if encounters is not None else isinstance(conference, DemoConference):
         from udaconnect.encounters_command import rebuild
         from udaconnect.settings import Settings
 

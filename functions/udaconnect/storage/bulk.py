@@ -59,3 +59,23 @@ def copy_locations(
             if progress:
                 progress(len(chunk))
     return total
+
+
+def copy_reports(dbapi_connection, fixes: Iterable, progress: Callable[[int], None] | None = None,
+                 event_source: str = "/devices/synthetic") -> int:
+    """COPY fixes as phones uploaded them (udaconnect.synthetic.Fix: person, position, time, accuracy, upload and
+    index in it): each upload one CloudEvent (source `<event_source>/<person_id>`, id `<person_id>-<upload>`),
+    so the rows are what ingest and persist would have written."""
+    total = 0
+    iterator = iter(fixes)
+    columns = "person_id, coordinate, creation_time, accuracy, event_source, event_id, event_index"
+    source = _text(event_source)
+    with dbapi_connection.cursor() as cur:
+        while chunk := list(islice(iterator, CHUNK)):
+            lines = (f"{p}\tSRID=4326;POINT({lon!r} {lat!r})\t{t.isoformat()}\t{a!r}\t{source}/{p}\t{p}-{r}\t{i}\n"
+                     for p, lon, lat, t, a, r, i in chunk)
+            total += _copy(cur, "location", columns, lines)
+            if progress:
+                progress(len(chunk))
+    return total
+

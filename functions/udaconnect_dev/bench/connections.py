@@ -2,7 +2,8 @@
 and our two plans against each other at every distance.
 
 Sizes: one database per table size (10k, 100k, 1M locations by default; --rows adds sizes such as 10M): the
-synthetic conference of the reference figures (persons x 100 fixes, 300 booths in 500 m x 300 m, 30 days),
+booth grid of the reference figures (udaconnect.synthetic.BoothGrid: persons x 100 fixes, 300 booths in 500 m x
+300 m, 30 days: everyone meets everyone; `bench scale` measures the realistic conference),
 queries for random persons over random 7-day ranges at 5 m. Prints a table, writes JSON and a PNG plot.
 
 Distances (--distances): on the demo conference (400 persons, 3 days) and the 1M benchmark conference, random
@@ -34,7 +35,7 @@ from udaconnect.seed import seed
 from udaconnect.settings import PROJECT_ROOT, Settings
 from udaconnect.storage import database
 from udaconnect.storage.embedded import EmbeddedPostgres
-from udaconnect.synthetic import Conference, DemoConference
+from udaconnect.synthetic import BoothGrid, DemoConference
 from udaconnect_dev.bench import original
 from udaconnect_dev.localstack import LocalStack
 
@@ -63,7 +64,7 @@ def prepare_database(server: str, rows: int, with_original: bool = True) -> Sett
         with engine.begin() as conn:
             conn.execute(text("DROP TABLE IF EXISTS legacy_location; "
                               "TRUNCATE person, location RESTART IDENTITY CASCADE"))
-        seed(engine, Conference(persons=rows // FIXES_PER_PERSON, fixes_per_person=FIXES_PER_PERSON))
+        seed(engine, BoothGrid(persons=rows // FIXES_PER_PERSON, fixes_per_person=FIXES_PER_PERSON))
         legacy = False
     if with_original and not legacy:
         print(f"building the original schema beside it ({rows:,} rows)...", flush=True)
@@ -77,7 +78,7 @@ def prepare_database(server: str, rows: int, with_original: bool = True) -> Sett
 def queries(rows: int, count: int, seed_value: int = 7) -> list[tuple[int, date, date]]:
     """Random persons, random 7-day ranges (inclusive days) inside the 30-day conference."""
     rng = random.Random(seed_value)
-    start = Conference().start.date()
+    start = BoothGrid().start.date()
     out = []
     for _ in range(count):
         first = start + timedelta(days=rng.randrange(0, 30 - 6))
@@ -85,7 +86,25 @@ def queries(rows: int, count: int, seed_value: int = 7) -> list[tuple[int, date,
     return out
 
 
-def time_ours(port: int, plan: list[tuple[int, date, date]], window: int | None) -> tuple[list[float], list[set[int]]]:
+def bench_keys() -> tuple[dict[str, str], str]:
+    """The environment a function needs to check the bench's tokens (auth on, as deployed; searches not rate
+    limited), and an organizer's token signed with the bench's own throwaway keys."""
+    import tempfile
+
+    from udaconnect.auth import issue, keys
+
+    directory = Path(tempfile.mkdtemp(prefix="udaconnect-bench-keys-"))
+    keys.rotate(directory)
+    signer = Settings(auth_jwks_file=str(directory / keys.JWKS),
+                      auth_signing_key_file=str(directory / keys.SIGNING_KEY))
+    env = {"UDACONNECT_AUTH": "on", "UDACONNECT_AUTH_JWKS_FILE": signer.auth_jwks_file,
+           "UDACONNECT_AUTH_SIGNING_KEY_FILE": "", "UDACONNECT_SEARCH_RATE": "100000",
+           "UDACONNECT_SEARCH_BURST": "100000"}
+    return env, issue(signer, "organizer", ttl=timedelta(hours=6))
+
+
+def time_ours(port: int, plan: list[tuple[int, date, date]], window: int | None,
+              token: str) -> tuple[list[float], list[set[int]]]:
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
     timings, met = [], []
     for person, first, last in plan:
@@ -93,7 +112,7 @@ def time_ours(port: int, plan: list[tuple[int, date, date]], window: int | None)
         if window is not None:
             url += f"&window={window}"
         began = time.perf_counter()
-        conn.request("GET", url)
+        conn.request("GET", url, headers={"Authorization": f"Bearer {token}"})
         reply = conn.getresponse()
         body = reply.read()
         timings.append(time.perf_counter() - began)
@@ -136,13 +155,14 @@ def run_size(server: str, rows: int, args: argparse.Namespace, out: Path) -> dic
     settings = prepare_database(server, rows, with_original=n_original > 0)
     stack = LocalStack(settings, log_dir=out / "logs")
     stack.database_url = settings.database_url
-    process = stack.spawn("connections", free_port(), {"DATABASE_URL": settings.database_url})
+    env, token = bench_keys()
+    process = stack.spawn("connections", free_port(), {"DATABASE_URL": settings.database_url, **env})
     try:
         stack.wait_healthy(process)
         plan = queries(rows, args.queries)
-        time_ours(process.port, plan[:5], None)  # warm-up: connections, prepared statements, caches
-        ours, ours_met = time_ours(process.port, plan, None)
-        windowed, windowed_met = time_ours(process.port, plan, 15)
+        time_ours(process.port, plan[:5], None, token)  # warm-up: connections, prepared statements, caches
+        ours, ours_met = time_ours(process.port, plan, None, token)
+        windowed, windowed_met = time_ours(process.port, plan, 15, token)
     finally:
         stack.stop()
     result: dict[str, Any] = {
@@ -225,7 +245,7 @@ def prepare_demo(server: str) -> Settings:
     return settings
 
 
-def distance_queries(conference: Conference, count: int, full: bool,
+def distance_queries(conference: BoothGrid | DemoConference, count: int, full: bool,
                      seed_value: int = 11) -> list[tuple[int, datetime, datetime]]:
     """`count` random (person, start, end): one random day of the conference, or all of it."""
     rng = random.Random(seed_value)
@@ -258,7 +278,7 @@ def time_plan(conn: Any, info: dict[str, Any], plan: str, meters: float, queries
 
 def run_distances(server: str, args: argparse.Namespace) -> list[dict[str, Any]]:
     conferences = [("demo", DemoConference(), prepare_demo(server)),
-                   ("1M", Conference(), prepare_database(server, 1_000_000, with_original=False))]
+                   ("1M", BoothGrid(), prepare_database(server, 1_000_000, with_original=False))]
     rows = []
     for label, conference, settings in conferences:
         conn = psycopg2.connect(settings.database_url.replace("postgresql+psycopg2://", "postgresql://"))
