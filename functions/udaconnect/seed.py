@@ -57,7 +57,7 @@ def seed(engine: Engine, conference: Conference | BoothGrid, show_progress: bool
     progress = ProgressBar(conference.expected_fixes, "locations") if show_progress else None
     raw = engine.raw_connection()
     try:
-        persons = bulk.copy_persons(raw, conference.people())
+        persons = bulk.copy_persons(raw, conference.people())  # type: ignore[misc]  # BoothGrid borrows it
         if isinstance(conference, Conference):
             locations = bulk.copy_reports(raw, conference.fixes(), progress)
         else:

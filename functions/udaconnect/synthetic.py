@@ -62,7 +62,7 @@ class Fix(NamedTuple):
     at: datetime
     accuracy: float
     report: int
-    index: int
+    index: int  # type: ignore[assignment]  # the fix's index in its upload, as the wire contract names it
 
 
 class Leg(NamedTuple):
@@ -316,9 +316,10 @@ class BoothGrid:
         columns = max(1, round(math.sqrt(self.booths * self.width_m / self.height_m)))
         rows = math.ceil(self.booths / columns)
         dx, dy = self.width_m / columns, self.height_m / rows
-        return [self.offset((i % columns + 0.5) * dx, (i // columns + 0.5) * dy) for i in range(self.booths)]
+        return [self.offset((i % columns + 0.5) * dx, (i // columns + 0.5) * dy)  # type: ignore[misc]  # borrowed
+                for i in range(self.booths)]
 
-    offset = Conference.offset
+    offset = Conference.offset  # the same geometry: BoothGrid has every field it reads
     people = Conference.people
 
     def fixes(self) -> Iterator[tuple[int, float, float, datetime]]:
@@ -350,7 +351,7 @@ def met_per_day(fixes: Iterable[tuple], meters: float = 5.0, minutes: float | No
     zone = ZoneInfo(time_zone)
     slot = 86_400.0 if minutes is None else minutes * 60.0
     buckets: dict[tuple, list] = defaultdict(list)
-    points = []
+    points: list[tuple] = []
     days: dict[datetime, object] = {}
     for person, lon, lat, at, *_ in fixes:
         x = (lon + 122.4) * METERS_PER_DEGREE * math.cos(math.radians(37.78))

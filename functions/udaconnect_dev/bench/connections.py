@@ -277,7 +277,7 @@ def time_plan(conn: Any, info: dict[str, Any], plan: str, meters: float, queries
 
 
 def run_distances(server: str, args: argparse.Namespace) -> list[dict[str, Any]]:
-    conferences = [("demo", DemoConference(), prepare_demo(server)),
+    conferences: list[tuple[str, BoothGrid | DemoConference, Any]] = [("demo", DemoConference(), prepare_demo(server)),
                    ("1M", BoothGrid(), prepare_database(server, 1_000_000, with_original=False))]
     rows = []
     for label, conference, settings in conferences:
