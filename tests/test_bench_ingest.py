@@ -26,9 +26,11 @@ def test_the_ingest_benchmark_reports_what_phones_get_and_loses_nothing(tmp_path
         assert phase["post_errors"] == 0, (name, phase)
         assert phase["stored_fixes"] == phase["accepted_fixes"] > 0, (name, phase)
         assert phase["end_to_end_fixes_per_s"] > 0 and 0 < phase["latency_p50_ms"] <= phase["latency_p99_ms"]
-        spent = phase["cpu_us_per_fix"]
-        # the CPU is read once every Trigger drained the phase: the encounters function's share is in it
-        assert {"gateway", "ingest", "broker", "persist", "encounters", "postgresql", "total"} <= set(spent), spent
+        assert phase["cpu_us_per_fix"]["total"] > 0, (name, phase)
+    # the CPU is read once every Trigger drained a phase: the encounters function's share is in it. A process idle
+    # in a phase (under 0.5 us per fix: no tick of 10 ms in a tiny phase) is left out of that phase's figures
+    measured = {process for name in PHASES for process in e2e[name]["cpu_us_per_fix"]}
+    assert {"gateway", "ingest", "broker", "persist", "encounters", "postgresql"} <= measured, measured
     assert e2e["lost"] == 0 and e2e["duplicate_rows"] == 0, e2e
     assert e2e["accepted_fixes"] == e2e["stored_fixes"] == 100 + 200 + 300 + 240 + 500 + 375 + 500
     assert len(report["load_average"]) == 3
