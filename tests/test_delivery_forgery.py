@@ -58,7 +58,8 @@ def forged(person_id: int, source: str) -> tuple[dict[str, str], str]:
     headers = {"ce-specversion": "1.0", "ce-id": f"forged-{uuid.uuid4()}", "ce-source": source,
                "ce-type": "io.udaconnect.location.reported.v1", "ce-partitionkey": str(person_id),
                "Content-Type": "application/json"}
-    body = {"person_id": person_id, "latitude": 37.55, "longitude": -122.29, "recorded_at": "2020-08-18T10:37:06Z"}
+    body = {"person_id": person_id, "latitude": 37.55, "longitude": -122.29, "recorded_at": "2020-08-18T10:37:06Z",
+            "accuracy": 8.0}
     return headers, json.dumps(body)
 
 
@@ -100,7 +101,8 @@ def test_forged_reports_into_the_broker_ingress_and_persist_are_not_stored(stack
     # the device's genuine report, through the gateway and ingest, for its own person
     event = {"specversion": "1.0", "id": f"genuine-{uuid.uuid4()}", "source": f"/devices/{device['device_id']}",
              "type": "io.udaconnect.location.reported.v1", "datacontenttype": "application/json",
-             "data": {"person_id": 1, "latitude": 37.55, "longitude": -122.29, "recorded_at": "2020-08-18T10:37:06Z"}}
+             "data": {"person_id": 1, "latitude": 37.55, "longitude": -122.29, "recorded_at": "2020-08-18T10:37:06Z",
+                      "accuracy": 8.0}}
     before = stored(engine, 1)
     request = urllib.request.Request(f"{stack_.api_url}/api/events", method="POST", data=json.dumps(event).encode(),
                                      headers={"Authorization": f"Bearer {device['token']}",

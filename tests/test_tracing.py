@@ -95,7 +95,8 @@ def test_one_report_is_one_trace_from_the_phone_to_encounters(traced: tuple[Loca
     now = datetime.now(UTC) - timedelta(minutes=1)
     event = {"specversion": "1.0", "id": "traced-1", "source": f"/devices/{device['device_id']}",
              "type": "io.udaconnect.location.reported.v1", "datacontenttype": "application/json",
-             "data": {"person_id": 1, "longitude": -122.4, "latitude": 37.78, "recorded_at": now.isoformat()}}
+             "data": {"person_id": 1, "longitude": -122.4, "latitude": 37.78, "recorded_at": now.isoformat(),
+                      "accuracy": 6.0}}
     request = urllib.request.Request(stack.api_url + "/api/events", method="POST", data=json.dumps(event).encode(),
                                      headers={"Authorization": f"Bearer {device['token']}",
                                               "Content-Type": "application/cloudevents+json",
