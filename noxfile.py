@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import tomllib
 from pathlib import Path
 
 import nox
@@ -17,6 +18,10 @@ ROOT = Path(__file__).parent
 POSTGIS = ["postgresql", "postgresql-contrib", "postgresql-15-postgis-3"]
 # each package's command has its name (udaconnect_dev.pods.images.DEBIAN_PACKAGES)
 PODMAN = ["podman", "buildah", "runc", "debootstrap"]
+#: the image's dependencies, installed by the Containerfile with --require-hashes (nox -s lock writes it)
+LOCK = "requirements.lock"
+#: the image's interpreter and platform (the Containerfile's python:3.11-slim), which the lock is resolved for
+IMAGE_PYTHON = ("3.11", "x86_64-unknown-linux-gnu")
 
 
 def _postgis_present() -> bool:
@@ -133,6 +138,27 @@ def pods(session: nox.Session) -> None:
     session.install("-q", "-e", ".[test]")
     session.run("pytest", "-q", "-s", "-m", "pods", "tests/deploy", *session.posargs,
                 env={"UDACONNECT_COLD_START_RUNS": "5"})
+
+
+@nox.session
+def lock(session: nox.Session) -> None:
+    """requirements.lock: pyproject's runtime dependencies and its build backend (setuptools, for the image's
+    editable install), each pinned with the sha256 of every file the index has for that version, resolved for
+    the image's CPython 3.11 on Linux. Pins already in the file are kept: `nox -s lock -- --upgrade` (or
+    `-- --upgrade-package NAME`) moves them."""
+    session.install("-q", "uv>=0.5")
+    build_system = Path(session.create_tmp()) / "build-system.in"
+    requires = tomllib.loads((ROOT / "pyproject.toml").read_text())["build-system"]["requires"]
+    build_system.write_text("".join(f"{requirement}\n" for requirement in requires))
+    python, platform = IMAGE_PYTHON
+    # uv reads no pip.conf: it resolves from the index the image's pip installs from (PyPI), not from local
+    # wheel folders; --native-tls trusts the system's certificates as pip does
+    session.run("uv", "pip", "compile", "--quiet", "--native-tls", "--generate-hashes",
+                "--python-version", python, "--python-platform", platform,
+                "--custom-compile-command", "nox -s lock", "--output-file", LOCK,
+                "pyproject.toml", str(build_system), *session.posargs)
+    lock_file = ROOT / LOCK
+    lock_file.write_text(lock_file.read_text().replace(f"-r {build_system}", "pyproject.toml [build-system]"))
 
 
 @nox.session

@@ -88,8 +88,9 @@ def test_dependencies_are_installed_before_the_code_is_copied() -> None:
     steps = final_stage()
     copies = [(i, rest) for i, (keyword, rest) in enumerate(steps) if keyword == "COPY"]
     first_code = next(i for i, rest in copies if rest.startswith("functions"))
-    deps = next(i for i, (keyword, rest) in enumerate(steps) if keyword == "RUN" and "pip install -r" in rest)
-    assert copies[0][1].startswith("pyproject.toml") and copies[0][0] < deps < first_code
+    deps = next(i for i, (keyword, rest) in enumerate(steps) if keyword == "RUN" and "-r requirements.lock" in rest)
+    # the lock alone: an edit of pyproject.toml that leaves the lock as it is rebuilds no dependency layer
+    assert copies[0][1] == "requirements.lock ./" and copies[0][0] < deps < first_code
 
 
 def test_the_image_copies_the_runtime_and_migrations_but_not_eventing_nor_the_dev_tooling() -> None:

@@ -42,8 +42,8 @@ STANDINS = {
     "docker.io/nginxinc/nginx-unprivileged:1.30-alpine": "nginx.Containerfile",
 }
 #: what the Containerfile copies (with .dockerignore's exclusions): the app image's cache key
-APP_INPUTS = ("Containerfile", ".dockerignore", "pyproject.toml", "package.json", "package-lock.json",
-              "functions/main.py", "functions/udaconnect", "schema")
+APP_INPUTS = ("Containerfile", ".dockerignore", "pyproject.toml", "requirements.lock", "package.json",
+              "package-lock.json", "functions/main.py", "functions/udaconnect", "schema")
 DEBIAN_PACKAGES = ["podman", "buildah", "runc", "debootstrap"]
 #: trimmed from the root filesystem: the official slim images carry none of it
 TRIM = ("var/cache/apt/*", "var/lib/apt/lists/*", "usr/share/doc/*", "usr/share/man/*", "usr/share/locale/*",
