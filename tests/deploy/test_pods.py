@@ -29,9 +29,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from packaging.utils import canonicalize_name
+from packaging.version import Version
 from sqlalchemy import create_engine, text
 
 from deploy.conftest import Doc, ensure_tool, find, knative_services
+from deploy.test_containerfile import final_stage
+from deploy.test_lock import LOCK, parse
 from udaconnect.settings import PROJECT_ROOT, Settings
 from udaconnect.storage.roles import ROLES, role_name
 from udaconnect_dev.pods import images
@@ -170,6 +174,27 @@ def test_the_image_refuses_to_start_without_a_target(vagrant: Cluster) -> None:
     pod = vagrant.start(vagrant.plan(vagrant.find("Service", "web"), pod_name="no-target", edit=no_target))
     with pytest.raises(PodError, match="set FUNCTION_TARGET"):
         vagrant.wait_ready(pod, timeout=30)
+
+
+#: every distribution an image's Python sees, as JSON [name, version] pairs
+DISTRIBUTIONS = ("import importlib.metadata as m, json; "
+                 "print(json.dumps([(d.metadata['Name'], d.version) for d in m.distributions()]))")
+
+
+def distributions(image: str) -> set[tuple[str, Version]]:
+    out = podman("run", "--rm", "--network", "none", image, "python", "-c", DISTRIBUTIONS).stdout
+    return {(canonicalize_name(name), Version(version)) for name, version in json.loads(out)}
+
+
+def test_the_image_holds_the_locked_dependencies_and_nothing_else(app_image: str) -> None:
+    """Each pin of requirements.lock installed at its version; besides them only the project and what the base
+    image brought (pip and its own tools)."""
+    locked = {(pin.name, pin.version) for pin in parse(LOCK.read_text())}
+    installed = distributions(app_image)
+    assert locked <= installed, f"locked but not installed: {sorted(locked - installed)}"
+    base = distributions(next(rest for keyword, rest in final_stage() if keyword == "FROM"))
+    unlocked = {name for name, _ in installed - base} - {name for name, _ in locked} - {"udaconnect"}
+    assert not unlocked, f"installed but not locked: {sorted(unlocked)}"
 
 
 def request(url: str, *, method: str = "GET", body: bytes | None = None,
