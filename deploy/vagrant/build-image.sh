@@ -14,7 +14,8 @@ source "$SCRIPT_DIR/lib.sh"
 source_hash() {
   (
     cd "$REPO_DIR"
-    find Containerfile .dockerignore pyproject.toml package.json package-lock.json functions schema -type f \
+    find Containerfile .dockerignore pyproject.toml requirements.lock package.json package-lock.json \
+      functions schema -type f \
       ! -path '*/__pycache__/*' ! -path '*.egg-info/*' ! -name '*.env' -print0 |
       LC_ALL=C sort -z | xargs -0 sha256sum | sha256sum | cut -d' ' -f1
   )

@@ -145,3 +145,19 @@ def test_the_command_refuses_to_start_without_a_target() -> None:
     env = {k: v for k, v in os.environ.items() if k != "FUNCTION_TARGET"}
     result = subprocess.run(command, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=20)
     assert result.returncode != 0 and "FUNCTION_TARGET" in result.stderr
+
+
+def test_both_image_caches_are_keyed_on_every_file_the_image_copies() -> None:
+    # the VM's build-image.sh and `nox -s image` rebuild only when their hash changes: a copied file left out of
+    # it (the dependency lock) would leave an image built from the old one
+    from udaconnect_dev.pods.images import APP_INPUTS
+
+    script = re.sub(r"\\\n\s*", " ", (PROJECT_ROOT / "deploy" / "vagrant" / "build-image.sh").read_text())
+    hashed = re.search(r"^\s*find (.+?) -type f", script, re.M)
+    assert hashed, "build-image.sh: no find ... -type f over the image's sources"
+    copied = {"Containerfile", ".dockerignore"} | {
+        source.rstrip("/") for keyword, rest in instructions() if keyword == "COPY" and "--from" not in rest
+        for source in shlex.split(rest)[:-1]}
+    for name, keyed in (("build-image.sh", hashed[1].split()), ("images.APP_INPUTS", list(APP_INPUTS))):
+        missing = [s for s in sorted(copied) if not any(s == k or s.startswith(k + "/") for k in keyed)]
+        assert not missing, f"{name} does not hash {missing}"
