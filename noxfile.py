@@ -144,21 +144,32 @@ def pods(session: nox.Session) -> None:
 def lock(session: nox.Session) -> None:
     """requirements.lock: pyproject's runtime dependencies and its build backend (setuptools, for the image's
     editable install), each pinned with the sha256 of every file the index has for that version, resolved for
-    the image's CPython 3.11 on Linux. Pins already in the file are kept: `nox -s lock -- --upgrade` (or
-    `-- --upgrade-package NAME`) moves them."""
+    the image's CPython 3.11 on Linux from wheels only (the Containerfile installs no sdist). Pins already in
+    the file are kept: `nox -s lock -- --upgrade` (or `-- --upgrade-package NAME`) moves them. The same pins
+    must resolve on arm64 (the production build's second platform, docs/cluster.md), or the session fails."""
     session.install("-q", "uv>=0.5")
-    build_system = Path(session.create_tmp()) / "build-system.in"
+    tmp = Path(session.create_tmp())
+    build_system = tmp / "build-system.in"
     requires = tomllib.loads((ROOT / "pyproject.toml").read_text())["build-system"]["requires"]
     build_system.write_text("".join(f"{requirement}\n" for requirement in requires))
     python, platform = IMAGE_PYTHON
-    # uv reads no pip.conf: it resolves from the index the image's pip installs from (PyPI), not from local
-    # wheel folders; --native-tls trusts the system's certificates as pip does
-    session.run("uv", "pip", "compile", "--quiet", "--native-tls", "--generate-hashes",
-                "--python-version", python, "--python-platform", platform,
-                "--custom-compile-command", "nox -s lock", "--output-file", LOCK,
-                "pyproject.toml", str(build_system), *session.posargs)
+
+    def compile_for(platform: str, output: Path, *args: str) -> list[str]:
+        # uv reads no pip.conf: it resolves from the index the image's pip installs from (PyPI), not from
+        # local wheel folders; --native-tls trusts the system's certificates as pip does
+        session.run("uv", "pip", "compile", "--quiet", "--native-tls", "--generate-hashes", "--no-build",
+                    "--python-version", python, "--python-platform", platform,
+                    "--custom-compile-command", "nox -s lock", "--output-file", str(output),
+                    "pyproject.toml", str(build_system), *args)
+        return [line for line in output.read_text().splitlines() if "==" in line]
+
     lock_file = ROOT / LOCK
+    pins = compile_for(platform, lock_file, *session.posargs)
     lock_file.write_text(lock_file.read_text().replace(f"-r {build_system}", "pyproject.toml [build-system]"))
+    arm64 = tmp / "arm64.lock"
+    shutil.copy(lock_file, arm64)
+    if (arm64_pins := compile_for("aarch64-unknown-linux-gnu", arm64)) != pins:
+        session.error(f"arm64 resolves other pins: {sorted(set(arm64_pins) ^ set(pins))}")
 
 
 @nox.session
