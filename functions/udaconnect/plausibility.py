@@ -29,12 +29,14 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 LATE, IMPRECISE, SPEED, BURST = "late", "imprecise", "speed", "burst"
 REASONS = (LATE, IMPRECISE, SPEED, BURST)
 #: Two fixes of one person closer in time than this must be one place (within both accuracies).
 BURST_SECONDS = 1.0
 _EARTH_RADIUS_M = 6_371_008.8  # the mean radius: within 0.5 % of the spheroid at any latitude
+_METERS_PER_DEGREE = _EARTH_RADIUS_M * math.pi / 180
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,8 +46,7 @@ class Rules:
     max_accuracy: float = 50.0  # meters
 
 
-@dataclass(frozen=True, slots=True)
-class Point:
+class Point(NamedTuple):  # a tuple: made for every fix judged, so cheap to make
     at: datetime
     longitude: float
     latitude: float
@@ -69,31 +70,38 @@ def judge(trusted: Sequence[Point], new: Sequence[Point], arrived: Sequence[date
         elif point.accuracy is None and not point.vouched or (point.accuracy or 0) > rules.max_accuracy:
             reasons[i] = IMPRECISE
     known = sorted(trusted, key=lambda p: p.at)
-    times = [p.at for p in known]
+    times = [p.at.timestamp() for p in known]  # POSIX seconds: exact to well under a microsecond here
     for i in sorted((i for i in range(len(new)) if reasons[i] is None), key=lambda i: new[i].at):
         point = new[i]
-        at = bisect.bisect_right(times, point.at)
-        neighbours = known[max(0, at - 2):at + 1]  # the one before, any at the same instant, the one after
-        reason = next((r for other in neighbours if (r := _against(point, other, rules))), None)
+        moment = point.at.timestamp()
+        at = bisect.bisect_right(times, moment)
+        reason = None
+        for j in range(max(0, at - 2), min(at + 1, len(known))):  # the one before, any at that instant, the next
+            if reason := _against(point, moment, known[j], times[j], rules):
+                break
         if reason is None:
             known.insert(at, point)
-            times.insert(at, point.at)
+            times.insert(at, moment)
         reasons[i] = reason
     return reasons
 
 
-def _against(point: Point, other: Point, rules: Rules) -> str | None:
-    seconds = abs((point.at - other.at).total_seconds())
-    if (point.longitude, point.latitude) == (other.longitude, other.latitude):
+def _against(point: Point, moment: float, other: Point, other_moment: float, rules: Rules) -> str | None:
+    if point.longitude == other.longitude and point.latitude == other.latitude:
         return None  # the same place (another copy of the fix, a redelivery, a phone standing still)
+    seconds = abs(moment - other_moment)
     if seconds < BURST_SECONDS:
         return BURST  # whatever the accuracies: a spray at one moment, even if each point is a blur
-    slack = meters(point, other) - _accuracy(point, rules) - _accuracy(other, rules)
-    return SPEED if slack > rules.max_speed * seconds else None
-
-
-def _accuracy(point: Point, rules: Rules) -> float:
-    return rules.max_accuracy if point.accuracy is None else min(point.accuracy, rules.max_accuracy)
+    bound = rules.max_accuracy
+    allowed = (rules.max_speed * seconds + (bound if point.accuracy is None else min(point.accuracy, bound))
+               + (bound if other.accuracy is None else min(other.accuracy, bound)))
+    # the common case, a walk, is decided by a bound of the distance (along a meridian, then a parallel: never
+    # shorter than the great circle), without the haversine
+    dlambda = abs(other.longitude - point.longitude)
+    along = abs(other.latitude - point.latitude) + min(dlambda, 360 - dlambda) * math.cos(math.radians(other.latitude))
+    if _METERS_PER_DEGREE * along <= allowed:
+        return None
+    return SPEED if meters(point, other) > allowed else None
 
 
 def meters(a: Point, b: Point) -> float:

@@ -82,9 +82,13 @@ class Row:
 
 
 def prepare(connection: Any) -> None:
-    """Once per connection: the staging table lives as long as the session, emptied at every commit."""
+    """Once per connection: the staging table lives as long as the session, emptied at every commit; the
+    judgement's statements prepared (parsed and planned once per session, not once per group)."""
     with connection.cursor() as cursor:
         cursor.execute(_STAGING)
+        cursor.execute("DEALLOCATE ALL")
+        cursor.execute(f"PREPARE persist_lock(int, int[]) AS {_LOCK}")
+        cursor.execute(f"PREPARE persist_neighbours(int[], timestamptz[], timestamptz[]) AS {_NEIGHBOURS}")
     connection.commit()
 
 
@@ -143,16 +147,20 @@ def _judge_and_set_apart(cursor: Any, rows: list[Row], rules: plausibility.Rules
                          ) -> tuple[list[Row], dict[tuple[str, str, int], str], set[tuple[str, str, int]]]:
     """The rows to write to `location`; the keys written to location_untrusted (with their reasons); the keys it
     held already."""
-    reasons = _judged(cursor, rows, rules)
+    reasons, kept_apart = _judged(cursor, rows, rules)
     apart = [(r, reason) for r, reason in zip(rows, reasons, strict=True) if reason is not None]
     written = _insert_untrusted(cursor, apart) if apart else {}
     believed = [r for r, reason in zip(rows, reasons, strict=True) if reason is None] if apart else rows
-    held = _held_apart(cursor, believed)
+    # every believed fix was judged against its person's fixes in its time span, so kept_apart knows its key
+    held = {r.key for r in believed if r.key in kept_apart}
     return ([r for r in believed if r.key not in held] if held else believed), written, held
 
 
-def _judged(cursor: Any, rows: list[Row], rules: plausibility.Rules) -> list[str | None]:
-    """Each row's reason not to be believed (or None), against its person's trusted fixes, under their locks."""
+def _judged(cursor: Any, rows: list[Row], rules: plausibility.Rules
+            ) -> tuple[list[str | None], set[tuple[str, str, int]]]:
+    """Each row's reason not to be believed (or None), against its person's trusted fixes, under their locks;
+    the keys among its persons' fixes in the group's time span that location_untrusted holds (an earlier delivery
+    of the same report kept them apart)."""
     now = datetime.now(UTC)
     arrived = [r.arrived or now for r in rows]
     by_person: dict[int, list[int]] = {}
@@ -161,25 +169,37 @@ def _judged(cursor: Any, rows: list[Row], rules: plausibility.Rules) -> list[str
             by_person.setdefault(row.person_id, []).append(i)
     reasons: list[str | None] = [plausibility.LATE] * len(rows)
     if not by_person:
-        return reasons
+        return reasons, set()
     persons = sorted(by_person)
-    cursor.execute("SELECT pg_advisory_xact_lock(%s, p) FROM unnest(%s::int[]) AS p", (_JUDGING, persons))
-    cursor.execute(_NEIGHBOURS, (persons, [min(rows[i].recorded_at for i in by_person[p]) for p in persons],
-                                 [max(rows[i].recorded_at for i in by_person[p]) for p in persons]))
+    first = [min(rows[i].recorded_at for i in by_person[p]) for p in persons]
+    last = [max(rows[i].recorded_at for i in by_person[p]) for p in persons]
+    # One round trip, two statements: the locks first, then the read, whose snapshot (READ COMMITTED: one per
+    # statement) is taken once they are held, so it sees every fix a concurrent writer of these persons committed.
+    cursor.execute("EXECUTE persist_lock(%s, %s::int[]); "
+                   "EXECUTE persist_neighbours(%s::int[], %s::timestamptz[], %s::timestamptz[])",
+                   (_JUDGING, persons, persons, first, last))
     around: dict[int, list[plausibility.Point]] = {}
-    for person_id, at, longitude, latitude, accuracy in cursor.fetchall():
-        around.setdefault(person_id, []).append(plausibility.Point(at, longitude, latitude, accuracy))
+    kept_apart: set[tuple[str, str, int]] = set()
+    for person_id, at, longitude, latitude, accuracy, source, event_id, index in cursor.fetchall():
+        if source is None:
+            around.setdefault(person_id, []).append(plausibility.Point(at, longitude, latitude, accuracy))
+        else:
+            kept_apart.add((source, event_id, index))
     for person_id, indexes in by_person.items():
         judged = plausibility.judge(
             around.get(person_id, ()), [_point(rows[i]) for i in indexes], [arrived[i] for i in indexes], rules)
         for i, reason in zip(indexes, judged, strict=True):
             reasons[i] = reason
-    return reasons
+    return reasons, kept_apart
 
 
+_LOCK = "SELECT pg_advisory_xact_lock($1, p) FROM unnest($2::int[]) AS p"
+#: Per person of the group: its trusted fixes around the group's (the one before, those among, the one after), and
+#: the keys of its untrusted fixes among them (event_source not null: a redelivery judged before).
 _NEIGHBOURS = """
-SELECT p.person_id, l.creation_time, ST_X(l.coordinate::geometry), ST_Y(l.coordinate::geometry), l.accuracy
-FROM unnest(%s::int[], %s::timestamptz[], %s::timestamptz[]) AS p(person_id, first, last)
+SELECT p.person_id, l.creation_time, ST_X(l.coordinate::geometry), ST_Y(l.coordinate::geometry), l.accuracy,
+       NULL::text, NULL::text, NULL::int
+FROM unnest($1::int[], $2::timestamptz[], $3::timestamptz[]) AS p(person_id, first, last)
 CROSS JOIN LATERAL (
     (SELECT * FROM location b WHERE b.person_id = p.person_id AND b.creation_time < p.first
      ORDER BY b.creation_time DESC LIMIT 1)
@@ -189,6 +209,10 @@ CROSS JOIN LATERAL (
     (SELECT * FROM location a WHERE a.person_id = p.person_id AND a.creation_time > p.last
      ORDER BY a.creation_time LIMIT 1)
 ) AS l
+UNION ALL
+SELECT u.person_id, NULL, NULL, NULL, NULL, u.event_source, u.event_id, u.event_index
+FROM unnest($1::int[], $2::timestamptz[], $3::timestamptz[]) AS p(person_id, first, last)
+JOIN location_untrusted u ON u.person_id = p.person_id AND u.creation_time BETWEEN p.first AND p.last
 """
 
 
@@ -224,17 +248,6 @@ WHERE NOT EXISTS (SELECT 1 FROM location l WHERE l.event_source = u.event_source
 ON CONFLICT (event_source, event_id, event_index) DO NOTHING
 RETURNING event_source, event_id, event_index
 """
-
-
-def _held_apart(cursor: Any, rows: list[Row]) -> set[tuple[str, str, int]]:
-    """The keys of `rows` that location_untrusted holds already (an earlier delivery judged them so)."""
-    if not rows:
-        return set()
-    cursor.execute("SELECT u.event_source, u.event_id, u.event_index FROM location_untrusted u "
-                   "JOIN unnest(%s::text[], %s::text[], %s::int[]) AS k(source, id, idx) "
-                   "ON u.event_source = k.source AND u.event_id = k.id AND u.event_index = k.idx",
-                   ([r.event_source for r in rows], [r.event_id for r in rows], [r.event_index for r in rows]))
-    return set(cursor.fetchall())
 
 
 def _refused_devices(connection: Any, rows: list[Row]) -> frozenset[str]:

@@ -1,5 +1,5 @@
 """`python -m udaconnect_dev.bench connections|dispatch|http-client|ingest|faults|encounters|places|auth|plausibility
-|telemetry|scale [options]`."""
+|telemetry|scale|trust-cost [options]`."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from udaconnect_dev.bench import (
     places,
     scale,
     telemetry,
+    trust_cost,
 )
 from udaconnect_dev.bench import plausibility as plausibility_bench
 
@@ -23,7 +24,8 @@ BENCHMARKS = {"connections": connections.main, "dispatch": dispatch.main, "http-
               "ingest": ingest.main,
               "faults": faults.main, "encounters": encounters.main,
               "places": places.main, "auth": auth.main, "plausibility": plausibility_bench.main,
-              "telemetry": telemetry.main, "scale": scale.main}
+              "telemetry": telemetry.main, "scale": scale.main,
+              "trust-cost": trust_cost.main}
 
 if __name__ == "__main__":
     name, *rest = sys.argv[1:] or ["connections"]
