@@ -83,3 +83,25 @@ def _runtime() -> list[Path]:
 def test_the_runtime_reads_the_environment_through_settings_only(path: Path) -> None:
     reads = re.findall(r"os\.environ|getenv\(", path.read_text())
     assert not reads, f"{path.name} reads the environment itself: add a Settings field instead"
+
+
+def test_an_external_issuer_without_an_audience_is_refused_at_start() -> None:
+    """Issue 22: an OIDC issuer's tokens are made for many relying parties, so UdaConnect's audience is required;
+    a function started without one fails at once, with the variable named, before it serves a request."""
+    import os
+    import subprocess
+    import sys
+
+    issuer = {"UDACONNECT_OIDC_ISSUER": "https://id.example.org/realms/conf"}
+    with pytest.raises(ValueError, match="UDACONNECT_OIDC_AUDIENCE must be set with UDACONNECT_OIDC_ISSUER"):
+        Settings.from_env(issuer)
+    assert Settings.from_env({**issuer, "UDACONNECT_OIDC_AUDIENCE": "udaconnect"}).oidc_audience == "udaconnect"
+    assert Settings.from_env({}).oidc_issuer == ""  # no issuer: nothing required
+    started = subprocess.run([sys.executable, "-c", "import main"], cwd=PROJECT_ROOT / "functions",
+                             env={**os.environ, **issuer}, capture_output=True, text=True, timeout=60)
+    assert started.returncode != 0
+    assert "UDACONNECT_OIDC_AUDIENCE must be set" in started.stderr
+    with_audience = subprocess.run([sys.executable, "-c", "import main"], cwd=PROJECT_ROOT / "functions",
+                                   env={**os.environ, **issuer, "UDACONNECT_OIDC_AUDIENCE": "udaconnect"},
+                                   capture_output=True, text=True, timeout=60)
+    assert with_audience.returncode == 0, with_audience.stderr

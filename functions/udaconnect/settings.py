@@ -315,7 +315,12 @@ class Settings:
                 value = None if text is None else (meta["parse"] or _PARSERS[str(spec.type)])(text)
             if value is not None:
                 values[spec.name] = value
-        return cls(**values)
+        settings = cls(**values)
+        if settings.oidc_issuer and not settings.oidc_audience:
+            # refused at start, not at the first sign-in: an issuer's tokens are for many relying parties
+            raise ValueError("UDACONNECT_OIDC_AUDIENCE must be set with UDACONNECT_OIDC_ISSUER: that issuer's tokens "
+                             "are accepted only when made for UdaConnect's own audience")
+        return settings
 
 
 #: Variables the local tooling reads for itself (not the functions): documented beside the settings.

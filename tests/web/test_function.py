@@ -214,6 +214,7 @@ def test_config_has_no_sign_in_issuer_by_default(client, monkeypatch):
 
 def test_config_names_the_issuer_and_the_page_may_call_it(client, monkeypatch):
     monkeypatch.setenv("UDACONNECT_OIDC_ISSUER", "https://id.example.org/realms/conf")
+    monkeypatch.setenv("UDACONNECT_OIDC_AUDIENCE", "udaconnect")
     monkeypatch.setenv("UDACONNECT_OIDC_CLIENT_ID", "udaconnect-web")
     monkeypatch.setenv("UDACONNECT_OIDC_TOKEN_ENDPOINT", "https://sso.example.org/token")
     oidc = _config(client)["oidc"]
