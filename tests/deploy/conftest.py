@@ -68,6 +68,8 @@ def workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
         (auth / keys.JWKS).unlink()
         keys.rotate(auth)
         (auth / keys.DELIVERY_KEY).write_text(secrets.token_hex(32) + "\n")  # as `openssl rand -hex 32`
+    # the production database's CA certificate (git-ignored): a placeholder, the manifests only mount it
+    (root / "manifests" / "overlays" / "production" / "db-ca.crt").write_text("placeholder-db-ca\n")
     return root
 
 

@@ -83,7 +83,9 @@ def test_the_rendered_secret_comes_only_from_the_generator(rendered) -> None:
     for name in ("vagrant", "production"):
         secrets = find(rendered[name], "Secret")
         names = sorted(s["metadata"]["name"] for s in secrets)
-        assert names == ["udaconnect-auth-jwks", "udaconnect-auth-signing", "udaconnect-db", "udaconnect-db-roles",
+        # production's database is external, verified with its CA (udaconnect-db-ca); vagrant's is in the cluster
+        assert names == ["udaconnect-auth-jwks", "udaconnect-auth-signing", "udaconnect-db",
+                         *(["udaconnect-db-ca"] if name == "production" else []), "udaconnect-db-roles",
                          "udaconnect-delivery-key", "udaconnect-ingest-credential"], name
         # The placeholders the test wrote, so the values can only have come from the git-ignored env files.
         owner = find(secrets, "Secret", "udaconnect-db")[0]

@@ -98,6 +98,50 @@ def test_each_function_connects_as_its_own_role_and_only_the_migration_holds_the
     assert {h for h in holders if not h.startswith("udaconnect-migrate")} <= {"postgis"}, holders
 
 
+#: Every workload that connects to the database, written by hand: each must verify production's database server.
+DB_CLIENTS = {("Service", "persons"), ("Service", "connections"), ("Service", "persist"), ("Service", "retention"),
+              ("Service", "encounters"), ("CronJob", "udaconnect-outbox-relay"), ("Job", "udaconnect-migrate")}
+
+
+def _config(docs: list[Doc]) -> dict[str, str]:
+    return find(docs, "ConfigMap", "udaconnect-config")[0]["data"]
+
+
+def test_production_verifies_the_database_server_with_a_ca_from_a_secret(rendered) -> None:
+    """Issue 22: `sslmode=require` encrypts but believes any server; production connects with verify-full, the CA
+    from the Secret udaconnect-db-ca mounted where PGSSLROOTCERT (libpq's own variable) says, in every pod that
+    connects, and in no other."""
+    docs = rendered["production"]
+    config = _config(docs)
+    assert config["DATABASE_SSLMODE"] == "verify-full"
+    assert config["PGSSLROOTCERT"] == "/etc/udaconnect/db-ca/ca.crt"
+    ca = find(docs, "Secret", "udaconnect-db-ca")[0]
+    assert set(ca["data"]) == {"ca.crt"}
+    mounting = set()
+    for doc in docs:
+        if doc["kind"] not in ("Service", "CronJob", "Job", "Deployment") or "spec" not in doc or not (
+                "template" in doc["spec"] or "jobTemplate" in doc["spec"]):
+            continue
+        spec = doc["spec"].get("jobTemplate", {}).get("spec", doc["spec"])["template"]["spec"]
+        volumes = {v["name"]: v for v in spec.get("volumes", [])}
+        for container in _containers(doc):
+            url = _env(container).get("DATABASE_URL", {}).get("value", "")
+            mounts = [m for m in container.get("volumeMounts", [])
+                      if volumes.get(m["name"], {}).get("secret", {}).get("secretName") == "udaconnect-db-ca"]
+            if url:
+                assert url.endswith("?sslmode=$(DATABASE_SSLMODE)"), (doc["metadata"]["name"], url)
+            if mounts:
+                assert mounts == [{"name": "db-ca", "mountPath": "/etc/udaconnect/db-ca", "readOnly": True}]
+                mounting.add((doc["kind"], doc["metadata"]["name"]))
+            assert bool(url) == bool(mounts), (doc["metadata"]["name"], "a database client without the CA, or "
+                                               "the CA where nothing connects")
+    migrate = {(kind, name.rsplit("-", 1)[0] if kind == "Job" else name) for kind, name in mounting}
+    assert migrate == DB_CLIENTS
+    # vagrant's PostGIS is in the cluster, behind its NetworkPolicy, without TLS
+    assert _config(rendered["vagrant"])["DATABASE_SSLMODE"] == "disable"
+    assert not find(rendered["vagrant"], "Secret", "udaconnect-db-ca")
+
+
 def test_the_migration_job_grants_the_roles_after_the_schema(overlay) -> None:
     _, docs = overlay
     (job,) = find(docs, "Job")
