@@ -78,6 +78,12 @@ TRACK_START = timedelta(minutes=15)
 _tracks: dict[int, tuple[datetime, int]] = {}  # person -> (their track's start, fixes taken so far)
 
 
+def reset_tracks() -> None:
+    """Every device's next fixes start again TRACK_START ago: for a bench that only measures ingest (nothing
+    stores them) and sends more than TRACK_START / TRACK_SPACING fixes per person, which would reach the future."""
+    _tracks.clear()
+
+
 def track(person_id: int, fixes: int) -> list[tuple[datetime, float]]:
     """The next `fixes` (recorded_at, latitude) of `person_id`'s track in this run: TRACK_SPACING apart (no burst),
     1e-6 degrees (0.11 m) apart (no speed); the longitude is the same throughout."""

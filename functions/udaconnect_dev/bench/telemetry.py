@@ -5,18 +5,23 @@ Ingest processes side by side on one Kafka, into a topic nobody consumes (as `be
 its worker) divided by the fixes it accepted:
 - on: this tree as deployed (metrics served on their port, one INFO access line per request);
 - quiet: this tree with UDACONNECT_METRICS_PORT=0 and UDACONNECT_LOG_LEVEL=WARNING (still counting, no lines);
+- unmeasured: quiet, and a sitecustomize on its PYTHONPATH replaces udaconnect.telemetry.served (each request's
+  counters, latency histogram, access line and trace span) with the bare handler: metrics and tracing off;
 - off, with --baseline: the functions/ directory of a checkout without telemetry (e.g. `git archive <commit>
-  functions | tar -x -C /tmp/base`, then --baseline /tmp/base/functions).
+  functions | tar -x -C /tmp/base`, then --baseline /tmp/base/functions). A checkout from before Ed25519 tokens
+  gets HS256 device tokens minted by its own code (UDACONNECT_AUTH_SECRET), so it checks every token as it did.
 Writes bench-results/telemetry.json; prints the medians and each mode's ratio to the first.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import statistics
 import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -30,9 +35,37 @@ from udaconnect_dev.localstack import MAIN, function_command
 PERSONS = 1000
 
 
-def _ingest(env: dict[str, str], source: Path) -> tuple[subprocess.Popen, str]:
+#: The unmeasured tree's sitecustomize: every target's handler served bare (imported before the worker forks).
+_UNMEASURED = """import udaconnect.telemetry
+
+udaconnect.telemetry.served = lambda target, handler, asynchronous: handler
+"""
+#: Device tokens minted by a baseline's own code when it signs with a shared secret (before Ed25519 tokens).
+_MINT_HS256 = ("import json, sys; from datetime import timedelta; from udaconnect.auth import issue; "
+               "from udaconnect.settings import Settings; settings = Settings(auth_secret=sys.argv[1]); "
+               "print(json.dumps([issue(settings, 'device', person_id=p, device_id=d, ttl=timedelta(hours=12)) "
+               "for p, d in json.load(sys.stdin)]))")
+
+
+def _baseline_phones(functions: Path, phones: list[load.Credential]) -> tuple[dict[str, str], list[load.Credential]]:
+    """The environment and device tokens a baseline checkout verifies: its own HS256 tokens for the same devices
+    when its settings still have UDACONNECT_AUTH_SECRET, else this tree's (Ed25519, the JWKS in the environment)."""
+    if "UDACONNECT_AUTH_SECRET" not in (functions / "udaconnect" / "settings.py").read_text():
+        return {}, phones
+    import secrets
+
+    secret = secrets.token_hex(32)
+    devices = json.dumps([[p, c.device_id] for p, c in enumerate(phones, 1)])
+    minted = subprocess.run([sys.executable, "-c", _MINT_HS256, secret], input=devices, capture_output=True,
+                            text=True, check=True, env={**os.environ, "PYTHONPATH": str(functions)})
+    tokens = json.loads(minted.stdout)
+    return ({"UDACONNECT_AUTH_SECRET": secret},
+            [dataclasses.replace(c, token=t) for c, t in zip(phones, tokens, strict=True)])
+
+
+def _ingest(env: dict[str, str], source: Path, pythonpath: Path | None = None) -> tuple[subprocess.Popen, str]:
     port = free_port()
-    path = {"PYTHONPATH": str(source.parent)} if source != MAIN else {}
+    path = {"PYTHONPATH": str(pythonpath or source.parent)} if source != MAIN or pythonpath else {}
     process = subprocess.Popen(function_command("ingest", port, source=source),
                                env={**os.environ, **env, **path, "FUNCTION_TARGET": "ingest"},
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -45,6 +78,7 @@ def _ingest(env: dict[str, str], source: Path) -> tuple[subprocess.Popen, str]:
 
 def _measure(process: subprocess.Popen, url: str, fixes: int, batch: int, concurrency: int,
              phones: list[load.Credential]) -> dict:
+    load.reset_tracks()  # batches of 100 are one person's: a few turns would otherwise date them in the future
     prepared = load.prepare(url, PERSONS, fixes, batch, concurrency, credentials=phones)
     before = _seconds(process.pid)
     result = load.send(url, prepared, concurrency, 202)
@@ -73,11 +107,19 @@ def main(argv: list[str]) -> int:
     phones = load.credentials(Settings(auth_jwks_file=str(key_dir / keys.JWKS),
                                        auth_signing_key_file=str(key_dir / keys.SIGNING_KEY)), PERSONS)
     kafka = KafkaServer(external="").start()
-    modes: dict[str, tuple[dict[str, str], Path]] = {
-        "on": ({"UDACONNECT_METRICS_PORT": str(free_port()), "UDACONNECT_METRICS_HOST": "127.0.0.1"}, MAIN),
-        "quiet": ({"UDACONNECT_METRICS_PORT": "0", "UDACONNECT_LOG_LEVEL": "WARNING"}, MAIN)}
+    shim = Path(tempfile.mkdtemp(prefix="udaconnect-bench-unmeasured-"))
+    (shim / "sitecustomize.py").write_text(_UNMEASURED)
+    quiet = {"UDACONNECT_METRICS_PORT": "0", "UDACONNECT_LOG_LEVEL": "WARNING"}
+    # mode -> (environment, main.py, PYTHONPATH, device tokens)
+    modes: dict[str, tuple[dict[str, str], Path, Path | None, list[load.Credential]]] = {
+        "on": ({"UDACONNECT_METRICS_PORT": str(free_port()), "UDACONNECT_METRICS_HOST": "127.0.0.1"}, MAIN, None,
+               phones),
+        "quiet": (quiet, MAIN, None, phones),
+        "unmeasured": (quiet, MAIN, shim, phones)}
     if args.baseline:
-        modes = {"off": ({}, args.baseline.resolve() / "main.py"), **modes}
+        baseline = args.baseline.resolve()
+        env, tokens = _baseline_phones(baseline, phones)
+        modes = {"off": (env, baseline / "main.py", None, tokens), **modes}
     processes: dict[str, tuple[subprocess.Popen, str]] = {}
     runs: dict[str, dict[str, list[dict]]] = {m: {"single": [], "batch100": []} for m in modes}
     try:
@@ -87,15 +129,16 @@ def main(argv: list[str]) -> int:
         common = {"KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap_servers, "UDACONNECT_BROKER": "bench",
                   "UDACONNECT_PUBLISHER": "kafka", "UDACONNECT_AUTH_JWKS_FILE": str(key_dir / keys.JWKS),
                   "UDACONNECT_DELIVERY_KEY_FILE": str(delivery)}
-        for mode, (env, source) in modes.items():
-            processes[mode] = _ingest({**common, **env}, source)
-            _measure(*processes[mode], 300, 1, 8, phones)  # warm: connect, cache tokens
+        for mode, (env, source, pythonpath, tokens) in modes.items():
+            processes[mode] = _ingest({**common, **env}, source, pythonpath)
+            _measure(*processes[mode], 300, 1, 8, tokens)  # warm: connect, cache tokens
         order = list(modes)
         for turn in range(args.repeat):
-            for mode in order if turn % 2 == 0 else order[::-1]:
-                runs[mode]["single"].append(_measure(*processes[mode], args.events, 1, 16, phones))
-                runs[mode]["batch100"].append(_measure(*processes[mode], args.batch_events, 100, 8, phones))
-                print(f"turn {turn + 1} {mode:5}: single {runs[mode]['single'][-1]['cpu_us_per_fix']:,.0f} us/fix, "
+            for mode in order[turn % len(order):] + order[:turn % len(order)]:  # each mode first in turn
+                tokens = modes[mode][3]
+                runs[mode]["single"].append(_measure(*processes[mode], args.events, 1, 16, tokens))
+                runs[mode]["batch100"].append(_measure(*processes[mode], args.batch_events, 100, 8, tokens))
+                print(f"turn {turn + 1} {mode:10}: single {runs[mode]['single'][-1]['cpu_us_per_fix']:,.0f} us/fix, "
                       f"batch100 {runs[mode]['batch100'][-1]['cpu_us_per_fix']:,.1f} us/fix", flush=True)
     finally:
         for process, _ in processes.values():
