@@ -26,7 +26,7 @@ def test_bench_telemetry_measures_every_mode_side_by_side(tmp_path) -> None:
             "--out", str(tmp_path)]
     assert telemetry.main(argv) == 0  # 0: no request failed in any mode (the baseline took its own tokens)
     report = json.loads((tmp_path / "telemetry.json").read_text())
-    for kind in ("single", "batch100"):
+    for kind in ("single", "batch100", "upload50"):
         assert set(report["median"][kind]) == {"off", "on", "quiet", "unmeasured"}
         for mode, figures in report["median"][kind].items():
             assert figures["cpu_us_per_fix"] > 0, (kind, mode)

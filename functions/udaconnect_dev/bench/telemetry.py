@@ -1,8 +1,9 @@
 """`nox -s bench -- telemetry [--baseline DIR]`: what metrics and access logs cost ingest, in CPU per fix.
 
 Ingest processes side by side on one Kafka, into a topic nobody consumes (as `bench auth`), measured in turns
-(A B, B A, ...) for single events and batches of 100, each turn's CPU seconds of the process tree (gunicorn and
-its worker) divided by the fixes it accepted:
+(each mode first in turn) for single events, batches of 100 single-fix events and phone uploads (one event of 50
+fixes a request), each turn's CPU seconds of the process tree (gunicorn and its worker) divided by the fixes it
+accepted:
 - on: this tree as deployed (metrics served on their port, one INFO access line per request);
 - quiet: this tree with UDACONNECT_METRICS_PORT=0 and UDACONNECT_LOG_LEVEL=WARNING (still counting, no lines);
 - unmeasured: quiet, and a sitecustomize on its PYTHONPATH replaces udaconnect.telemetry.served (each request's
@@ -77,9 +78,9 @@ def _ingest(env: dict[str, str], source: Path, pythonpath: Path | None = None) -
 
 
 def _measure(process: subprocess.Popen, url: str, fixes: int, batch: int, concurrency: int,
-             phones: list[load.Credential]) -> dict:
+             phones: list[load.Credential], per_upload: int = 1) -> dict:
     load.reset_tracks()  # batches of 100 are one person's: a few turns would otherwise date them in the future
-    prepared = load.prepare(url, PERSONS, fixes, batch, concurrency, credentials=phones)
+    prepared = load.prepare(url, PERSONS, fixes, batch, concurrency, per_upload, credentials=phones)
     before = _seconds(process.pid)
     result = load.send(url, prepared, concurrency, 202)
     cpu = _seconds(process.pid) - before
@@ -121,7 +122,7 @@ def main(argv: list[str]) -> int:
         env, tokens = _baseline_phones(baseline, phones)
         modes = {"off": (env, baseline / "main.py", None, tokens), **modes}
     processes: dict[str, tuple[subprocess.Popen, str]] = {}
-    runs: dict[str, dict[str, list[dict]]] = {m: {"single": [], "batch100": []} for m in modes}
+    runs: dict[str, dict[str, list[dict]]] = {m: {"single": [], "batch100": [], "upload50": []} for m in modes}
     try:
         with tempfile.TemporaryDirectory() as eventing:
             (Path(eventing) / "broker.yaml").write_text(BENCH_BROKER)
@@ -138,8 +139,10 @@ def main(argv: list[str]) -> int:
                 tokens = modes[mode][3]
                 runs[mode]["single"].append(_measure(*processes[mode], args.events, 1, 16, tokens))
                 runs[mode]["batch100"].append(_measure(*processes[mode], args.batch_events, 100, 8, tokens))
+                runs[mode]["upload50"].append(_measure(*processes[mode], args.batch_events, 1, 8, tokens, 50))
                 print(f"turn {turn + 1} {mode:10}: single {runs[mode]['single'][-1]['cpu_us_per_fix']:,.0f} us/fix, "
-                      f"batch100 {runs[mode]['batch100'][-1]['cpu_us_per_fix']:,.1f} us/fix", flush=True)
+                      f"batch100 {runs[mode]['batch100'][-1]['cpu_us_per_fix']:,.1f} us/fix, upload50 "
+                      f"{runs[mode]['upload50'][-1]['cpu_us_per_fix']:,.1f} us/fix", flush=True)
     finally:
         for process, _ in processes.values():
             process.terminate()
@@ -148,7 +151,7 @@ def main(argv: list[str]) -> int:
     first = next(iter(modes))
     report: dict = {"machine_cores": os.cpu_count(), "repeat": args.repeat, "events": args.events,
                     "batch_events": args.batch_events, "runs": runs, "median": {}}
-    for kind in ("single", "batch100"):
+    for kind in ("single", "batch100", "upload50"):
         median = {mode: {key: statistics.median(r[key] for r in runs[mode][kind])
                          for key in ("cpu_us_per_fix", "fixes_per_s", "p50_ms")} for mode in modes}
         for mode in modes:
