@@ -47,6 +47,32 @@ class Context:
         return made
 
     @cached_property
+    def replica(self) -> Engine | None:
+        """The read replica's engine (DATABASE_READ_URL), or None."""
+        if not self.settings.database_read_url:
+            return None
+        from udaconnect.storage.database import engine_for
+        from udaconnect.storage.urls import normalised
+
+        made = engine_for(normalised(self.settings.database_read_url), self.settings.pool_size)
+        self.on_close(made.dispose)
+        return made
+
+    def reader(self) -> Engine:
+        """The engine a read should use now: the replica when it has replayed everything the primary had written
+        when this was called (so a person sees their own new fixes), else the primary (udaconnect.storage.replica)."""
+        from udaconnect.telemetry import metrics
+
+        if self.replica is None:
+            metrics.READS.labels("primary").inc()
+            return self.engine
+        from udaconnect.storage.replica import caught_up_or_primary
+
+        engine, which = caught_up_or_primary(self.engine, self.replica, self.settings.read_replica_wait)
+        metrics.READS.labels(which).inc()
+        return engine
+
+    @cached_property
     def database_url(self) -> str:
         """DATABASE_URL (normalised) or the embedded cluster's, worked out once."""
         from udaconnect.storage.urls import database_url
@@ -85,9 +111,10 @@ class Context:
                 log.warning("closing %r failed: %s", closer, error)
 
     @contextmanager
-    def dbapi(self) -> Iterator[tuple[Any, dict[str, Any]]]:
-        """A pooled psycopg2 connection and its per-connection `info` dict, committed on success."""
-        connection = self.engine.raw_connection()
+    def dbapi(self, engine: Engine | None = None) -> Iterator[tuple[Any, dict[str, Any]]]:
+        """A pooled psycopg2 connection (of `engine`, the primary's by default) and its per-connection `info`
+        dict, committed on success."""
+        connection = (engine or self.engine).raw_connection()
         try:
             yield connection, connection.info
             connection.commit()

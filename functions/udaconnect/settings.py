@@ -98,6 +98,13 @@ class Settings:
     database_url: str = setting(
         "DATABASE_URL", "", "PostGIS (postgresql://user@host/db); unset: the embedded cluster under "
         "UDACONNECT_DATA_DIR", shown="the embedded cluster")
+    database_read_url: str = setting(
+        "DATABASE_READ_URL", "", "A streaming replica of DATABASE_URL for the connection search, tracks and "
+        "encounter reads; each read goes there once it has replayed what the primary held when the read began, "
+        "else to the primary (docs/capacity.md)", shown="none: every read on the primary")
+    read_replica_wait: float = setting(
+        "UDACONNECT_READ_REPLICA_WAIT", 0.2, "Seconds a read waits for the replica to catch up before it reads "
+        "the primary", parse=_positive("UDACONNECT_READ_REPLICA_WAIT"))
     data_dir: Path = setting(
         "UDACONNECT_DATA_DIR", None, "Where local state lives (embedded PostgreSQL, broker state)",
         factory=lambda: PROJECT_ROOT / ".udaconnect", shown=".udaconnect/")

@@ -69,7 +69,7 @@ def handle(request: Request) -> Response:
 def _track(request: Request, person_id: int) -> Response:
     query = flask_edge.parse(TrackQuery, flask_edge.query_args(request), "query")
     start, end = _range(query.start_date, query.end_date)
-    with context().engine.connect() as conn:
+    with context().reader().connect() as conn:  # the replica once it has caught up (udaconnect.storage.replica)
         _bound(conn)
         if not persons.person_exists(conn, person_id):
             raise NotFound(f"person {person_id} does not exist")
@@ -81,7 +81,7 @@ def _connections(request: Request, person_id: int, coarse: bool) -> Response:
     """The search's answer; `coarse` (an attendee, not an organizer): without `window`, each match says only the
     place (or a coarse area) and the venue's day (presence), never the other person's coordinates or minute."""
     search = to_search(person_id, flask_edge.parse(ConnectionQuery, flask_edge.query_args(request), "query"))
-    with context().dbapi() as (conn, info):
+    with context().dbapi(context().reader()) as (conn, info):  # the replica once it has caught up
         with conn.cursor() as cur:
             cur.execute("SELECT 1 FROM person WHERE id = %s", (person_id,))
             if cur.fetchone() is None:

@@ -116,9 +116,10 @@ def _context() -> Any:
 
 
 async def _read(fn: Any, *args: Any) -> Any:
-    """Run a read on the pooled engine in a thread: the event loop keeps serving streams meanwhile."""
+    """Run a read on the pooled engine (the replica's once it has caught up: udaconnect.storage.replica) in a
+    thread: the event loop keeps serving streams meanwhile."""
     def run() -> Any:
-        with _context().engine.connect() as conn:
+        with _context().reader().connect() as conn:
             return fn(conn, *args)
 
     return await asyncio.to_thread(run)

@@ -10,7 +10,7 @@ from sqlalchemy import Engine, create_engine, event
 from udaconnect.settings import Settings
 from udaconnect.storage.urls import database_url
 
-__all__ = ["database_url", "dispose", "downgrade", "engine", "upgrade"]
+__all__ = ["database_url", "dispose", "downgrade", "engine", "engine_for", "upgrade"]
 
 
 _ENGINES: list[Engine] = []
@@ -39,6 +39,11 @@ def _engine(url: str, pool_size: int) -> Engine:
 def engine(settings: Settings) -> Engine:
     """The process-wide engine for these settings."""
     return _engine(database_url(settings), settings.pool_size)
+
+
+def engine_for(url: str, pool_size: int) -> Engine:
+    """The process-wide engine for a SQLAlchemy URL (a read replica's)."""
+    return _engine(url, pool_size)
 
 
 def dispose() -> None:

@@ -68,6 +68,11 @@ ENCOUNTERS_OPENED = Counter("udaconnect_encounters_opened", "Encounters opened (
 LIVE_STREAMS = Gauge("udaconnect_live_streams_open", "Live encounter streams (Server-Sent Events) open now",
                      registry=None)
 
+# connections and encounters (udaconnect.storage.replica)
+READS = Counter("udaconnect_db_reads", "Searches, tracks and encounter reads by the database that answered them "
+                "(replica: DATABASE_READ_URL had caught up; primary: none set, or it lagged or was unreachable)",
+                ["database"], registry=None)
+
 # gateway
 UPSTREAM_FAILURES = Counter("udaconnect_gateway_upstream_failures", "Calls the gateway could not complete, by "
                             "target function and kind (unavailable, timeout)", ["target", "kind"], registry=None)
@@ -75,7 +80,8 @@ UPSTREAM_FAILURES = Counter("udaconnect_gateway_upstream_failures", "Calls the g
 #: Each function's own metrics, exported by its process alone (the others count nothing of them).
 OWN = {"ingest": (FIXES_ACCEPTED, FIXES_LATE, FIXES_REFUSED, REFUSALS),
        "persist": (PERSIST_FIXES, UNTRUSTED, COMMIT_SECONDS, GROUP_FIXES, COMMIT_FAILURES),
-       "encounters": (ENCOUNTERS_OPENED, LIVE_STREAMS), "gateway": (UPSTREAM_FAILURES,)}
+       "encounters": (ENCOUNTERS_OPENED, LIVE_STREAMS, READS), "connections": (READS,),
+       "gateway": (UPSTREAM_FAILURES,)}
 
 #: Reasons ingest names for a refused request, by its status.
 REFUSAL_REASONS = {400: "invalid", 401: "unauthenticated", 403: "forbidden", 404: "not_found", 405: "method",
