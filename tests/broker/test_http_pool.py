@@ -230,7 +230,7 @@ def test_requests_beyond_the_limit_wait_for_a_connection(run):
     async def slow(connection: int, number: int, request: bytes) -> bytes:
         busy["now"] += 1
         busy["max"] = max(busy["max"], busy["now"])
-        await asyncio.sleep(0.02)
+        await asyncio.sleep(0.02)  # a slow answer, so the 20 requests overlap (not a wait for anything)
         busy["now"] -= 1
         return NO_CONTENT
 
