@@ -1,7 +1,7 @@
 """A fake function for the gateway's tests, served by uvicorn in its own process.
 
 It echoes each request as it arrived (raw path, query, headers, body size) and counts requests per method and
-path; `x-delay: <s>` makes it answer late.
+path, arrived (`/seen`) and not yet ended (`/in-flight`); `x-delay: <s>` makes it answer late.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import json
 from collections import Counter
 
 SEEN: Counter[str] = Counter()
+IN_FLIGHT: Counter[str] = Counter()
 
 
 async def app(scope, receive, send):  # type: ignore[no-untyped-def]
@@ -24,12 +25,17 @@ async def app(scope, receive, send):  # type: ignore[no-untyped-def]
             break
     path = scope["raw_path"].decode("latin-1")
     headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
-    if path == "/seen":
-        return await _answer(send, 200, dict(SEEN))
-    SEEN[f"{scope['method']} {path}"] += 1
-    await asyncio.sleep(float(headers.get("x-delay", "0")))
-    await _answer(send, 200, {"method": scope["method"], "raw_path": path,
-                              "query": scope["query_string"].decode("latin-1"), "body": size, "headers": headers})
+    if path in ("/seen", "/in-flight"):
+        return await _answer(send, 200, dict(SEEN if path == "/seen" else +IN_FLIGHT))
+    key = f"{scope['method']} {path}"
+    SEEN[key] += 1
+    IN_FLIGHT[key] += 1
+    try:
+        await asyncio.sleep(float(headers.get("x-delay", "0")))
+        await _answer(send, 200, {"method": scope["method"], "raw_path": path,
+                                  "query": scope["query_string"].decode("latin-1"), "body": size, "headers": headers})
+    finally:  # answered, or abandoned by the gateway (uvicorn lets the sleep run out: the answer goes nowhere)
+        IN_FLIGHT[key] -= 1
 
 
 async def _answer(send, status: int, body: object) -> None:  # type: ignore[no-untyped-def]

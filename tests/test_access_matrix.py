@@ -298,7 +298,7 @@ def _refused_once_ended(stack: LocalStack, end: str) -> None:
     while (status := post()) == 202 and time.monotonic() - began < 20:
         time.sleep(0.25)
     assert status == 401, status
-    assert time.monotonic() - began < 7, "ingest refreshes its revoked devices every 5 s"
+    assert time.monotonic() - began < 12, "ingest refreshes its revoked devices every 5 s: within two refreshes"
     listed = requests.get(stack.api_url + "/api/devices/revoked", headers=_organizer(stack), timeout=30).json()
     assert device in listed["revoked"] and listed["until"]
 

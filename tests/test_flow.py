@@ -146,7 +146,8 @@ def test_a_process_killed_mid_load_comes_back_by_itself_and_loses_and_duplicates
     sim = devices(stack, seed=20 + len(victim), rate=200, batch=5)
     load = threading.Thread(target=sim.run, kwargs={"count": 800})
     load.start()
-    time.sleep(1.5)
+    wait_for(lambda: sim.stats.sent >= 200 and rows(engine)[0] > before, 60, "the load under way and stored")
+    assert load.is_alive(), "the load ended before the kill: nothing was mid-flight"
     pid = stack.processes[victim].popen.pid
     os.killpg(pid, signal.SIGKILL)  # mid-transaction / mid-delivery / mid-publish: no clean-up of any kind
     wait_back(stack, victim, pid)
@@ -166,7 +167,8 @@ def test_the_database_stopped_mid_load_loses_no_report(
     sim = devices(stack, seed=3, rate=40, batch=1)
     load = threading.Thread(target=sim.run, kwargs={"count": 400})
     load.start()
-    time.sleep(2.0)
+    wait_for(lambda: sim.stats.sent >= 80 and rows(engine)[0] > before, 60, "the load under way and stored")
+    assert load.is_alive(), "the load ended before the outage"
     postgres.stop(mode="fast")
     time.sleep(outage)  # ingest keeps accepting (Kafka holds the events); persist answers 503 and the broker retries
     postgres.start()
@@ -322,7 +324,8 @@ def test_a_fresh_stack_stores_what_it_accepts_from_its_first_answer_and_a_stop_u
                          seed=41, rate=400, batch=5, max_retries=2).enrol(fresh.api_url, fresh.token())
         loading = threading.Thread(target=load.run, kwargs={"count": 4000})
         loading.start()
-        time.sleep(2.0)
+        wait_for(lambda: load.stats.sent >= 800, 60, "the load under way")
+        assert loading.is_alive(), "the load ended before the stop"
     finally:
         left = fresh.stop(drain_timeout=30)
     loading.join(60)

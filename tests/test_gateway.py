@@ -7,6 +7,7 @@ function under uvicorn (tests/fake_upstream.py), and raw sockets for what no HTT
 from __future__ import annotations
 
 import json
+import select
 import socket
 import subprocess
 import sys
@@ -14,7 +15,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -92,7 +93,28 @@ def raw(port: int, head: bytes, body: bytes = b"", timeout: float = 10) -> bytes
 
 
 def seen(gateway: Gateway) -> dict[str, int]:
+    """Requests the fake function received, by method and path."""
     return json.loads(call(gateway.fake + "/seen")[2])
+
+
+def in_flight(gateway: Gateway) -> dict[str, int]:
+    """Requests the fake function received and has not finished answering, by method and path."""
+    return json.loads(call(gateway.fake + "/in-flight")[2])
+
+
+def until(check: Callable[[], bool], what: str, timeout: float = 15) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, f"timed out after {timeout:g} s waiting for {what}"
+        time.sleep(0.02)
+
+
+def settled(gateway: Gateway, key: str) -> int:
+    """How many `key` requests reached the fake, once none is still running there. The gateway has answered its
+    client by then, so it sends nothing more for that call: a resend would have been sent before that answer
+    (and would still be running, or be counted)."""
+    until(lambda: key not in in_flight(gateway), f"no {key} running on the fake function")
+    return seen(gateway)[key]
 
 
 def test_a_lookup_stays_fast_with_eight_slow_searches_in_flight(gateway: Gateway) -> None:
@@ -100,23 +122,22 @@ def test_a_lookup_stays_fast_with_eight_slow_searches_in_flight(gateway: Gateway
     search = gateway.url + "/api/persons/1/connection?start_date=2020-01-01&end_date=2020-01-02"
     call(gateway.url + "/api/persons/0")  # the first call imports the gateway's module and client
     slow = [threading.Thread(target=call, args=(search,), kwargs={"headers": {"x-delay": "1.8"}}) for _ in range(8)]
+    key = "GET /api/persons/1/connection"
     for thread in slow:
         thread.start()
-    time.sleep(0.3)
-    latencies = []
-    for _ in range(100):
-        started = time.perf_counter()
+    until(lambda: in_flight(gateway).get(key) == 8, "the eight searches running on the fake function")
+    # Each lookup counts if the eight searches were all still running once it was answered: a gateway they
+    # starve answers none of them before a search ends (its latency is for the benchmark, not asserted here).
+    answered_among_them = 0
+    for _ in range(20):
         status, _, body = call(gateway.url + "/api/persons/7")
-        latencies.append(time.perf_counter() - started)
         assert status == 200 and json.loads(body)["raw_path"] == "/api/persons/7"
-    in_flight = sum(thread.is_alive() for thread in slow)
+        if in_flight(gateway).get(key) != 8:
+            break
+        answered_among_them += 1
     for thread in slow:
         thread.join()
-    latencies.sort()
-    figures = f"p50 {latencies[49] * 1000:.1f} ms, p99 {latencies[98] * 1000:.1f} ms, max {latencies[-1] * 1000:.1f} ms"
-    print(f"GET /api/persons/{{id}} with 8 slow searches in flight, 100 lookups: {figures}")
-    assert in_flight == 8, "the slow searches ended before the lookups did: the test proved nothing"
-    assert latencies[98] < 0.1 and latencies[-1] < 0.5, figures
+    assert answered_among_them >= 5, f"{answered_among_them} lookups answered while the 8 searches ran"
 
 
 def test_a_timed_out_post_is_never_sent_twice(gateway: Gateway) -> None:
@@ -125,15 +146,13 @@ def test_a_timed_out_post_is_never_sent_twice(gateway: Gateway) -> None:
                                  {"Content-Type": "application/json", "x-delay": "3", "x-case": "post"})
     assert status == 504 and headers["content-type"] == PROBLEM, body
     assert "did not answer" in json.loads(body)["detail"]
-    time.sleep(1.5)  # a resend would have arrived by now
-    assert seen(gateway)["POST /api/persons"] == 1
+    assert settled(gateway, "POST /api/persons") == 1
 
 
 def test_a_search_past_its_timeout_is_a_504_problem_sent_once(gateway: Gateway) -> None:
     status, headers, _ = call(gateway.url + "/api/persons/2/connection?x=once", headers={"x-delay": "3"})
     assert status == 504 and headers["content-type"] == PROBLEM
-    time.sleep(1.5)
-    assert seen(gateway)["GET /api/persons/2/connection"] == 1
+    assert settled(gateway, "GET /api/persons/2/connection") == 1
 
 
 @pytest.mark.parametrize("path, forwarded", [
@@ -172,11 +191,10 @@ def test_unknown_paths_and_methods_are_problems_with_a_true_allow(gateway: Gatew
 
 def test_a_300_mb_body_is_refused_before_it_is_read(gateway: Gateway) -> None:
     """Finding 9: the old gateway buffered a 300 MB body whole (338 MB of memory)."""
-    started = time.perf_counter()
+    # only 64 KiB of the 300 MB is sent: a gateway that read the body would wait for the rest and answer 408
     answer = raw(gateway.port, b"POST /api/events HTTP/1.1\r\nContent-Type: application/json\r\n"
                                b"Content-Length: 300000000", b"x" * 65536)
     assert answer.startswith(b"HTTP/1.1 413") and PROBLEM.encode() in answer
-    assert time.perf_counter() - started < 2
 
 
 def test_a_chunked_body_past_the_limit_is_refused_at_the_limit(gateway: Gateway) -> None:
@@ -205,9 +223,9 @@ def test_twelve_slow_clients_do_not_freeze_it(gateway: Gateway) -> None:
         sock.sendall(head)
         stalled.append(sock)
     try:
-        started = time.perf_counter()
         assert call(gateway.url + "/api/persons/1", timeout=5)[0] == 200
-        assert time.perf_counter() - started < 1
+        # answered while all twelve still held the gateway: none of the stalled bodies has been given up yet
+        assert not select.select(stalled[::2], [], [], 0)[0], "the lookup waited for the slow clients' 408s"
         # a body that does not arrive in time is given up with 408
         assert stalled[0].recv(4096).startswith(b"HTTP/1.1 408")
     finally:

@@ -145,6 +145,18 @@ def read_topic(bootstrap: str, topic: str, count: int, timeout: float = 10.0) ->
         consumer.close()
 
 
+def topic_size(bootstrap: str, topic: str) -> int:
+    """How many records `topic` holds now, across its partitions (its end offsets: no waiting for records)."""
+    from kafka import KafkaConsumer, TopicPartition
+
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    try:
+        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+        return sum(consumer.end_offsets(partitions).values()) if partitions else 0
+    finally:
+        consumer.close()
+
+
 def event_of(record: Any) -> Event:
     return kafka_client.event_of(record)
 

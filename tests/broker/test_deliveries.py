@@ -40,7 +40,7 @@ def test_every_event_is_delivered_within_each_partitions_limit_and_committed():
     async def deliver(event: Event) -> str:
         busy["now"] += 1
         busy["max"] = max(busy["max"], busy["now"])
-        await asyncio.sleep(0.001)
+        await asyncio.sleep(0.001)  # a delivery that takes a while, so deliveries overlap (not a wait for anything)
         busy["now"] -= 1
         delivered.append(event.attributes["id"])
         return "delivered"

@@ -17,6 +17,7 @@ import pytest
 from sqlalchemy import Engine, text
 
 from udaconnect.encounters import store
+from udaconnect.encounters.live import HEARTBEAT
 from udaconnect.ports import free_port
 from udaconnect.settings import PROJECT_ROOT
 from udaconnect_dev.localstack import function_command
@@ -175,8 +176,7 @@ def meet(engine: Engine, key: str, minutes: float, *persons: int) -> None:
         store.detect(conn, [("/t", f"{key}-{p}") for p in persons], 5.0, timedelta(minutes=5))
 
 
-def test_the_live_stream_pushes_a_new_encounter_within_a_second_and_resumes_after_last_event_id(people,
-                                                                                               server) -> None:
+def test_the_live_stream_pushes_a_new_encounter_and_resumes_after_last_event_id(people, server) -> None:
     from bearer import token
 
     live = server + "/api/persons/1/encounters/live"
@@ -191,11 +191,11 @@ def test_the_live_stream_pushes_a_new_encounter_within_a_second_and_resumes_afte
     assert in_url.value.code == 400 and json.load(in_url.value)["errors"][0]["field"] == "access_token"
     stream = Stream(live, bearer=token(role="attendee", person_id=1))
     [(_, ready_id, _, _)] = stream.wait("ready")
-    time.sleep(0.3)  # listening
-    committed = time.monotonic()
+    # Pushed, not polled: each wait below (10 s) is shorter than the stream's catch-up read (live.HEARTBEAT, 15 s).
+    # How fast a push arrives is measured by `nox -s bench -- encounters`, not asserted here.
+    assert HEARTBEAT > 10, "a stream's catch-up read could pass for a push"
     meet(people, "first", 0, 1, 2)
-    [(_, first_id, data, arrived)] = stream.wait("encounter")
-    assert arrived - committed < 1.0
+    [(_, first_id, data, _)] = stream.wait("encounter")
     assert json.loads(data)["person"]["last_name"] == "Turing" and int(first_id) > int(ready_id)
     meet(people, "unrelated", 200, 2, 3)  # not person 1's
     meet(people, "later", 60, 1, 3)
@@ -204,7 +204,10 @@ def test_the_live_stream_pushes_a_new_encounter_within_a_second_and_resumes_afte
     assert stream.ended.wait(10), "the stream ends after UDACONNECT_LIVE_TIMEOUT"
     resumed = Stream(live, last_event_id=first_id, bearer=token(role="attendee", person_id=1))
     again = resumed.wait("encounter")
-    time.sleep(0.5)
-    assert [json.loads(e[2])["person"]["first_name"] for e in resumed.events if e[0] == "encounter"] == ["Grace"]
+    # a marker after it: one stream sends in id order, so a repeat or a `ready` would have come before the marker
+    meet(people, "marker", 120, 1, 2)
+    resumed.wait("encounter", 2)
+    assert [json.loads(e[2])["person"]["first_name"] for e in resumed.events if e[0] == "encounter"] == \
+        ["Grace", "Alan"]
     assert again[0][1] == found[1][1]
     assert not [e for e in resumed.events if e[0] == "ready"]

@@ -211,8 +211,7 @@ def test_the_venue_layer_is_drawn_offline_without_tiles(page, urls, signed, api,
     assert page.locator(".leaflet-tile").count() == 0 and outside == []
     # zoom and pan: the buttons zoom in, a drag moves the view
     before = page.evaluate("() => document.querySelector('.leaflet-map-pane').style.transform")
-    page.click(".leaflet-control-zoom-in")
-    page.wait_for_timeout(400)
+    zoomed_in(page, lambda: page.click(".leaflet-control-zoom-in"))
     box = page.locator("[data-testid=map]").bounding_box()
     page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
     page.mouse.down()
@@ -220,6 +219,18 @@ def test_the_venue_layer_is_drawn_offline_without_tiles(page, urls, signed, api,
     page.mouse.up()
     assert page.evaluate("() => document.querySelector('.leaflet-map-pane').style.transform") != before
     page.locator("[data-testid=map]").screenshot(path=str(screenshots / "map-venue.png"))
+
+
+def zoomed_in(page, action, or_a_marker: bool = False) -> None:  # type: ignore[no-untyped-def]
+    """Does `action` and waits until the map's zoom has ended (the page counts them in `data-zooms`) and the
+    clusters are redrawn (markercluster animates with `leaflet-cluster-anim` on the map); with `or_a_marker`,
+    a single marker on the map will do too (a cluster at the last zoom spiderfies instead of zooming)."""
+    before = int(page.get_attribute("[data-testid=map]", "data-zooms") or 0)
+    action()
+    page.wait_for_function(
+        """([n, marker]) => (Number(document.querySelector('[data-testid=map]').dataset.zooms || 0) > n
+                             || (marker && document.querySelector('[data-testid=map-marker]')))
+                            && !document.querySelector('.leaflet-cluster-anim')""", arg=[before, or_a_marker])
 
 
 def many_meetings(person_id: str, count: int) -> list[dict]:
@@ -251,8 +262,7 @@ def test_hundreds_of_meetings_are_clustered_and_a_marker_opens_its_meeting(page,
     for _ in range(8):
         if page.locator("[data-testid=map-marker]").count():
             break
-        page.locator(".marker-cluster").first.click()
-        page.wait_for_timeout(500)
+        zoomed_in(page, lambda: page.locator(".marker-cluster").first.click(), or_a_marker=True)
     # Pointer: hovering shows who and when; clicking selects the meeting in the list.
     singles = page.locator("[data-testid=map-marker]")
     marker = singles.first

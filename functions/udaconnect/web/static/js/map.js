@@ -134,6 +134,8 @@ export function renderMap({ encounters, track, onSelect, timeZone, together = tr
   L.control.scale({ imperial: false }).addTo(map);
   const labels = () => box.classList.toggle("zoomed-out", map.getZoom() < DETAIL_ZOOM);
   map.on("zoomend", labels);
+  // zooms ended so far: what a test waits on after a zoom (an event, not a guess at the animation's length)
+  map.on("zoomend", () => { box.dataset.zooms = String(Number(box.dataset.zooms || 0) + 1); });
   const bounds = L.latLngBounds(boundsOf([...meetings.map((e) => e.location), ...own]));
   map.setView(bounds.getCenter(), 19); // a view now; fitted once the caller has put the element on the page
   queueMicrotask(() => {
