@@ -30,7 +30,7 @@ from udaconnect.contracts.names import (
     PERSONS_SOURCE,
 )
 from udaconnect.contracts.person import Person
-from udaconnect.contracts.text import RFC3339, matches, year_pattern
+from udaconnect.contracts.text import RECORDED_AT, RFC3339, matches
 
 __all__ = ["DEVICE_SOURCE_PREFIX", "ENCOUNTERS_SOURCE", "ENCOUNTER_DETECTED", "EVENT_TYPES", "LOCATIONS_REPORTED",
            "LOCATION_REPORTED", "LOCATION_STORED", "PERSIST_SOURCE", "PERSON_CREATED", "PERSON_DELETED",
@@ -90,8 +90,6 @@ Longitude = Annotated[float, JsonNumber]
 RecordedAt = Annotated[datetime, BeforeValidator(_rfc3339_text), AfterValidator(_storable_time)]
 _RECORDED_AT = (f"When the fix was taken, ISO 8601 with a UTC offset between -15:59 and +15:59, in the "
                 f"years {FIRST_YEAR} to {LAST_YEAR} (in UTC too), at most 5 minutes ahead of the server's clock.")
-#: The part of those rules a schema can say (the UTC year and the clock are checked on arrival).
-_RECORDED_AT_PATTERN = year_pattern(time=True)
 
 
 class LocationReported(BaseModel):
@@ -103,7 +101,7 @@ class LocationReported(BaseModel):
     latitude: Latitude = Field(ge=-LATITUDE_MAX, le=LATITUDE_MAX, allow_inf_nan=False, examples=[37.55363])
     longitude: Longitude = Field(ge=-LONGITUDE_MAX, le=LONGITUDE_MAX, allow_inf_nan=False, examples=[-122.290883])
     recorded_at: RecordedAt = Field(description=_RECORDED_AT, examples=["2020-08-18T10:37:06Z"],
-                                    json_schema_extra={"pattern": _RECORDED_AT_PATTERN})
+                                    json_schema_extra={"pattern": RECORDED_AT})
     accuracy: Accuracy = Field(default=None, ge=0, le=ACCURACY_MAX, allow_inf_nan=False)
 
 
@@ -115,7 +113,7 @@ class ReportedFix(BaseModel):
     latitude: Latitude = Field(ge=-LATITUDE_MAX, le=LATITUDE_MAX, allow_inf_nan=False, examples=[37.55363])
     longitude: Longitude = Field(ge=-LONGITUDE_MAX, le=LONGITUDE_MAX, allow_inf_nan=False, examples=[-122.290883])
     recorded_at: RecordedAt = Field(description=_RECORDED_AT, examples=["2020-08-18T10:37:06Z"],
-                                    json_schema_extra={"pattern": _RECORDED_AT_PATTERN})
+                                    json_schema_extra={"pattern": RECORDED_AT})
     accuracy: Accuracy = Field(default=None, ge=0, le=ACCURACY_MAX, allow_inf_nan=False)
 
 

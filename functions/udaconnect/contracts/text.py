@@ -1,8 +1,9 @@
-"""The wire's text rules as JSON Schema patterns, importable without pydantic: the document states them, the edges
-check with the same expressions (so what the OpenAPI document says and what the code takes cannot drift apart).
+"""The wire's text rules as JSON Schema patterns, importable without pydantic: the OpenAPI document states them;
+the edges check with the same expressions where their own parsers read more (the legacy body, a query's day or
+instant, a fix's time), and tests/test_wire_rules.py holds the others equal to the checks they state.
 
 Each is matched as JSON Schema tools in Python match a `pattern` (re.search): `$` also matches before a final
-newline, which every rule here allows anyway (trimmed, or taken by float()).
+newline, which the code takes as well (trimmed, read by float(), or dropped).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import re
 from udaconnect.contracts.names import MAX_OFFSET_MINUTES
 
 __all__ = ["CONTROL", "DAY", "INSTANT", "JSON_MEDIA_TYPE", "LATITUDE_TEXT", "LEGACY_TIME", "LONGITUDE_TEXT",
-           "PERSON_ID_TEXT", "RFC3339", "TRIMMED", "YEAR", "matches", "printable", "year_pattern"]
+           "PERSON_ID_TEXT", "RECORDED_AT", "RFC3339", "TRIMMED", "YEAR", "matches", "printable"]
 
 #: What pydantic's strip_whitespace trims (Rust's char::is_whitespace: Unicode White_Space), as a class body.
 TRIMMED = "\\t-\\r \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000"
@@ -36,18 +37,17 @@ YEAR = "(?:19[0-9]{2}|[2-8][0-9]{3}|9[0-8][0-9]{2}|99[0-8][0-9]|999[0-8])"
 RFC3339 = "^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-5][0-9](?:\\.[0-9]+)?(?:[Zz]|[+-][0-9]{2}:[0-9]{2})$"
 
 
-def year_pattern(time: bool, max_offset_minutes: int = MAX_OFFSET_MINUTES, lower_case: bool = True) -> str:
-    """A JSON Schema pattern for a `date` (time=False) or RFC 3339 `date-time` string (their format checks the
-    calendar) in the years FIRST_YEAR..LAST_YEAR; a date-time's offset at most max_offset_minutes (an hour of
-    10 to 23), its T and Z also in lower case when lower_case (pydantic takes them; Python's fromisoformat not)."""
-    if not time:
-        return f"^{YEAR}-[0-9]{{2}}-[0-9]{{2}}$"
-    hours = max_offset_minutes // 60
-    assert max_offset_minutes % 60 == 59 and 10 <= hours <= 23
-    hour = "[01][0-9]|2[0-3]" if hours == 23 else f"0[0-9]|1[0-{hours - 10}]"
-    t, z = ("[Tt]", "[Zz]") if lower_case else ("T", "Z")
-    return (f"^{YEAR}-[0-9]{{2}}-[0-9]{{2}}{t}[0-9]{{2}}:[0-9]{{2}}:[0-5][0-9](?:\\.[0-9]+)?"
-            f"(?:{z}|[+-](?:{hour}):[0-5][0-9])$")
+def _offset_hour(max_minutes: int) -> str:
+    """Offset hours up to max_minutes // 60 (10 to 23; minutes up to 59 follow)."""
+    hours = max_minutes // 60
+    assert max_minutes % 60 == 59 and 10 <= hours <= 23
+    return "[01][0-9]|2[0-3]" if hours == 23 else f"0[0-9]|1[0-{hours - 10}]"
+
+
+#: A fix's recorded_at as the contract takes it: RFC3339 (the format checks the calendar) in YEAR's years, an
+#: offset within MAX_OFFSET_MINUTES, T and Z in either case (pydantic reads both).
+RECORDED_AT = (f"^{YEAR}-[0-9]{{2}}-[0-9]{{2}}[Tt][0-9]{{2}}:[0-9]{{2}}:[0-5][0-9](?:\\.[0-9]+)?"
+               f"(?:[Zz]|[+-](?:{_offset_hour(MAX_OFFSET_MINUTES)}):[0-5][0-9])$")
 
 
 #: Leap years among YEAR's (every fourth but the centuries not divisible by 400).
@@ -55,11 +55,11 @@ _LEAP = ("(?:19(?:0[48]|[2468][048]|[13579][26])|[2-9][0-9](?:0[48]|[2468][048]|
          "|(?:[2468][048]|[3579][26])00)")
 _MONTH_DAY = ("(?:(?:0[13578]|1[02])-(?:0[1-9]|[12][0-9]|3[01])|(?:0[469]|11)-(?:0[1-9]|[12][0-9]|30)"
               "|02-(?:0[1-9]|1[0-9]|2[0-8]))")
+_DATE = f"(?:{YEAR}-{_MONTH_DAY}|{_LEAP}-02-29)"
 #: The original POST /api/locations' creation_time: a calendar date and time of day in YEAR's years, to the second
 #: or finer, UTC when it has no offset (no `format` can say that: date-time requires an offset).
-LEGACY_TIME = (f"^(?:{YEAR}-{_MONTH_DAY}|{_LEAP}-02-29)T(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](?:\\.[0-9]+)?"
-               f"(?:Z|[+-](?:0[0-9]|1[0-5]):[0-5][0-9])?$")
-_DATE = f"(?:{YEAR}-{_MONTH_DAY}|{_LEAP}-02-29)"
+LEGACY_TIME = (f"^{_DATE}T(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](?:\\.[0-9]+)?"
+               f"(?:Z|[+-](?:{_offset_hour(MAX_OFFSET_MINUTES)}):[0-5][0-9])?$")
 #: A query's day (a whole day of the venue) or instant, as Python's fromisoformat reads them once str.strip has
 #: trimmed them (`\\s`, in Python's re, is what it trims): the date in YEAR's years; the instant with T, seconds
 #: and an offset (Z or up to ±23:59), in upper case.
