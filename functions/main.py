@@ -13,6 +13,7 @@ from typing import Any
 
 import functions_framework
 import functions_framework.aio
+import werkzeug.routing
 from starlette import convertors
 
 from udaconnect.telemetry.serving import register as telemetry_in_worker
@@ -36,6 +37,8 @@ telemetry_in_worker()  # gunicorn's worker, once forked, serves metrics and logs
 # functions-framework routes an ASGI target by Starlette's "/{path:path}", whose ".*" stops at a newline: a path
 # holding %0A mid-way got Starlette's text/plain 404 before the function (or the gateway) saw it.
 convertors.CONVERTOR_TYPES["path"].regex = "(?s:.*)"
+# Its WSGI targets route by Werkzeug's "/<path:path>", whose ".*?" stops there too (an HTML 404 of Werkzeug's).
+werkzeug.routing.PathConverter.regex = "[^/](?s:.*?)"
 
 
 @functools.cache

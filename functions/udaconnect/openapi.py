@@ -11,6 +11,14 @@ from pydantic.json_schema import models_json_schema
 
 from udaconnect.contracts import api
 from udaconnect.contracts.events import LOCATION_REPORTED, LOCATIONS_REPORTED, LocationReported, LocationsReported
+from udaconnect.contracts.names import LATITUDE_MAX, LONGITUDE_MAX, MAX_ATTRIBUTES, PERSON_ID_MAX
+from udaconnect.contracts.text import (
+    JSON_MEDIA_TYPE,
+    LATITUDE_TEXT,
+    LEGACY_TIME,
+    LONGITUDE_TEXT,
+    PERSON_ID_TEXT,
+)
 
 _REF = "#/components/schemas/{model}"
 _MODELS = (api.NewPerson, api.Person, api.PersonDetail,
@@ -85,26 +93,57 @@ def _ce_headers() -> list[dict[str, Any]]:
         "ce-dataschema": "Binary mode, optional.",
         "ce-partitionkey": "Binary mode, optional: ingest sets it to the person's id (their fixes stay in order).",
     }
+    # plain strings: structured and batch requests may carry any ce-* headers (ignored), and OpenAPI cannot tie a
+    # header's schema to the body's media type
     return [{"name": name, "in": "header", "required": False, "description": text, "schema": {"type": "string"}}
             for name, text in described.items()]
 
 
-def _cloudevent(data: dict[str, Any]) -> dict[str, Any]:
+#: A CloudEvent's `time`: RFC 3339 as Python reads it (not the year 0 nor a leap second).
+_TIME = {"type": "string", "format": "date-time",
+         "pattern": "^(?!0000)[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-5][0-9]"}
+
+
+def _cloudevent(one: dict[str, Any], many: dict[str, Any]) -> dict[str, Any]:
+    """A structured-mode CloudEvent of either type, its data the type's payload."""
+    data_base64 = {"type": "string", "contentEncoding": "base64", "contentMediaType": "application/json",
+                   "description": "The data as base64 JSON (read instead of `data`)."}
+
+    def typed(event_type: str, data: dict[str, Any]) -> dict[str, Any]:
+        return {"properties": {"type": {"const": event_type}, "data": data,
+                               "data_base64": {**data_base64, "contentSchema": data}}}
+
     return {
-        "type": "object", "description": "A structured-mode CloudEvent (at most 50 attributes; extension attributes "
-                                         "are 1-64 lower-case letters and digits, with string, integer or boolean "
-                                         "values).",
+        "type": "object", "description": f"A structured-mode CloudEvent (at most {MAX_ATTRIBUTES} attributes besides "
+                                         "`data` or `data_base64`; extension attributes are 1-64 lower-case letters "
+                                         "and digits, with string, integer or boolean values).",
         "required": ["specversion", "id", "source", "type"],
+        "allOf": [{"anyOf": [{"required": ["data"]}, {"required": ["data_base64"]}]},
+                  {"oneOf": [typed(LOCATION_REPORTED, one), typed(LOCATIONS_REPORTED, many)]},
+                  # at most MAX_ATTRIBUTES besides data and data_base64, whichever are present
+                  {"anyOf": [{"maxProperties": MAX_ATTRIBUTES + 1},
+                             {"required": ["data", "data_base64"], "maxProperties": MAX_ATTRIBUTES + 2}]}],
+        "propertyNames": {"pattern": "^(?:[a-z0-9]{1,64}|data_base64)$"},
         "properties": {"specversion": {"const": "1.0"}, "id": {"type": "string", "minLength": 1},
                        "source": {"type": "string", "minLength": 1},
                        "type": {"enum": [LOCATION_REPORTED, LOCATIONS_REPORTED]},
-                       "time": {"type": "string", "format": "date-time"},
-                       "datacontenttype": {"type": "string", "description": "application/json (the default)."},
-                       "data": data, "data_base64": {"type": "string", "description": "The data as base64 JSON."}},
+                       "time": _TIME,
+                       "datacontenttype": {"type": "string", "pattern": JSON_MEDIA_TYPE,
+                                           "description": "application/json (the default) or text/json, any case, "
+                                                          "with parameters after a `;`."},
+                       "data": {"oneOf": [one, many]}, "data_base64": data_base64},
+        "additionalProperties": {"type": ["string", "integer", "boolean"]},
     }
 
 
-def _ingest_paths(fix: dict[str, Any]) -> dict[str, Any]:
+def _legacy_number(maximum: int, text: str, what: str) -> dict[str, Any]:
+    return {"anyOf": [{"type": "number", "minimum": -maximum, "maximum": maximum}, {"type": "string", "pattern": text}],
+            "description": f"{what}, -{maximum} to {maximum}: a number, or a decimal string (`37.5`) as the "
+                           f"original sent."}
+
+
+def _ingest_paths(one: dict[str, Any], many: dict[str, Any]) -> dict[str, Any]:
+    fix = {"oneOf": [one, many]}
     late = {"type": "integer", "minimum": 0, "description": "How many of the fixes are older than "
             "UDACONNECT_MAX_FIX_AGE (30 minutes) at arrival: stored, but kept apart as untrusted (shown in the "
             "owner's track, never used by a search or an encounter)."}
@@ -134,10 +173,10 @@ def _ingest_paths(fix: dict[str, Any]) -> dict[str, Any]:
         "parameters": _ce_headers(),
         "requestBody": {"required": True, "content": {
             "application/json": {"schema": fix},
-            "application/cloudevents+json": {"schema": _cloudevent(fix)},
+            "application/cloudevents+json": {"schema": _cloudevent(one, many)},
             # at most 1000 events, said in words: a longer batch is a 413, which JSON Schema cannot tell from a 400
             "application/cloudevents-batch+json": {"schema": {"type": "array", "minItems": 1,
-                                                              "items": _cloudevent(fix)}}}},
+                                                              "items": _cloudevent(one, many)}}}},
         "responses": {"202": accepted, "400": refused,
                       "413": _problem("More than 1000 events, UDACONNECT_MAX_FIXES (500) fixes or 1 MiB: split "
                                       "the batch."),
@@ -149,12 +188,17 @@ def _ingest_paths(fix: dict[str, Any]) -> dict[str, Any]:
         "requestBody": {"required": True, "content": {"application/json": {"schema": {
             "type": "object", "required": ["person_id", "latitude", "longitude"],
             "properties": {
-                "person_id": {"type": ["integer", "string"], "description": "The person's id (a number, or a "
-                                                                          "numeric string as the original sent)."},
-                "latitude": {"type": ["number", "string"], "description": "Degrees, -90 to 90."},
-                "longitude": {"type": ["number", "string"], "description": "Degrees, -180 to 180."},
-                "creation_time": {"type": ["string", "null"], "description": "ISO 8601, UTC when it has no offset; "
-                                  "offsets within ±15:59, years 1900 to 9998. Now when absent, null or empty."}}}}}},
+                "person_id": {"anyOf": [{"type": "integer", "minimum": 1, "maximum": PERSON_ID_MAX},
+                                        {"type": "string", "pattern": PERSON_ID_TEXT}],
+                              "description": "The person's id (a number, or a numeric string as the original "
+                                             "sent)."},
+                "latitude": _legacy_number(LATITUDE_MAX, LATITUDE_TEXT, "Degrees"),
+                "longitude": _legacy_number(LONGITUDE_MAX, LONGITUDE_TEXT, "Degrees"),
+                "creation_time": {"anyOf": [{"type": "string", "maxLength": 0}, {"type": "null"},
+                                            {"type": "string", "pattern": LEGACY_TIME}],
+                                  "description": "ISO 8601, UTC when it has no offset; offsets within ±15:59, "
+                                                 "years 1900 to 9998 (in UTC too), at most 5 minutes ahead of the "
+                                                 "server's clock. Now when absent, null or empty."}}}}}},
         "responses": {"202": _json({"type": "object", "required": ["id", "late"],
                                     "properties": {"id": {"type": "string", "description": (
                                         "The report's CloudEvent id, not a location id: GET /api/locations/{id} "
@@ -210,6 +254,25 @@ def _device_paths(person_id: dict[str, Any], bad: dict[str, Any]) -> dict[str, A
             "/api/devices/revoked": {"get": revoked}}
 
 
+def _event_stream() -> dict[str, Any]:
+    """The live stream's media type: a stream of Server-Sent Events (WHATWG HTML 9.2), each described by
+    `x-itemSchema` as OpenAPI 3.2's `itemSchema` describes one item of a sequential media type (3.1 has no field
+    for it; tools that know neither see a text stream)."""
+    encounter = {"type": "object", "required": ["event", "id", "data"], "properties": {
+        "event": {"const": "encounter"}, "id": {"type": "string", "pattern": "^[0-9]{1,18}$"},
+        "data": {"type": "string", "contentMediaType": "application/json", "contentSchema": _ref("Encounter")}}}
+    ready = {"type": "object", "required": ["event", "id", "data"], "properties": {
+        "event": {"const": "ready"}, "id": {"type": "string", "pattern": "^[0-9]{1,18}$",
+                                           "description": "Where to resume from (Last-Event-ID)."},
+        "data": {"const": "{}"}}}
+    control = {"type": "object", "description": "The first message: `retry: 1000` (reconnect after 1 s), and a "
+                                                "comment; a `: keep-alive` comment every 15 s.",
+               "properties": {"retry": {"type": "integer", "minimum": 0}}, "not": {"required": ["event"]}}
+    return {"schema": {"type": "string", "description": "A stream of Server-Sent Events (text/event-stream), "
+                                                        "never one JSON document."},
+            "x-itemSchema": {"oneOf": [ready, encounter, control]}}
+
+
 def _encounter_paths(person_id: dict[str, Any], bad: dict[str, Any], missing: dict[str, Any]) -> dict[str, Any]:
     listed = _problems({
         "operationId": "listEncounters", "summary": "The person's encounters with a contact in the range",
@@ -221,7 +284,7 @@ def _encounter_paths(person_id: dict[str, Any], bad: dict[str, Any], missing: di
                       "400": bad, "404": missing}})
     stream = {"description": "Server-Sent Events: `event: encounter`, `id:` the encounter id, `data:` an "
                              "Encounter as JSON; first a `ready` event whose id is where to resume from.",
-              "content": {"text/event-stream": {"schema": {"type": "string"}}}}
+              "content": {"text/event-stream": _event_stream()}}
     live = _problems({
         "operationId": "liveEncounters", "summary": "The person's new encounters as they are detected (SSE)",
         "description": "Each new encounter of the person within about a second of its detection, from any "
@@ -246,7 +309,6 @@ def _operations() -> dict[str, Any]:
     _, definitions = models_json_schema([(m, "serialization") for m in _MODELS], ref_template=_REF)
     multi = LocationsReported.model_json_schema(ref_template=_REF)
     fix_defs = multi.pop("$defs")
-    fix_schema = {"oneOf": [LocationReported.model_json_schema(ref_template=_REF), multi]}
     person_id = _path("person_id", "The person's id.")
     bad = _problem("Invalid input: each bad field is named in `errors`.")
     missing = _problem("No such person or location.")
@@ -327,7 +389,7 @@ def _operations() -> dict[str, Any]:
                                                            "features": {"type": "array",
                                                                         "items": {"type": "object"}}}},
                                            "The places.", "application/geo+json")}})},
-            **_ingest_paths(fix_schema),
+            **_ingest_paths(LocationReported.model_json_schema(ref_template=_REF), multi),
         },
         "components": {"schemas": {**definitions["$defs"], **fix_defs},
                        "securitySchemes": {"bearer": {

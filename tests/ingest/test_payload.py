@@ -124,10 +124,23 @@ def test_refusals_are_the_contracts_own_field_errors(data: dict, field: str) -> 
     assert field in {e.field for e in refused.value.errors}
 
 
-def test_what_the_contract_coerces_is_published_in_rfc3339() -> None:
-    fix = parse({"person_id": "7", "latitude": "1.5", "longitude": 2, "recorded_at": 1597747026})
-    assert (fix.person_id, fix.latitude, fix.recorded_at) == (7, 1.5, datetime(2020, 8, 18, 10, 37, 6, tzinfo=UTC))
-    assert fix.recorded_text == "2020-08-18T10:37:06Z"
+def test_what_the_contract_reads_is_published_in_rfc3339() -> None:
+    fix = parse({"person_id": 7.0, "latitude": 1.5, "longitude": 2, "recorded_at": "2020-08-18t10:37:06.5z"})
+    assert (fix.person_id, fix.latitude, fix.recorded_at) == (7, 1.5, datetime(2020, 8, 18, 10, 37, 6, 500000,
+                                                                                tzinfo=UTC))
+    assert fix.recorded_text == "2020-08-18T10:37:06.500000Z"
+
+
+@pytest.mark.parametrize("field, value", [("person_id", "7"), ("latitude", "1.5"), ("accuracy", "3"),
+                                          ("recorded_at", 1597747026), ("recorded_at", "1597747026"),
+                                          ("recorded_at", "2020-08-18 10:37:06Z"),
+                                          ("recorded_at", "2020-08-18T10:37Z")])
+def test_the_contract_takes_only_what_the_document_says(field: str, value: object) -> None:
+    """Issue 23: pydantic's coercions (numeric strings, Unix times, other time forms) are not in the OpenAPI
+    document, so a client relying on them would rely on an accident: each is refused."""
+    with pytest.raises(InvalidPayload) as refused:
+        parse({"person_id": 7, "latitude": 1.5, "longitude": 2, "recorded_at": "2020-08-18T10:37:06Z", field: value})
+    assert f"data.{field}" in {e.field for e in refused.value.errors}
 
 
 BASE = {"person_id": 5, "latitude": 1.0, "longitude": 2.0, "recorded_at": "2020-08-18T10:37:06Z", "accuracy": 3.0}

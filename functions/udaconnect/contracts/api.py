@@ -16,6 +16,7 @@ from pydantic import (
 from udaconnect.contracts import names
 from udaconnect.contracts.person import Model as _Model
 from udaconnect.contracts.person import NewPerson, Person, Printable
+from udaconnect.contracts.text import DAY, INSTANT, matches, printable
 
 __all__ = ["NewPerson", "Person", "Printable"]  # also API models, defined with the person.created payload
 
@@ -35,15 +36,18 @@ def _day_or_instant(value: object) -> date | datetime:
     """YYYY-MM-DD is a whole UTC day; anything longer must be an ISO 8601 instant with an offset."""
     if isinstance(value, datetime | date):
         parsed: date | datetime = value
-    elif isinstance(value, str) and len(value.strip()) == 10:
+    elif isinstance(value, str) and matches(DAY, value):
         parsed = date.fromisoformat(value.strip())
-    elif isinstance(value, str):
+    elif isinstance(value, str) and matches(INSTANT, value):
         parsed = datetime.fromisoformat(value.strip())
-    else:
-        raise ValueError("must be a date YYYY-MM-DD or an ISO 8601 date-time with offset")
+    else:  # the forms (and years) the OpenAPI document states; fromisoformat reads more
+        raise ValueError(f"must be a date YYYY-MM-DD or an ISO 8601 date-time with seconds and a UTC offset (e.g. "
+                         f"2020-07-07T10:00:00Z), in the years {FIRST_YEAR} to {LAST_YEAR}")
     if isinstance(parsed, datetime):
         if parsed.utcoffset() is None:
             raise ValueError("must include a UTC offset, e.g. 2020-07-07T10:00:00Z")
+        if not FIRST_YEAR <= parsed.year <= LAST_YEAR:
+            raise ValueError(f"must be between the years {FIRST_YEAR} and {LAST_YEAR}")
         try:
             parsed = parsed.astimezone(UTC)  # offsets up to ±23:59 parse here; PostgreSQL takes up to ±15:59
         except OverflowError:
@@ -74,11 +78,12 @@ def day_range(first: date | datetime, last: date | datetime, zone: str = "UTC") 
 DayOrInstant = Annotated[
     date | datetime,
     PlainValidator(_day_or_instant),
-    WithJsonSchema({"anyOf": [{"type": "string", "format": "date"}, {"type": "string", "format": "date-time"}],
+    # patterns, no format: a format would not have the whitespace _day_or_instant trims
+    WithJsonSchema({"anyOf": [{"type": "string", "pattern": DAY}, {"type": "string", "pattern": INSTANT}],
                     "description": f"YYYY-MM-DD (a whole day of the venue: midnight to midnight in /api/places' "
                                    f"time_zone, UTC where no venue is imported) or an ISO 8601 instant with a UTC "
-                                   f"offset, in the years {names.FIRST_YEAR} to {names.LAST_YEAR}; surrounding "
-                                   "spaces are trimmed."}),
+                                   f"offset, in the years {names.FIRST_YEAR} to {names.LAST_YEAR} (in UTC too); "
+                                   "surrounding spaces are trimmed."}),
 ]
 
 
@@ -217,7 +222,8 @@ class Encounter(_Model):
 class PersonQuery(_Model):
     """Search and paging of the person directory."""
 
-    q: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200), Printable] | None = Field(
+    q: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200), Printable,
+                 WithJsonSchema({"type": "string", "pattern": printable(200)})] | None = Field(
         default=None, description="Case-insensitive match on first name, last name or company; trimmed, at most "
                                   "200 characters, no control characters.")
     limit: int | None = Field(default=None, ge=1, le=MAX_PAGE, description="Page size (all when absent).")
@@ -269,7 +275,8 @@ class RevokedDevicesQuery(_Model):
 class NewDevice(_Model):
     """A phone to enrol for a person: only a name to tell it apart (optional)."""
 
-    name: Annotated[str, StringConstraints(strip_whitespace=True, max_length=100), Printable] = Field(
+    name: Annotated[str, StringConstraints(strip_whitespace=True, max_length=100), Printable,
+                    WithJsonSchema({"type": "string", "pattern": printable(100)})] = Field(
         default="", examples=["Taco's phone"], description="At most 100 characters once trimmed; no control "
                                                           "characters.")
 

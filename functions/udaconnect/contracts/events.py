@@ -30,6 +30,7 @@ from udaconnect.contracts.names import (
     PERSONS_SOURCE,
 )
 from udaconnect.contracts.person import Person
+from udaconnect.contracts.text import RECORDED_AT, RFC3339, matches
 
 __all__ = ["DEVICE_SOURCE_PREFIX", "ENCOUNTERS_SOURCE", "ENCOUNTER_DETECTED", "EVENT_TYPES", "LOCATIONS_REPORTED",
            "LOCATION_REPORTED", "LOCATION_STORED", "PERSIST_SOURCE", "PERSON_CREATED", "PERSON_DELETED",
@@ -49,11 +50,23 @@ def _storable_time(value: datetime) -> datetime:
     return value
 
 
-def _not_boolean(value: Any) -> Any:
-    """JSON true/false are not numbers (pydantic would take them as 1 and 0)."""
+def _json_number(value: Any) -> Any:
+    """A JSON number, as the document says: not true/false nor a numeric string (pydantic would take them)."""
     if isinstance(value, bool):
         raise ValueError("must be a number, not a boolean")
+    if isinstance(value, str):
+        raise ValueError("must be a number, not a string")
     return value
+
+
+def _rfc3339_text(value: Any) -> Any:
+    """An RFC 3339 date-time, as the document says: not a Unix time nor another of the forms pydantic reads (a
+    datetime, from Python, is one already)."""
+    if isinstance(value, datetime):
+        return value
+    if not isinstance(value, str) or not matches(RFC3339, value):
+        raise ValueError("must be an RFC 3339 date-time with a UTC offset, e.g. 2020-08-18T10:37:06Z")
+    return value.removesuffix("\n")  # which the pattern's `$` lets through, as in every JSON Schema tool in Python
 
 
 def _storable_accuracy(value: float | None) -> float | None:
@@ -62,9 +75,9 @@ def _storable_accuracy(value: float | None) -> float | None:
     return value
 
 
-NotBoolean = BeforeValidator(_not_boolean)
+JsonNumber = BeforeValidator(_json_number)
 Accuracy = Annotated[
-    float | None, NotBoolean, AfterValidator(_storable_accuracy),
+    float | None, JsonNumber, AfterValidator(_storable_accuracy),
     WithJsonSchema({"anyOf": [{"type": "number", "minimum": ACCURACY_MIN, "maximum": ACCURACY_MAX},
                               {"type": "number", "const": 0}, {"type": "null"}],
                     "description": f"Horizontal accuracy in meters (68 % confidence), when known: 0 or "
@@ -72,11 +85,11 @@ Accuracy = Annotated[
 ]
 
 
-Latitude = Annotated[float, NotBoolean]
-Longitude = Annotated[float, NotBoolean]
-RecordedAt = Annotated[datetime, AfterValidator(_storable_time)]
+Latitude = Annotated[float, JsonNumber]
+Longitude = Annotated[float, JsonNumber]
+RecordedAt = Annotated[datetime, BeforeValidator(_rfc3339_text), AfterValidator(_storable_time)]
 _RECORDED_AT = (f"When the fix was taken, ISO 8601 with a UTC offset between -15:59 and +15:59, in the "
-                f"years {FIRST_YEAR} to {LAST_YEAR}.")
+                f"years {FIRST_YEAR} to {LAST_YEAR} (in UTC too), at most 5 minutes ahead of the server's clock.")
 
 
 class LocationReported(BaseModel):
@@ -84,10 +97,11 @@ class LocationReported(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True, title="io.udaconnect.location.reported.v1")
 
-    person_id: Annotated[int, NotBoolean] = Field(ge=1, le=PERSON_ID_MAX, examples=[5])
+    person_id: Annotated[int, JsonNumber] = Field(ge=1, le=PERSON_ID_MAX, examples=[5])
     latitude: Latitude = Field(ge=-LATITUDE_MAX, le=LATITUDE_MAX, allow_inf_nan=False, examples=[37.55363])
     longitude: Longitude = Field(ge=-LONGITUDE_MAX, le=LONGITUDE_MAX, allow_inf_nan=False, examples=[-122.290883])
-    recorded_at: RecordedAt = Field(description=_RECORDED_AT, examples=["2020-08-18T10:37:06Z"])
+    recorded_at: RecordedAt = Field(description=_RECORDED_AT, examples=["2020-08-18T10:37:06Z"],
+                                    json_schema_extra={"pattern": RECORDED_AT})
     accuracy: Accuracy = Field(default=None, ge=0, le=ACCURACY_MAX, allow_inf_nan=False)
 
 
@@ -98,7 +112,8 @@ class ReportedFix(BaseModel):
 
     latitude: Latitude = Field(ge=-LATITUDE_MAX, le=LATITUDE_MAX, allow_inf_nan=False, examples=[37.55363])
     longitude: Longitude = Field(ge=-LONGITUDE_MAX, le=LONGITUDE_MAX, allow_inf_nan=False, examples=[-122.290883])
-    recorded_at: RecordedAt = Field(description=_RECORDED_AT, examples=["2020-08-18T10:37:06Z"])
+    recorded_at: RecordedAt = Field(description=_RECORDED_AT, examples=["2020-08-18T10:37:06Z"],
+                                    json_schema_extra={"pattern": RECORDED_AT})
     accuracy: Accuracy = Field(default=None, ge=0, le=ACCURACY_MAX, allow_inf_nan=False)
 
 
@@ -108,7 +123,7 @@ class LocationsReported(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True, title="io.udaconnect.locations.reported.v1")
 
-    person_id: Annotated[int, NotBoolean] = Field(ge=1, le=PERSON_ID_MAX, examples=[5])
+    person_id: Annotated[int, JsonNumber] = Field(ge=1, le=PERSON_ID_MAX, examples=[5])
     fixes: list[ReportedFix] = Field(min_length=1, max_length=MAX_FIXES, description=(
         f"1 to {MAX_FIXES} fixes, oldest first (recorded_at never decreases); each is known by its index."))
 

@@ -5,8 +5,9 @@ The contracts are udaconnect.contracts.events.LocationReported (one fix) and Loc
 buffered fixes; pydantic; their JSON Schemas are published). Loading
 pydantic costs ingest and persist ~50 ms of every cold start, so the usual payload (a JSON object of exactly
 these fields, integers and finite numbers in range, an RFC 3339 time with offset) is accepted here without it.
-Any other input (a numeric string, a Unix time, a value out of range, a missing field) goes to the contract, so
-what is accepted and every error message are the contract's own. tests/ingest/test_payload.py checks, on
+Any other input (a value out of range, a missing field, a time in another form) goes to the contract, so what is
+accepted and every error message are the contract's own; like the OpenAPI document, it takes JSON numbers as
+numbers and RFC 3339 text as times, never a numeric string or a Unix time. tests/ingest/test_payload.py checks, on
 generated payloads, that whatever this accepts the contract accepts with the same values.
 """
 

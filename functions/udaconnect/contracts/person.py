@@ -7,7 +7,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, WithJsonSchema
+
+from udaconnect.contracts.text import printable
 
 
 def _printable(value: str) -> str:
@@ -19,6 +21,8 @@ def _printable(value: str) -> str:
 
 Printable = AfterValidator(_printable)
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), Printable,
+                 # the rules above as one pattern: maxLength would count the whitespace the model trims
+                 WithJsonSchema({"type": "string", "pattern": printable(200, min_length=1)}),
                  Field(description="1 to 200 characters once surrounding whitespace is trimmed; no control "
                                    "characters.")]
 

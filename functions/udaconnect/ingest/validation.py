@@ -91,11 +91,16 @@ def _envelope(attributes: dict[str, Any]) -> list[FieldError]:
     for name, value in attributes.items():
         if not valid_name(name):
             errors.append(FieldError(name[:64], "attribute names are 1-64 lower-case letters and digits"))
-        elif name not in REQUIRED and not isinstance(value, (str, int, bool)):
+        elif name not in REQUIRED and not isinstance(value, (str, int, bool)) and not _integral(value):
             errors.append(FieldError(name, f"must be a string, integer or boolean, got {type(value).__name__}"))
         elif isinstance(value, str) and not _unicode(value):
             errors.append(FieldError(name, "must be valid Unicode (it holds a lone surrogate)"))
     return errors
+
+
+def _integral(value: Any) -> bool:
+    """JSON's 2.0 is an integer as JSON Schema (and the OpenAPI document) counts."""
+    return isinstance(value, float) and value.is_integer()
 
 
 def _unicode(text: str) -> bool:
@@ -124,4 +129,4 @@ def _rfc3339(value: Any) -> bool:
 def _text(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
-    return str(value)
+    return str(int(value)) if _integral(value) else str(value)
