@@ -268,3 +268,15 @@ def test_a_newline_in_the_path_is_a_problem_not_werkzeugs_html(persons_client, c
     client = persons_client if path.startswith("/api/persons/%") else connections_client
     reply = client.get(path)
     assert 400 <= reply.status_code < 500 and reply.content_type == PROBLEM, (reply.status_code, reply.data[:200])
+
+
+def test_a_path_ending_in_a_newline_names_no_route() -> None:
+    """A route's pattern ends in `$`, which re.match also lets match before a final newline: `/api/persons/%0A`
+    (decoded, "/api/persons/\\n") listed the directory. The whole path must match."""
+    from udaconnect.routes import route_for
+
+    assert route_for("/api/persons/").name == "persons" and route_for("/api/persons/1").name == "person"  # type: ignore[union-attr]
+    # the person "\n" (a path parameter, refused as an id by its handler), never the directory
+    assert route_for("/api/persons/\n").name == "person"  # type: ignore[union-attr]
+    for path in ("/api/persons\n", "/api/persons/1/\n", "/api/events\n", "/api/persons/1/connection\n"):
+        assert route_for(path) is None, repr(path)

@@ -103,7 +103,7 @@ ROUTES: tuple[Route, ...] = (
 def match(path: str) -> Match | None:
     """The first route whose pattern matches `path` (whatever the method), with its path parameters."""
     for route in ROUTES:
-        if found := route.pattern.match(path):
+        if found := route.pattern.fullmatch(path):  # not match: a pattern's $ also matches before a final \n
             return Match(route, found.groups())
     return None
 
