@@ -13,6 +13,7 @@ Debian's packages. What a real K3s adds and these do not, and how each is covere
 from __future__ import annotations
 
 import base64
+import copy
 import datetime as dt
 import json
 import os
@@ -90,22 +91,31 @@ def check_roles(docs: list[Doc], host: str, sslmode: str = "disable") -> None:
         engine.dispose()
 
 
-def tls_secret() -> dict[str, bytes]:
-    """A self-signed server certificate for the stand-in of production's external database (sslmode=require)."""
+def database_tls() -> tuple[bytes, dict[str, bytes]]:
+    """The stand-in of production's external database: a CA (what an operator puts in db-ca.crt) and the server
+    certificate it signed for postgres.example.internal, so the pods' sslmode=verify-full holds."""
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec
     from cryptography.x509.oid import NameOID
 
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "postgres.example.internal")])
     now = dt.datetime.now(dt.UTC)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(x509.random_serial_number()).not_valid_before(now)
-            .not_valid_after(now + dt.timedelta(days=1)).sign(key, hashes.SHA256()))
-    return {"tls.crt": cert.public_bytes(serialization.Encoding.PEM),
-            "tls.key": key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                         serialization.NoEncryption())}
+    ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "udaconnect test database CA")])
+    ca = (x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name).public_key(ca_key.public_key())
+          .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(minutes=5))
+          .not_valid_after(now + dt.timedelta(days=1))
+          .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True).sign(ca_key, hashes.SHA256()))
+    host = "postgres.example.internal"
+    cert = (x509.CertificateBuilder().subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host)]))
+            .issuer_name(ca_name).public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - dt.timedelta(minutes=5)).not_valid_after(now + dt.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName(host)]), critical=False)
+            .sign(ca_key, hashes.SHA256()))
+    return ca.public_bytes(serialization.Encoding.PEM), {
+        "tls.crt": cert.public_bytes(serialization.Encoding.PEM),
+        "tls.key": key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                     serialization.NoEncryption())}
 
 
 @pytest.fixture(scope="module")
@@ -324,11 +334,14 @@ def test_cold_start_medians(vagrant: Cluster) -> None:
 
 @pytest.fixture(scope="module")
 def production(rendered: dict[str, list[Doc]], app_image: str) -> Iterator[Cluster]:
-    """The production overlay against a stand-in of its external database (TLS, sslmode=require)."""
-    docs = rendered["production"]
+    """The production overlay against a stand-in of its external database: TLS with a certificate its CA signed,
+    which every pod verifies (sslmode=verify-full, the CA from the Secret udaconnect-db-ca)."""
+    ca, server = database_tls()
+    docs = copy.deepcopy(rendered["production"])  # the operator's db-ca.crt, where the workspace has a placeholder
+    find(docs, "Secret", "udaconnect-db-ca")[0]["data"] = {"ca.crt": base64.b64encode(ca).decode()}
     with cluster(docs, app_image, extra_hosts={"postgres.example.internal": "external-postgres"}) as running:
         postgis = next(d for d in rendered["vagrant"] if d["kind"] == "StatefulSet")
-        objects = Objects(running.objects.config_maps, {**running.objects.secrets, "postgis-tls": tls_secret()})
+        objects = Objects(running.objects.config_maps, {**running.objects.secrets, "postgis-tls": server})
 
         def with_tls(spec: Doc) -> None:
             spec["volumes"].append({"name": "tls", "secret": {"secretName": "postgis-tls", "defaultMode": 0o400}})
@@ -345,6 +358,8 @@ def production(rendered: dict[str, list[Doc]], app_image: str) -> Iterator[Clust
 
 
 def test_production_migration_job_completes_and_creates_every_role(production: Cluster) -> None:
+    # the Job connected with verify-full to postgres.example.internal; this test reaches the server by its address,
+    # which the certificate does not name, so it asks for TLS alone
     check_roles(production.docs, production.addresses["external-postgres"], sslmode="require")
 
 
