@@ -236,3 +236,29 @@ def test_a_vanished_terminal_does_not_stop_the_stop(demo_url: str, tmp_path: Pat
     assert not _listens(api) and not _listens(web)
     fallback = (tmp_path / "logs" / "dev.log").read_text()
     assert "stopped:" in fallback, fallback
+
+
+_LATE_SIGNALS = """
+import os, signal, subprocess, sys, time
+from udaconnect_dev.stopping import StopSignals
+
+signals = StopSignals().install()
+garbage = [dict(n=i) for i in range(2_000_000)]  # the interpreter's exit takes a while to free it
+subprocess.Popen(["bash", "-c", f"for i in $(seq 600); do kill -TERM {os.getpid()} 2>/dev/null || exit; "
+                  "sleep 0.005; done"])
+time.sleep(0.3)  # the stop, done
+if sys.argv[1] == "ignore":
+    signals.ignore()
+sys.exit(0)
+"""
+
+
+def test_a_signal_during_the_interpreters_exit_after_the_stop_leaves_the_exit_status_0() -> None:
+    """CI saw `udaconnect dev` stopped cleanly by Ctrl-C, then exit -15: the SIGTERM sent 50 ms later arrived while
+    the interpreter was exiting, when Python's finalization had put the default action back. StopSignals.ignore(),
+    called once the stop is over, keeps such a signal from killing the process (the control without it is killed)."""
+    statuses = {}
+    for mode in ("ignore", "handler"):
+        statuses[mode] = subprocess.run([sys.executable, "-c", _LATE_SIGNALS, mode], capture_output=True,
+                                        timeout=60).returncode
+    assert statuses == {"ignore": 0, "handler": -signal.SIGTERM}, statuses

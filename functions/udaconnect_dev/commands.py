@@ -35,6 +35,7 @@ def _dev(args: argparse.Namespace, settings: Settings) -> int:
     if busy:
         console.say(f"udaconnect: port {busy[0]} is in use (another `udaconnect dev`?); stop it or pass "
                     "--api-port/--web-port", sys.stderr)
+        signals.ignore()
         return 2
     devices = threading.Event()  # the simulated phones stop first, so the drain has an end
     try:
@@ -51,6 +52,7 @@ def _dev(args: argparse.Namespace, settings: Settings) -> int:
     finally:
         if embedded is not None and owned:
             embedded.stop(timeout=5)
+        signals.ignore()  # one stop, done: a signal during the interpreter's exit must not turn 0 into -15
     return 0
 
 
@@ -235,13 +237,17 @@ def _send(args: argparse.Namespace, settings: Settings) -> int:
             print(f"udaconnect: could not enrol the simulated phones at {origin} ({exc}); pass an organizer's "
                   "--token", file=sys.stderr)
             return 2
-    stop = StopSignals((signal.SIGINT, signal.SIGTERM)).install().as_event()  # handlers that cannot block
+    signals = StopSignals((signal.SIGINT, signal.SIGTERM)).install()  # handlers that cannot block
+    stop = signals.as_event()
 
     def show(stats, elapsed: float) -> None:  # noqa: ANN001 - a simulator.Stats
         print(progress_line(stats, elapsed), end="", file=sys.stderr, flush=True)
 
-    stats = simulator.run(duration=args.duration, count=args.count, stop=stop, progress=show)
-    print(file=sys.stderr)
+    try:
+        stats = simulator.run(duration=args.duration, count=args.count, stop=stop, progress=show)
+        print(file=sys.stderr)
+    finally:
+        signals.ignore()  # stopped: a late Ctrl-C during the interpreter's exit changes nothing
     return 0 if stats.failed == 0 and stats.refused == 0 else 1
 
 

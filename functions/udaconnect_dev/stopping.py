@@ -51,6 +51,13 @@ class StopSignals:
     def _note(self, signum: int, _frame: object) -> None:
         self.received.append(signum)
 
+    def ignore(self) -> None:
+        """The stop is over: from now on these signals are ignored. Left to Python, its finalization restores their
+        default action, and one arriving while the interpreter exits (a doubled Ctrl-C after a quick stop) would
+        kill the process after a clean stop, with the signal's status instead of 0."""
+        for signum in self.signums:
+            signal.signal(signum, signal.SIG_IGN)
+
     def request(self, reason: str) -> None:
         """A stop asked for by the program itself (e.g. its terminal is gone); not for signal handlers."""
         self.reasons.append(reason)

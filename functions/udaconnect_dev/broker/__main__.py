@@ -81,8 +81,11 @@ def main(argv: list[str] | None = None) -> int:
     print(f"broker ready: ingress {plane.url} kafka {kafka.bootstrap_servers}", flush=True)
     stop.wait()
     logging.getLogger(__name__).info("stopping")
-    plane.stop()
-    kafka.stop()
+    try:
+        plane.stop()
+        kafka.stop()
+    finally:
+        stop.ignore()  # stopped: a second signal during the interpreter's exit must not turn 0 into -15
     return 0
 
 
