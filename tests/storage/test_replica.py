@@ -53,7 +53,7 @@ def servers(tmp_path_factory: pytest.TempPathFactory):
     options = " ".join(f"-c {k}={v}" for k, v in {**SERVER_OPTIONS, "port": port, "unix_socket_directories": standby,
                                                   "fsync": "off"}.items())
     primary._run("pg_ctl", "-D", str(standby / "data"), "-l", str(standby / "server.log"), "-o", options, "-w",
-                 "-t", "60", "start", own_session=True)
+                 "-t", "60", "start")
     replica_url = settings.database_url.replace(f":{primary.port}/", f":{port}/")
     yield settings, replica_url, standby, primary
     database.dispose()

@@ -115,12 +115,14 @@ class EmbeddedPostgres:
         return int(self._port_file.read_text())
 
     def _run(self, *args: str, check: bool = True, stdin: str | None = None,
-             env: dict[str, str] | None = None, own_session: bool = False) -> subprocess.CompletedProcess[str]:
-        """Run a server binary, as the postgres user when we are root (PostgreSQL refuses to run as root).
-        `own_session`: the server it starts leaves our process group, so a Ctrl-C (SIGINT to the terminal's group)
-        reaches the stack, which drains into the database and then stops it, never the database first."""
+             env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+        """Run a server binary, as the postgres user when we are root (PostgreSQL refuses to run as root), in a
+        process session of its own: a Ctrl-C (SIGINT to the terminal's group) reaches the stack, which drains into
+        the database and then stops it, never the database first (the server `pg_ctl start` leaves running); nor
+        a `pg_ctl status` under way, whose death by that signal read as "not running" and had the stack start a
+        second server over the live one (pg_ctl: could not start server, seen in CI)."""
         cmd = [str(_bindir() / args[0]), *args[1:]]
-        kwargs: dict[str, object] = {"start_new_session": own_session}
+        kwargs: dict[str, object] = {"start_new_session": True}
         if os.geteuid() == 0:
             user = pwd.getpwnam("postgres")
             kwargs.update(user=user.pw_uid, group=user.pw_gid, extra_groups=[])
@@ -168,7 +170,7 @@ class EmbeddedPostgres:
             options.update(fsync="off", synchronous_commit="off", full_page_writes="off")
         opts = " ".join(f"-c {k}={v}" for k, v in options.items())
         self._run("pg_ctl", "-D", str(self.data), "-l", str(self.directory / "server.log"), "-o", opts,
-                  "-w", "-t", "60", "start", own_session=True)
+                  "-w", "-t", "60", "start")
         self._secure()
         self._ensure_database()
         return self.url
@@ -241,10 +243,11 @@ class EmbeddedPostgres:
         psql = [str(_bindir() / "psql"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", "-Atq"]
         exists = subprocess.run([*psql, "-d", "postgres", "-c",
                                  f"SELECT 1 FROM pg_database WHERE datname = '{DATABASE}'"],
-                                capture_output=True, text=True, check=True, env=self._env()).stdout.strip()
+                                capture_output=True, text=True, check=True, env=self._env(),
+                                start_new_session=True).stdout.strip()  # as _run: a Ctrl-C is the stack's
         if not exists:
             subprocess.run([*psql, "-d", "postgres", "-c", f"CREATE DATABASE {DATABASE}"], check=True,
-                           capture_output=True, env=self._env())
+                           capture_output=True, env=self._env(), start_new_session=True)
 
     def stop(self, mode: str = "fast", timeout: int = 60) -> None:
         """Stop the server; one that is not down within `timeout` seconds in `mode` is stopped immediately."""
