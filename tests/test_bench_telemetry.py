@@ -10,7 +10,7 @@ import subprocess
 import pytest
 
 from udaconnect.settings import PROJECT_ROOT
-from udaconnect_dev.bench import telemetry
+from udaconnect_dev.bench import telemetry, trust_cost
 
 #: The last commit before issues 21, 22 and 29 (plausibility, Ed25519 tokens and delivery proofs, telemetry).
 BASELINE = "0b494e0"
@@ -19,10 +19,8 @@ BASELINE = "0b494e0"
 def test_bench_telemetry_measures_every_mode_side_by_side(tmp_path) -> None:
     if subprocess.run(["git", "-C", str(PROJECT_ROOT), "cat-file", "-e", f"{BASELINE}^{{commit}}"]).returncode:
         pytest.skip(f"this clone lacks commit {BASELINE} (a shallow clone): nothing to compare with")
-    archive = subprocess.run(["git", "-C", str(PROJECT_ROOT), "archive", BASELINE, "functions"], check=True,
-                             capture_output=True).stdout
-    subprocess.run(["tar", "-x", "-C", str(tmp_path)], input=archive, check=True)
-    argv = ["--events", "40", "--batch-events", "400", "--repeat", "1", "--baseline", str(tmp_path / "functions"),
+    baseline = trust_cost.checkout(BASELINE, tmp_path / "baseline")
+    argv = ["--events", "40", "--batch-events", "400", "--repeat", "1", "--baseline", str(baseline),
             "--out", str(tmp_path)]
     assert telemetry.main(argv) == 0  # 0: no request failed in any mode (the baseline took its own tokens)
     report = json.loads((tmp_path / "telemetry.json").read_text())

@@ -94,28 +94,11 @@ def check_roles(docs: list[Doc], host: str, sslmode: str = "disable") -> None:
 def database_tls() -> tuple[bytes, dict[str, bytes]]:
     """The stand-in of production's external database: a CA (what an operator puts in db-ca.crt) and the server
     certificate it signed for postgres.example.internal, so the pods' sslmode=verify-full holds."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
+    import certificates
 
-    now = dt.datetime.now(dt.UTC)
-    ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "udaconnect test database CA")])
-    ca = (x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name).public_key(ca_key.public_key())
-          .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(minutes=5))
-          .not_valid_after(now + dt.timedelta(days=1))
-          .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True).sign(ca_key, hashes.SHA256()))
-    host = "postgres.example.internal"
-    cert = (x509.CertificateBuilder().subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host)]))
-            .issuer_name(ca_name).public_key(key.public_key()).serial_number(x509.random_serial_number())
-            .not_valid_before(now - dt.timedelta(minutes=5)).not_valid_after(now + dt.timedelta(days=1))
-            .add_extension(x509.SubjectAlternativeName([x509.DNSName(host)]), critical=False)
-            .sign(ca_key, hashes.SHA256()))
-    return ca.public_bytes(serialization.Encoding.PEM), {
-        "tls.crt": cert.public_bytes(serialization.Encoding.PEM),
-        "tls.key": key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                     serialization.NoEncryption())}
+    ca = certificates.authority("udaconnect test database CA")
+    cert, key = certificates.server(ca, "postgres.example.internal")
+    return certificates.pem(ca[1]), {"tls.crt": cert, "tls.key": key}
 
 
 @pytest.fixture(scope="module")

@@ -5,55 +5,31 @@ certificate another CA signed or that names another host."""
 
 from __future__ import annotations
 
-import datetime
 import os
 from pathlib import Path
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 
+import certificates
 from udaconnect.settings import Settings
 from udaconnect.storage import database
 from udaconnect.storage.embedded import EmbeddedPostgres
 
 
-def _name(common: str) -> x509.Name:
-    return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common)])
+def _ca(directory: Path, common: str) -> certificates.Authority:
+    ca = certificates.authority(common)
+    (directory / f"{common}.crt").write_bytes(certificates.pem(ca[1]))
+    return ca
 
 
-def _ca(directory: Path, common: str) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (x509.CertificateBuilder().subject_name(_name(common)).issuer_name(_name(common))
-            .public_key(key.public_key()).serial_number(x509.random_serial_number())
-            .not_valid_before(now - datetime.timedelta(minutes=5)).not_valid_after(now + datetime.timedelta(days=1))
-            .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-            .add_extension(x509.KeyUsage(digital_signature=False, content_commitment=False, key_encipherment=False,
-                                         data_encipherment=False, key_agreement=False, key_cert_sign=True,
-                                         crl_sign=True, encipher_only=False, decipher_only=False), critical=True)
-            .sign(key, hashes.SHA256()))
-    (directory / f"{common}.crt").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    return key, cert
-
-
-def _server_certificate(data: Path, ca_key: ec.EllipticCurvePrivateKey, ca: x509.Certificate) -> None:
+def _server_certificate(data: Path, ca: certificates.Authority) -> None:
     """server.crt and server.key in the data directory, for the DNS name localhost only (not 127.0.0.1)."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (x509.CertificateBuilder().subject_name(_name("localhost")).issuer_name(ca.subject)
-            .public_key(key.public_key()).serial_number(x509.random_serial_number())
-            .not_valid_before(now - datetime.timedelta(minutes=5)).not_valid_after(now + datetime.timedelta(days=1))
-            .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
-            .sign(ca_key, hashes.SHA256()))
-    (data / "server.crt").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    cert, key = certificates.server(ca, "localhost")
+    (data / "server.crt").write_bytes(cert)
     key_file = data / "server.key"
-    key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
+    key_file.write_bytes(key)
     stat = data.stat()  # the server's own user must own its key, readable by it alone
     for path in (data / "server.crt", key_file):
         os.chown(path, stat.st_uid, stat.st_gid)
@@ -65,9 +41,9 @@ def tls_server(tmp_path_factory: pytest.TempPathFactory):
     directory = tmp_path_factory.mktemp("tls")
     server = EmbeddedPostgres(directory / "pg", fsync=False)
     url = server.start()
-    ca_key, ca = _ca(directory, "udaconnect-test-db-ca")
+    ca = _ca(directory, "udaconnect-test-db-ca")
     _ca(directory, "another-ca")
-    _server_certificate(server.data, ca_key, ca)
+    _server_certificate(server.data, ca)
     engine = database.engine(Settings(database_url=url))
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         conn.execute(text("ALTER SYSTEM SET ssl = on"))
